@@ -1,0 +1,3 @@
+"""Agentic Infra: an event-sourced control plane for AI-agent infrastructure."""
+
+__version__ = "0.1.0"
