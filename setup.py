@@ -12,7 +12,7 @@ from setuptools import setup
 ROOT = Path(__file__).parent
 MAPPED = {"agentic": "agentic", "agentic.schemas": "schemas", "agentic.streams": "streams",
           "agentic.projections": "projections", "agentic.connectors": "connectors",
-          "agentic.compose": "compose"}
+          "agentic.compose": "compose", "agentic.bench": "bench"}
 
 
 def packages() -> list[str]:
