@@ -1,0 +1,309 @@
+"""Kafka adapter: topic creation from the catalogue, an idempotent event producer, a decoding consumer
+that sends what it cannot decode to the topic's dead-letter topic.
+
+Wire format: the value is an event in Confluent framing (see `agentic.schemas.codec`); the key is the
+topic's declared key field (`agentic.schemas.topics.key_for`). A dead-letter record keeps the original key
+and value bytes untouched and carries the reason and the source position in headers (`DLQ_HEADERS`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from agentic.schemas.codec import DecodeError, EventCodec
+from agentic.schemas.topics import TOPICS, TopicSpec, key_for, topic_for
+
+log = structlog.get_logger(__name__)
+
+DLQ_REASON = "agentic.dlq.reason"
+DLQ_TOPIC = "agentic.dlq.source.topic"
+DLQ_PARTITION = "agentic.dlq.source.partition"
+DLQ_OFFSET = "agentic.dlq.source.offset"
+DLQ_HEADERS = (DLQ_REASON, DLQ_TOPIC, DLQ_PARTITION, DLQ_OFFSET)
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "enable.idempotence": True,  # implies acks=all and ordered, exactly-once-per-session delivery
+    "acks": "all",
+    "compression.type": "lz4",
+    "linger.ms": 5,
+    "batch.size": 1_000_000,
+    "queue.buffering.max.messages": 1_000_000,
+    "queue.buffering.max.kbytes": 1_048_576,
+    "message.timeout.ms": 60_000,
+}
+
+
+class DeliveryError(RuntimeError):
+    """Kafka did not acknowledge some records; nothing was silently dropped."""
+
+    def __init__(self, failures: Sequence[str]) -> None:
+        self.failures = tuple(failures)
+        shown = "; ".join(self.failures[:5])
+        super().__init__(
+            f"{len(self.failures)} record(s) were not acknowledged by Kafka: {shown}. "
+            "Check that the broker is up (`agentic stack status`) and publish them again."
+        )
+
+
+# ---------------------------------------------------------------------------------------------- admin
+
+
+def topic_config(spec: TopicSpec) -> dict[str, str]:
+    return {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy}
+
+
+def dlq_spec(spec: TopicSpec) -> TopicSpec:
+    return TopicSpec(name=spec.dlq_name, event_types=(), key_field=spec.key_field, partitions=1,
+                     doc=f"Dead letters of {spec.name}: original bytes, reason and source position in headers.")
+
+
+def wanted_topics(specs: Iterable[TopicSpec] = TOPICS) -> list[TopicSpec]:
+    out: list[TopicSpec] = []
+    for spec in specs:
+        out.append(spec)
+        if spec.event_types:
+            out.append(dlq_spec(spec))
+    return out
+
+
+def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS, timeout: float = 30.0) -> list[str]:
+    """Create every declared topic (and its dead-letter topic) that does not exist yet; return the new ones."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [s for s in wanted_topics(specs) if s.name not in existing]
+    if not missing:
+        return []
+    new = [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=topic_config(s))
+           for s in missing]
+    for name, future in admin.create_topics(new, operation_timeout=timeout).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    log.info("topics.created", topics=[s.name for s in missing])
+    return [s.name for s in missing]
+
+
+# ------------------------------------------------------------------------------------------- producer
+
+
+@dataclass
+class _Deliveries:
+    acked: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def callback(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.acked += 1
+        else:
+            self.failures.append(f"{msg.topic()}[{msg.partition()}]: {err.str()}")
+
+
+class RawProducer:
+    """Sends pre-encoded records; counts acknowledgements and keeps every failure until `flush`."""
+
+    def __init__(self, bootstrap: str, extra: dict[str, Any] | None = None) -> None:
+        self._producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS, **(extra or {})})
+        self._deliveries = _Deliveries()
+
+    def send(self, topic: str, key: bytes | None, value: bytes,
+             headers: list[tuple[str, bytes]] | None = None) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value, key, headers=headers,
+                                       on_delivery=self._deliveries.callback)
+                return
+            except BufferError:  # local queue full: serve callbacks, which frees room (backpressure)
+                self._producer.poll(0.05)
+
+    def flush(self, timeout: float = 60.0) -> int:
+        """Wait for every record sent so far; raise `DeliveryError` if any failed. Returns acks since last flush."""
+        remaining = self._producer.flush(timeout)
+        deliveries, self._deliveries = self._deliveries, _Deliveries()
+        failures = list(deliveries.failures)
+        if remaining:
+            failures.append(f"{remaining} record(s) still unacknowledged after {timeout:.0f}s")
+        if failures:
+            raise DeliveryError(failures)
+        return deliveries.acked
+
+    def poll(self) -> None:
+        self._producer.poll(0)
+
+
+class EventProducer:
+    """Validates, encodes and sends typed events to the topic the catalogue declares for their type."""
+
+    def __init__(self, raw: RawProducer, codec: EventCodec) -> None:
+        self._raw = raw
+        self._codec = codec
+
+    def prepare(self, event: Any) -> tuple[str, bytes, bytes]:
+        """Validate and encode one event: (topic, key, value). Raises `EventValidationError`."""
+        spec = topic_for(type(event).__name__)
+        return spec.name, key_for(event), self._codec.encode(event)
+
+    def publish(self, event: Any) -> None:
+        self.send_prepared(self.prepare(event))
+
+    def send_prepared(self, record: tuple[str, bytes, bytes]) -> None:
+        topic, key, value = record
+        self._raw.send(topic, key, value)
+
+    def publish_many(self, events: Iterable[Any]) -> None:
+        for event in events:
+            self.publish(event)
+
+    def flush(self, timeout: float = 60.0) -> int:
+        return self._raw.flush(timeout)
+
+
+# ------------------------------------------------------------------------------------------- consumer
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """A decoded event and where it was read."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    event: Any
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that could not be decoded or validated, as sent to the dead-letter topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+
+
+def dlq_headers(msg: Message, reason: str) -> list[tuple[str, bytes]]:
+    kept = [(k, v) for k, v in (msg.headers() or []) if k not in DLQ_HEADERS]
+    return [*kept, (DLQ_REASON, reason.encode()), (DLQ_TOPIC, str(msg.topic()).encode()),
+            (DLQ_PARTITION, str(msg.partition()).encode()), (DLQ_OFFSET, str(msg.offset()).encode())]
+
+
+def consumer_config(bootstrap: str, group_id: str, from_beginning: bool) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest" if from_beginning else "latest",
+        "enable.partition.eof": True,
+        "fetch.min.bytes": 1,
+        "fetch.wait.max.ms": 50,
+        "queued.max.messages.kbytes": 262_144,
+        "isolation.level": "read_committed",
+    }
+
+
+class EventConsumer:
+    """Reads topics, decodes records to typed events, dead-letters what it cannot decode, and goes on.
+
+    Offsets are committed only by `commit()`, after the caller has handled the batch (at-least-once);
+    dead letters are flushed to Kafka before the commit that moves past them. With `dlq=None` (a reader
+    such as `agentic tail`) bad records are only reported through `on_dead_letter` and the log.
+    """
+
+    def __init__(self, bootstrap: str, group_id: str, topics: Sequence[str], codec: EventCodec,
+                 dlq: RawProducer | None, from_beginning: bool = True,
+                 on_dead_letter: Callable[[DeadLetter], None] | None = None) -> None:
+        self._consumer = Consumer(consumer_config(bootstrap, group_id, from_beginning))
+        self._codec = codec
+        self._dlq = dlq
+        self._on_dead_letter = on_dead_letter
+        self._eof: set[tuple[str, int]] = set()
+        self._assigned: set[tuple[str, int]] = set()
+        self.dead_letters = 0
+        self._consumer.subscribe(list(topics), on_assign=self._assign, on_revoke=self._revoke)
+
+    def _assign(self, consumer: Consumer, partitions: list[Any]) -> None:
+        self._assigned |= {(p.topic, p.partition) for p in partitions}
+
+    def _revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
+        self._assigned -= {(p.topic, p.partition) for p in partitions}
+
+    @property
+    def at_end(self) -> bool:
+        """True once every assigned partition has reported end-of-partition since its last record."""
+        return bool(self._assigned) and self._assigned <= self._eof
+
+    def poll(self, max_records: int = 10_000, timeout: float = 1.0) -> list[Consumed]:
+        out: list[Consumed] = []
+        for msg in self._consumer.consume(max_records, timeout):
+            item = self._handle(msg)
+            if item is not None:
+                out.append(item)
+        return out
+
+    def _handle(self, msg: Message) -> Consumed | None:
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                self._eof.add((msg.topic(), msg.partition()))
+                return None
+            raise KafkaException(err)
+        self._eof.discard((msg.topic(), msg.partition()))
+        value = msg.value()
+        try:
+            if value is None:
+                raise DecodeError("the record has no value (a tombstone is not an event)")
+            event = self._codec.decode(value)
+        except DecodeError as exc:
+            self._dead_letter(msg, str(exc))
+            return None
+        return Consumed(msg.topic(), msg.partition(), msg.offset(), msg.key(), event)
+
+    def _dead_letter(self, msg: Message, reason: str) -> None:
+        if self._dlq is not None:
+            self._dlq.send(f"{msg.topic()}.dlq", msg.key(), msg.value() or b"", dlq_headers(msg, reason))
+        self.dead_letters += 1
+        letter = DeadLetter(msg.topic(), msg.partition(), msg.offset(), reason)
+        log.warning("record.dead_lettered", topic=letter.topic, partition=letter.partition,
+                    offset=letter.offset, reason=reason)
+        if self._on_dead_letter is not None:
+            self._on_dead_letter(letter)
+
+    def commit(self) -> None:
+        """Commit what was consumed, after every dead letter sent so far is acknowledged."""
+        if self.dead_letters and self._dlq is not None:
+            self._dlq.flush()
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                raise
+
+    def iterate(self, limit: int | None = None, idle_timeout: float = 5.0,
+                stop_at_end: bool = False) -> Iterator[Consumed]:
+        """Yield events until `limit`, until `idle_timeout` passes with nothing new, or (stop_at_end) at the end."""
+        seen = 0
+        last = time.monotonic()
+        while limit is None or seen < limit:
+            batch = self.poll(max_records=min(10_000, (limit - seen) if limit else 10_000), timeout=0.2)
+            if batch:
+                last = time.monotonic()
+            for item in batch:
+                yield item
+                seen += 1
+            if stop_at_end and self.at_end:
+                return
+            if time.monotonic() - last > idle_timeout:
+                return
+
+    def close(self) -> None:
+        self._consumer.close()
+
