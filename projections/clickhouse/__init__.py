@@ -1,0 +1,1 @@
+"""The ClickHouse projection: DDL, pure row mapping, the idempotent batching sink, the projector shell."""
