@@ -1,0 +1,367 @@
+"""Generate ``agentic/events/_generated.py`` from the catalogue: ``python -m agentic.schemas.codegen``.
+
+For every record of the catalogue (events and the records nested in them) it writes a frozen,
+slotted dataclass plus three plain functions the codec calls, so that no reflection runs per event:
+
+- ``_enc_<R>(o) -> dict``: the Avro-shaped dict fastavro writes;
+- ``_dec_<R>(d) -> R``: the class from the dict fastavro reads (arrays become tuples, enums members);
+- ``_chk_<R>(o)``: types and the catalogue's field constraints (``minimum``, ``maximum``,
+  ``exclusiveMinimum``, ``minLength``, ``minItems``, ``allowed``, ``format``), raising
+  :class:`EventValidationError` with the field path and the rule.
+
+Enums become ``enum.StrEnum``; timestamps stay ``int`` ms; arrays are tuples; maps are plain
+dicts. ``--check`` exits 1 when the committed file differs from a fresh generation.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentic.schemas.catalogue import (
+    CONSTRAINT_KEYS,
+    NAMESPACE,
+    event_types,
+    full_name,
+    resolved_schema,
+)
+
+TARGET = Path(__file__).resolve().parent.parent / "agentic" / "events" / "_generated.py"
+PRIMS = {"string": "str", "int": "int", "long": "int", "double": "float", "float": "float",
+         "boolean": "bool", "bytes": "bytes", "null": "None"}
+INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+
+
+@dataclass
+class Named:
+    """Named types found in the catalogue, in definition order (dependencies first)."""
+
+    enums: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _collect(schema: Any, named: Named, ns: str) -> Any:
+    """Register named types (post-order) and return the type with named types replaced by their names."""
+    if isinstance(schema, list):
+        return [_collect(s, named, ns) for s in schema]
+    if isinstance(schema, str):
+        return schema if schema in PRIMS else (schema if "." in schema else f"{ns}.{schema}")
+    kind = schema["type"]
+    if kind in ("record", "enum"):
+        name = full_name({"namespace": ns, **schema})
+        if kind == "record":
+            space = name.rsplit(".", 1)[0]
+            fields = [{**f, "type": _collect(f["type"], named, space)} for f in schema["fields"]]
+            body = {**schema, "fields": fields}
+            table: dict[str, dict[str, Any]] = named.records
+        else:
+            body = dict(schema)
+            table = named.enums
+        if name in table and table[name] != body:
+            raise SystemExit(f"named type {name} is defined twice with different definitions")
+        table[name] = body
+        return name
+    if kind == "array":
+        return {"type": "array", "items": _collect(schema["items"], named, ns)}
+    if kind == "map":
+        return {"type": "map", "values": _collect(schema["values"], named, ns)}
+    if kind in PRIMS:
+        return kind
+    raise SystemExit(f"unsupported Avro type {schema!r}")
+
+
+def _nullable(t: Any) -> Any | None:
+    """The non-null branch of ``["null", T]``; None for any other type. Other unions are refused."""
+    if not isinstance(t, list):
+        return None
+    if len(t) == 2 and t[0] == "null":
+        return t[1]
+    raise SystemExit(f"only ['null', T] unions are supported, got {t!r}")
+
+
+def _lit(path: str) -> str:
+    """A path template (``members[{i1}].name``) as Python source: an f-string when it has variables."""
+    return f"f'{path}'" if "{" in path else repr(path)
+
+
+def _item(var: str, key: str) -> str:
+    return f"{var}[{key!r}]"
+
+
+class Gen:
+    def __init__(self, named: Named) -> None:
+        self.named = named
+        self.tmp = 0
+
+    def fresh(self, base: str) -> str:
+        self.tmp += 1
+        return f"{base}{self.tmp}"
+
+    # ---- annotations
+    def ann(self, t: Any) -> str:
+        inner = _nullable(t)
+        if inner is not None:
+            return f"{self.ann(inner)} | None"
+        if isinstance(t, dict):
+            if t["type"] == "array":
+                return f"tuple[{self.ann(t['items'])}, ...]"
+            return f"dict[str, {self.ann(t['values'])}]"
+        return PRIMS.get(t) or _short(t)
+
+    # ---- encode: class value -> Avro dict value
+    def enc(self, x: str, t: Any) -> str:
+        inner = _nullable(t)
+        if inner is not None:
+            e = self.enc(x, inner)
+            return x if e == x else f"(None if {x} is None else {e})"
+        if isinstance(t, dict):
+            sub = t.get("items", t.get("values"))
+            y = self.fresh("v")
+            e = self.enc(y, sub)
+            if e == y:
+                return x
+            if t["type"] == "array":
+                return f"[{e} for {y} in {x}]"
+            return f"{{k: {e} for k, {y} in {x}.items()}}"
+        if isinstance(t, str) and t in self.named.records:
+            return f"_enc_{_short(t)}({x})"
+        return x
+
+    # ---- decode: Avro dict value -> class value
+    def dec(self, x: str, t: Any) -> str:
+        inner = _nullable(t)
+        if inner is not None:
+            y = self.fresh("n")
+            e = self.dec(y, inner)
+            return x if e == y else f"(None if ({y} := {x}) is None else {e})"
+        if isinstance(t, dict):
+            sub = t.get("items", t.get("values"))
+            y = self.fresh("v")
+            e = self.dec(y, sub)
+            if t["type"] == "array":
+                return f"tuple({x})" if e == y else f"tuple([{e} for {y} in {x}])"
+            return x if e == y else f"{{k: {e} for k, {y} in {x}.items()}}"
+        if isinstance(t, str) and t in self.named.records:
+            return f"_dec_{_short(t)}({x})"
+        if isinstance(t, str) and t in self.named.enums:
+            return f"_ENUM_{_short(t)}[{x}]"
+        return x
+
+    # ---- check: statements validating value `x` at path expression `p`
+    def chk(self, x: str, t: Any, p: str, c: dict[str, Any], ind: str) -> list[str]:
+        q = _lit(p)
+        inner = _nullable(t)
+        if inner is not None:
+            body = self.chk(x, inner, p, c, ind + "    ")
+            return [f"{ind}if {x} is not None:", *body] if body else []
+        if isinstance(t, dict) and t["type"] == "array":
+            i, y = self.fresh("i"), self.fresh("v")
+            out = [f"{ind}if type({x}) is not tuple:",
+                   f"{ind}    raise _type_error({q}, {x}, 'a tuple (Avro array)')"]
+            if "minItems" in c:
+                out += [f"{ind}if len({x}) < {c['minItems']}:",
+                        f"{ind}    raise EventValidationError({q}, 'minItems', "
+                        f"'needs at least {c['minItems']} item(s)')"]
+            sub = {k: v for k, v in c.items() if k != "minItems"}
+            body = self.chk(y, t["items"], f"{p}[{{{i}}}]", sub, ind + "    ")
+            return [*out, f"{ind}for {i}, {y} in enumerate({x}):", *body]
+        if isinstance(t, dict):
+            k, y = self.fresh("k"), self.fresh("v")
+            kq = _lit(f"{p}[{{{k}!r}}]")
+            out = [f"{ind}if type({x}) is not dict:",
+                   f"{ind}    raise _type_error({q}, {x}, 'a dict (Avro map)')",
+                   f"{ind}for {k}, {y} in {x}.items():",
+                   f"{ind}    if type({k}) is not str:",
+                   f"{ind}        raise _type_error({kq}, {k}, 'a str map key')"]
+            return out + self.chk(y, t["values"], f"{p}[{{{k}!r}}]", c, ind + "    ")
+        if t in self.named.records:
+            n = _short(t)
+            return [f"{ind}if type({x}) is not {n}:",
+                    f"{ind}    raise _type_error({q}, {x}, 'an instance of {n}')",
+                    f"{ind}try:",
+                    f"{ind}    _chk_{n}({x})",
+                    f"{ind}except EventValidationError as e:",
+                    f"{ind}    raise e.within({q}) from None"]
+        if t in self.named.enums:
+            n = _short(t)
+            return [f"{ind}if type({x}) is not {n} and (type({x}) is not str or {x} not in _ENUM_{n}):",
+                    f"{ind}    raise _enum_error({q}, {x}, {n})"]
+        return self.chk_prim(x, t, p, c, ind)
+
+    def chk_prim(self, x: str, t: str, p: str, c: dict[str, Any], ind: str) -> list[str]:
+        q = _lit(p)
+        if t == "string":
+            out = [f"{ind}if type({x}) is not str:", f"{ind}    raise _type_error({q}, {x}, 'a str')"]
+        elif t in ("int", "long"):
+            lo, hi = INT_RANGE[t]
+            out = [f"{ind}if type({x}) is not int:", f"{ind}    raise _type_error({q}, {x}, 'an int')",
+                   f"{ind}if not {lo} <= {x} <= {hi}:",
+                   f"{ind}    raise EventValidationError({q}, '{t}_range', "
+                   f"f'{{{x}}} does not fit an Avro {t}; use a value in [{lo}, {hi}]')"]
+        elif t in ("double", "float"):
+            out = [f"{ind}if type({x}) is not float and type({x}) is not int:",
+                   f"{ind}    raise _type_error({q}, {x}, 'a float')"]
+        elif t == "boolean":
+            out = [f"{ind}if type({x}) is not bool:", f"{ind}    raise _type_error({q}, {x}, 'a bool')"]
+        elif t == "bytes":
+            out = [f"{ind}if type({x}) is not bytes:", f"{ind}    raise _type_error({q}, {x}, 'bytes')"]
+        else:
+            raise SystemExit(f"unsupported primitive {t}")
+        return out + self.constraints(x, p, c, ind)
+
+    def constraints(self, x: str, p: str, c: dict[str, Any], ind: str) -> list[str]:
+        q = _lit(p)
+        out: list[str] = []
+
+        def rule(cond: str, name: str, msg: str) -> None:
+            out.extend([f"{ind}if {cond}:", f"{ind}    raise EventValidationError({q}, {name!r}, {msg})"])
+
+        if "minimum" in c:
+            rule(f"{x} < {c['minimum']!r}", "minimum", f"f'is {{{x}!r}}; must be >= {c['minimum']!r}'")
+        if "maximum" in c:
+            rule(f"{x} > {c['maximum']!r}", "maximum", f"f'is {{{x}!r}}; must be <= {c['maximum']!r}'")
+        if "exclusiveMinimum" in c:
+            m = c["exclusiveMinimum"]
+            rule(f"{x} <= {m!r}", "exclusiveMinimum", f"f'is {{{x}!r}}; must be > {m!r}'")
+        if "minLength" in c:
+            n = c["minLength"]
+            rule(f"len({x}) < {n}", "minLength",
+                 "'must not be empty'" if n == 1 else f"'needs at least {n} characters'")
+        if "allowed" in c:
+            vals = tuple(c["allowed"])
+            rule(f"{x} not in {vals!r}", "allowed", f"f'is {{{x}!r}}; use one of {', '.join(vals)}'")
+        if c.get("format") == "uuid":
+            rule(f"_UUID.fullmatch({x}) is None", "format_uuid",
+                 f"f'is {{{x}!r}}; use a canonical lowercase UUID (8-4-4-4-12 hex digits)'")
+        elif c.get("format") == "json":
+            rule(f"not _is_json({x})", "format_json", "'is not a valid JSON document; send JSON text'")
+        return out
+
+    # ---- one record
+    def record(self, name: str, r: dict[str, Any], is_event: bool) -> list[str]:
+        n = _short(name)
+        self.tmp = 0  # temporaries numbered per record: a schema change only touches its own code
+        fields = r["fields"]
+        doc = [f'    """{r.get("doc", n)}', ""]
+        doc += ["    Attributes:"]
+        for f in fields:
+            doc += textwrap.wrap(f"{f['name']}: {f.get('doc', '')}", 100,
+                                 initial_indent="        ", subsequent_indent="            ")
+        doc += ['    """', ""]
+        out = ["", "", "@dataclass(frozen=True, slots=True, kw_only=True)", f"class {n}:", *doc,
+               f"    RECORD_NAME: ClassVar[str] = {name!r}"]
+        if is_event:
+            out.append(f"    EVENT_TYPE: ClassVar[str] = {n!r}")
+        out.append("")
+        for f in fields:
+            default = ""
+            if "default" in f:
+                if f["default"] is not None:
+                    raise SystemExit(f"{name}.{f['name']}: only null defaults are supported by codegen")
+                default = " = None"
+            out.append(f"    {f['name']}: {self.ann(f['type'])}{default}")
+        out += ["", "", f"def _enc_{n}(o: {n}) -> dict[str, Any]:", "    return {"]
+        out += [f"        {f['name']!r}: {self.enc('o.' + f['name'], f['type'])}," for f in fields]
+        out += ["    }", "", "", f"def _dec_{n}(d: dict[str, Any]) -> {n}:", f"    return {n}("]
+        out += [f"        {f['name']}={self.dec(_item('d', f['name']), f['type'])}," for f in fields]
+        out += ["    )", "", "", f"def _chk_{n}(o: {n}) -> None:"]
+        for f in fields:
+            c = {k: f[k] for k in CONSTRAINT_KEYS if k in f}
+            x = f"f_{f['name']}"
+            out.append(f"    {x} = o.{f['name']}")
+            out += self.chk(x, f["type"], f["name"], c, "    ")
+        return out
+
+
+HEADER = '''\
+# Generated by `python -m agentic.schemas.codegen` from schemas/avro/*.avsc. DO NOT EDIT.
+# Regenerate after changing a schema; tests/unit/test_schemas.py fails when this file is stale.
+# Generated code keeps one expression per line and one `if` per rule, so long lines and nested
+# ifs are expected here:
+# ruff: noqa: E501, SIM102, RUF022
+"""Typed, frozen event classes of the catalogue, with the per-class functions the codec uses."""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeAlias
+
+from agentic.schemas.errors import EventValidationError
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _type_error(path: str, value: object, expected: str) -> EventValidationError:
+    return EventValidationError(path, "type", f"must be {expected}, got {type(value).__name__} {value!r:.60}")
+
+
+def _enum_error(path: str, value: object, enum_cls: type[enum.StrEnum]) -> EventValidationError:
+    symbols = ", ".join(m.value for m in enum_cls)
+    return EventValidationError(path, "enum", f"is {value!r:.60}; use one of {symbols}")
+'''
+
+
+def generate() -> str:
+    named = Named()
+    events = event_types()
+    for et in events:
+        _collect(resolved_schema(et), named, NAMESPACE)
+    g = Gen(named)
+    out = [HEADER.rstrip("\n")]
+    for name, e in named.enums.items():
+        n = _short(name)
+        out += ["", "", f"class {n}(enum.StrEnum):", f'    """{e.get("doc", n)}"""', ""]
+        out += [f"    {s} = {s!r}" for s in e["symbols"]]
+        out += ["", "", f"_ENUM_{n}: dict[str, {n}] = {{m.value: m for m in {n}}}"]
+    event_names = {f"{NAMESPACE}.{et}" for et in events}
+    for name, r in named.records.items():
+        out += g.record(name, r, name in event_names)
+    alternatives = [f"    {'| ' if i else ''}{et}" for i, et in enumerate(events)]
+    out += ["", "", "Event: TypeAlias = (", *alternatives, ")"]
+    out += ["EVENT_CLASSES: dict[str, type[Any]] = {", *[f"    {et!r}: {et}," for et in events], "}"]
+    recs = [_short(n) for n in named.records]
+    out += ["RECORD_CLASSES: dict[str, type[Any]] = {",
+            *[f"    {n!r}: {_short(n)}," for n in named.records], "}"]
+    out += ["ENUM_CLASSES: dict[str, type[enum.StrEnum]] = {",
+            *[f"    {n!r}: {_short(n)}," for n in named.enums], "}"]
+    public = sorted([*events, *(_short(n) for n in named.records), *(_short(n) for n in named.enums)])
+    public = sorted({*public, "ENUM_CLASSES", "EVENT_CLASSES", "RECORD_CLASSES", "Event"})
+    out += ["__all__ = [", *[f"    {n!r}," for n in public], "]"]
+    for kind in ("enc", "dec", "chk"):
+        out += [f"{kind.upper()}: dict[str, Any] = {{", *[f"    {r!r}: _{kind}_{r}," for r in recs], "}"]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    text = generate()
+    if "--check" in args:
+        same = TARGET.exists() and TARGET.read_text(encoding="utf-8") == text
+        print(f"{TARGET}: {'up to date' if same else 'STALE: run python -m agentic.schemas.codegen'}")
+        return 0 if same else 1
+    TARGET.parent.mkdir(parents=True, exist_ok=True)
+    TARGET.write_text(text, encoding="utf-8")
+    print(f"wrote {TARGET}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
