@@ -1,0 +1,58 @@
+"""The scheduler's policy configuration: one frozen object, chosen by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PLACEMENTS = ("frag", "fgd", "bestfit", "spread", "random")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadShape:
+    """One kind of GPU request of the expected workload, with its weight (any positive number)."""
+
+    cpu_milli: int
+    gpu_milli: int  # per GPU; 0 for CPU-only tasks
+    gpu_count: int
+    gpu_models: tuple[str, ...] = ()
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    """Which policies run and how.
+
+    - ``placement``: ``frag`` (ours: fragmentation gradient in full precision, best-fit tie-break,
+      load-aware), ``fgd`` (FGD as its authors' simulator scores it: integer sigmoid scores),
+      ``bestfit`` (the simulator's integer best-fit score), ``spread`` (least allocated),
+      ``random`` (uniform among fitting nodes, seeded by ``seed`` and the task's position).
+    - ``workload_prior``: the expected GPU-request distribution for ``frag``/``fgd``; when empty
+      the core learns it online from submitted tasks (``learn_workload``), refreshed after
+      ``learn_refresh`` submissions (geometric schedule: 16, 64, 256, ... then every 4096).
+    - ``drf``/``preemption``/``reservation``: fair share, priority preemption, anti-starvation.
+    - ``aging_ms``: a pending task gains one priority level per ``aging_ms`` of waiting.
+    - ``load_weight``: weight of the heartbeat load penalty in the score (0..1 load).
+    """
+
+    placement: str = "frag"
+    policy_version: str = "1"
+    seed: int = 0
+    workload_prior: tuple[WorkloadShape, ...] = field(default=())
+    learn_workload: bool = True
+    typical_coverage: float = 0.95
+    drf: bool = True
+    preemption: bool = True
+    reservation: bool = True
+    aging_ms: int = 60_000
+    load_weight: float = 0.1
+    max_pending_retries: int = 64
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ValueError(
+                f"SchedulerConfig.placement: {self.placement!r} is not one of {PLACEMENTS}; pick one of them"
+            )
+        if not 0 < self.typical_coverage <= 1:
+            raise ValueError("SchedulerConfig.typical_coverage must be in (0, 1]; use 0.95 as FGD does")
+        if self.aging_ms <= 0:
+            raise ValueError("SchedulerConfig.aging_ms must be > 0 milliseconds")

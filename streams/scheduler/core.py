@@ -1,0 +1,374 @@
+"""The scheduler's decision core: `Scheduler(config).step(state, event) -> (state, decisions)`.
+
+No I/O, no clock (time is the input's `occurred_at`), no unseeded randomness; ties go to the node
+registered first. The same inputs in the same order give the same decisions, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import fairness
+from .config import SchedulerConfig
+from .diagnose import diagnose
+from .frag import Workload, from_shapes, shape_key, typical
+from .model import (
+    Decision, InputEvent, Meta, NodeHeartbeat, NodeRegistered, NodeRemoved, NodeUpdated, PendingReason,
+    QueueConfigured, RejectReason, TaskAllocated, TaskCancelled, TaskFinished, TaskPending, TaskPreempted,
+    TaskRejected, TaskSubmitted, decision_meta,
+)
+from .placement import Miss, Placed, allocate, fits_now, place, release
+from .state import ClusterState, QueueRecord, TaskRecord, quota_key
+from .validate import check_submission
+
+LEARN_SCHEDULE = (16, 64, 256, 1024)
+LEARN_PERIOD = 4096
+
+
+@dataclass
+class _Out:
+    """Decisions of one step, numbered for their deterministic envelopes."""
+
+    cause: Meta
+    items: list[Decision] = field(default_factory=list)
+
+    def meta(self, correlation_id: str):  # type: ignore[no-untyped-def]
+        return decision_meta(self.cause, len(self.items), correlation_id)
+
+
+class Scheduler:
+    """Folds scheduling inputs into a `ClusterState` and emits decisions."""
+
+    def __init__(self, config: SchedulerConfig | None = None) -> None:
+        self.config = config or SchedulerConfig()
+        self._prior: Workload | None = (
+            from_shapes(self.config.workload_prior, self.config.typical_coverage)
+            if self.config.workload_prior else None
+        )
+
+    # ----- entry point ----------------------------------------------------------------------
+    def step(self, state: ClusterState, event: InputEvent) -> tuple[ClusterState, tuple[Decision, ...]]:
+        out = _Out(event.meta)
+        if isinstance(event, TaskSubmitted):
+            self._submitted(state, event, out)
+        elif isinstance(event, TaskFinished | TaskCancelled):
+            self._ended(state, event, out)
+        elif isinstance(event, NodeRegistered | NodeUpdated):
+            self._node(state, event)
+            self._retry(state, out)
+        elif isinstance(event, NodeRemoved):
+            self._node_removed(state, event, out)
+            self._retry(state, out)
+        elif isinstance(event, NodeHeartbeat):
+            self._heartbeat(state, event)
+        elif isinstance(event, QueueConfigured):
+            self._queue(state, event)
+            self._retry(state, out)
+        return state, tuple(out.items)
+
+    def workload(self, state: ClusterState) -> Workload:
+        if self._prior is not None:
+            return self._prior
+        if state.workload is None:
+            state.workload = typical(state.workload_basis, self.config.typical_coverage)
+        return state.workload
+
+    # ----- nodes and queues -----------------------------------------------------------------
+    def _node(self, state: ClusterState, ev: NodeRegistered | NodeUpdated) -> None:
+        i = state.index.get(ev.node_id)
+        gpus = sorted(ev.gpus, key=lambda g: g.index)
+        width = max([g.index + 1 for g in gpus] or [0])
+        if i is None:
+            state.ensure(state.n + 1, width)
+            i = state.n
+            state.n += 1
+            state.node_ids.append(ev.node_id)
+            state.index[ev.node_id] = i
+            used_cpu = used_mem = 0
+            used_gpu = np.zeros(state.gpu_slots, dtype=np.int64)
+        else:
+            state.ensure(state.n, width)
+            used_cpu = int(state.cpu_cap[i] - state.cpu_left[i]) if state.active[i] else 0
+            used_mem = int(state.mem_cap[i] - state.mem_left[i]) if state.active[i] else 0
+            used_gpu = np.where(state.gpu_ok[i] | (state.gpu_left[i] < 1000), 1000 - state.gpu_left[i], 0)
+            state.gpu_total_milli -= int(state.gpu_ok[i].sum()) * 1000 if state.active[i] else 0
+        state.cpu_cap[i], state.mem_cap[i] = ev.cpu_milli, ev.memory_mib
+        state.cpu_left[i], state.mem_left[i] = ev.cpu_milli - used_cpu, ev.memory_mib - used_mem
+        state.gpu_ok[i] = False
+        state.gpu_left[i] = 0
+        for g in gpus:
+            state.gpu_ok[i, g.index] = g.healthy
+            state.gpu_left[i, g.index] = 1000 - int(used_gpu[g.index]) if g.index < used_gpu.shape[0] else 1000
+            state.gpu_model[i, g.index] = state.model_id(g.model)
+            state.gpu_domain[i, g.index] = g.nvlink_domain
+        state.rack[i] = state.rack_id(ev.rack)
+        state.active[i], state.healthy[i] = True, ev.healthy
+        state.schedulable[i] = ev.healthy and not ev.cordoned
+        state.gpu_total_milli += int(state.gpu_ok[i].sum()) * 1000
+        state.touch(i)
+
+    def _node_removed(self, state: ClusterState, ev: NodeRemoved, out: _Out) -> None:
+        i = state.index.get(ev.node_id)
+        if i is None or not state.active[i]:
+            return
+        for t in [t for t in state.tasks.values() if t.running]:
+            if any(p.node_id == ev.node_id for p in t.placements):
+                self._evict(state, t)
+                out.items.append(TaskPreempted(out.meta(t.correlation_id), t.task_id, "", (ev.node_id,),
+                                               f"node {ev.node_id} removed: {ev.reason}"))
+        state.gpu_total_milli -= int(state.gpu_ok[i].sum()) * 1000
+        state.active[i] = state.schedulable[i] = False
+        state.touch(i)
+
+    def _heartbeat(self, state: ClusterState, ev: NodeHeartbeat) -> None:
+        i = state.index.get(ev.node_id)
+        if i is None:
+            return
+        gpu = float(np.mean(ev.gpu_utilization)) if ev.gpu_utilization else 0.0
+        state.load[i] = min(1.0, max(0.0, max(ev.cpu_load, gpu)))
+        state.touch(i)
+
+    def _queue(self, state: ClusterState, ev: QueueConfigured) -> None:
+        old = state.queues.get(ev.queue)
+        state.queues[ev.queue] = QueueRecord(
+            name=ev.queue, weight=ev.weight, priority=ev.priority,
+            guaranteed={quota_key(q.resource, q.gpu_model): q.guaranteed for q in ev.quotas},
+            borrow_limit={quota_key(q.resource, q.gpu_model): q.borrow_limit for q in ev.quotas},
+            usage=old.usage if old else {},
+        )
+
+    # ----- tasks ----------------------------------------------------------------------------
+    def _submitted(self, state: ClusterState, ev: TaskSubmitted, out: _Out) -> None:
+        problem = check_submission(state, ev)
+        corr = ev.meta.correlation_id or ev.task_id
+        if problem is not None:
+            out.items.append(TaskRejected(out.meta(corr), ev.task_id, problem.reason, problem.field,
+                                          problem.message))
+            return
+        self._learn(state, ev)
+        t = TaskRecord(ev.task_id, ev.queue, ev.priority, ev.preemptible, ev.members, ev.gpu_models,
+                       ev.topology, ev.expected_duration_ms, ev.meta.occurred_at, state.submissions,
+                       corr)
+        state.tasks[t.task_id] = t
+        if not state.pending and state.reservation is None:
+            miss = self._try(state, t, ev.meta.occurred_at, out)
+        else:
+            state.pending[t.task_id] = None
+            self._retry(state, out)
+            miss = None if t.running else self._blocked_or_why(state, t, ev.meta.occurred_at)
+        if miss is not None:
+            state.pending[t.task_id] = None
+            out.items.append(TaskPending(out.meta(corr), t.task_id, t.queue, miss.reason, miss.detail,
+                                         miss.nearest_node, miss.shortfall))
+
+    def _ended(self, state: ClusterState, ev: TaskFinished | TaskCancelled, out: _Out) -> None:
+        t = state.tasks.get(ev.task_id)
+        if t is None:
+            kind = "TaskFinished" if isinstance(ev, TaskFinished) else "TaskCancelled"
+            out.items.append(TaskRejected(out.meta(ev.meta.correlation_id or ev.task_id), ev.task_id,
+                                          RejectReason.UNKNOWN_TASK, "task_id",
+                                          f"{kind} for task {ev.task_id!r}, which is not submitted or "
+                                          "already ended; check the task id"))
+            return
+        freed = t.running
+        if t.running:
+            self._release_task(state, t)
+        state.pending.pop(t.task_id, None)
+        del state.tasks[t.task_id]
+        was_reserved = state.reservation == t.task_id
+        if was_reserved:
+            state.reservation = None
+        if freed or was_reserved:
+            self._retry(state, out)
+
+    def _learn(self, state: ClusterState, ev: TaskSubmitted) -> None:
+        state.submissions += 1
+        if self._prior is not None or not self.config.learn_workload:
+            return
+        for m in ev.members:
+            key = shape_key(m.cpu_milli, m.gpu_milli, m.gpu_count, ev.gpu_models)
+            state.shape_counts[key] = state.shape_counts.get(key, 0.0) + m.replicas
+        s = state.submissions
+        if s in LEARN_SCHEDULE or (s > LEARN_SCHEDULE[-1] and s % LEARN_PERIOD == 0):
+            state.workload_basis = dict(state.shape_counts)
+            state.workload_epoch += 1
+            state.workload = None
+
+    # ----- placing --------------------------------------------------------------------------
+    def _try(self, state: ClusterState, t: TaskRecord, now: int, out: _Out) -> Miss | None:
+        """Place t now (quota, then gang placement, then preemption); None when placed."""
+        q = state.queues[t.queue]
+        demand = t.demand()
+        miss = fairness.over_limit(q, demand)
+        if miss is not None:
+            return miss
+        placed = place(state, self.config, t, self.workload(state))
+        if placed is not None:
+            delta = fairness.usage_delta(state, placed.placements)
+            miss = fairness.over_limit(q, delta)
+            if miss is not None:  # a per-model quota: undo
+                for p in reversed(placed.placements):
+                    release(state, p)
+                return miss
+        elif self.config.preemption:
+            placed = self._preempt_for(state, t, out)
+        if placed is None:
+            return self._why(state, t, now)
+        self._commit(state, t, placed, now, out)
+        return None
+
+    def _commit(self, state: ClusterState, t: TaskRecord, placed: Placed, now: int, out: _Out) -> None:
+        t.placements, t.running, t.started_at = placed.placements, True, now
+        fairness.apply_usage(state.queues[t.queue], fairness.usage_delta(state, placed.placements), +1)
+        state.pending.pop(t.task_id, None)
+        if state.reservation == t.task_id:
+            state.reservation = None
+        cfg = self.config
+        out.items.append(TaskAllocated(out.meta(t.correlation_id), t.task_id, t.queue, placed.placements,
+                                       placed.score, placed.breakdown, cfg.placement, cfg.policy_version,
+                                       max(0, now - t.submitted_at)))
+
+    def _release_task(self, state: ClusterState, t: TaskRecord) -> None:
+        fairness.apply_usage(state.queues[t.queue], fairness.usage_delta(state, t.placements), -1)
+        for p in reversed(t.placements):
+            release(state, p)
+        t.placements, t.running = (), False
+
+    def _evict(self, state: ClusterState, t: TaskRecord) -> None:
+        self._release_task(state, t)
+        state.pending[t.task_id] = None
+
+    def _blocked_or_why(self, state: ClusterState, t: TaskRecord, now: int) -> Miss:
+        if not self._may_start(state, t, now):
+            return Miss(PendingReason.BEHIND_RESERVATION,
+                        f"task {state.reservation} holds the reservation; only tasks whose "
+                        "expected_duration_ms ends before it can start are backfilled")
+        return self._why(state, t, now)
+
+    def _why(self, state: ClusterState, t: TaskRecord, now: int) -> Miss:
+        return diagnose(state, self.config, t, self.workload(state))
+
+    # ----- preemption -----------------------------------------------------------------------
+    def _victims(self, state: ClusterState, t: TaskRecord) -> list[TaskRecord]:
+        q = state.queues[t.queue]
+        reclaim = fairness.under_guarantee(q, t.demand())
+        out = []
+        for v in state.tasks.values():
+            if not (v.running and v.preemptible) or v.task_id == t.task_id:
+                continue
+            vq = state.queues[v.queue]
+            if v.priority < t.priority or (reclaim and v.queue != t.queue and fairness.borrowing(vq)):
+                out.append(v)
+        out.sort(key=lambda v: (v.priority, -v.started_at, -v.seq))
+        return out[:64]
+
+    def _preempt_for(self, state: ClusterState, t: TaskRecord, out: _Out) -> Placed | None:
+        """Evict preemptible victims one by one until t fits; keep only those actually needed."""
+        victims = self._victims(state, t)
+        if not victims:
+            return None
+        released: list[TaskRecord] = []
+        placed = None
+        for v in victims:
+            self._release_task_keep(state, v)
+            released.append(v)
+            placed = place(state, self.config, t, self.workload(state))
+            if placed is not None:
+                break
+        if placed is None:  # freeing everything would not help: put every victim back
+            for v in reversed(released):
+                self._restore(state, v)
+            return None
+        evicted = []
+        for v in reversed(released):  # give back what the preemptor did not need
+            if all(fits_now(state, p) for p in v.saved):
+                self._restore(state, v)
+            else:
+                evicted.append(v)
+        for v in sorted(evicted, key=lambda v: v.seq):
+            v.saved = ()
+            state.pending[v.task_id] = None
+            out.items.append(TaskPreempted(out.meta(v.correlation_id), v.task_id, t.task_id,
+                                           tuple(sorted({p.node_id for p in v.placements})) or (),
+                                           f"priority {t.priority} task {t.task_id} needs the capacity"))
+        return placed
+
+    def _release_task_keep(self, state: ClusterState, v: TaskRecord) -> None:
+        v.saved = v.placements
+        self._release_task(state, v)
+        v.placements = v.saved
+
+    def _restore(self, state: ClusterState, v: TaskRecord) -> None:
+        for p in v.saved:
+            allocate(state, p)
+        v.placements, v.running, v.saved = v.saved, True, ()
+        fairness.apply_usage(state.queues[v.queue], fairness.usage_delta(state, v.placements), +1)
+
+    # ----- pending tasks, reservation, backfill ---------------------------------------------
+    def _retry(self, state: ClusterState, out: _Out) -> None:
+        if not state.pending:
+            return
+        now = out.cause.occurred_at
+        cap = fairness.capacity(state)
+        order = sorted((state.tasks[tid] for tid in state.pending),
+                       key=lambda t: fairness.order_key(state, t, now, self.config.aging_ms, cap,
+                                                        self.config.drf))
+        for t in order[: self.config.max_pending_retries]:
+            if t.task_id not in state.pending:
+                continue
+            if not self._may_start(state, t, now):
+                continue
+            miss = self._try(state, t, now, out)
+            if miss is None:
+                continue
+            if (self.config.reservation and state.reservation is None
+                    and miss.reason in _RESOURCE_REASONS and now - t.submitted_at >= self.config.aging_ms):
+                state.reservation = t.task_id
+
+    def _may_start(self, state: ClusterState, t: TaskRecord, now: int) -> bool:
+        """Behind a reservation only tasks that end before the reserved task can start are backfilled."""
+        r = state.reservation
+        if r is None or r == t.task_id or r not in state.tasks:
+            return True
+        if t.expected_duration_ms is None:
+            return False
+        start = reservation_start(state, state.tasks[r])
+        return start is not None and now + t.expected_duration_ms <= start
+
+    def reservation_detail(self, state: ClusterState) -> str | None:
+        return state.reservation
+
+
+_RESOURCE_REASONS = (PendingReason.INSUFFICIENT_RESOURCES, PendingReason.GANG_NOT_COLOCATABLE,
+                     PendingReason.TOPOLOGY_UNSATISFIABLE)
+
+
+def reservation_start(state: ClusterState, r: TaskRecord) -> int | None:
+    """Earliest time the running tasks' expected ends free the reserved task's total demand.
+
+    Aggregate estimate (free + released GPU milli, CPU and memory); None when it depends on a task
+    without an expected duration.
+    """
+    need = r.demand()
+    n = state.n
+    free = {"cpu_milli": int(state.cpu_left[:n][state.schedulable[:n]].sum()),
+            "memory_mib": int(state.mem_left[:n][state.schedulable[:n]].sum()),
+            "gpu_milli": int(np.where(state.gpu_ok[:n], state.gpu_left[:n], 0)[state.schedulable[:n]].sum())}
+    if all(free[k] >= v for k, v in need.items()):
+        return None if r.running else _latest_end(state)
+    ends = sorted((t.started_at + t.expected_duration_ms if t.expected_duration_ms is not None else None,
+                   t.seq, t) for t in state.tasks.values() if t.running and t.expected_duration_ms is not None)
+    for end, _, t in ends:
+        for k, v in t.demand().items():
+            free[k] += v
+        if all(free[k] >= v for k, v in need.items()):
+            return end
+    return None
+
+
+def _latest_end(state: ClusterState) -> int | None:
+    ends = [t.started_at + t.expected_duration_ms for t in state.tasks.values()
+            if t.running and t.expected_duration_ms is not None]
+    return max(ends) if ends else None
