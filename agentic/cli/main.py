@@ -15,6 +15,7 @@ from agentic.logging import configure
 
 # (module in agentic.cli, attribute): each attribute is a click command or group.
 COMMANDS: list[tuple[str, str]] = [
+    ("stack", "stack"),
 ]
 
 
