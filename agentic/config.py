@@ -7,7 +7,7 @@ down; nothing below reads the environment itself.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -32,7 +32,7 @@ class Settings:
     weaviate_grpc_port: int = 50051
     weaviate_host: str = "127.0.0.1"
     clickhouse_url: str | None = None
-    cache_dir: Path = _default_cache()
+    cache_dir: Path = field(default_factory=_default_cache)
     state_dir: Path = Path(".agentic")
     log_format: str = "console"
 

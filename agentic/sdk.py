@@ -97,7 +97,7 @@ class AgenticClient:
             raise InvalidBatch(problems)
         for record in prepared:
             self._producer.send_prepared(record)
-        return self._producer.flush(timeout)
+        return int(self._producer.flush(timeout))
 
     def tail(self, topic: str, *, from_beginning: bool = True, limit: int | None = None,
              idle_timeout: float = 5.0,

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
-
 from agentic.schemas.codec import DecodeError, EventCodec
 from agentic.schemas.topics import TOPICS, TopicSpec, key_for, topic_for
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # exported at runtime, not in the stubs
 
 log = structlog.get_logger(__name__)
 
@@ -55,10 +54,6 @@ class DeliveryError(RuntimeError):
 # ---------------------------------------------------------------------------------------------- admin
 
 
-def topic_config(spec: TopicSpec) -> dict[str, str]:
-    return {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy}
-
-
 def dlq_spec(spec: TopicSpec) -> TopicSpec:
     return TopicSpec(name=spec.dlq_name, event_types=(), key_field=spec.key_field, partitions=1,
                      doc=f"Dead letters of {spec.name}: original bytes, reason and source position in headers.")
@@ -80,9 +75,9 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS, timeout: 
     missing = [s for s in wanted_topics(specs) if s.name not in existing]
     if not missing:
         return []
-    new = [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=topic_config(s))
+    new = [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=s.config())
            for s in missing]
-    for name, future in admin.create_topics(new, operation_timeout=timeout).items():
+    for future in admin.create_topics(new, operation_timeout=timeout).values():
         try:
             future.result()
         except KafkaException as exc:
@@ -115,7 +110,7 @@ class RawProducer:
         self._deliveries = _Deliveries()
 
     def send(self, topic: str, key: bytes | None, value: bytes,
-             headers: list[tuple[str, bytes]] | None = None) -> None:
+             headers: Headers | None = None) -> None:
         while True:
             try:
                 self._producer.produce(topic, value, key, headers=headers,
@@ -148,7 +143,7 @@ class EventProducer:
 
     def prepare(self, event: Any) -> tuple[str, bytes, bytes]:
         """Validate and encode one event: (topic, key, value). Raises `EventValidationError`."""
-        spec = topic_for(type(event).__name__)
+        spec = topic_for(type(event).EVENT_TYPE)
         return spec.name, key_for(event), self._codec.encode(event)
 
     def publish(self, event: Any) -> None:
@@ -190,10 +185,22 @@ class DeadLetter:
     reason: str
 
 
-def dlq_headers(msg: Message, reason: str) -> list[tuple[str, bytes]]:
-    kept = [(k, v) for k, v in (msg.headers() or []) if k not in DLQ_HEADERS]
-    return [*kept, (DLQ_REASON, reason.encode()), (DLQ_TOPIC, str(msg.topic()).encode()),
-            (DLQ_PARTITION, str(msg.partition()).encode()), (DLQ_OFFSET, str(msg.offset()).encode())]
+Headers = list[tuple[str, str | bytes | None]]
+
+
+def position(msg: Message) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a consumed record (never None for a fetched record)."""
+    return str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
+
+
+def dlq_headers(msg: Message, reason: str) -> Headers:
+    """The record's own headers plus the reason and the source position."""
+    raw = msg.headers()
+    own = raw.items() if isinstance(raw, dict) else (raw or [])
+    kept: Headers = [(k, v) for k, v in own if k not in DLQ_HEADERS]
+    topic, partition, offset = position(msg)
+    return [*kept, (DLQ_REASON, reason.encode()), (DLQ_TOPIC, topic.encode()),
+            (DLQ_PARTITION, str(partition).encode()), (DLQ_OFFSET, str(offset).encode())]
 
 
 def consumer_config(bootstrap: str, group_id: str, from_beginning: bool) -> dict[str, Any]:
@@ -253,10 +260,11 @@ class EventConsumer:
         err = msg.error()
         if err is not None:
             if err.code() == KafkaError._PARTITION_EOF:
-                self._eof.add((msg.topic(), msg.partition()))
+                self._eof.add(position(msg)[:2])
                 return None
             raise KafkaException(err)
-        self._eof.discard((msg.topic(), msg.partition()))
+        topic, partition, offset = position(msg)
+        self._eof.discard((topic, partition))
         value = msg.value()
         try:
             if value is None:
@@ -265,13 +273,13 @@ class EventConsumer:
         except DecodeError as exc:
             self._dead_letter(msg, str(exc))
             return None
-        return Consumed(msg.topic(), msg.partition(), msg.offset(), msg.key(), event)
+        return Consumed(topic, partition, offset, msg.key(), event)
 
     def _dead_letter(self, msg: Message, reason: str) -> None:
         if self._dlq is not None:
             self._dlq.send(f"{msg.topic()}.dlq", msg.key(), msg.value() or b"", dlq_headers(msg, reason))
         self.dead_letters += 1
-        letter = DeadLetter(msg.topic(), msg.partition(), msg.offset(), reason)
+        letter = DeadLetter(*position(msg), reason=reason)
         log.warning("record.dead_lettered", topic=letter.topic, partition=letter.partition,
                     offset=letter.offset, reason=reason)
         if self._on_dead_letter is not None:
