@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from importlib import resources
 
-from clickhouse_connect.driver.client import Client
-
 from agentic.projections.clickhouse.rows import TABLES
+from clickhouse_connect.driver.client import Client
 
 LIVE_DB = "agentic"
 SHADOW_DB = "agentic_shadow"

@@ -1,0 +1,43 @@
+"""Kafka positions for readers that pick their own offsets (the projector, replay): partitions, end
+offsets, and a consumer with an explicit assignment. An addition beside `connectors/kafka.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agentic.connectors.kafka import consumer_config
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+Position = tuple[str, int]
+
+
+def partitions_of(bootstrap: str, topics: Sequence[str], timeout: float = 10.0) -> list[Position]:
+    """Every (topic, partition) of `topics` that exists on the broker, sorted."""
+    meta = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=timeout)
+    return sorted((t, p) for t in topics if t in meta.topics for p in meta.topics[t].partitions)
+
+
+def end_offsets(bootstrap: str, topics: Sequence[str], timeout: float = 10.0) -> dict[Position, int]:
+    """The high watermark (next offset to be written) of every partition of `topics`."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "agentic-watermarks",
+                         "enable.auto.commit": False})
+    try:
+        return {(t, p): int(consumer.get_watermark_offsets(TopicPartition(t, p), timeout=timeout)[1])
+                for t, p in partitions_of(bootstrap, topics, timeout)}
+    finally:
+        consumer.close()
+
+
+def assigned_consumer(bootstrap: str, group_id: str, positions: dict[Position, int]) -> Consumer:
+    """A raw consumer reading exactly `positions` (explicit assignment, no group rebalancing).
+
+    The caller decodes and commits (``consumer.commit(offsets=..., asynchronous=False)``); the group id
+    is only where committed offsets are kept (lag monitoring). Explicit assignment means a sink that
+    retries for minutes is never kicked out of a consumer group.
+    """
+    consumer = Consumer({**consumer_config(bootstrap, group_id, from_beginning=True),
+                         "enable.partition.eof": False, "fetch.wait.max.ms": 20,
+                         "queued.max.messages.kbytes": 131_072})
+    consumer.assign([TopicPartition(t, p, off) for (t, p), off in sorted(positions.items())])
+    return consumer
