@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeAlias
 
 from agentic.schemas.errors import EventValidationError
 
+_new = object.__new__
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -269,17 +270,25 @@ def _enc_Envelope(o: Envelope) -> dict[str, Any]:
         'causation_id': o.causation_id,
     }
 
+_set_Envelope_event_id = Envelope.__dict__['event_id'].__set__
+_set_Envelope_event_type = Envelope.__dict__['event_type'].__set__
+_set_Envelope_occurred_at = Envelope.__dict__['occurred_at'].__set__
+_set_Envelope_tenant = Envelope.__dict__['tenant'].__set__
+_set_Envelope_source = Envelope.__dict__['source'].__set__
+_set_Envelope_correlation_id = Envelope.__dict__['correlation_id'].__set__
+_set_Envelope_causation_id = Envelope.__dict__['causation_id'].__set__
+
 
 def _dec_Envelope(d: dict[str, Any]) -> Envelope:
-    return Envelope(
-        event_id=d['event_id'],
-        event_type=d['event_type'],
-        occurred_at=d['occurred_at'],
-        tenant=d['tenant'],
-        source=d['source'],
-        correlation_id=d['correlation_id'],
-        causation_id=d['causation_id'],
-    )
+    o = _new(Envelope)
+    _set_Envelope_event_id(o, d['event_id'])
+    _set_Envelope_event_type(o, d['event_type'])
+    _set_Envelope_occurred_at(o, d['occurred_at'])
+    _set_Envelope_tenant(o, d['tenant'])
+    _set_Envelope_source(o, d['source'])
+    _set_Envelope_correlation_id(o, d['correlation_id'])
+    _set_Envelope_causation_id(o, d['causation_id'])
+    return o
 
 
 def _chk_Envelope(o: Envelope) -> None:
@@ -358,17 +367,25 @@ def _enc_MemoryAccessed(o: MemoryAccessed) -> dict[str, Any]:
         'score': o.score,
     }
 
+_set_MemoryAccessed_envelope = MemoryAccessed.__dict__['envelope'].__set__
+_set_MemoryAccessed_memory_id = MemoryAccessed.__dict__['memory_id'].__set__
+_set_MemoryAccessed_agent_id = MemoryAccessed.__dict__['agent_id'].__set__
+_set_MemoryAccessed_session_id = MemoryAccessed.__dict__['session_id'].__set__
+_set_MemoryAccessed_query = MemoryAccessed.__dict__['query'].__set__
+_set_MemoryAccessed_rank = MemoryAccessed.__dict__['rank'].__set__
+_set_MemoryAccessed_score = MemoryAccessed.__dict__['score'].__set__
+
 
 def _dec_MemoryAccessed(d: dict[str, Any]) -> MemoryAccessed:
-    return MemoryAccessed(
-        envelope=_dec_Envelope(d['envelope']),
-        memory_id=d['memory_id'],
-        agent_id=d['agent_id'],
-        session_id=d['session_id'],
-        query=d['query'],
-        rank=d['rank'],
-        score=d['score'],
-    )
+    o = _new(MemoryAccessed)
+    _set_MemoryAccessed_envelope(o, _dec_Envelope(d['envelope']))
+    _set_MemoryAccessed_memory_id(o, d['memory_id'])
+    _set_MemoryAccessed_agent_id(o, d['agent_id'])
+    _set_MemoryAccessed_session_id(o, d['session_id'])
+    _set_MemoryAccessed_query(o, d['query'])
+    _set_MemoryAccessed_rank(o, d['rank'])
+    _set_MemoryAccessed_score(o, d['score'])
+    return o
 
 
 def _chk_MemoryAccessed(o: MemoryAccessed) -> None:
@@ -454,19 +471,29 @@ def _enc_MemoryConsolidated(o: MemoryConsolidated) -> dict[str, Any]:
         'session_id': o.session_id,
     }
 
+_set_MemoryConsolidated_envelope = MemoryConsolidated.__dict__['envelope'].__set__
+_set_MemoryConsolidated_result_memory_id = MemoryConsolidated.__dict__['result_memory_id'].__set__
+_set_MemoryConsolidated_source_ids = MemoryConsolidated.__dict__['source_ids'].__set__
+_set_MemoryConsolidated_source_event_ids = MemoryConsolidated.__dict__['source_event_ids'].__set__
+_set_MemoryConsolidated_merged_content = MemoryConsolidated.__dict__['merged_content'].__set__
+_set_MemoryConsolidated_method = MemoryConsolidated.__dict__['method'].__set__
+_set_MemoryConsolidated_similarity = MemoryConsolidated.__dict__['similarity'].__set__
+_set_MemoryConsolidated_importance = MemoryConsolidated.__dict__['importance'].__set__
+_set_MemoryConsolidated_session_id = MemoryConsolidated.__dict__['session_id'].__set__
+
 
 def _dec_MemoryConsolidated(d: dict[str, Any]) -> MemoryConsolidated:
-    return MemoryConsolidated(
-        envelope=_dec_Envelope(d['envelope']),
-        result_memory_id=d['result_memory_id'],
-        source_ids=tuple(d['source_ids']),
-        source_event_ids=tuple(d['source_event_ids']),
-        merged_content=d['merged_content'],
-        method=_ENUM_ConsolidationMethod[d['method']],
-        similarity=d['similarity'],
-        importance=d['importance'],
-        session_id=d['session_id'],
-    )
+    o = _new(MemoryConsolidated)
+    _set_MemoryConsolidated_envelope(o, _dec_Envelope(d['envelope']))
+    _set_MemoryConsolidated_result_memory_id(o, d['result_memory_id'])
+    _set_MemoryConsolidated_source_ids(o, tuple(d['source_ids']))
+    _set_MemoryConsolidated_source_event_ids(o, tuple(d['source_event_ids']))
+    _set_MemoryConsolidated_merged_content(o, d['merged_content'])
+    _set_MemoryConsolidated_method(o, _ENUM_ConsolidationMethod[d['method']])
+    _set_MemoryConsolidated_similarity(o, d['similarity'])
+    _set_MemoryConsolidated_importance(o, d['importance'])
+    _set_MemoryConsolidated_session_id(o, d['session_id'])
+    return o
 
 
 def _chk_MemoryConsolidated(o: MemoryConsolidated) -> None:
@@ -560,16 +587,23 @@ def _enc_MemoryDeleted(o: MemoryDeleted) -> dict[str, Any]:
         'requested_by': o.requested_by,
     }
 
+_set_MemoryDeleted_envelope = MemoryDeleted.__dict__['envelope'].__set__
+_set_MemoryDeleted_scope = MemoryDeleted.__dict__['scope'].__set__
+_set_MemoryDeleted_memory_id = MemoryDeleted.__dict__['memory_id'].__set__
+_set_MemoryDeleted_session_id = MemoryDeleted.__dict__['session_id'].__set__
+_set_MemoryDeleted_reason = MemoryDeleted.__dict__['reason'].__set__
+_set_MemoryDeleted_requested_by = MemoryDeleted.__dict__['requested_by'].__set__
+
 
 def _dec_MemoryDeleted(d: dict[str, Any]) -> MemoryDeleted:
-    return MemoryDeleted(
-        envelope=_dec_Envelope(d['envelope']),
-        scope=_ENUM_DeleteScope[d['scope']],
-        memory_id=d['memory_id'],
-        session_id=d['session_id'],
-        reason=d['reason'],
-        requested_by=d['requested_by'],
-    )
+    o = _new(MemoryDeleted)
+    _set_MemoryDeleted_envelope(o, _dec_Envelope(d['envelope']))
+    _set_MemoryDeleted_scope(o, _ENUM_DeleteScope[d['scope']])
+    _set_MemoryDeleted_memory_id(o, d['memory_id'])
+    _set_MemoryDeleted_session_id(o, d['session_id'])
+    _set_MemoryDeleted_reason(o, d['reason'])
+    _set_MemoryDeleted_requested_by(o, d['requested_by'])
+    return o
 
 
 def _chk_MemoryDeleted(o: MemoryDeleted) -> None:
@@ -627,14 +661,19 @@ def _enc_MemoryExpired(o: MemoryExpired) -> dict[str, Any]:
         'session_id': o.session_id,
     }
 
+_set_MemoryExpired_envelope = MemoryExpired.__dict__['envelope'].__set__
+_set_MemoryExpired_memory_id = MemoryExpired.__dict__['memory_id'].__set__
+_set_MemoryExpired_reason = MemoryExpired.__dict__['reason'].__set__
+_set_MemoryExpired_session_id = MemoryExpired.__dict__['session_id'].__set__
+
 
 def _dec_MemoryExpired(d: dict[str, Any]) -> MemoryExpired:
-    return MemoryExpired(
-        envelope=_dec_Envelope(d['envelope']),
-        memory_id=d['memory_id'],
-        reason=_ENUM_ExpiryReason[d['reason']],
-        session_id=d['session_id'],
-    )
+    o = _new(MemoryExpired)
+    _set_MemoryExpired_envelope(o, _dec_Envelope(d['envelope']))
+    _set_MemoryExpired_memory_id(o, d['memory_id'])
+    _set_MemoryExpired_reason(o, _ENUM_ExpiryReason[d['reason']])
+    _set_MemoryExpired_session_id(o, d['session_id'])
+    return o
 
 
 def _chk_MemoryExpired(o: MemoryExpired) -> None:
@@ -709,21 +748,33 @@ def _enc_MemoryWritten(o: MemoryWritten) -> dict[str, Any]:
         'embedding': o.embedding,
     }
 
+_set_MemoryWritten_envelope = MemoryWritten.__dict__['envelope'].__set__
+_set_MemoryWritten_memory_id = MemoryWritten.__dict__['memory_id'].__set__
+_set_MemoryWritten_agent_id = MemoryWritten.__dict__['agent_id'].__set__
+_set_MemoryWritten_session_id = MemoryWritten.__dict__['session_id'].__set__
+_set_MemoryWritten_memory_type = MemoryWritten.__dict__['memory_type'].__set__
+_set_MemoryWritten_content = MemoryWritten.__dict__['content'].__set__
+_set_MemoryWritten_metadata = MemoryWritten.__dict__['metadata'].__set__
+_set_MemoryWritten_importance = MemoryWritten.__dict__['importance'].__set__
+_set_MemoryWritten_ttl_ms = MemoryWritten.__dict__['ttl_ms'].__set__
+_set_MemoryWritten_source_refs = MemoryWritten.__dict__['source_refs'].__set__
+_set_MemoryWritten_embedding = MemoryWritten.__dict__['embedding'].__set__
+
 
 def _dec_MemoryWritten(d: dict[str, Any]) -> MemoryWritten:
-    return MemoryWritten(
-        envelope=_dec_Envelope(d['envelope']),
-        memory_id=d['memory_id'],
-        agent_id=d['agent_id'],
-        session_id=d['session_id'],
-        memory_type=_ENUM_MemoryType[d['memory_type']],
-        content=d['content'],
-        metadata=d['metadata'],
-        importance=d['importance'],
-        ttl_ms=d['ttl_ms'],
-        source_refs=tuple(d['source_refs']),
-        embedding=(None if (n8 := d['embedding']) is None else tuple(n8)),
-    )
+    o = _new(MemoryWritten)
+    _set_MemoryWritten_envelope(o, _dec_Envelope(d['envelope']))
+    _set_MemoryWritten_memory_id(o, d['memory_id'])
+    _set_MemoryWritten_agent_id(o, d['agent_id'])
+    _set_MemoryWritten_session_id(o, d['session_id'])
+    _set_MemoryWritten_memory_type(o, _ENUM_MemoryType[d['memory_type']])
+    _set_MemoryWritten_content(o, d['content'])
+    _set_MemoryWritten_metadata(o, d['metadata'])
+    _set_MemoryWritten_importance(o, d['importance'])
+    _set_MemoryWritten_ttl_ms(o, d['ttl_ms'])
+    _set_MemoryWritten_source_refs(o, tuple(d['source_refs']))
+    _set_MemoryWritten_embedding(o, (None if (n8 := d['embedding']) is None else tuple(n8)))
+    return o
 
 
 def _chk_MemoryWritten(o: MemoryWritten) -> None:
@@ -848,22 +899,35 @@ def _enc_ModelCallCompleted(o: ModelCallCompleted) -> dict[str, Any]:
         'error': o.error,
     }
 
+_set_ModelCallCompleted_envelope = ModelCallCompleted.__dict__['envelope'].__set__
+_set_ModelCallCompleted_request_id = ModelCallCompleted.__dict__['request_id'].__set__
+_set_ModelCallCompleted_model_id = ModelCallCompleted.__dict__['model_id'].__set__
+_set_ModelCallCompleted_agent_id = ModelCallCompleted.__dict__['agent_id'].__set__
+_set_ModelCallCompleted_task_id = ModelCallCompleted.__dict__['task_id'].__set__
+_set_ModelCallCompleted_status = ModelCallCompleted.__dict__['status'].__set__
+_set_ModelCallCompleted_input_tokens = ModelCallCompleted.__dict__['input_tokens'].__set__
+_set_ModelCallCompleted_output_tokens = ModelCallCompleted.__dict__['output_tokens'].__set__
+_set_ModelCallCompleted_cost_usd_micros = ModelCallCompleted.__dict__['cost_usd_micros'].__set__
+_set_ModelCallCompleted_latency_ms = ModelCallCompleted.__dict__['latency_ms'].__set__
+_set_ModelCallCompleted_time_to_first_token_ms = ModelCallCompleted.__dict__['time_to_first_token_ms'].__set__
+_set_ModelCallCompleted_error = ModelCallCompleted.__dict__['error'].__set__
+
 
 def _dec_ModelCallCompleted(d: dict[str, Any]) -> ModelCallCompleted:
-    return ModelCallCompleted(
-        envelope=_dec_Envelope(d['envelope']),
-        request_id=d['request_id'],
-        model_id=d['model_id'],
-        agent_id=d['agent_id'],
-        task_id=d['task_id'],
-        status=_ENUM_ModelCallStatus[d['status']],
-        input_tokens=d['input_tokens'],
-        output_tokens=d['output_tokens'],
-        cost_usd_micros=d['cost_usd_micros'],
-        latency_ms=d['latency_ms'],
-        time_to_first_token_ms=d['time_to_first_token_ms'],
-        error=d['error'],
-    )
+    o = _new(ModelCallCompleted)
+    _set_ModelCallCompleted_envelope(o, _dec_Envelope(d['envelope']))
+    _set_ModelCallCompleted_request_id(o, d['request_id'])
+    _set_ModelCallCompleted_model_id(o, d['model_id'])
+    _set_ModelCallCompleted_agent_id(o, d['agent_id'])
+    _set_ModelCallCompleted_task_id(o, d['task_id'])
+    _set_ModelCallCompleted_status(o, _ENUM_ModelCallStatus[d['status']])
+    _set_ModelCallCompleted_input_tokens(o, d['input_tokens'])
+    _set_ModelCallCompleted_output_tokens(o, d['output_tokens'])
+    _set_ModelCallCompleted_cost_usd_micros(o, d['cost_usd_micros'])
+    _set_ModelCallCompleted_latency_ms(o, d['latency_ms'])
+    _set_ModelCallCompleted_time_to_first_token_ms(o, d['time_to_first_token_ms'])
+    _set_ModelCallCompleted_error(o, d['error'])
+    return o
 
 
 def _chk_ModelCallCompleted(o: ModelCallCompleted) -> None:
@@ -984,20 +1048,31 @@ def _enc_ModelRegistered(o: ModelRegistered) -> dict[str, Any]:
         'quality_score': o.quality_score,
     }
 
+_set_ModelRegistered_envelope = ModelRegistered.__dict__['envelope'].__set__
+_set_ModelRegistered_model_id = ModelRegistered.__dict__['model_id'].__set__
+_set_ModelRegistered_provider = ModelRegistered.__dict__['provider'].__set__
+_set_ModelRegistered_model_name = ModelRegistered.__dict__['model_name'].__set__
+_set_ModelRegistered_endpoint = ModelRegistered.__dict__['endpoint'].__set__
+_set_ModelRegistered_context_window_tokens = ModelRegistered.__dict__['context_window_tokens'].__set__
+_set_ModelRegistered_input_cost_usd_micros_per_mtok = ModelRegistered.__dict__['input_cost_usd_micros_per_mtok'].__set__
+_set_ModelRegistered_output_cost_usd_micros_per_mtok = ModelRegistered.__dict__['output_cost_usd_micros_per_mtok'].__set__
+_set_ModelRegistered_capabilities = ModelRegistered.__dict__['capabilities'].__set__
+_set_ModelRegistered_quality_score = ModelRegistered.__dict__['quality_score'].__set__
+
 
 def _dec_ModelRegistered(d: dict[str, Any]) -> ModelRegistered:
-    return ModelRegistered(
-        envelope=_dec_Envelope(d['envelope']),
-        model_id=d['model_id'],
-        provider=d['provider'],
-        model_name=d['model_name'],
-        endpoint=d['endpoint'],
-        context_window_tokens=d['context_window_tokens'],
-        input_cost_usd_micros_per_mtok=d['input_cost_usd_micros_per_mtok'],
-        output_cost_usd_micros_per_mtok=d['output_cost_usd_micros_per_mtok'],
-        capabilities=tuple(d['capabilities']),
-        quality_score=d['quality_score'],
-    )
+    o = _new(ModelRegistered)
+    _set_ModelRegistered_envelope(o, _dec_Envelope(d['envelope']))
+    _set_ModelRegistered_model_id(o, d['model_id'])
+    _set_ModelRegistered_provider(o, d['provider'])
+    _set_ModelRegistered_model_name(o, d['model_name'])
+    _set_ModelRegistered_endpoint(o, d['endpoint'])
+    _set_ModelRegistered_context_window_tokens(o, d['context_window_tokens'])
+    _set_ModelRegistered_input_cost_usd_micros_per_mtok(o, d['input_cost_usd_micros_per_mtok'])
+    _set_ModelRegistered_output_cost_usd_micros_per_mtok(o, d['output_cost_usd_micros_per_mtok'])
+    _set_ModelRegistered_capabilities(o, tuple(d['capabilities']))
+    _set_ModelRegistered_quality_score(o, d['quality_score'])
+    return o
 
 
 def _chk_ModelRegistered(o: ModelRegistered) -> None:
@@ -1094,15 +1169,21 @@ def _enc_NodeHeartbeat(o: NodeHeartbeat) -> dict[str, Any]:
         'gpu_utilization': o.gpu_utilization,
     }
 
+_set_NodeHeartbeat_envelope = NodeHeartbeat.__dict__['envelope'].__set__
+_set_NodeHeartbeat_node_id = NodeHeartbeat.__dict__['node_id'].__set__
+_set_NodeHeartbeat_cpu_load = NodeHeartbeat.__dict__['cpu_load'].__set__
+_set_NodeHeartbeat_memory_used_mib = NodeHeartbeat.__dict__['memory_used_mib'].__set__
+_set_NodeHeartbeat_gpu_utilization = NodeHeartbeat.__dict__['gpu_utilization'].__set__
+
 
 def _dec_NodeHeartbeat(d: dict[str, Any]) -> NodeHeartbeat:
-    return NodeHeartbeat(
-        envelope=_dec_Envelope(d['envelope']),
-        node_id=d['node_id'],
-        cpu_load=d['cpu_load'],
-        memory_used_mib=d['memory_used_mib'],
-        gpu_utilization=tuple(d['gpu_utilization']),
-    )
+    o = _new(NodeHeartbeat)
+    _set_NodeHeartbeat_envelope(o, _dec_Envelope(d['envelope']))
+    _set_NodeHeartbeat_node_id(o, d['node_id'])
+    _set_NodeHeartbeat_cpu_load(o, d['cpu_load'])
+    _set_NodeHeartbeat_memory_used_mib(o, d['memory_used_mib'])
+    _set_NodeHeartbeat_gpu_utilization(o, tuple(d['gpu_utilization']))
+    return o
 
 
 def _chk_NodeHeartbeat(o: NodeHeartbeat) -> None:
@@ -1175,15 +1256,21 @@ def _enc_GpuDevice(o: GpuDevice) -> dict[str, Any]:
         'healthy': o.healthy,
     }
 
+_set_GpuDevice_index = GpuDevice.__dict__['index'].__set__
+_set_GpuDevice_model = GpuDevice.__dict__['model'].__set__
+_set_GpuDevice_memory_mib = GpuDevice.__dict__['memory_mib'].__set__
+_set_GpuDevice_nvlink_domain = GpuDevice.__dict__['nvlink_domain'].__set__
+_set_GpuDevice_healthy = GpuDevice.__dict__['healthy'].__set__
+
 
 def _dec_GpuDevice(d: dict[str, Any]) -> GpuDevice:
-    return GpuDevice(
-        index=d['index'],
-        model=d['model'],
-        memory_mib=d['memory_mib'],
-        nvlink_domain=d['nvlink_domain'],
-        healthy=d['healthy'],
-    )
+    o = _new(GpuDevice)
+    _set_GpuDevice_index(o, d['index'])
+    _set_GpuDevice_model(o, d['model'])
+    _set_GpuDevice_memory_mib(o, d['memory_mib'])
+    _set_GpuDevice_nvlink_domain(o, d['nvlink_domain'])
+    _set_GpuDevice_healthy(o, d['healthy'])
+    return o
 
 
 def _chk_GpuDevice(o: GpuDevice) -> None:
@@ -1262,20 +1349,31 @@ def _enc_NodeRegistered(o: NodeRegistered) -> dict[str, Any]:
         'cordoned': o.cordoned,
     }
 
+_set_NodeRegistered_envelope = NodeRegistered.__dict__['envelope'].__set__
+_set_NodeRegistered_node_id = NodeRegistered.__dict__['node_id'].__set__
+_set_NodeRegistered_cpu_milli = NodeRegistered.__dict__['cpu_milli'].__set__
+_set_NodeRegistered_memory_mib = NodeRegistered.__dict__['memory_mib'].__set__
+_set_NodeRegistered_gpus = NodeRegistered.__dict__['gpus'].__set__
+_set_NodeRegistered_rack = NodeRegistered.__dict__['rack'].__set__
+_set_NodeRegistered_zone = NodeRegistered.__dict__['zone'].__set__
+_set_NodeRegistered_labels = NodeRegistered.__dict__['labels'].__set__
+_set_NodeRegistered_healthy = NodeRegistered.__dict__['healthy'].__set__
+_set_NodeRegistered_cordoned = NodeRegistered.__dict__['cordoned'].__set__
+
 
 def _dec_NodeRegistered(d: dict[str, Any]) -> NodeRegistered:
-    return NodeRegistered(
-        envelope=_dec_Envelope(d['envelope']),
-        node_id=d['node_id'],
-        cpu_milli=d['cpu_milli'],
-        memory_mib=d['memory_mib'],
-        gpus=tuple([_dec_GpuDevice(v3) for v3 in d['gpus']]),
-        rack=d['rack'],
-        zone=d['zone'],
-        labels=d['labels'],
-        healthy=d['healthy'],
-        cordoned=d['cordoned'],
-    )
+    o = _new(NodeRegistered)
+    _set_NodeRegistered_envelope(o, _dec_Envelope(d['envelope']))
+    _set_NodeRegistered_node_id(o, d['node_id'])
+    _set_NodeRegistered_cpu_milli(o, d['cpu_milli'])
+    _set_NodeRegistered_memory_mib(o, d['memory_mib'])
+    _set_NodeRegistered_gpus(o, tuple([_dec_GpuDevice(v3) for v3 in d['gpus']]))
+    _set_NodeRegistered_rack(o, d['rack'])
+    _set_NodeRegistered_zone(o, d['zone'])
+    _set_NodeRegistered_labels(o, d['labels'])
+    _set_NodeRegistered_healthy(o, d['healthy'])
+    _set_NodeRegistered_cordoned(o, d['cordoned'])
+    return o
 
 
 def _chk_NodeRegistered(o: NodeRegistered) -> None:
@@ -1362,13 +1460,17 @@ def _enc_NodeRemoved(o: NodeRemoved) -> dict[str, Any]:
         'reason': o.reason,
     }
 
+_set_NodeRemoved_envelope = NodeRemoved.__dict__['envelope'].__set__
+_set_NodeRemoved_node_id = NodeRemoved.__dict__['node_id'].__set__
+_set_NodeRemoved_reason = NodeRemoved.__dict__['reason'].__set__
+
 
 def _dec_NodeRemoved(d: dict[str, Any]) -> NodeRemoved:
-    return NodeRemoved(
-        envelope=_dec_Envelope(d['envelope']),
-        node_id=d['node_id'],
-        reason=d['reason'],
-    )
+    o = _new(NodeRemoved)
+    _set_NodeRemoved_envelope(o, _dec_Envelope(d['envelope']))
+    _set_NodeRemoved_node_id(o, d['node_id'])
+    _set_NodeRemoved_reason(o, d['reason'])
+    return o
 
 
 def _chk_NodeRemoved(o: NodeRemoved) -> None:
@@ -1435,20 +1537,31 @@ def _enc_NodeUpdated(o: NodeUpdated) -> dict[str, Any]:
         'cordoned': o.cordoned,
     }
 
+_set_NodeUpdated_envelope = NodeUpdated.__dict__['envelope'].__set__
+_set_NodeUpdated_node_id = NodeUpdated.__dict__['node_id'].__set__
+_set_NodeUpdated_cpu_milli = NodeUpdated.__dict__['cpu_milli'].__set__
+_set_NodeUpdated_memory_mib = NodeUpdated.__dict__['memory_mib'].__set__
+_set_NodeUpdated_gpus = NodeUpdated.__dict__['gpus'].__set__
+_set_NodeUpdated_rack = NodeUpdated.__dict__['rack'].__set__
+_set_NodeUpdated_zone = NodeUpdated.__dict__['zone'].__set__
+_set_NodeUpdated_labels = NodeUpdated.__dict__['labels'].__set__
+_set_NodeUpdated_healthy = NodeUpdated.__dict__['healthy'].__set__
+_set_NodeUpdated_cordoned = NodeUpdated.__dict__['cordoned'].__set__
+
 
 def _dec_NodeUpdated(d: dict[str, Any]) -> NodeUpdated:
-    return NodeUpdated(
-        envelope=_dec_Envelope(d['envelope']),
-        node_id=d['node_id'],
-        cpu_milli=d['cpu_milli'],
-        memory_mib=d['memory_mib'],
-        gpus=tuple([_dec_GpuDevice(v3) for v3 in d['gpus']]),
-        rack=d['rack'],
-        zone=d['zone'],
-        labels=d['labels'],
-        healthy=d['healthy'],
-        cordoned=d['cordoned'],
-    )
+    o = _new(NodeUpdated)
+    _set_NodeUpdated_envelope(o, _dec_Envelope(d['envelope']))
+    _set_NodeUpdated_node_id(o, d['node_id'])
+    _set_NodeUpdated_cpu_milli(o, d['cpu_milli'])
+    _set_NodeUpdated_memory_mib(o, d['memory_mib'])
+    _set_NodeUpdated_gpus(o, tuple([_dec_GpuDevice(v3) for v3 in d['gpus']]))
+    _set_NodeUpdated_rack(o, d['rack'])
+    _set_NodeUpdated_zone(o, d['zone'])
+    _set_NodeUpdated_labels(o, d['labels'])
+    _set_NodeUpdated_healthy(o, d['healthy'])
+    _set_NodeUpdated_cordoned(o, d['cordoned'])
+    return o
 
 
 def _chk_NodeUpdated(o: NodeUpdated) -> None:
@@ -1539,14 +1652,19 @@ def _enc_ResourceQuota(o: ResourceQuota) -> dict[str, Any]:
         'borrow_limit': o.borrow_limit,
     }
 
+_set_ResourceQuota_resource = ResourceQuota.__dict__['resource'].__set__
+_set_ResourceQuota_gpu_model = ResourceQuota.__dict__['gpu_model'].__set__
+_set_ResourceQuota_guaranteed = ResourceQuota.__dict__['guaranteed'].__set__
+_set_ResourceQuota_borrow_limit = ResourceQuota.__dict__['borrow_limit'].__set__
+
 
 def _dec_ResourceQuota(d: dict[str, Any]) -> ResourceQuota:
-    return ResourceQuota(
-        resource=d['resource'],
-        gpu_model=d['gpu_model'],
-        guaranteed=d['guaranteed'],
-        borrow_limit=d['borrow_limit'],
-    )
+    o = _new(ResourceQuota)
+    _set_ResourceQuota_resource(o, d['resource'])
+    _set_ResourceQuota_gpu_model(o, d['gpu_model'])
+    _set_ResourceQuota_guaranteed(o, d['guaranteed'])
+    _set_ResourceQuota_borrow_limit(o, d['borrow_limit'])
+    return o
 
 
 def _chk_ResourceQuota(o: ResourceQuota) -> None:
@@ -1607,15 +1725,21 @@ def _enc_QueueConfigured(o: QueueConfigured) -> dict[str, Any]:
         'quotas': [_enc_ResourceQuota(v1) for v1 in o.quotas],
     }
 
+_set_QueueConfigured_envelope = QueueConfigured.__dict__['envelope'].__set__
+_set_QueueConfigured_queue = QueueConfigured.__dict__['queue'].__set__
+_set_QueueConfigured_weight = QueueConfigured.__dict__['weight'].__set__
+_set_QueueConfigured_priority = QueueConfigured.__dict__['priority'].__set__
+_set_QueueConfigured_quotas = QueueConfigured.__dict__['quotas'].__set__
+
 
 def _dec_QueueConfigured(d: dict[str, Any]) -> QueueConfigured:
-    return QueueConfigured(
-        envelope=_dec_Envelope(d['envelope']),
-        queue=d['queue'],
-        weight=d['weight'],
-        priority=d['priority'],
-        quotas=tuple([_dec_ResourceQuota(v2) for v2 in d['quotas']]),
-    )
+    o = _new(QueueConfigured)
+    _set_QueueConfigured_envelope(o, _dec_Envelope(d['envelope']))
+    _set_QueueConfigured_queue(o, d['queue'])
+    _set_QueueConfigured_weight(o, d['weight'])
+    _set_QueueConfigured_priority(o, d['priority'])
+    _set_QueueConfigured_quotas(o, tuple([_dec_ResourceQuota(v2) for v2 in d['quotas']]))
+    return o
 
 
 def _chk_QueueConfigured(o: QueueConfigured) -> None:
@@ -1686,16 +1810,23 @@ def _enc_RouteCandidate(o: RouteCandidate) -> dict[str, Any]:
         'excluded_by': o.excluded_by,
     }
 
+_set_RouteCandidate_model_id = RouteCandidate.__dict__['model_id'].__set__
+_set_RouteCandidate_eligible = RouteCandidate.__dict__['eligible'].__set__
+_set_RouteCandidate_score = RouteCandidate.__dict__['score'].__set__
+_set_RouteCandidate_estimated_cost_usd_micros = RouteCandidate.__dict__['estimated_cost_usd_micros'].__set__
+_set_RouteCandidate_estimated_latency_ms = RouteCandidate.__dict__['estimated_latency_ms'].__set__
+_set_RouteCandidate_excluded_by = RouteCandidate.__dict__['excluded_by'].__set__
+
 
 def _dec_RouteCandidate(d: dict[str, Any]) -> RouteCandidate:
-    return RouteCandidate(
-        model_id=d['model_id'],
-        eligible=d['eligible'],
-        score=d['score'],
-        estimated_cost_usd_micros=d['estimated_cost_usd_micros'],
-        estimated_latency_ms=d['estimated_latency_ms'],
-        excluded_by=d['excluded_by'],
-    )
+    o = _new(RouteCandidate)
+    _set_RouteCandidate_model_id(o, d['model_id'])
+    _set_RouteCandidate_eligible(o, d['eligible'])
+    _set_RouteCandidate_score(o, d['score'])
+    _set_RouteCandidate_estimated_cost_usd_micros(o, d['estimated_cost_usd_micros'])
+    _set_RouteCandidate_estimated_latency_ms(o, d['estimated_latency_ms'])
+    _set_RouteCandidate_excluded_by(o, d['excluded_by'])
+    return o
 
 
 def _chk_RouteCandidate(o: RouteCandidate) -> None:
@@ -1776,20 +1907,31 @@ def _enc_RouteDecided(o: RouteDecided) -> dict[str, Any]:
         'reason': o.reason,
     }
 
+_set_RouteDecided_envelope = RouteDecided.__dict__['envelope'].__set__
+_set_RouteDecided_request_id = RouteDecided.__dict__['request_id'].__set__
+_set_RouteDecided_model_id = RouteDecided.__dict__['model_id'].__set__
+_set_RouteDecided_agent_id = RouteDecided.__dict__['agent_id'].__set__
+_set_RouteDecided_task_id = RouteDecided.__dict__['task_id'].__set__
+_set_RouteDecided_estimated_input_tokens = RouteDecided.__dict__['estimated_input_tokens'].__set__
+_set_RouteDecided_candidates = RouteDecided.__dict__['candidates'].__set__
+_set_RouteDecided_policy = RouteDecided.__dict__['policy'].__set__
+_set_RouteDecided_policy_version = RouteDecided.__dict__['policy_version'].__set__
+_set_RouteDecided_reason = RouteDecided.__dict__['reason'].__set__
+
 
 def _dec_RouteDecided(d: dict[str, Any]) -> RouteDecided:
-    return RouteDecided(
-        envelope=_dec_Envelope(d['envelope']),
-        request_id=d['request_id'],
-        model_id=d['model_id'],
-        agent_id=d['agent_id'],
-        task_id=d['task_id'],
-        estimated_input_tokens=d['estimated_input_tokens'],
-        candidates=tuple([_dec_RouteCandidate(v3) for v3 in d['candidates']]),
-        policy=d['policy'],
-        policy_version=d['policy_version'],
-        reason=d['reason'],
-    )
+    o = _new(RouteDecided)
+    _set_RouteDecided_envelope(o, _dec_Envelope(d['envelope']))
+    _set_RouteDecided_request_id(o, d['request_id'])
+    _set_RouteDecided_model_id(o, d['model_id'])
+    _set_RouteDecided_agent_id(o, d['agent_id'])
+    _set_RouteDecided_task_id(o, d['task_id'])
+    _set_RouteDecided_estimated_input_tokens(o, d['estimated_input_tokens'])
+    _set_RouteDecided_candidates(o, tuple([_dec_RouteCandidate(v3) for v3 in d['candidates']]))
+    _set_RouteDecided_policy(o, d['policy'])
+    _set_RouteDecided_policy_version(o, d['policy_version'])
+    _set_RouteDecided_reason(o, d['reason'])
+    return o
 
 
 def _chk_RouteDecided(o: RouteDecided) -> None:
@@ -1894,19 +2036,29 @@ def _enc_RuntimeCreated(o: RuntimeCreated) -> dict[str, Any]:
         'startup_ms': o.startup_ms,
     }
 
+_set_RuntimeCreated_envelope = RuntimeCreated.__dict__['envelope'].__set__
+_set_RuntimeCreated_runtime_id = RuntimeCreated.__dict__['runtime_id'].__set__
+_set_RuntimeCreated_agent_id = RuntimeCreated.__dict__['agent_id'].__set__
+_set_RuntimeCreated_sandbox_kind = RuntimeCreated.__dict__['sandbox_kind'].__set__
+_set_RuntimeCreated_image = RuntimeCreated.__dict__['image'].__set__
+_set_RuntimeCreated_cpu_milli = RuntimeCreated.__dict__['cpu_milli'].__set__
+_set_RuntimeCreated_memory_mib = RuntimeCreated.__dict__['memory_mib'].__set__
+_set_RuntimeCreated_network_allowed = RuntimeCreated.__dict__['network_allowed'].__set__
+_set_RuntimeCreated_startup_ms = RuntimeCreated.__dict__['startup_ms'].__set__
+
 
 def _dec_RuntimeCreated(d: dict[str, Any]) -> RuntimeCreated:
-    return RuntimeCreated(
-        envelope=_dec_Envelope(d['envelope']),
-        runtime_id=d['runtime_id'],
-        agent_id=d['agent_id'],
-        sandbox_kind=_ENUM_SandboxKind[d['sandbox_kind']],
-        image=d['image'],
-        cpu_milli=d['cpu_milli'],
-        memory_mib=d['memory_mib'],
-        network_allowed=d['network_allowed'],
-        startup_ms=d['startup_ms'],
-    )
+    o = _new(RuntimeCreated)
+    _set_RuntimeCreated_envelope(o, _dec_Envelope(d['envelope']))
+    _set_RuntimeCreated_runtime_id(o, d['runtime_id'])
+    _set_RuntimeCreated_agent_id(o, d['agent_id'])
+    _set_RuntimeCreated_sandbox_kind(o, _ENUM_SandboxKind[d['sandbox_kind']])
+    _set_RuntimeCreated_image(o, d['image'])
+    _set_RuntimeCreated_cpu_milli(o, d['cpu_milli'])
+    _set_RuntimeCreated_memory_mib(o, d['memory_mib'])
+    _set_RuntimeCreated_network_allowed(o, d['network_allowed'])
+    _set_RuntimeCreated_startup_ms(o, d['startup_ms'])
+    return o
 
 
 def _chk_RuntimeCreated(o: RuntimeCreated) -> None:
@@ -1997,18 +2149,27 @@ def _enc_SecurityEvent(o: SecurityEvent) -> dict[str, Any]:
         'attributes': o.attributes,
     }
 
+_set_SecurityEvent_envelope = SecurityEvent.__dict__['envelope'].__set__
+_set_SecurityEvent_kind = SecurityEvent.__dict__['kind'].__set__
+_set_SecurityEvent_severity = SecurityEvent.__dict__['severity'].__set__
+_set_SecurityEvent_agent_id = SecurityEvent.__dict__['agent_id'].__set__
+_set_SecurityEvent_runtime_id = SecurityEvent.__dict__['runtime_id'].__set__
+_set_SecurityEvent_tool_call_id = SecurityEvent.__dict__['tool_call_id'].__set__
+_set_SecurityEvent_description = SecurityEvent.__dict__['description'].__set__
+_set_SecurityEvent_attributes = SecurityEvent.__dict__['attributes'].__set__
+
 
 def _dec_SecurityEvent(d: dict[str, Any]) -> SecurityEvent:
-    return SecurityEvent(
-        envelope=_dec_Envelope(d['envelope']),
-        kind=_ENUM_SecurityEventKind[d['kind']],
-        severity=_ENUM_Severity[d['severity']],
-        agent_id=d['agent_id'],
-        runtime_id=d['runtime_id'],
-        tool_call_id=d['tool_call_id'],
-        description=d['description'],
-        attributes=d['attributes'],
-    )
+    o = _new(SecurityEvent)
+    _set_SecurityEvent_envelope(o, _dec_Envelope(d['envelope']))
+    _set_SecurityEvent_kind(o, _ENUM_SecurityEventKind[d['kind']])
+    _set_SecurityEvent_severity(o, _ENUM_Severity[d['severity']])
+    _set_SecurityEvent_agent_id(o, d['agent_id'])
+    _set_SecurityEvent_runtime_id(o, d['runtime_id'])
+    _set_SecurityEvent_tool_call_id(o, d['tool_call_id'])
+    _set_SecurityEvent_description(o, d['description'])
+    _set_SecurityEvent_attributes(o, d['attributes'])
+    return o
 
 
 def _chk_SecurityEvent(o: SecurityEvent) -> None:
@@ -2086,16 +2247,23 @@ def _enc_StepCompleted(o: StepCompleted) -> dict[str, Any]:
         'duration_ms': o.duration_ms,
     }
 
+_set_StepCompleted_envelope = StepCompleted.__dict__['envelope'].__set__
+_set_StepCompleted_workflow_id = StepCompleted.__dict__['workflow_id'].__set__
+_set_StepCompleted_step_id = StepCompleted.__dict__['step_id'].__set__
+_set_StepCompleted_attempt = StepCompleted.__dict__['attempt'].__set__
+_set_StepCompleted_output = StepCompleted.__dict__['output'].__set__
+_set_StepCompleted_duration_ms = StepCompleted.__dict__['duration_ms'].__set__
+
 
 def _dec_StepCompleted(d: dict[str, Any]) -> StepCompleted:
-    return StepCompleted(
-        envelope=_dec_Envelope(d['envelope']),
-        workflow_id=d['workflow_id'],
-        step_id=d['step_id'],
-        attempt=d['attempt'],
-        output=d['output'],
-        duration_ms=d['duration_ms'],
-    )
+    o = _new(StepCompleted)
+    _set_StepCompleted_envelope(o, _dec_Envelope(d['envelope']))
+    _set_StepCompleted_workflow_id(o, d['workflow_id'])
+    _set_StepCompleted_step_id(o, d['step_id'])
+    _set_StepCompleted_attempt(o, d['attempt'])
+    _set_StepCompleted_output(o, d['output'])
+    _set_StepCompleted_duration_ms(o, d['duration_ms'])
+    return o
 
 
 def _chk_StepCompleted(o: StepCompleted) -> None:
@@ -2180,19 +2348,29 @@ def _enc_StepFailed(o: StepFailed) -> dict[str, Any]:
         'duration_ms': o.duration_ms,
     }
 
+_set_StepFailed_envelope = StepFailed.__dict__['envelope'].__set__
+_set_StepFailed_workflow_id = StepFailed.__dict__['workflow_id'].__set__
+_set_StepFailed_step_id = StepFailed.__dict__['step_id'].__set__
+_set_StepFailed_attempt = StepFailed.__dict__['attempt'].__set__
+_set_StepFailed_error_type = StepFailed.__dict__['error_type'].__set__
+_set_StepFailed_error_message = StepFailed.__dict__['error_message'].__set__
+_set_StepFailed_retryable = StepFailed.__dict__['retryable'].__set__
+_set_StepFailed_next_retry_delay_ms = StepFailed.__dict__['next_retry_delay_ms'].__set__
+_set_StepFailed_duration_ms = StepFailed.__dict__['duration_ms'].__set__
+
 
 def _dec_StepFailed(d: dict[str, Any]) -> StepFailed:
-    return StepFailed(
-        envelope=_dec_Envelope(d['envelope']),
-        workflow_id=d['workflow_id'],
-        step_id=d['step_id'],
-        attempt=d['attempt'],
-        error_type=d['error_type'],
-        error_message=d['error_message'],
-        retryable=d['retryable'],
-        next_retry_delay_ms=d['next_retry_delay_ms'],
-        duration_ms=d['duration_ms'],
-    )
+    o = _new(StepFailed)
+    _set_StepFailed_envelope(o, _dec_Envelope(d['envelope']))
+    _set_StepFailed_workflow_id(o, d['workflow_id'])
+    _set_StepFailed_step_id(o, d['step_id'])
+    _set_StepFailed_attempt(o, d['attempt'])
+    _set_StepFailed_error_type(o, d['error_type'])
+    _set_StepFailed_error_message(o, d['error_message'])
+    _set_StepFailed_retryable(o, d['retryable'])
+    _set_StepFailed_next_retry_delay_ms(o, d['next_retry_delay_ms'])
+    _set_StepFailed_duration_ms(o, d['duration_ms'])
+    return o
 
 
 def _chk_StepFailed(o: StepFailed) -> None:
@@ -2269,12 +2447,15 @@ def _enc_GpuShare(o: GpuShare) -> dict[str, Any]:
         'milli': o.milli,
     }
 
+_set_GpuShare_index = GpuShare.__dict__['index'].__set__
+_set_GpuShare_milli = GpuShare.__dict__['milli'].__set__
+
 
 def _dec_GpuShare(d: dict[str, Any]) -> GpuShare:
-    return GpuShare(
-        index=d['index'],
-        milli=d['milli'],
-    )
+    o = _new(GpuShare)
+    _set_GpuShare_index(o, d['index'])
+    _set_GpuShare_milli(o, d['milli'])
+    return o
 
 
 def _chk_GpuShare(o: GpuShare) -> None:
@@ -2329,16 +2510,23 @@ def _enc_Placement(o: Placement) -> dict[str, Any]:
         'memory_mib': o.memory_mib,
     }
 
+_set_Placement_member = Placement.__dict__['member'].__set__
+_set_Placement_replica = Placement.__dict__['replica'].__set__
+_set_Placement_node_id = Placement.__dict__['node_id'].__set__
+_set_Placement_gpus = Placement.__dict__['gpus'].__set__
+_set_Placement_cpu_milli = Placement.__dict__['cpu_milli'].__set__
+_set_Placement_memory_mib = Placement.__dict__['memory_mib'].__set__
+
 
 def _dec_Placement(d: dict[str, Any]) -> Placement:
-    return Placement(
-        member=d['member'],
-        replica=d['replica'],
-        node_id=d['node_id'],
-        gpus=tuple([_dec_GpuShare(v2) for v2 in d['gpus']]),
-        cpu_milli=d['cpu_milli'],
-        memory_mib=d['memory_mib'],
-    )
+    o = _new(Placement)
+    _set_Placement_member(o, d['member'])
+    _set_Placement_replica(o, d['replica'])
+    _set_Placement_node_id(o, d['node_id'])
+    _set_Placement_gpus(o, tuple([_dec_GpuShare(v2) for v2 in d['gpus']]))
+    _set_Placement_cpu_milli(o, d['cpu_milli'])
+    _set_Placement_memory_mib(o, d['memory_mib'])
+    return o
 
 
 def _chk_Placement(o: Placement) -> None:
@@ -2428,19 +2616,29 @@ def _enc_TaskAllocated(o: TaskAllocated) -> dict[str, Any]:
         'wait_ms': o.wait_ms,
     }
 
+_set_TaskAllocated_envelope = TaskAllocated.__dict__['envelope'].__set__
+_set_TaskAllocated_task_id = TaskAllocated.__dict__['task_id'].__set__
+_set_TaskAllocated_queue = TaskAllocated.__dict__['queue'].__set__
+_set_TaskAllocated_placements = TaskAllocated.__dict__['placements'].__set__
+_set_TaskAllocated_score = TaskAllocated.__dict__['score'].__set__
+_set_TaskAllocated_score_breakdown = TaskAllocated.__dict__['score_breakdown'].__set__
+_set_TaskAllocated_policy = TaskAllocated.__dict__['policy'].__set__
+_set_TaskAllocated_policy_version = TaskAllocated.__dict__['policy_version'].__set__
+_set_TaskAllocated_wait_ms = TaskAllocated.__dict__['wait_ms'].__set__
+
 
 def _dec_TaskAllocated(d: dict[str, Any]) -> TaskAllocated:
-    return TaskAllocated(
-        envelope=_dec_Envelope(d['envelope']),
-        task_id=d['task_id'],
-        queue=d['queue'],
-        placements=tuple([_dec_Placement(v3) for v3 in d['placements']]),
-        score=d['score'],
-        score_breakdown=d['score_breakdown'],
-        policy=d['policy'],
-        policy_version=d['policy_version'],
-        wait_ms=d['wait_ms'],
-    )
+    o = _new(TaskAllocated)
+    _set_TaskAllocated_envelope(o, _dec_Envelope(d['envelope']))
+    _set_TaskAllocated_task_id(o, d['task_id'])
+    _set_TaskAllocated_queue(o, d['queue'])
+    _set_TaskAllocated_placements(o, tuple([_dec_Placement(v3) for v3 in d['placements']]))
+    _set_TaskAllocated_score(o, d['score'])
+    _set_TaskAllocated_score_breakdown(o, d['score_breakdown'])
+    _set_TaskAllocated_policy(o, d['policy'])
+    _set_TaskAllocated_policy_version(o, d['policy_version'])
+    _set_TaskAllocated_wait_ms(o, d['wait_ms'])
+    return o
 
 
 def _chk_TaskAllocated(o: TaskAllocated) -> None:
@@ -2528,13 +2726,17 @@ def _enc_TaskCancelled(o: TaskCancelled) -> dict[str, Any]:
         'reason': o.reason,
     }
 
+_set_TaskCancelled_envelope = TaskCancelled.__dict__['envelope'].__set__
+_set_TaskCancelled_task_id = TaskCancelled.__dict__['task_id'].__set__
+_set_TaskCancelled_reason = TaskCancelled.__dict__['reason'].__set__
+
 
 def _dec_TaskCancelled(d: dict[str, Any]) -> TaskCancelled:
-    return TaskCancelled(
-        envelope=_dec_Envelope(d['envelope']),
-        task_id=d['task_id'],
-        reason=d['reason'],
-    )
+    o = _new(TaskCancelled)
+    _set_TaskCancelled_envelope(o, _dec_Envelope(d['envelope']))
+    _set_TaskCancelled_task_id(o, d['task_id'])
+    _set_TaskCancelled_reason(o, d['reason'])
+    return o
 
 
 def _chk_TaskCancelled(o: TaskCancelled) -> None:
@@ -2595,18 +2797,27 @@ def _enc_TaskCheckpointCreated(o: TaskCheckpointCreated) -> dict[str, Any]:
         'next_steps': o.next_steps,
     }
 
+_set_TaskCheckpointCreated_envelope = TaskCheckpointCreated.__dict__['envelope'].__set__
+_set_TaskCheckpointCreated_task_id = TaskCheckpointCreated.__dict__['task_id'].__set__
+_set_TaskCheckpointCreated_checkpoint_id = TaskCheckpointCreated.__dict__['checkpoint_id'].__set__
+_set_TaskCheckpointCreated_sequence = TaskCheckpointCreated.__dict__['sequence'].__set__
+_set_TaskCheckpointCreated_state = TaskCheckpointCreated.__dict__['state'].__set__
+_set_TaskCheckpointCreated_intermediate_result = TaskCheckpointCreated.__dict__['intermediate_result'].__set__
+_set_TaskCheckpointCreated_reflection = TaskCheckpointCreated.__dict__['reflection'].__set__
+_set_TaskCheckpointCreated_next_steps = TaskCheckpointCreated.__dict__['next_steps'].__set__
+
 
 def _dec_TaskCheckpointCreated(d: dict[str, Any]) -> TaskCheckpointCreated:
-    return TaskCheckpointCreated(
-        envelope=_dec_Envelope(d['envelope']),
-        task_id=d['task_id'],
-        checkpoint_id=d['checkpoint_id'],
-        sequence=d['sequence'],
-        state=d['state'],
-        intermediate_result=d['intermediate_result'],
-        reflection=d['reflection'],
-        next_steps=tuple(d['next_steps']),
-    )
+    o = _new(TaskCheckpointCreated)
+    _set_TaskCheckpointCreated_envelope(o, _dec_Envelope(d['envelope']))
+    _set_TaskCheckpointCreated_task_id(o, d['task_id'])
+    _set_TaskCheckpointCreated_checkpoint_id(o, d['checkpoint_id'])
+    _set_TaskCheckpointCreated_sequence(o, d['sequence'])
+    _set_TaskCheckpointCreated_state(o, d['state'])
+    _set_TaskCheckpointCreated_intermediate_result(o, d['intermediate_result'])
+    _set_TaskCheckpointCreated_reflection(o, d['reflection'])
+    _set_TaskCheckpointCreated_next_steps(o, tuple(d['next_steps']))
+    return o
 
 
 def _chk_TaskCheckpointCreated(o: TaskCheckpointCreated) -> None:
@@ -2683,14 +2894,19 @@ def _enc_TaskFinished(o: TaskFinished) -> dict[str, Any]:
         'exit_code': o.exit_code,
     }
 
+_set_TaskFinished_envelope = TaskFinished.__dict__['envelope'].__set__
+_set_TaskFinished_task_id = TaskFinished.__dict__['task_id'].__set__
+_set_TaskFinished_outcome = TaskFinished.__dict__['outcome'].__set__
+_set_TaskFinished_exit_code = TaskFinished.__dict__['exit_code'].__set__
+
 
 def _dec_TaskFinished(d: dict[str, Any]) -> TaskFinished:
-    return TaskFinished(
-        envelope=_dec_Envelope(d['envelope']),
-        task_id=d['task_id'],
-        outcome=_ENUM_TaskOutcome[d['outcome']],
-        exit_code=d['exit_code'],
-    )
+    o = _new(TaskFinished)
+    _set_TaskFinished_envelope(o, _dec_Envelope(d['envelope']))
+    _set_TaskFinished_task_id(o, d['task_id'])
+    _set_TaskFinished_outcome(o, _ENUM_TaskOutcome[d['outcome']])
+    _set_TaskFinished_exit_code(o, d['exit_code'])
+    return o
 
 
 def _chk_TaskFinished(o: TaskFinished) -> None:
@@ -2755,17 +2971,25 @@ def _enc_TaskPending(o: TaskPending) -> dict[str, Any]:
         'shortfall': o.shortfall,
     }
 
+_set_TaskPending_envelope = TaskPending.__dict__['envelope'].__set__
+_set_TaskPending_task_id = TaskPending.__dict__['task_id'].__set__
+_set_TaskPending_queue = TaskPending.__dict__['queue'].__set__
+_set_TaskPending_reason = TaskPending.__dict__['reason'].__set__
+_set_TaskPending_detail = TaskPending.__dict__['detail'].__set__
+_set_TaskPending_nearest_node = TaskPending.__dict__['nearest_node'].__set__
+_set_TaskPending_shortfall = TaskPending.__dict__['shortfall'].__set__
+
 
 def _dec_TaskPending(d: dict[str, Any]) -> TaskPending:
-    return TaskPending(
-        envelope=_dec_Envelope(d['envelope']),
-        task_id=d['task_id'],
-        queue=d['queue'],
-        reason=_ENUM_PendingReason[d['reason']],
-        detail=d['detail'],
-        nearest_node=d['nearest_node'],
-        shortfall=d['shortfall'],
-    )
+    o = _new(TaskPending)
+    _set_TaskPending_envelope(o, _dec_Envelope(d['envelope']))
+    _set_TaskPending_task_id(o, d['task_id'])
+    _set_TaskPending_queue(o, d['queue'])
+    _set_TaskPending_reason(o, _ENUM_PendingReason[d['reason']])
+    _set_TaskPending_detail(o, d['detail'])
+    _set_TaskPending_nearest_node(o, d['nearest_node'])
+    _set_TaskPending_shortfall(o, d['shortfall'])
+    return o
 
 
 def _chk_TaskPending(o: TaskPending) -> None:
@@ -2839,15 +3063,21 @@ def _enc_TaskPreempted(o: TaskPreempted) -> dict[str, Any]:
         'reason': o.reason,
     }
 
+_set_TaskPreempted_envelope = TaskPreempted.__dict__['envelope'].__set__
+_set_TaskPreempted_task_id = TaskPreempted.__dict__['task_id'].__set__
+_set_TaskPreempted_preemptor_task_id = TaskPreempted.__dict__['preemptor_task_id'].__set__
+_set_TaskPreempted_node_ids = TaskPreempted.__dict__['node_ids'].__set__
+_set_TaskPreempted_reason = TaskPreempted.__dict__['reason'].__set__
+
 
 def _dec_TaskPreempted(d: dict[str, Any]) -> TaskPreempted:
-    return TaskPreempted(
-        envelope=_dec_Envelope(d['envelope']),
-        task_id=d['task_id'],
-        preemptor_task_id=d['preemptor_task_id'],
-        node_ids=tuple(d['node_ids']),
-        reason=d['reason'],
-    )
+    o = _new(TaskPreempted)
+    _set_TaskPreempted_envelope(o, _dec_Envelope(d['envelope']))
+    _set_TaskPreempted_task_id(o, d['task_id'])
+    _set_TaskPreempted_preemptor_task_id(o, d['preemptor_task_id'])
+    _set_TaskPreempted_node_ids(o, tuple(d['node_ids']))
+    _set_TaskPreempted_reason(o, d['reason'])
+    return o
 
 
 def _chk_TaskPreempted(o: TaskPreempted) -> None:
@@ -2910,15 +3140,21 @@ def _enc_TaskRejected(o: TaskRejected) -> dict[str, Any]:
         'message': o.message,
     }
 
+_set_TaskRejected_envelope = TaskRejected.__dict__['envelope'].__set__
+_set_TaskRejected_task_id = TaskRejected.__dict__['task_id'].__set__
+_set_TaskRejected_reason = TaskRejected.__dict__['reason'].__set__
+_set_TaskRejected_field = TaskRejected.__dict__['field'].__set__
+_set_TaskRejected_message = TaskRejected.__dict__['message'].__set__
+
 
 def _dec_TaskRejected(d: dict[str, Any]) -> TaskRejected:
-    return TaskRejected(
-        envelope=_dec_Envelope(d['envelope']),
-        task_id=d['task_id'],
-        reason=_ENUM_RejectReason[d['reason']],
-        field=d['field'],
-        message=d['message'],
-    )
+    o = _new(TaskRejected)
+    _set_TaskRejected_envelope(o, _dec_Envelope(d['envelope']))
+    _set_TaskRejected_task_id(o, d['task_id'])
+    _set_TaskRejected_reason(o, _ENUM_RejectReason[d['reason']])
+    _set_TaskRejected_field(o, d['field'])
+    _set_TaskRejected_message(o, d['message'])
+    return o
 
 
 def _chk_TaskRejected(o: TaskRejected) -> None:
@@ -2980,16 +3216,23 @@ def _enc_GangMember(o: GangMember) -> dict[str, Any]:
         'gpu_milli': o.gpu_milli,
     }
 
+_set_GangMember_name = GangMember.__dict__['name'].__set__
+_set_GangMember_replicas = GangMember.__dict__['replicas'].__set__
+_set_GangMember_cpu_milli = GangMember.__dict__['cpu_milli'].__set__
+_set_GangMember_memory_mib = GangMember.__dict__['memory_mib'].__set__
+_set_GangMember_gpu_count = GangMember.__dict__['gpu_count'].__set__
+_set_GangMember_gpu_milli = GangMember.__dict__['gpu_milli'].__set__
+
 
 def _dec_GangMember(d: dict[str, Any]) -> GangMember:
-    return GangMember(
-        name=d['name'],
-        replicas=d['replicas'],
-        cpu_milli=d['cpu_milli'],
-        memory_mib=d['memory_mib'],
-        gpu_count=d['gpu_count'],
-        gpu_milli=d['gpu_milli'],
-    )
+    o = _new(GangMember)
+    _set_GangMember_name(o, d['name'])
+    _set_GangMember_replicas(o, d['replicas'])
+    _set_GangMember_cpu_milli(o, d['cpu_milli'])
+    _set_GangMember_memory_mib(o, d['memory_mib'])
+    _set_GangMember_gpu_count(o, d['gpu_count'])
+    _set_GangMember_gpu_milli(o, d['gpu_milli'])
+    return o
 
 
 def _chk_GangMember(o: GangMember) -> None:
@@ -3083,20 +3326,31 @@ def _enc_TaskSubmitted(o: TaskSubmitted) -> dict[str, Any]:
         'expected_duration_ms': o.expected_duration_ms,
     }
 
+_set_TaskSubmitted_envelope = TaskSubmitted.__dict__['envelope'].__set__
+_set_TaskSubmitted_task_id = TaskSubmitted.__dict__['task_id'].__set__
+_set_TaskSubmitted_queue = TaskSubmitted.__dict__['queue'].__set__
+_set_TaskSubmitted_priority = TaskSubmitted.__dict__['priority'].__set__
+_set_TaskSubmitted_workload_type = TaskSubmitted.__dict__['workload_type'].__set__
+_set_TaskSubmitted_preemptible = TaskSubmitted.__dict__['preemptible'].__set__
+_set_TaskSubmitted_members = TaskSubmitted.__dict__['members'].__set__
+_set_TaskSubmitted_gpu_models = TaskSubmitted.__dict__['gpu_models'].__set__
+_set_TaskSubmitted_topology = TaskSubmitted.__dict__['topology'].__set__
+_set_TaskSubmitted_expected_duration_ms = TaskSubmitted.__dict__['expected_duration_ms'].__set__
+
 
 def _dec_TaskSubmitted(d: dict[str, Any]) -> TaskSubmitted:
-    return TaskSubmitted(
-        envelope=_dec_Envelope(d['envelope']),
-        task_id=d['task_id'],
-        queue=d['queue'],
-        priority=d['priority'],
-        workload_type=_ENUM_WorkloadType[d['workload_type']],
-        preemptible=d['preemptible'],
-        members=tuple([_dec_GangMember(v3) for v3 in d['members']]),
-        gpu_models=tuple(d['gpu_models']),
-        topology=_ENUM_TopologyRequirement[d['topology']],
-        expected_duration_ms=d['expected_duration_ms'],
-    )
+    o = _new(TaskSubmitted)
+    _set_TaskSubmitted_envelope(o, _dec_Envelope(d['envelope']))
+    _set_TaskSubmitted_task_id(o, d['task_id'])
+    _set_TaskSubmitted_queue(o, d['queue'])
+    _set_TaskSubmitted_priority(o, d['priority'])
+    _set_TaskSubmitted_workload_type(o, _ENUM_WorkloadType[d['workload_type']])
+    _set_TaskSubmitted_preemptible(o, d['preemptible'])
+    _set_TaskSubmitted_members(o, tuple([_dec_GangMember(v3) for v3 in d['members']]))
+    _set_TaskSubmitted_gpu_models(o, tuple(d['gpu_models']))
+    _set_TaskSubmitted_topology(o, _ENUM_TopologyRequirement[d['topology']])
+    _set_TaskSubmitted_expected_duration_ms(o, d['expected_duration_ms'])
+    return o
 
 
 def _chk_TaskSubmitted(o: TaskSubmitted) -> None:
@@ -3208,21 +3462,33 @@ def _enc_ToolCallCompleted(o: ToolCallCompleted) -> dict[str, Any]:
         'max_rss_mib': o.max_rss_mib,
     }
 
+_set_ToolCallCompleted_envelope = ToolCallCompleted.__dict__['envelope'].__set__
+_set_ToolCallCompleted_tool_call_id = ToolCallCompleted.__dict__['tool_call_id'].__set__
+_set_ToolCallCompleted_runtime_id = ToolCallCompleted.__dict__['runtime_id'].__set__
+_set_ToolCallCompleted_status = ToolCallCompleted.__dict__['status'].__set__
+_set_ToolCallCompleted_exit_code = ToolCallCompleted.__dict__['exit_code'].__set__
+_set_ToolCallCompleted_output = ToolCallCompleted.__dict__['output'].__set__
+_set_ToolCallCompleted_output_truncated = ToolCallCompleted.__dict__['output_truncated'].__set__
+_set_ToolCallCompleted_error = ToolCallCompleted.__dict__['error'].__set__
+_set_ToolCallCompleted_duration_ms = ToolCallCompleted.__dict__['duration_ms'].__set__
+_set_ToolCallCompleted_cpu_ms = ToolCallCompleted.__dict__['cpu_ms'].__set__
+_set_ToolCallCompleted_max_rss_mib = ToolCallCompleted.__dict__['max_rss_mib'].__set__
+
 
 def _dec_ToolCallCompleted(d: dict[str, Any]) -> ToolCallCompleted:
-    return ToolCallCompleted(
-        envelope=_dec_Envelope(d['envelope']),
-        tool_call_id=d['tool_call_id'],
-        runtime_id=d['runtime_id'],
-        status=_ENUM_ToolCallStatus[d['status']],
-        exit_code=d['exit_code'],
-        output=d['output'],
-        output_truncated=d['output_truncated'],
-        error=d['error'],
-        duration_ms=d['duration_ms'],
-        cpu_ms=d['cpu_ms'],
-        max_rss_mib=d['max_rss_mib'],
-    )
+    o = _new(ToolCallCompleted)
+    _set_ToolCallCompleted_envelope(o, _dec_Envelope(d['envelope']))
+    _set_ToolCallCompleted_tool_call_id(o, d['tool_call_id'])
+    _set_ToolCallCompleted_runtime_id(o, d['runtime_id'])
+    _set_ToolCallCompleted_status(o, _ENUM_ToolCallStatus[d['status']])
+    _set_ToolCallCompleted_exit_code(o, d['exit_code'])
+    _set_ToolCallCompleted_output(o, d['output'])
+    _set_ToolCallCompleted_output_truncated(o, d['output_truncated'])
+    _set_ToolCallCompleted_error(o, d['error'])
+    _set_ToolCallCompleted_duration_ms(o, d['duration_ms'])
+    _set_ToolCallCompleted_cpu_ms(o, d['cpu_ms'])
+    _set_ToolCallCompleted_max_rss_mib(o, d['max_rss_mib'])
+    return o
 
 
 def _chk_ToolCallCompleted(o: ToolCallCompleted) -> None:
@@ -3323,17 +3589,25 @@ def _enc_ToolCallDecided(o: ToolCallDecided) -> dict[str, Any]:
         'evaluation_ms': o.evaluation_ms,
     }
 
+_set_ToolCallDecided_envelope = ToolCallDecided.__dict__['envelope'].__set__
+_set_ToolCallDecided_tool_call_id = ToolCallDecided.__dict__['tool_call_id'].__set__
+_set_ToolCallDecided_decision = ToolCallDecided.__dict__['decision'].__set__
+_set_ToolCallDecided_reason = ToolCallDecided.__dict__['reason'].__set__
+_set_ToolCallDecided_policy_id = ToolCallDecided.__dict__['policy_id'].__set__
+_set_ToolCallDecided_policy_version = ToolCallDecided.__dict__['policy_version'].__set__
+_set_ToolCallDecided_evaluation_ms = ToolCallDecided.__dict__['evaluation_ms'].__set__
+
 
 def _dec_ToolCallDecided(d: dict[str, Any]) -> ToolCallDecided:
-    return ToolCallDecided(
-        envelope=_dec_Envelope(d['envelope']),
-        tool_call_id=d['tool_call_id'],
-        decision=_ENUM_PolicyDecision[d['decision']],
-        reason=d['reason'],
-        policy_id=d['policy_id'],
-        policy_version=d['policy_version'],
-        evaluation_ms=d['evaluation_ms'],
-    )
+    o = _new(ToolCallDecided)
+    _set_ToolCallDecided_envelope(o, _dec_Envelope(d['envelope']))
+    _set_ToolCallDecided_tool_call_id(o, d['tool_call_id'])
+    _set_ToolCallDecided_decision(o, _ENUM_PolicyDecision[d['decision']])
+    _set_ToolCallDecided_reason(o, d['reason'])
+    _set_ToolCallDecided_policy_id(o, d['policy_id'])
+    _set_ToolCallDecided_policy_version(o, d['policy_version'])
+    _set_ToolCallDecided_evaluation_ms(o, d['evaluation_ms'])
+    return o
 
 
 def _chk_ToolCallDecided(o: ToolCallDecided) -> None:
@@ -3415,19 +3689,29 @@ def _enc_ToolCallRequested(o: ToolCallRequested) -> dict[str, Any]:
         'timeout_ms': o.timeout_ms,
     }
 
+_set_ToolCallRequested_envelope = ToolCallRequested.__dict__['envelope'].__set__
+_set_ToolCallRequested_tool_call_id = ToolCallRequested.__dict__['tool_call_id'].__set__
+_set_ToolCallRequested_agent_id = ToolCallRequested.__dict__['agent_id'].__set__
+_set_ToolCallRequested_runtime_id = ToolCallRequested.__dict__['runtime_id'].__set__
+_set_ToolCallRequested_session_id = ToolCallRequested.__dict__['session_id'].__set__
+_set_ToolCallRequested_task_id = ToolCallRequested.__dict__['task_id'].__set__
+_set_ToolCallRequested_tool_name = ToolCallRequested.__dict__['tool_name'].__set__
+_set_ToolCallRequested_arguments = ToolCallRequested.__dict__['arguments'].__set__
+_set_ToolCallRequested_timeout_ms = ToolCallRequested.__dict__['timeout_ms'].__set__
+
 
 def _dec_ToolCallRequested(d: dict[str, Any]) -> ToolCallRequested:
-    return ToolCallRequested(
-        envelope=_dec_Envelope(d['envelope']),
-        tool_call_id=d['tool_call_id'],
-        agent_id=d['agent_id'],
-        runtime_id=d['runtime_id'],
-        session_id=d['session_id'],
-        task_id=d['task_id'],
-        tool_name=d['tool_name'],
-        arguments=d['arguments'],
-        timeout_ms=d['timeout_ms'],
-    )
+    o = _new(ToolCallRequested)
+    _set_ToolCallRequested_envelope(o, _dec_Envelope(d['envelope']))
+    _set_ToolCallRequested_tool_call_id(o, d['tool_call_id'])
+    _set_ToolCallRequested_agent_id(o, d['agent_id'])
+    _set_ToolCallRequested_runtime_id(o, d['runtime_id'])
+    _set_ToolCallRequested_session_id(o, d['session_id'])
+    _set_ToolCallRequested_task_id(o, d['task_id'])
+    _set_ToolCallRequested_tool_name(o, d['tool_name'])
+    _set_ToolCallRequested_arguments(o, d['arguments'])
+    _set_ToolCallRequested_timeout_ms(o, d['timeout_ms'])
+    return o
 
 
 def _chk_ToolCallRequested(o: ToolCallRequested) -> None:
@@ -3526,20 +3810,31 @@ def _enc_TripleAsserted(o: TripleAsserted) -> dict[str, Any]:
         'supersedes_triple_id': o.supersedes_triple_id,
     }
 
+_set_TripleAsserted_envelope = TripleAsserted.__dict__['envelope'].__set__
+_set_TripleAsserted_triple_id = TripleAsserted.__dict__['triple_id'].__set__
+_set_TripleAsserted_subject = TripleAsserted.__dict__['subject'].__set__
+_set_TripleAsserted_predicate = TripleAsserted.__dict__['predicate'].__set__
+_set_TripleAsserted_object = TripleAsserted.__dict__['object'].__set__
+_set_TripleAsserted_confidence = TripleAsserted.__dict__['confidence'].__set__
+_set_TripleAsserted_valid_from_ms = TripleAsserted.__dict__['valid_from_ms'].__set__
+_set_TripleAsserted_valid_to_ms = TripleAsserted.__dict__['valid_to_ms'].__set__
+_set_TripleAsserted_source_memory_id = TripleAsserted.__dict__['source_memory_id'].__set__
+_set_TripleAsserted_supersedes_triple_id = TripleAsserted.__dict__['supersedes_triple_id'].__set__
+
 
 def _dec_TripleAsserted(d: dict[str, Any]) -> TripleAsserted:
-    return TripleAsserted(
-        envelope=_dec_Envelope(d['envelope']),
-        triple_id=d['triple_id'],
-        subject=d['subject'],
-        predicate=d['predicate'],
-        object=d['object'],
-        confidence=d['confidence'],
-        valid_from_ms=d['valid_from_ms'],
-        valid_to_ms=d['valid_to_ms'],
-        source_memory_id=d['source_memory_id'],
-        supersedes_triple_id=d['supersedes_triple_id'],
-    )
+    o = _new(TripleAsserted)
+    _set_TripleAsserted_envelope(o, _dec_Envelope(d['envelope']))
+    _set_TripleAsserted_triple_id(o, d['triple_id'])
+    _set_TripleAsserted_subject(o, d['subject'])
+    _set_TripleAsserted_predicate(o, d['predicate'])
+    _set_TripleAsserted_object(o, d['object'])
+    _set_TripleAsserted_confidence(o, d['confidence'])
+    _set_TripleAsserted_valid_from_ms(o, d['valid_from_ms'])
+    _set_TripleAsserted_valid_to_ms(o, d['valid_to_ms'])
+    _set_TripleAsserted_source_memory_id(o, d['source_memory_id'])
+    _set_TripleAsserted_supersedes_triple_id(o, d['supersedes_triple_id'])
+    return o
 
 
 def _chk_TripleAsserted(o: TripleAsserted) -> None:
@@ -3641,18 +3936,27 @@ def _enc_WorkflowCompleted(o: WorkflowCompleted) -> dict[str, Any]:
         'steps_failed': o.steps_failed,
     }
 
+_set_WorkflowCompleted_envelope = WorkflowCompleted.__dict__['envelope'].__set__
+_set_WorkflowCompleted_workflow_id = WorkflowCompleted.__dict__['workflow_id'].__set__
+_set_WorkflowCompleted_status = WorkflowCompleted.__dict__['status'].__set__
+_set_WorkflowCompleted_output = WorkflowCompleted.__dict__['output'].__set__
+_set_WorkflowCompleted_error = WorkflowCompleted.__dict__['error'].__set__
+_set_WorkflowCompleted_duration_ms = WorkflowCompleted.__dict__['duration_ms'].__set__
+_set_WorkflowCompleted_steps_completed = WorkflowCompleted.__dict__['steps_completed'].__set__
+_set_WorkflowCompleted_steps_failed = WorkflowCompleted.__dict__['steps_failed'].__set__
+
 
 def _dec_WorkflowCompleted(d: dict[str, Any]) -> WorkflowCompleted:
-    return WorkflowCompleted(
-        envelope=_dec_Envelope(d['envelope']),
-        workflow_id=d['workflow_id'],
-        status=_ENUM_WorkflowStatus[d['status']],
-        output=d['output'],
-        error=d['error'],
-        duration_ms=d['duration_ms'],
-        steps_completed=d['steps_completed'],
-        steps_failed=d['steps_failed'],
-    )
+    o = _new(WorkflowCompleted)
+    _set_WorkflowCompleted_envelope(o, _dec_Envelope(d['envelope']))
+    _set_WorkflowCompleted_workflow_id(o, d['workflow_id'])
+    _set_WorkflowCompleted_status(o, _ENUM_WorkflowStatus[d['status']])
+    _set_WorkflowCompleted_output(o, d['output'])
+    _set_WorkflowCompleted_error(o, d['error'])
+    _set_WorkflowCompleted_duration_ms(o, d['duration_ms'])
+    _set_WorkflowCompleted_steps_completed(o, d['steps_completed'])
+    _set_WorkflowCompleted_steps_failed(o, d['steps_failed'])
+    return o
 
 
 def _chk_WorkflowCompleted(o: WorkflowCompleted) -> None:
@@ -3732,15 +4036,21 @@ def _enc_WorkflowStep(o: WorkflowStep) -> dict[str, Any]:
         'timeout_ms': o.timeout_ms,
     }
 
+_set_WorkflowStep_step_id = WorkflowStep.__dict__['step_id'].__set__
+_set_WorkflowStep_name = WorkflowStep.__dict__['name'].__set__
+_set_WorkflowStep_depends_on = WorkflowStep.__dict__['depends_on'].__set__
+_set_WorkflowStep_max_attempts = WorkflowStep.__dict__['max_attempts'].__set__
+_set_WorkflowStep_timeout_ms = WorkflowStep.__dict__['timeout_ms'].__set__
+
 
 def _dec_WorkflowStep(d: dict[str, Any]) -> WorkflowStep:
-    return WorkflowStep(
-        step_id=d['step_id'],
-        name=d['name'],
-        depends_on=tuple(d['depends_on']),
-        max_attempts=d['max_attempts'],
-        timeout_ms=d['timeout_ms'],
-    )
+    o = _new(WorkflowStep)
+    _set_WorkflowStep_step_id(o, d['step_id'])
+    _set_WorkflowStep_name(o, d['name'])
+    _set_WorkflowStep_depends_on(o, tuple(d['depends_on']))
+    _set_WorkflowStep_max_attempts(o, d['max_attempts'])
+    _set_WorkflowStep_timeout_ms(o, d['timeout_ms'])
+    return o
 
 
 def _chk_WorkflowStep(o: WorkflowStep) -> None:
@@ -3813,17 +4123,25 @@ def _enc_WorkflowStarted(o: WorkflowStarted) -> dict[str, Any]:
         'parent_workflow_id': o.parent_workflow_id,
     }
 
+_set_WorkflowStarted_envelope = WorkflowStarted.__dict__['envelope'].__set__
+_set_WorkflowStarted_workflow_id = WorkflowStarted.__dict__['workflow_id'].__set__
+_set_WorkflowStarted_workflow_name = WorkflowStarted.__dict__['workflow_name'].__set__
+_set_WorkflowStarted_workflow_version = WorkflowStarted.__dict__['workflow_version'].__set__
+_set_WorkflowStarted_input = WorkflowStarted.__dict__['input'].__set__
+_set_WorkflowStarted_steps = WorkflowStarted.__dict__['steps'].__set__
+_set_WorkflowStarted_parent_workflow_id = WorkflowStarted.__dict__['parent_workflow_id'].__set__
+
 
 def _dec_WorkflowStarted(d: dict[str, Any]) -> WorkflowStarted:
-    return WorkflowStarted(
-        envelope=_dec_Envelope(d['envelope']),
-        workflow_id=d['workflow_id'],
-        workflow_name=d['workflow_name'],
-        workflow_version=d['workflow_version'],
-        input=d['input'],
-        steps=tuple([_dec_WorkflowStep(v2) for v2 in d['steps']]),
-        parent_workflow_id=d['parent_workflow_id'],
-    )
+    o = _new(WorkflowStarted)
+    _set_WorkflowStarted_envelope(o, _dec_Envelope(d['envelope']))
+    _set_WorkflowStarted_workflow_id(o, d['workflow_id'])
+    _set_WorkflowStarted_workflow_name(o, d['workflow_name'])
+    _set_WorkflowStarted_workflow_version(o, d['workflow_version'])
+    _set_WorkflowStarted_input(o, d['input'])
+    _set_WorkflowStarted_steps(o, tuple([_dec_WorkflowStep(v2) for v2 in d['steps']]))
+    _set_WorkflowStarted_parent_workflow_id(o, d['parent_workflow_id'])
+    return o
 
 
 def _chk_WorkflowStarted(o: WorkflowStarted) -> None:
