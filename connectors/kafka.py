@@ -27,6 +27,8 @@ DLQ_PARTITION = "agentic.dlq.source.partition"
 DLQ_OFFSET = "agentic.dlq.source.offset"
 DLQ_HEADERS = (DLQ_REASON, DLQ_TOPIC, DLQ_PARTITION, DLQ_OFFSET)
 
+Headers = list[tuple[str, str | bytes | None]]
+
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,  # implies acks=all and ordered, exactly-once-per-session delivery
     "acks": "all",
@@ -36,6 +38,7 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "queue.buffering.max.messages": 1_000_000,
     "queue.buffering.max.kbytes": 1_048_576,
     "message.timeout.ms": 60_000,
+    "delivery.report.only.error": True,  # failures are still reported, each one; successes are counted
 }
 
 
@@ -92,31 +95,39 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS, timeout: 
 
 @dataclass
 class _Deliveries:
-    acked: int = 0
+    """What Kafka reported since the last flush. Only failures are reported one by one
+    (`delivery.report.only.error`): a record sent and not failed once `flush` returns was acknowledged."""
+
+    sent: int = 0
     failures: list[str] = field(default_factory=list)
 
     def callback(self, err: KafkaError | None, msg: Message) -> None:
-        if err is None:
-            self.acked += 1
-        else:
+        if err is not None:
             self.failures.append(f"{msg.topic()}[{msg.partition()}]: {err.str()}")
 
 
 class RawProducer:
-    """Sends pre-encoded records; counts acknowledgements and keeps every failure until `flush`."""
+    """Sends pre-encoded records; keeps every failure until `flush`, which raises them."""
 
     def __init__(self, bootstrap: str, extra: dict[str, Any] | None = None) -> None:
-        self._producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS, **(extra or {})})
+        config = {"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS, **(extra or {})}
         self._deliveries = _Deliveries()
+        config["on_delivery"] = self._on_delivery
+        self._producer = Producer(config)
 
-    def send(self, topic: str, key: bytes | None, value: bytes,
-             headers: Headers | None = None) -> None:
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        self._deliveries.callback(err, msg)
+
+    def send(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> None:
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers,
-                                       on_delivery=self._deliveries.callback)
+                if headers:
+                    self._producer.produce(topic, value, key, headers=headers)
+                else:
+                    self._producer.produce(topic, value, key)
+                self._deliveries.sent += 1
                 return
-            except BufferError:  # local queue full: serve callbacks, which frees room (backpressure)
+            except BufferError:  # local queue full: serve delivery reports, which frees room (backpressure)
                 self._producer.poll(0.05)
 
     def flush(self, timeout: float = 60.0) -> int:
@@ -128,7 +139,7 @@ class RawProducer:
             failures.append(f"{remaining} record(s) still unacknowledged after {timeout:.0f}s")
         if failures:
             raise DeliveryError(failures)
-        return deliveries.acked
+        return deliveries.sent
 
     def poll(self) -> None:
         self._producer.poll(0)
@@ -183,9 +194,6 @@ class DeadLetter:
     partition: int
     offset: int
     reason: str
-
-
-Headers = list[tuple[str, str | bytes | None]]
 
 
 def position(msg: Message) -> tuple[str, int, int]:

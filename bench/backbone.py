@@ -1,0 +1,134 @@
+"""`agentic bench backbone`: typed events through Kafka and back, against a raw confluent-kafka baseline.
+
+Measured path (what users run): validate + encode (Confluent-framed Avro) + send + acknowledgement, then
+fetch + decode to typed events through `EventConsumer`. Baseline, in the same run and on the same broker:
+the same pre-encoded bytes produced and consumed by plain confluent-kafka, no encoding or decoding.
+Each side runs `rounds` times, alternating, and the best round of each counts (the machine is shared and
+noisy; alternating keeps drift from favouring one side).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # runtime export
+
+from agentic import wiring
+from agentic.config import Settings
+from agentic.connectors.kafka import EventConsumer, RawProducer, consumer_config
+from agentic.schemas.codec import EventCodec
+from agentic.schemas.samples import sample_events
+from agentic.schemas.topics import key_for
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    produce_s: float
+    consume_s: float
+
+
+def _topic(admin: AdminClient, name: str, partitions: int) -> str:
+    futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+    for future in futures.values():
+        future.result()
+    return name
+
+
+def _produce_events(raw: RawProducer, codec: EventCodec, topic: str, events: Sequence[Any]) -> float:
+    start = time.perf_counter()
+    for event in events:
+        raw.send(topic, key_for(event), codec.encode(event))
+    raw.flush()
+    return time.perf_counter() - start
+
+
+def _produce_raw(raw: RawProducer, topic: str, records: Sequence[tuple[bytes, bytes]]) -> float:
+    start = time.perf_counter()
+    for key, value in records:
+        raw.send(topic, key, value)
+    raw.flush()
+    return time.perf_counter() - start
+
+
+def _consume_events(bootstrap: str, codec: EventCodec, topic: str, n: int) -> float:
+    """Fetch + decode through the consumer users run. The clock starts at the first batch, as for the
+    baseline, so that joining the group is not counted on either side."""
+    consumer = EventConsumer(bootstrap, f"bench-{uuid.uuid4()}", [topic], codec, None)
+    try:
+        got, start = 0, 0.0
+        while got < n:
+            batch = consumer.poll(max_records=10_000, timeout=1.0)
+            if batch and not start:
+                start = time.perf_counter()
+            got += len(batch)
+        return time.perf_counter() - start
+    finally:
+        consumer.close()
+
+
+def _consume_raw(bootstrap: str, topic: str, n: int) -> float:
+    config = {**consumer_config(bootstrap, f"bench-{uuid.uuid4()}", from_beginning=True),
+              "enable.partition.eof": False}
+    consumer = Consumer(config)
+    consumer.subscribe([topic])
+    try:
+        got, start = 0, 0.0
+        while got < n:
+            batch = consumer.consume(10_000, 1.0)
+            if batch and not start:
+                start = time.perf_counter()
+            got += sum(1 for m in batch if m.error() is None and m.value() is not None)
+        return time.perf_counter() - start
+    finally:
+        consumer.close()
+
+
+def run(settings: Settings, n_events: int, rounds: int = 2, partitions: int = 3, seed: int = 7) -> dict[str, Any]:
+    codec = wiring.codec(settings)
+    events = sample_events(n_events, seed=seed)
+    records = [(key_for(e), codec.encode(e)) for e in events]
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    run_id = uuid.uuid4().hex[:8]
+    created: list[str] = []
+    measured: list[Round] = []
+    baseline: list[Round] = []
+    try:
+        for i in range(rounds):
+            base_topic = _topic(admin, f"agentic.bench.{run_id}.raw{i}", partitions)
+            ev_topic = _topic(admin, f"agentic.bench.{run_id}.events{i}", partitions)
+            created += [base_topic, ev_topic]
+            raw = RawProducer(settings.kafka_bootstrap)
+            baseline.append(Round(_produce_raw(raw, base_topic, records),
+                                  _consume_raw(settings.kafka_bootstrap, base_topic, n_events)))
+            measured.append(Round(_produce_events(raw, codec, ev_topic, events),
+                                  _consume_events(settings.kafka_bootstrap, codec, ev_topic, n_events)))
+    finally:
+        if created:
+            for future in admin.delete_topics(created).values():
+                future.result()
+    return report(n_events, measured, baseline, sum(len(v) for _, v in records) / max(1, n_events), partitions)
+
+
+def report(n: int, measured: Sequence[Round], baseline: Sequence[Round], mean_bytes: float,
+           partitions: int) -> dict[str, Any]:
+    def best(rounds: Sequence[Round], attr: str) -> float:
+        return round(n / min(float(getattr(r, attr)) for r in rounds), 1)
+
+    out = {
+        "events": n,
+        "rounds": len(measured),
+        "partitions": partitions,
+        "mean_value_bytes": round(mean_bytes, 1),
+        "produce_events_per_s": best(measured, "produce_s"),
+        "consume_events_per_s": best(measured, "consume_s"),
+        "baseline_produce_events_per_s": best(baseline, "produce_s"),
+        "baseline_consume_events_per_s": best(baseline, "consume_s"),
+    }
+    out["produce_ratio"] = round(out["produce_events_per_s"] / out["baseline_produce_events_per_s"], 3)
+    out["consume_ratio"] = round(out["consume_events_per_s"] / out["baseline_consume_events_per_s"], 3)
+    return out
