@@ -15,7 +15,12 @@ from agentic.logging import configure
 
 # (module in agentic.cli, attribute): each attribute is a click command or group.
 COMMANDS: list[tuple[str, str]] = [
+    ("sql", "sql"),
+    ("report", "report"),
+    ("projector", "projector"),
     ("stack", "stack"),
+    ("events", "publish"),
+    ("events", "tail"),
 ]
 
 
