@@ -1,0 +1,360 @@
+"""The Weaviate adapter: memory collection lifecycle, tenant-scoped upserts, deletes and search.
+
+- One collection per schema version (``AgenticMemory_v1``, ...) behind an alias
+  (``AgenticMemory``): a migration builds the next version and swaps the alias in one call.
+- Native multi-tenancy: every project tenant is one Weaviate tenant, and every read or write
+  goes through ``collection.with_tenant(...)``; the tenant is also stored as a property and
+  checked on every hit (defence in depth). Project tenant names that Weaviate would not accept
+  are mapped injectively to ``h-<sha256>`` names (:func:`weaviate_tenant`).
+- Object UUIDs are uuid5 of (tenant, memory id): replays and redeliveries overwrite, never add.
+- Vectors are ours (vectorizer none, cosine HNSW); search is hybrid (vector + BM25 on
+  ``content``, relative-score fusion, ``alpha`` = weight of the vector side), vector-only or
+  keyword-only, with filters on session, types and time range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import structlog
+import weaviate
+from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
+from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
+from weaviate.classes.tenants import Tenant
+from weaviate.collections.classes.data import DataObject
+
+from agentic.config import Settings
+
+log = structlog.get_logger(__name__)
+
+MEMORY_ALIAS = "AgenticMemory"
+SCHEMA_VERSION = 1
+_NAMESPACE = uuid.UUID("6f1c1d1e-3a57-4c4e-9a43-7d7a3f0e5b21")
+_TENANT_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
+Mode = Literal["hybrid", "vector", "keyword"]
+MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
+
+
+class MemoryStoreError(ValueError):
+    """A request the memory store refuses: names the field and the rule."""
+
+
+def weaviate_tenant(tenant: str) -> str:
+    """The Weaviate tenant name of a project tenant: itself when Weaviate accepts it, else a hash.
+
+    Injective: names starting ``h-`` are always hashed, so no raw name can equal a hashed one.
+    """
+    if not tenant or not tenant.strip():
+        raise MemoryStoreError("tenant: required; every memory read and write is scoped to one tenant")
+    if _TENANT_OK.match(tenant) and not tenant.startswith("h-"):
+        return tenant
+    return "h-" + hashlib.sha256(tenant.encode()).hexdigest()[:40]
+
+
+def memory_uuid(tenant: str, memory_id: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{tenant}\x1f{memory_id}"))
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecord:
+    """One memory as the read model stores it."""
+
+    tenant: str
+    memory_id: str
+    agent_id: str
+    session_id: str
+    memory_type: str
+    content: str
+    vector: tuple[float, ...]
+    created_at: int
+    importance: float
+    expires_at: int | None = None
+    source_memory_ids: tuple[str, ...] = ()
+    source_event_ids: tuple[str, ...] = ()
+    source_refs: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    tenant: str
+    text: str
+    vector: tuple[float, ...] | None = None
+    mode: Mode = "hybrid"
+    alpha: float = 0.5
+    k: int = 10
+    session: str | None = None
+    types: tuple[str, ...] = ()
+    since: int | None = None
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    memory_id: str
+    content: str
+    score: float
+    session_id: str
+    agent_id: str
+    memory_type: str
+    created_at: int
+    importance: float
+    source_memory_ids: tuple[str, ...]
+    source_event_ids: tuple[str, ...]
+    source_refs: tuple[str, ...]
+    metadata: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    written: int
+    failed: tuple[tuple[str, str], ...]  # (memory_id, error message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+_TEXT_FIELD = dict(data_type=DataType.TEXT, tokenization=Tokenization.FIELD, index_searchable=False)
+_TEXT_LIST = dict(data_type=DataType.TEXT_ARRAY, tokenization=Tokenization.FIELD, index_searchable=False)
+
+
+def _properties() -> list[Property]:
+    return [
+        Property(name="content", data_type=DataType.TEXT, tokenization=Tokenization.WORD),
+        Property(name="tenant", **_TEXT_FIELD),  # type: ignore[arg-type]
+        Property(name="memory_id", **_TEXT_FIELD),  # type: ignore[arg-type]
+        Property(name="agent_id", **_TEXT_FIELD),  # type: ignore[arg-type]
+        Property(name="session_id", **_TEXT_FIELD),  # type: ignore[arg-type]
+        Property(name="memory_type", **_TEXT_FIELD),  # type: ignore[arg-type]
+        Property(name="created_at", data_type=DataType.INT),
+        Property(name="expires_at", data_type=DataType.INT),
+        Property(name="importance", data_type=DataType.NUMBER),
+        Property(name="source_memory_ids", **_TEXT_LIST),  # type: ignore[arg-type]
+        Property(name="source_event_ids", **_TEXT_LIST),  # type: ignore[arg-type]
+        Property(name="source_refs", **_TEXT_LIST),  # type: ignore[arg-type]
+        Property(name="metadata_json", data_type=DataType.TEXT, index_searchable=False,
+                 index_filterable=False),
+    ]
+
+
+class WeaviateMemoryStore:
+    """The memory read model in Weaviate. Build with :meth:`connect`; close when done."""
+
+    def __init__(self, client: weaviate.WeaviateClient, dim: int, alias: str = MEMORY_ALIAS) -> None:
+        self._client = client
+        self._dim = dim
+        self._alias = alias
+        self._known_tenants: set[str] = set()
+
+    @classmethod
+    def connect(cls, settings: Settings, dim: int, alias: str = MEMORY_ALIAS) -> WeaviateMemoryStore:
+        client = weaviate.connect_to_local(host=settings.weaviate_host, port=settings.weaviate_http_port,
+                                           grpc_port=settings.weaviate_grpc_port)
+        return cls(client, dim, alias)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> WeaviateMemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def alias(self) -> str:
+        return self._alias
+
+    def collection_name(self, version: int) -> str:
+        return f"{self._alias}_v{version}"
+
+    def create_version(self, version: int) -> str:
+        """Create the collection of a schema version (idempotent); the alias is not touched."""
+        name = self.collection_name(version)
+        if not self._client.collections.exists(name):
+            self._client.collections.create(
+                name,
+                properties=_properties(),
+                vector_config=Configure.Vectors.self_provided(
+                    vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE)),
+                inverted_index_config=Configure.inverted_index(index_null_state=False),
+                multi_tenancy_config=Configure.multi_tenancy(enabled=True, auto_tenant_creation=True,
+                                                             auto_tenant_activation=True),
+            )
+            log.info("weaviate.collection_created", collection=name)
+        return name
+
+    def current_target(self) -> str | None:
+        alias = self._client.alias.get(alias_name=self._alias)
+        return None if alias is None else alias.collection
+
+    def swap_alias(self, target: str) -> None:
+        """Point the alias at ``target`` (create it on first use): readers switch atomically."""
+        if self._client.alias.exists(alias_name=self._alias):
+            self._client.alias.update(alias_name=self._alias, new_target_collection=target)
+        else:
+            self._client.alias.create(alias_name=self._alias, target_collection=target)
+        self._known_tenants.clear()
+        log.info("weaviate.alias_swapped", alias=self._alias, target=target)
+
+    def ensure_schema(self, version: int = SCHEMA_VERSION) -> str:
+        """Create version ``version`` and point the alias at it unless the alias already exists."""
+        name = self.create_version(version)
+        if self.current_target() is None:
+            self.swap_alias(name)
+        return self.current_target() or name
+
+    def drop_all(self) -> None:
+        """Delete the alias and every version of the collection (tests and `replay` rebuilds)."""
+        if self._client.alias.exists(alias_name=self._alias):
+            self._client.alias.delete(alias_name=self._alias)
+        for name in list(self._client.collections.list_all()):
+            if name.startswith(f"{self._alias}_v"):
+                self._client.collections.delete(name)
+        self._known_tenants.clear()
+
+    def _collection(self, tenant: str, target: str | None = None) -> Any:
+        name = weaviate_tenant(tenant)
+        coll = self._client.collections.use(target or self._alias)
+        key = f"{target or self._alias}/{name}"
+        if key not in self._known_tenants:
+            if not coll.tenants.exists(name):
+                coll.tenants.create([Tenant(name=name)])
+            self._known_tenants.add(key)
+        return coll.with_tenant(name)
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def _check(self, record: MemoryRecord) -> None:
+        weaviate_tenant(record.tenant)
+        if not record.memory_id:
+            raise MemoryStoreError("memory_id: required")
+        if not record.content.strip():
+            raise MemoryStoreError(f"content: memory {record.memory_id} has no text; send non-empty content")
+        if len(record.vector) != self._dim:
+            raise MemoryStoreError(f"embedding: memory {record.memory_id} has {len(record.vector)} "
+                                   f"dimensions, the collection has {self._dim}")
+
+    def upsert(self, records: Sequence[MemoryRecord], target: str | None = None) -> UpsertResult:
+        """Write records (overwriting same ids); report every object Weaviate refused.
+
+        Records are validated first: one bad record raises and nothing is written.
+        """
+        for record in records:
+            self._check(record)
+        by_tenant: dict[str, list[MemoryRecord]] = {}
+        for record in records:
+            by_tenant.setdefault(record.tenant, []).append(record)
+        failed: list[tuple[str, str]] = []
+        for tenant, group in by_tenant.items():
+            objects = [DataObject(properties=_props(r), uuid=memory_uuid(tenant, r.memory_id),
+                                  vector=list(r.vector)) for r in group]
+            result = self._collection(tenant, target).data.insert_many(objects)
+            failed += [(group[i].memory_id, err.message) for i, err in sorted(result.errors.items())]
+        if failed:
+            log.warning("weaviate.upsert_failed", failed=len(failed), first=failed[0])
+        return UpsertResult(len(records) - len(failed), tuple(failed))
+
+    def delete(self, tenant: str, memory_ids: Iterable[str], target: str | None = None) -> int:
+        """Delete memories by id (also memories that merged any of these ids); returns the count."""
+        ids = sorted(set(memory_ids))
+        if not ids:
+            return 0
+        coll = self._collection(tenant, target)
+        result = coll.data.delete_many(where=Filter.by_property("memory_id").contains_any(ids)
+                                       | Filter.by_property("source_memory_ids").contains_any(ids))
+        return int(result.successful)
+
+    def delete_session(self, tenant: str, session_id: str, target: str | None = None) -> int:
+        coll = self._collection(tenant, target)
+        return int(coll.data.delete_many(where=Filter.by_property("session_id").equal(session_id)).successful)
+
+    def delete_tenant(self, tenant: str, target: str | None = None) -> None:
+        """Drop the Weaviate tenant with every object in it."""
+        name = weaviate_tenant(tenant)
+        coll = self._client.collections.use(target or self._alias)
+        if coll.tenants.exists(name):
+            coll.tenants.remove([name])
+        self._known_tenants.discard(f"{target or self._alias}/{name}")
+
+    def count(self, tenant: str, target: str | None = None) -> int:
+        agg = self._collection(tenant, target).aggregate.over_all(total_count=True)
+        return int(agg.total_count or 0)
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def search(self, q: SearchQuery, target: str | None = None) -> list[SearchHit]:
+        """Top-k memories of one tenant for a query, best first."""
+        coll = self._collection(q.tenant, target)
+        if q.k <= 0:
+            raise MemoryStoreError(f"k: must be a positive number of results, got {q.k}")
+        if q.mode != "keyword" and (q.vector is None or len(q.vector) != self._dim):
+            raise MemoryStoreError(f"vector: mode {q.mode} needs a query vector of {self._dim} dimensions")
+        filters = _filters(q)
+        meta = MetadataQuery(score=True, distance=True)
+        if q.mode == "keyword":
+            res = coll.query.bm25(q.text, limit=q.k, filters=filters, return_metadata=meta)
+        elif q.mode == "vector":
+            res = coll.query.near_vector(list(q.vector or ()), limit=q.k, filters=filters, return_metadata=meta)
+        else:
+            res = coll.query.hybrid(q.text, vector=list(q.vector or ()), alpha=q.alpha, limit=q.k,
+                                    filters=filters, fusion_type=HybridFusion.RELATIVE_SCORE,
+                                    query_properties=["content"], return_metadata=meta)
+        hits = [_hit(o, q.mode) for o in res.objects]
+        leaked = [h.memory_id for h, o in zip(hits, res.objects, strict=True) if o.properties["tenant"] != q.tenant]
+        if leaked:  # never expected: Weaviate tenants are separate shards
+            raise RuntimeError(f"tenant isolation violated for tenant {q.tenant!r}: {leaked[:3]}")
+        return hits
+
+
+def _props(r: MemoryRecord) -> dict[str, Any]:
+    return {
+        "content": r.content, "tenant": r.tenant, "memory_id": r.memory_id, "agent_id": r.agent_id,
+        "session_id": r.session_id, "memory_type": r.memory_type, "created_at": r.created_at,
+        "expires_at": r.expires_at, "importance": float(r.importance),
+        "source_memory_ids": list(r.source_memory_ids) or [r.memory_id],
+        "source_event_ids": list(r.source_event_ids), "source_refs": list(r.source_refs),
+        "metadata_json": json.dumps(dict(r.metadata), sort_keys=True),
+    }
+
+
+def _filters(q: SearchQuery) -> Any:
+    parts = [Filter.by_property("tenant").equal(q.tenant)]
+    if q.session is not None:
+        parts.append(Filter.by_property("session_id").equal(q.session))
+    if q.types:
+        parts.append(Filter.by_property("memory_type").contains_any(list(q.types)))
+    if q.since is not None:
+        parts.append(Filter.by_property("created_at").greater_or_equal(q.since))
+    if q.until is not None:
+        parts.append(Filter.by_property("created_at").less_or_equal(q.until))
+    return Filter.all_of(parts) if len(parts) > 1 else parts[0]
+
+
+def _hit(o: Any, mode: Mode) -> SearchHit:
+    p = o.properties
+    score = 1.0 - float(o.metadata.distance or 0.0) if mode == "vector" else float(o.metadata.score or 0.0)
+    return SearchHit(
+        memory_id=str(p["memory_id"]), content=str(p["content"]), score=round(score, 6),
+        session_id=str(p["session_id"]), agent_id=str(p["agent_id"]), memory_type=str(p["memory_type"]),
+        created_at=int(p["created_at"]), importance=float(p["importance"]),
+        source_memory_ids=tuple(p.get("source_memory_ids") or ()),
+        source_event_ids=tuple(p.get("source_event_ids") or ()),
+        source_refs=tuple(p.get("source_refs") or ()),
+        metadata=json.loads(p.get("metadata_json") or "{}"),
+    )
+
+
+def as_vector(row: np.ndarray[Any, Any]) -> tuple[float, ...]:
+    """A numpy row as the tuple of floats the records carry."""
+    return tuple(float(x) for x in row)
