@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import structlog
+
 from agentic.schemas import catalogue
 from agentic.schemas.topics import TOPICS, TopicSpec
 

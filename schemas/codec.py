@@ -20,13 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agentic.schemas import catalogue
-from agentic.schemas.errors import DecodeError, EventValidationError
-from agentic.schemas.rules import RULES
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from agentic.events import Envelope, Event
 from agentic.events import _generated as gen
+from agentic.schemas import catalogue
+from agentic.schemas.errors import DecodeError, EventValidationError
+from agentic.schemas.rules import RULES
 
 MAGIC = 0
 HEADER = struct.Struct(">bI")

@@ -104,8 +104,10 @@ class _Checker:
                         self.bad(path, "union_branch_removed",
                                  f"the writer's union branch {_kind(branch)} has no matching reader branch; "
                                  "keep the branch (or give the field a new name with a default)")
-                else:
-                    self.check(r, branch, path, ns)
+                elif not self.matches(r, branch, ns):
+                    self.bad(path, "union_branch_removed",
+                             f"the writer's union branch {_kind(branch)} cannot be read as {rk}; "
+                             "keep the union")
             return
         if rk == "union":
             if not any(self.matches(rb, w, ns) for rb in r):

@@ -13,9 +13,10 @@ import json
 import sys
 from pathlib import Path
 
+from fastavro import parse_schema, writer
+
 from agentic.schemas import catalogue
 from agentic.schemas.compat import check_pair, history_schema, history_versions
-from fastavro import parse_schema, writer
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = ROOT / "schemas" / "history"
@@ -40,9 +41,8 @@ def pending() -> list[tuple[str, int]]:
 
 def write_samples(event_type: str, version: int) -> Path:
     """Samples of the CURRENT classes, written with the current schema (= the version being released)."""
-    from agentic.schemas.samples import sample_event
-
     from agentic.events import _generated as gen  # the classes must match the schema: regenerate first
+    from agentic.schemas.samples import sample_event
 
     schema = parse_schema(catalogue.stripped(catalogue.resolved_schema(event_type)))
     records = [gen.ENC[event_type](sample_event(event_type, i)) for i in range(SAMPLES_PER_VERSION)]

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agentic.schemas.errors import EventValidationError
-
 from agentic.events import (
     DeleteScope,
     GangMember,
@@ -22,6 +20,7 @@ from agentic.events import (
     TripleAsserted,
     WorkflowStarted,
 )
+from agentic.schemas.errors import EventValidationError
 
 
 def _gang_member(m: GangMember, path: str) -> None:
