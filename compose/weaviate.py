@@ -1,0 +1,101 @@
+"""Weaviate built from the Go module proxy (``go install``) and run standalone on loopback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from agentic.config import Settings
+
+from . import versions
+from .process import PidRecord, install_atomically, require_tool, run_logged, spawn
+
+NAME = "weaviate"
+VERSION = versions.WEAVIATE
+BINARY = "weaviate-server"
+GOSSIP_PORT = 7946  # data port = gossip + 1
+RAFT_PORT = 8300  # internal RPC port = raft + 1
+NODE_NAME = "agentic-node-1"  # stable: Weaviate's schema (RAFT) is tied to the node name
+
+
+def install_dir(settings: Settings) -> Path:
+    return settings.cache_dir / f"weaviate-{VERSION}"
+
+
+def binary(settings: Settings) -> Path:
+    return install_dir(settings) / "bin" / BINARY
+
+
+def build_env(gobin: Path, base: dict[str, str]) -> dict[str, str]:
+    """Environment of ``go install``: static binary, into ``gobin``; Go's own caches stay per-user."""
+    return {**base, "CGO_ENABLED": "0", "GOBIN": str(gobin), "GOFLAGS": "-buildvcs=false"}
+
+
+def install(settings: Settings) -> bool:
+    """Build weaviate-server once with the Go toolchain; minutes on 2 cores, then cached."""
+    go = require_tool(NAME, "go", "install Go 1.26+ (https://go.dev/doc/install or your distribution)")
+    log_file = settings.state_dir / "logs" / "install-weaviate.log"
+
+    def build(tmp: Path) -> None:
+        package = f"{versions.WEAVIATE_MODULE}/cmd/{BINARY}@v{VERSION}"
+        run_logged(NAME, "install (go install)", [go, "install", package], log_file,
+                   cwd=tmp, env=build_env(tmp / "bin", dict(os.environ)))
+
+    return install_atomically(install_dir(settings), build)
+
+
+def server_env(settings: Settings, data: Path) -> dict[str, str]:
+    """Environment of a standalone single-node Weaviate with anonymous access and no vectorizer."""
+    return {
+        "PERSISTENCE_DATA_PATH": str(data),
+        "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
+        "DEFAULT_VECTORIZER_MODULE": "none",
+        "CLUSTER_HOSTNAME": NODE_NAME,
+        "CLUSTER_IN_LOCALHOST": "true",
+        "CLUSTER_GOSSIP_BIND_PORT": str(GOSSIP_PORT),
+        "CLUSTER_DATA_BIND_PORT": str(GOSSIP_PORT + 1),
+        "RAFT_PORT": str(RAFT_PORT),
+        "RAFT_INTERNAL_RPC_PORT": str(RAFT_PORT + 1),
+        "RAFT_BOOTSTRAP_EXPECT": "1",
+        "RAFT_JOIN": f"{NODE_NAME}:{RAFT_PORT}",
+        "GRPC_PORT": str(settings.weaviate_grpc_port),
+        "DISABLE_TELEMETRY": "true",
+        "GO_PROFILING_DISABLE": "true",
+        "QUERY_DEFAULTS_LIMIT": "25",
+    }
+
+
+def launch(settings: Settings) -> PidRecord:
+    data = settings.state_dir / "weaviate" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = [str(binary(settings)), "--host", settings.weaviate_host,
+            "--port", str(settings.weaviate_http_port), "--scheme", "http"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **server_env(settings, data)}
+    return spawn(NAME, argv, state_dir=settings.state_dir, version=VERSION, cwd=data.parent, env=env)
+
+
+def _get(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=3.0)
+    except httpx.HTTPError:
+        return None
+
+
+def ready(settings: Settings) -> bool:
+    response = _get(f"{settings.weaviate_url}/v1/.well-known/ready")
+    return response is not None and int(response.status_code) == 200
+
+
+def info(settings: Settings) -> dict[str, Any]:
+    """What Weaviate reports in /v1/meta: its version and modules."""
+    out: dict[str, Any] = {"address": settings.weaviate_url, "grpc_port": settings.weaviate_grpc_port,
+                           "up": ready(settings)}
+    meta = _get(f"{settings.weaviate_url}/v1/meta") if out["up"] else None
+    if meta is not None and meta.status_code == 200:
+        body = meta.json()
+        out.update(version=body.get("version"), hostname=body.get("hostname"),
+                   modules=sorted(body.get("modules") or {}))
+    return out
