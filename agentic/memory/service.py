@@ -1,0 +1,138 @@
+"""The in-process memory path: validate -> embed -> consolidation core -> Weaviate projection.
+
+This is the write path the benchmark measures and the SDK uses until the Kafka processor shell
+runs the same core behind the event log. A batch is validated whole before anything is written:
+one bad line raises :class:`MemoryInputError` naming the line and field, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+
+from agentic.connectors.embeddings import Embedder, check_vector
+from agentic.connectors.weaviate import Mode, SearchHit, SearchQuery, WeaviateMemoryStore, weaviate_tenant
+from agentic.memory.lines import MemoryInputError, parse_line, parse_memory_type
+from agentic.projections.weaviate.memory import MemoryProjection
+from agentic.streams.memory import MemoryConfig, MemoryConsolidated, MemoryState, WriteMemory, WriteRejected, apply
+from agentic.streams.memory.model import Output
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteReport:
+    received: int
+    stored: int
+    merged: int
+    rejected: tuple[tuple[str, str, str], ...]  # (memory_id, field, rule)
+    failed: tuple[tuple[str, str], ...]  # objects the store refused
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.failed
+
+
+class MemoryService:
+    def __init__(self, embedder: Embedder, store: WeaviateMemoryStore,
+                 config: MemoryConfig = MemoryConfig(), target: str | None = None) -> None:  # noqa: B008 - frozen
+        self._embedder = embedder
+        self._store = store
+        self._config = config
+        self._projection = MemoryProjection(store, target)
+        self._target = target
+        self._state = MemoryState()
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def prepare(self, lines: Sequence[Mapping[str, Any]]) -> list[WriteMemory]:
+        """Validate every line and embed those without a vector; raises before any write."""
+        parsed = [parse_line(obj, n) for n, obj in enumerate(lines, start=1)]
+        for n, cmd in enumerate(parsed, start=1):
+            if cmd.embedding:
+                try:
+                    check_vector(cmd.embedding, self._embedder.dim)
+                except ValueError as exc:
+                    raise MemoryInputError(f"line {n}: {exc}") from exc
+        todo = [i for i, c in enumerate(parsed) if not c.embedding]
+        if todo:
+            vectors = self._embedder.embed([parsed[i].content for i in todo]).astype(np.float64)
+            for i, row in zip(todo, vectors, strict=True):
+                parsed[i] = _with_vector(parsed[i], tuple(row.tolist()))
+        return parsed
+
+    def write(self, lines: Sequence[Mapping[str, Any]]) -> WriteReport:
+        commands = self.prepare(lines)
+        outputs: list[Output] = []
+        state = self._state
+        for cmd in commands:
+            state, out = apply(state, cmd, self._config)
+            outputs.extend(out)
+        self._state = state
+        outcome = self._projection.apply_outputs(outputs)
+        rejected = tuple((o.memory_id, o.field, o.rule) for o in outputs if isinstance(o, WriteRejected))
+        merged = sum(1 for o in outputs if isinstance(o, MemoryConsolidated))
+        return WriteReport(len(commands), len(commands) - merged - len(rejected), merged, rejected,
+                           outcome.failed)
+
+    def write_file(self, path: Path, batch: int = 2000) -> WriteReport:
+        """Write a JSON-lines file in batches; every line is validated before the first write."""
+        rows = _read_jsonl(path)
+        self.prepare_check(rows)
+        totals = WriteReport(0, 0, 0, (), ())
+        for start in range(0, len(rows), batch):
+            r = self.write(rows[start:start + batch])
+            totals = WriteReport(totals.received + r.received, totals.stored + r.stored,
+                                 totals.merged + r.merged, totals.rejected + r.rejected, totals.failed + r.failed)
+        return totals
+
+    def prepare_check(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for n, obj in enumerate(rows, start=1):
+            cmd = parse_line(obj, n, embedding=(1.0,))
+            if obj.get("embedding") is not None:
+                try:
+                    check_vector(cmd.embedding, self._embedder.dim)
+                except ValueError as exc:
+                    raise MemoryInputError(f"line {n}: {exc}") from exc
+
+    def search(self, tenant: str | None, query: str, session: str | None = None,
+               types: Iterable[str] | None = None, since: int | None = None, until: int | None = None,
+               k: int = 10, mode: Mode = "hybrid", alpha: float = 0.5) -> list[SearchHit]:
+        if tenant is None or not str(tenant).strip():
+            raise MemoryInputError("tenant: required; a search is always scoped to one tenant")
+        weaviate_tenant(tenant)
+        if not query or not query.strip():
+            raise MemoryInputError("query: required: non-empty text")
+        if not 0.0 <= alpha <= 1.0:
+            raise MemoryInputError(f"alpha: must be within [0, 1] (1 = vector only), got {alpha}")
+        kinds = tuple(parse_memory_type(t).value for t in (types or ()))
+        vector = None if mode == "keyword" else tuple(self._embedder.embed([query])[0].astype(float).tolist())
+        q = SearchQuery(tenant=tenant, text=query, vector=vector, mode=mode, alpha=alpha, k=k,
+                        session=session, types=kinds, since=since, until=until)
+        hits: list[SearchHit] = self._store.search(q, self._target)
+        return hits
+
+
+def _with_vector(cmd: WriteMemory, vector: tuple[float, ...]) -> WriteMemory:
+    return replace(cmd, embedding=vector)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with path.open() as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise MemoryInputError(f"line {n}: line: not valid JSON ({exc.msg})") from exc
+    return rows
