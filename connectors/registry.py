@@ -17,6 +17,7 @@ import httpx
 import structlog
 
 from agentic.schemas import catalogue
+from agentic.schemas.compat import check_pair
 from agentic.schemas.topics import TOPICS, TopicSpec
 
 log = structlog.get_logger(__name__)
@@ -134,7 +135,22 @@ class SchemaRegistry:
         body = resp.json()
         if body.get("is_compatible", False):
             return []
-        return [str(m) for m in body.get("messages") or []] or [f"{subject}: incompatible (no details given)"]
+        messages = [str(m) for m in body.get("messages") or []]
+        return messages or self._explain(subject, schema) or [f"{subject}: incompatible (no details given)"]
+
+    def _explain(self, subject: str, schema: dict[str, Any] | str) -> list[str]:
+        """The registry said no without saying why (Apicurio's ccompat API gives no messages): run the
+        pure checker against every registered version, which names the field and the rule."""
+        reader = json.loads(schema) if isinstance(schema, str) else schema
+        event_type = catalogue.event_type_of(reader)
+        out: list[str] = []
+        for version in self.versions(subject):
+            resp = self._call("get_version", "GET", f"/subjects/{subject}/versions/{version}")
+            if resp.status_code != 200:
+                raise self._fail("get_version", resp)
+            writer = json.loads(resp.json()["schema"])
+            out.extend(str(v) for v in check_pair(event_type, reader, writer, version))
+        return out
 
     def subjects(self) -> list[str]:
         resp = self._call("subjects", "GET", "/subjects")

@@ -96,6 +96,35 @@ def stripped(schema: Any) -> Any:
     return out
 
 
+def _full_names(schema: Any, ns: str) -> Any:
+    """Named types written with their full name and no ``namespace`` (registries may drop a nested
+    type's namespace when it equals the enclosing one: same schema, different text)."""
+    if isinstance(schema, list):
+        return [_full_names(s, ns) for s in schema]
+    if isinstance(schema, str):
+        return schema if schema in _PRIMITIVES or "." in schema else f"{ns}.{schema}"
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    if out.get("type") in ("record", "enum", "fixed"):
+        name = full_name({"namespace": ns, **out})
+        out.pop("namespace", None)
+        out["name"] = name
+        ns = name.rsplit(".", 1)[0]
+    for key in ("type", "items", "values"):
+        if key in out and not (key == "type" and isinstance(out[key], str) and out[key] in _KINDS):
+            out[key] = _full_names(out[key], ns)
+    if "fields" in out:
+        out["fields"] = [{**f, "type": _full_names(f["type"], ns)} for f in out["fields"]]
+    return out
+
+
+_PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+_KINDS = _PRIMITIVES | {"record", "enum", "fixed", "array", "map"}
+
+
 def fingerprint_json(schema: Schema) -> str:
-    """Stable text of the stripped schema: equal for schemas that read the same bytes the same way."""
-    return json.dumps(stripped(copy.deepcopy(schema)), sort_keys=True, separators=(",", ":"))
+    """Stable text of the stripped schema with full names: equal for schemas that read the same bytes
+    the same way, whatever the registry did to their text."""
+    canonical = _full_names(stripped(copy.deepcopy(schema)), NAMESPACE)
+    return json.dumps(canonical, sort_keys=True, separators=(",", ":"))
