@@ -15,12 +15,14 @@ from agentic.logging import configure
 
 # (module in agentic.cli, attribute): each attribute is a click command or group.
 COMMANDS: list[tuple[str, str]] = [
+    ("bench", "bench"),
     ("sql", "sql"),
     ("report", "report"),
     ("projector", "projector"),
     ("stack", "stack"),
     ("events", "publish"),
     ("events", "tail"),
+    ("memory", "memory"),
 ]
 
 

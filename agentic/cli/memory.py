@@ -1,0 +1,117 @@
+"""`agentic memory write|search|delete`: the memory service from the command line.
+
+Input of ``write --file``: JSON lines, one memory per line (format: ``agentic.memory.lines``), e.g.
+``{"tenant": "acme", "session_id": "s1", "memory_id": "m1", "content": "Alice likes tea"}``.
+The whole file is validated before anything is written. ``search --json`` prints
+``{"tenant", "query", "mode", "k", "results": [{"memory_id", "content", "score", "session_id",
+"memory_type", "created_at", "source_memory_ids", "source_event_ids", "metadata", ...}]}``.
+
+These commands run the write path in this process (validate -> embed -> consolidation core ->
+Weaviate); consolidation state therefore spans one invocation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agentic.config import Settings
+from agentic.connectors.embeddings import DEFAULT_EMBEDDER, load_embedder
+from agentic.connectors.weaviate import MODES, WeaviateMemoryStore
+from agentic.memory import MemoryInputError, MemoryService
+from agentic.projections.weaviate.memory import MemoryProjection
+from agentic.streams.memory import DeleteMemory, DeleteScope, MemoryState, apply
+
+
+def _service(settings: Settings, embedder_spec: str) -> MemoryService:
+    embedder = load_embedder(embedder_spec)
+    store = WeaviateMemoryStore.connect(settings, embedder.dim)
+    store.ensure_schema()
+    return MemoryService(embedder, store)
+
+
+@click.group()
+def memory() -> None:
+    """Write, search and delete agent memories (Weaviate, hybrid vector + BM25)."""
+
+
+@memory.command("write")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="JSON lines, one memory per line.")
+@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def write_cmd(settings: Settings, path: Path, embedder: str, as_json: bool) -> None:
+    """Validate then write every memory of FILE; exit 1 if any line is invalid (nothing written)."""
+    service = _service(settings, embedder)
+    try:
+        report = service.write_file(path)
+    except MemoryInputError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    data = {"received": report.received, "stored": report.stored, "merged": report.merged,
+            "rejected": [list(r) for r in report.rejected], "failed": [list(f) for f in report.failed]}
+    click.echo(json.dumps(data) if as_json else
+               f"{report.received} received, {report.stored} stored, {report.merged} merged, "
+               f"{len(report.rejected)} rejected, {len(report.failed)} failed")
+    if not report.ok:
+        sys.exit(1)
+
+
+@memory.command("search")
+@click.option("--tenant", required=True)
+@click.option("--query", required=True)
+@click.option("--session", default=None)
+@click.option("--type", "types", multiple=True, help="Memory type filter (repeatable).")
+@click.option("--since", type=int, default=None, help="Earliest occurred_at, ms since the epoch.")
+@click.option("--until", type=int, default=None, help="Latest occurred_at, ms since the epoch.")
+@click.option("--k", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Hybrid weight of the vector side (0 = BM25 only, 1 = vector only).")
+@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def search_cmd(settings: Settings, tenant: str, query: str, session: str | None, types: tuple[str, ...],
+               since: int | None, until: int | None, k: int, mode: Any, alpha: float, embedder: str,
+               as_json: bool) -> None:
+    """Top-K memories of one tenant for QUERY, with scores and provenance."""
+    service = _service(settings, embedder)
+    try:
+        hits = service.search(tenant, query, session=session, types=types, since=since, until=until,
+                              k=k, mode=mode, alpha=alpha)
+    except MemoryInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        results = [{**dataclasses.asdict(h), "metadata": dict(h.metadata)} for h in hits]
+        click.echo(json.dumps({"tenant": tenant, "query": query, "mode": mode, "k": k, "results": results}))
+        return
+    for rank, h in enumerate(hits, start=1):
+        click.echo(f"{rank:>3}  {h.score:.3f}  {h.memory_id}  [{h.session_id}]  {h.content}")
+
+
+@memory.command("delete")
+@click.option("--tenant", required=True)
+@click.option("--memory-id", default=None)
+@click.option("--session", default=None)
+@click.option("--all", "everything", is_flag=True, help="Delete every memory of the tenant.")
+@click.pass_obj
+def delete_cmd(settings: Settings, tenant: str, memory_id: str | None, session: str | None,
+               everything: bool) -> None:
+    """Delete one memory, one session or a whole tenant from the read model."""
+    chosen = [x for x in (memory_id, session, everything or None) if x]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --memory-id, --session or --all")
+    scope = DeleteScope.MEMORY if memory_id else DeleteScope.SESSION if session else DeleteScope.TENANT
+    store = WeaviateMemoryStore.connect(settings, load_embedder(DEFAULT_EMBEDDER).dim)
+    try:
+        store.ensure_schema()
+        _, out = apply(MemoryState(), DeleteMemory("cli", 0, tenant, scope, memory_id or session or ""))
+        outcome = MemoryProjection(store).apply_outputs(out)
+    finally:
+        store.close()
+    click.echo(f"deleted ({scope.value.lower()}): {'ok' if outcome.commit else outcome.failed}")
