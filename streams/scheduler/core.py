@@ -23,8 +23,8 @@ from .placement import Miss, Placed, allocate, fits_now, place, release
 from .state import ClusterState, QueueRecord, TaskRecord, quota_key
 from .validate import check_submission
 
-LEARN_SCHEDULE = (16, 64, 256, 1024)
-LEARN_PERIOD = 4096
+LEARN_SCHEDULE = (16, 32, 64, 128, 256, 512, 1024, 2048)
+LEARN_PERIOD = 2048
 
 
 @dataclass
@@ -107,7 +107,7 @@ class Scheduler:
         state.active[i], state.healthy[i] = True, ev.healthy
         state.schedulable[i] = ev.healthy and not ev.cordoned
         state.gpu_total_milli += int(state.gpu_ok[i].sum()) * 1000
-        state.touch(i)
+        state.reshape(i)
 
     def _node_removed(self, state: ClusterState, ev: NodeRemoved, out: _Out) -> None:
         i = state.index.get(ev.node_id)
@@ -120,7 +120,7 @@ class Scheduler:
                                                f"node {ev.node_id} removed: {ev.reason}"))
         state.gpu_total_milli -= int(state.gpu_ok[i].sum()) * 1000
         state.active[i] = state.schedulable[i] = False
-        state.touch(i)
+        state.reshape(i)
 
     def _heartbeat(self, state: ClusterState, ev: NodeHeartbeat) -> None:
         i = state.index.get(ev.node_id)

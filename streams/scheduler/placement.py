@@ -146,9 +146,9 @@ def _attempt(
         allocate(state, p)
         done.append(p)
         scores.append(s)
-    mean = float(np.mean(scores)) if scores else 0.0
-    loads = [float(state.load[state.index[p.node_id]]) for p in done]
-    breakdown = ((cfg.placement, mean), ("load", -cfg.load_weight * float(np.mean(loads))))
+    mean = sum(scores) / len(scores) if scores else 0.0
+    load = sum(float(state.load[state.index[p.node_id]]) for p in done) / max(len(done), 1)
+    breakdown = ((cfg.placement, mean), ("load", -cfg.load_weight * load))
     return Placed(tuple(done), mean, breakdown)
 
 

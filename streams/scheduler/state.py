@@ -74,6 +74,7 @@ class ClusterState:
         self.rack_index: dict[str, int] = {}
         self._alloc(capacity, gpu_slots)
         self.version = 0
+        self.capacity_version = 0  # bumped when a node's capacity, health or presence changes
         self.tasks: dict[str, TaskRecord] = {}
         self.pending: dict[str, None] = {}  # insertion-ordered set of pending task ids
         self.queues: dict[str, QueueRecord] = {}
@@ -122,6 +123,11 @@ class ClusterState:
         cap, g = self.cpu_cap.shape[0], self.gpu_slots
         if nodes > cap or gpus > g:
             self._grow(max(cap, 2 * nodes if nodes > cap else cap), max(g, gpus))
+
+    def reshape(self, i: int) -> None:
+        """Node i's capacity changed (registered, updated, removed)."""
+        self.capacity_version += 1
+        self.touch(i)
 
     def touch(self, i: int) -> None:
         """Mark node i changed: every memoised score of it is stale."""

@@ -59,21 +59,28 @@ def _check_member(k: int, replicas: int, cpu: int, mem: int, count: int, milli: 
 
 def _check_ever_fits(state: ClusterState, ev: TaskSubmitted) -> Problem | None:
     """NEVER_FITS: nodes exist, but none could host a replica even when empty."""
-    active = np.nonzero(state.active[: state.n])[0]
-    if active.shape[0] == 0:
-        return None  # no nodes yet: pending NO_NODES, not a rejection
     for k, m in enumerate(ev.members):
         req = Req(m.cpu_milli, m.memory_mib, m.gpu_count, m.gpu_milli if m.gpu_count else 0, ev.gpu_models)
-        ok = (state.cpu_cap[active] >= req.cpu) & (state.mem_cap[active] >= req.mem)
-        if req.count:
-            gpus = state.gpu_ok[active]
-            if req.models:
-                allowed = np.array([x in req.models for x in state.models] or [False], dtype=bool)
-                gpus = gpus & allowed[state.gpu_model[active]]
-            ok &= gpus.sum(axis=1) >= req.count
-        if not ok.any():
+        key = ("ever", req, state.capacity_version)
+        if key not in state.memo:
+            state.memo[key] = _ever_fits(state, req)
+        if not state.memo[key]:
             return Problem(RejectReason.NEVER_FITS, f"members[{k}]",
                            f"no registered node has {req.cpu} cpu_milli, {req.mem} memory_mib and "
                            f"{req.count} GPU(s) of models {list(req.models) or 'any'} even when empty; "
                            "shrink the request or add such a node")
     return None
+
+
+def _ever_fits(state: ClusterState, req: Req) -> bool:
+    active = np.nonzero(state.active[: state.n])[0]
+    if active.shape[0] == 0:
+        return True  # no nodes yet: pending NO_NODES, not a rejection
+    ok = (state.cpu_cap[active] >= req.cpu) & (state.mem_cap[active] >= req.mem)
+    if req.count:
+        gpus = state.gpu_ok[active]
+        if req.models:
+            allowed = np.array([x in req.models for x in state.models] or [False], dtype=bool)
+            gpus = gpus & allowed[state.gpu_model[active]]
+        ok &= gpus.sum(axis=1) >= req.count
+    return bool(ok.any())

@@ -1,0 +1,64 @@
+"""`agentic bench ...`: benchmarks that print JSON (performance targets are checked here, not in tests).
+
+One sub-command per benchmark; other groups add theirs (backbone, projections, memory).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+DATA = Path("../shared/data/openb")
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks; each prints its measurements as JSON."""
+
+
+def _seeds(seed: int, seeds: str | None) -> list[int]:
+    if not seeds:
+        return [seed]
+    if ".." in seeds:
+        lo, hi = (int(x) for x in seeds.split(".."))
+        return list(range(lo, hi + 1))
+    return [int(x) for x in seeds.split(",")]
+
+
+@bench.command("scheduler")
+@click.option("--nodes", "nodes_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DATA / "openb_node_list_gpu_node.csv", show_default=True, help="Node list CSV.")
+@click.option("--pods", "pods_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DATA / "openb_pod_list_default.csv", show_default=True, help="Pod list CSV.")
+@click.option("--arrive", type=float, default=1.3, show_default=True,
+              help="Arrived GPU request as a fraction of GPU capacity.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seeds", default=None, help="Several seeds, averaged: '42..51' or '42,43'.")
+@click.option("--policy", default="frag", show_default=True,
+              help="random|bestfit|fgd|frag|spread, or a comma list run in the same process.")
+@click.option("--frag-prior/--frag-online", default=False, show_default=True,
+              help="Give `frag` the pod list's request distribution instead of learning it online.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only (the default output is JSON too).")
+def scheduler_cmd(nodes_csv: Path, pods_csv: Path, arrive: float, seed: int, seeds: str | None,
+                  policy: str, frag_prior: bool, as_json: bool) -> None:
+    """OpenB placement benchmark (FGD methodology) through the real scheduler core."""
+    from agentic.bench.openb import load_nodes, load_pods
+    from agentic.bench.scheduler import POLICIES, average, run
+
+    policies = [p.strip() for p in policy.split(",") if p.strip()]
+    for p in policies:
+        if p not in POLICIES:
+            raise click.BadParameter(f"{p!r} is not one of {', '.join(POLICIES)}", param_hint="--policy")
+    nodes, pods = load_nodes(nodes_csv), load_pods(pods_csv)
+    out: list[dict[str, Any]] = []
+    for p in policies:
+        runs = [run(nodes, pods, p, s, arrive, frag_prior) for s in _seeds(seed, seeds)]
+        res = runs[0] if len(runs) == 1 else average(runs) | {"per_seed": runs}
+        out.append(res | {"pod_list": pods_csv.name, "arrive": arrive})
+    click.echo(json.dumps(out[0] if len(out) == 1 else {"results": out}, indent=None if as_json else 2))
+
+
+
