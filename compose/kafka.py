@@ -18,8 +18,8 @@ from .process import (
     PidRecord,
     StackError,
     install_atomically,
+    listening_pid,
     port_open,
-    read_record,
     require_tool,
     run_logged,
     spawn,
@@ -169,16 +169,19 @@ def info(settings: Settings) -> dict[str, Any]:
     out.update(up=True, cluster_id=cluster.cluster_id,
                controller_id=cluster.controller.id if cluster.controller else None,
                nodes=[f"{n.id}@{n.host}:{n.port}" for n in cluster.nodes])
-    out["version"] = running_jar_version(read_record(settings.state_dir, NAME))
+    out["version"] = running_jar_version(listening_pid(split_host_port(settings.kafka_bootstrap)[1]))
     return out
 
 
-def running_jar_version(record: PidRecord | None) -> str | None:
-    """Version of kafka_2.13-*.jar on the classpath of the process we started, from /proc."""
-    if record is None:
+def running_jar_version(pid: int | None) -> str | None:
+    """Version of the kafka_2.13-*.jar on the classpath of the broker process ``pid``, from /proc.
+
+    The broker does not report its software version over the Kafka protocol; the jar it runs does.
+    """
+    if pid is None:
         return None
     try:
-        argv = Path(f"/proc/{record.pid}/cmdline").read_bytes().split(b"\0")
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
     for i, arg in enumerate(argv[:-1]):

@@ -239,3 +239,34 @@ def require_tool(service: str, tool: str, hint: str) -> str:
     if found is None:
         raise StackError(service, "install", f"`{tool}` is not on PATH: {hint}")
     return found
+
+
+def listening_pid(port: int) -> int | None:
+    """Pid of the local process listening on TCP ``port`` (any address), from /proc; None if unseen.
+
+    Only processes whose /proc/<pid>/fd this user may read are found (a container's are not).
+    """
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return int(proc.name)
+    return None
+
+
+def _listening_inodes(port: int) -> set[str]:
+    found: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    found.add(f"socket:[{inode}]")
+    return found
