@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+
 from agentic.streams.memory.model import (
     AccessMemory,
     Command,

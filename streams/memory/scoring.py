@@ -6,6 +6,7 @@ import hashlib
 import re
 
 import numpy as np
+
 from agentic.streams.memory.model import Memory, MemoryConfig, MemoryType, Vectors
 
 _BASE_IMPORTANCE = {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from agentic.streams.memory import (
     AccessMemory,
     DeleteMemory,
@@ -21,8 +24,6 @@ from agentic.streams.memory import (
     replay,
 )
 from agentic.streams.memory.scoring import effective_importance, heuristic_importance
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 DAY = 24 * 3600 * 1000
 

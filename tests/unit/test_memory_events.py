@@ -56,4 +56,4 @@ def test_delete_event_maps_to_a_tombstone_command() -> None:
     deleted = ev.MemoryDeleted(envelope=envelope(9, "MemoryDeleted", 3000), scope=ev.DeleteScope.SESSION,
                                session_id="s1", reason="user request", requested_by="u1")
     cmd = command_of(deleted)
-    assert cmd is not None and (cmd.scope, cmd.target) == ("SESSION", "s1")  # type: ignore[union-attr]
+    assert cmd is not None and (cmd.scope, cmd.target) == ("SESSION", "s1")
