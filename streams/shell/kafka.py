@@ -1,0 +1,244 @@
+"""The Kafka shell: runs one `Processor` over its single-partition input topic with an exact effect.
+
+Start-up (`KafkaShell.recover`): read the last output mark (headers of the output topic's last record),
+the latest checkpoint and the last dead letter; rebuild the state from the checkpoint (or from the empty
+state) and re-read the input from the checkpoint's offset. Every output whose ``(offset, index)`` is at
+or before the mark was written before the crash and is skipped; the rest are sent. Outputs go through
+one idempotent producer to one partition, so the output log is always a prefix of the output sequence:
+after a kill at any point the log ends up identical to an uninterrupted run's.
+
+Checkpoints are written every ``checkpoint_every`` inputs, only after every output before them is
+acknowledged. The consumer group offset is committed at the same time, for lag monitoring only: the
+truth of "how far" is the output log and the checkpoint, never the group offset.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic
+
+import structlog
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from agentic.connectors.kafka import RawProducer, dlq_headers
+from agentic.connectors.kafka_positions import assigned_consumer
+from agentic.schemas.codec import DecodeError, EventCodec
+from agentic.schemas.topics import CHECKPOINTS, key_for
+
+from . import tails
+from .checkpoint import Checkpoint
+from .marks import NOTHING_WRITTEN, Mark, output_headers
+from .protocol import Processor, S, Unprocessable
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ShellConfig:
+    """How the shell runs: where Kafka is, where checkpoints go and how often, how it batches."""
+
+    bootstrap: str
+    checkpoint_topic: str = CHECKPOINTS.name
+    checkpoint_every: int = 5_000
+    batch: int = 2_000
+    idle_timeout: float = 3.0
+    group_id: str | None = None  # default: agentic-processor-<name>
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_every < 1:
+            raise ValueError("ShellConfig.checkpoint_every must be >= 1 input; use e.g. 5000")
+        if self.batch < 1:
+            raise ValueError("ShellConfig.batch must be >= 1 record")
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery(Generic[S]):
+    """Where a (re)started shell stands: the state to continue from and what is already written."""
+
+    state: S
+    next_offset: int  # first input offset still to fold into `state`
+    mark: Mark  # last output already in the output topic
+    dead_letter_mark: int  # last input offset already dead-lettered (-1: none)
+    checkpoint_offset: int | None  # next_offset of the checkpoint used, None: replayed from the start
+    ignored_checkpoint: str | None = None  # why a checkpoint found was not used
+
+
+@dataclass
+class ShellStats:
+    """Counters of one run (reported by `agentic processor run` and the benchmark)."""
+
+    inputs: int = 0
+    outputs: int = 0
+    skipped: int = 0  # outputs re-derived on restart that were already written
+    dead_letters: int = 0
+    checkpoints: int = 0
+    next_offset: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+    def as_dict(self) -> dict[str, Any]:
+        elapsed = max(time.monotonic() - self.started_at, 1e-9)
+        return {"inputs": self.inputs, "outputs": self.outputs, "skipped_already_written": self.skipped,
+                "dead_letters": self.dead_letters, "checkpoints": self.checkpoints,
+                "next_offset": self.next_offset, "elapsed_s": round(elapsed, 3)}
+
+
+def single_input(processor: Processor[Any, Any, Any], bootstrap: str) -> str:
+    """The processor's one input topic; raise if it has several topics or partitions (no total order)."""
+    if len(processor.inputs) != 1:
+        raise ValueError(f"processor {processor.name}: the Kafka shell runs exactly one input topic, "
+                         f"got {processor.inputs}; merge the inputs into one topic to get one total order")
+    topic = processor.inputs[0]
+    meta = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
+    found = meta.topics.get(topic)
+    if found is None or found.error is not None:
+        raise ValueError(f"processor {processor.name}: input topic {topic} does not exist; "
+                         "create it (`agentic publish` or `ensure_topics`) before starting the processor")
+    if len(found.partitions) != 1:
+        raise ValueError(f"processor {processor.name}: input topic {topic} has {len(found.partitions)} "
+                         "partitions; the shell needs exactly 1 (one total order of inputs)")
+    return topic
+
+
+class KafkaShell(Generic[S]):
+    """Runs ``processor`` over Kafka: decode with ``codec``, step, encode outputs, write them with marks."""
+
+    def __init__(self, processor: Processor[S, Any, Any], codec: EventCodec, config: ShellConfig,
+                 key: Callable[[Any], bytes] = key_for) -> None:
+        self.processor = processor
+        self.codec = codec
+        self.config = config
+        self.key = key
+        self.topic = single_input(processor, config.bootstrap)
+        self.partition = 0
+        self.group_id = config.group_id or f"agentic-processor-{processor.name}"
+        self.stats = ShellStats()
+
+    # ------------------------------------------------------------------------------ recovery
+    def recover(self) -> Recovery[S]:
+        """Rebuild the state from the latest usable checkpoint and read how far outputs and dead letters go."""
+        p, bootstrap = self.processor, self.config.bootstrap
+        mark = tails.last_mark(bootstrap, p.output, 0, p.name) or NOTHING_WRITTEN
+        dead = tails.last_dead_letter(bootstrap, self.topic, self.partition)
+        checkpoint = tails.latest_checkpoint(bootstrap, self.config.checkpoint_topic, p.name)
+        why_not = None
+        if checkpoint is not None:
+            why_not = checkpoint.usable_for(p.name, p.version, self.topic, self.partition)
+            if why_not is None and Mark(*checkpoint.mark) > mark:
+                why_not = (f"it says outputs reached {checkpoint.mark} but {p.output} ends at "
+                           f"{(mark.offset, mark.index)}: the output log lost records")
+        if checkpoint is not None and why_not is None:
+            state, start, used = p.restore(checkpoint.snapshot), checkpoint.next_offset, checkpoint.next_offset
+        else:
+            state, start, used = p.initial_state(), 0, None
+        recovery = Recovery(state, start, mark, -1 if dead is None else dead, used, why_not)
+        log.info("shell.recovered", processor=p.name, input=self.topic, checkpoint_offset=used,
+                 ignored_checkpoint=why_not, output_mark=(mark.offset, mark.index), dead_letter_mark=dead)
+        return recovery
+
+    # ---------------------------------------------------------------------------------- run
+    def run(self, until_idle: bool = False, stop: threading.Event | None = None) -> ShellStats:
+        """Recover, then process inputs until ``stop`` is set (or, with ``until_idle``, until caught up)."""
+        rec = self.recover()
+        stop = stop or threading.Event()
+        producer = RawProducer(self.config.bootstrap)
+        consumer = assigned_consumer(self.config.bootstrap, self.group_id, {(self.topic, self.partition):
+                                                                            rec.next_offset})
+        loop = _Loop(self, rec, producer)
+        try:
+            idle_since = time.monotonic()
+            while not stop.is_set():
+                batch = consumer.consume(self.config.batch, 0.2)
+                if batch:
+                    idle_since = time.monotonic()
+                    loop.handle(batch)
+                    if loop.since_checkpoint >= self.config.checkpoint_every:
+                        loop.checkpoint(consumer)
+                elif until_idle and time.monotonic() - idle_since > self.config.idle_timeout and \
+                        _caught_up(consumer, self.topic, self.partition, loop.next_offset):
+                    break
+            loop.checkpoint(consumer)
+        finally:
+            consumer.close()
+        log.info("shell.stopped", processor=self.processor.name, **self.stats.as_dict())
+        return self.stats
+
+
+def _caught_up(consumer: Consumer, topic: str, partition: int, next_offset: int) -> bool:
+    high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+    return next_offset >= int(high)
+
+
+class _Loop(Generic[S]):
+    """The per-record work of a running shell (state, marks, counters)."""
+
+    def __init__(self, shell: KafkaShell[S], rec: Recovery[S], producer: RawProducer) -> None:
+        self.shell = shell
+        self.p = shell.processor
+        self.state = rec.state
+        self.next_offset = rec.next_offset
+        self.written = rec.mark  # last output mark known written (or sent, once we send)
+        self.dead_mark = rec.dead_letter_mark
+        self.producer = producer
+        self.since_checkpoint = 0
+        self.stats = shell.stats
+        self.stats.next_offset = rec.next_offset
+
+    def handle(self, batch: list[Message]) -> None:
+        for msg in batch:
+            err = msg.error()
+            if err is not None:
+                raise KafkaException(err)
+            self._one(msg)
+        self.producer.poll()
+
+    def _one(self, msg: Message) -> None:
+        offset = int(msg.offset() or 0)
+        try:
+            value = msg.value()
+            if value is None:
+                raise DecodeError("the record has no value (a tombstone is not an event)")
+            event = self.shell.codec.decode(value)
+            self.state, outputs = self.p.step(self.state, event)
+        except (DecodeError, Unprocessable) as exc:
+            self._dead_letter(msg, offset, str(exc))
+            outputs = ()
+        for index, out in enumerate(outputs):
+            if self.written.covers(offset, index):
+                self.stats.skipped += 1
+                continue
+            headers = output_headers(self.p.name, self.shell.topic, self.shell.partition, offset, index)
+            self.producer.send(self.p.output, self.shell.key(out), self.shell.codec.encode(out), headers)
+            self.written = Mark(offset, index)
+            self.stats.outputs += 1
+        self.next_offset = offset + 1
+        self.since_checkpoint += 1
+        self.stats.inputs += 1
+        self.stats.next_offset = self.next_offset
+
+    def _dead_letter(self, msg: Message, offset: int, reason: str) -> None:
+        log.warning("shell.dead_letter", processor=self.p.name, offset=offset, reason=reason)
+        if offset <= self.dead_mark:
+            return
+        self.producer.send(f"{self.shell.topic}.dlq", msg.key(), msg.value() or b"", dlq_headers(msg, reason))
+        self.dead_mark = offset
+        self.stats.dead_letters += 1
+
+    def checkpoint(self, consumer: Consumer) -> None:
+        """Flush outputs, then write the snapshot covering every input read so far, then commit the group."""
+        if self.since_checkpoint == 0:
+            return
+        self.producer.flush()
+        cp = Checkpoint(self.p.name, self.p.version, self.shell.topic, self.shell.partition, self.next_offset,
+                        (self.written.offset, self.written.index), self.p.snapshot(self.state))
+        value = cp.encode()
+        self.producer.send(self.shell.config.checkpoint_topic, self.p.name.encode(), value)
+        self.producer.flush()
+        consumer.commit(offsets=[TopicPartition(self.shell.topic, self.shell.partition, self.next_offset)],
+                        asynchronous=False)
+        self.since_checkpoint = 0
+        self.stats.checkpoints += 1
+        log.info("shell.checkpoint", processor=self.p.name, next_offset=self.next_offset, bytes=len(value))
