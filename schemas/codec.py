@@ -6,9 +6,11 @@ Wire format: magic byte ``0``, 4-byte big-endian schema id from the registry, Av
 Decoding resolves the writer schema of the id against the current (reader) schema of that event
 type; when both are the same, resolution is skipped.
 
-Speed: schemas are parsed once per type and id; per event the codec runs the generated check and
-to-dict/from-dict functions of the class and fastavro's schemaless writer/reader on a reused
-buffer. A codec instance is therefore not thread-safe: use one per thread.
+Speed: per event the codec runs the generated code of the class: a type/rule check, then a
+straight-line Avro writer (byte-identical to fastavro's output, checked by the tests, about 3x
+faster); decoding uses fastavro's schemaless reader (schemas parsed once per id) and a generated
+from-dict function. Plans are cached per class and per schema id; caches are only ever filled
+with equal values, so sharing a codec between threads is safe.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro import parse_schema, schemaless_reader
 
 from agentic.events import Envelope, Event
 from agentic.events import _generated as gen
@@ -96,8 +98,7 @@ def _check_event_type(event: Any, name: str) -> None:
 @dataclass(frozen=True, slots=True)
 class _EncodePlan:
     header: bytes
-    schema: Any
-    to_dict: Callable[[Any], dict[str, Any]]
+    write: Callable[[Any, bytes], bytes]
     check: Callable[[Any], None]
     rule: Callable[[Any], None] | None
     event_type: str
@@ -136,7 +137,6 @@ class EventCodec:
         self._current: dict[str, _Parsed] = {}
         self._enc: dict[type, _EncodePlan] = {}
         self._dec: dict[int, _DecodePlan] = {}
-        self._buf = io.BytesIO()
 
     # ---- encoding
     def encode(self, event: Event) -> bytes:
@@ -147,12 +147,11 @@ class EventCodec:
             _check_event_type(event, plan.event_type)
         if plan.rule is not None:
             plan.rule(event)
-        buf = self._buf
-        buf.seek(0)
-        buf.truncate()
-        buf.write(plan.header)
-        schemaless_writer(buf, plan.schema, plan.to_dict(event), disable_tuple_notation=True)
-        return buf.getvalue()
+        try:
+            return plan.write(event, plan.header)
+        except UnicodeEncodeError as exc:  # lone surrogates: the only str the type checks let through
+            raise EventValidationError("", "utf8", f"a string is not valid Unicode text ({exc.reason}); "
+                                       "remove lone surrogates") from exc
 
     def _current_schema(self, event_type: str) -> _Parsed:
         parsed = self._current.get(event_type)
@@ -166,8 +165,8 @@ class EventCodec:
         if name is None or gen.EVENT_CLASSES.get(name) is not cls:
             raise EventValidationError("", "event_class",
                                        f"{cls.__name__} is not an event class; use agentic.events")
-        plan = _EncodePlan(HEADER.pack(MAGIC, self._ids.id_for(name)), self._current_schema(name).schema,
-                           gen.ENC[name], gen.CHK[name], RULES.get(name), name)
+        plan = _EncodePlan(HEADER.pack(MAGIC, self._ids.id_for(name)), gen.BYTES[name], gen.CHK[name],
+                           RULES.get(name), name)
         self._enc[cls] = plan
         return plan
 

@@ -244,6 +244,53 @@ class Gen:
             rule(f"not _is_json({x})", "format_json", "'is not a valid JSON document; send JSON text'")
         return out
 
+    # ---- write: Avro binary of value `x`, appended with `a` (list.append of byte chunks)
+    def wr(self, x: str, t: Any, ind: str) -> list[str]:
+        inner = _nullable(t)
+        if inner is not None:
+            return [f"{ind}if {x} is None:", f"{ind}    a(b'\\x00')", f"{ind}else:", f"{ind}    a(b'\\x02')",
+                    *self.wr(x, inner, ind + "    ")]
+        if isinstance(t, dict):
+            return self.wr_block(x, t, ind)
+        if t in self.named.records:
+            return [f"{ind}_write_{_short(t)}({x}, a)"]
+        if t in self.named.enums:
+            return [f"{ind}a(_EIDX_{_short(t)}[{x}])"]
+        if t == "string":
+            b, n = self.fresh("b"), self.fresh("n")
+            return [f"{ind}{b} = {x}.encode()", f"{ind}{n} = len({b})",
+                    f"{ind}a(_SMALL[{n}] if {n} < _NSMALL else _zz({n}))", f"{ind}a({b})"]
+        if t in ("int", "long"):
+            pre: list[str] = []
+            if not x.isidentifier():
+                y = self.fresh("i")
+                pre, x = [f"{ind}{y} = {x}"], y
+            return [*pre, f"{ind}a(_SMALL[{x}] if 0 <= {x} < _NSMALL else _zz({x}))"]
+        if t == "double":
+            return [f"{ind}a(_pack_d({x}))"]
+        if t == "float":
+            return [f"{ind}a(_pack_f({x}))"]
+        if t == "boolean":
+            return [f"{ind}a(b'\\x01' if {x} else b'\\x00')"]
+        if t == "bytes":
+            return [f"{ind}a(_SMALL[len({x})] if len({x}) < _NSMALL else _zz(len({x})))", f"{ind}a({x})"]
+        raise SystemExit(f"cannot generate a writer for {t!r}")
+
+    def wr_block(self, x: str, t: dict[str, Any], ind: str) -> list[str]:
+        """Arrays and maps: one block (count, items), then the 0 terminator, as fastavro writes them."""
+        n, y = self.fresh("n"), self.fresh("v")
+        head = [f"{ind}if {x}:", f"{ind}    {n} = len({x})", f"{ind}    a(_SMALL[{n}] if {n} < _NSMALL else _zz({n}))"]
+        if t["type"] == "array" and t["items"] in ("double", "float"):
+            code = "d" if t["items"] == "double" else "f"
+            return [*head, f"{ind}    a(_pack(f'<{{{n}}}{code}', *{x}))", f"{ind}a(b'\\x00')"]
+        if t["type"] == "array":
+            body = [f"{ind}    for {y} in {x}:", *self.wr(y, t["items"], ind + "        ")]
+        else:
+            k = self.fresh("k")
+            body = [f"{ind}    for {k}, {y} in {x}.items():", *self.wr(k, "string", ind + "        "),
+                    *self.wr(y, t["values"], ind + "        ")]
+        return [*head, *body, f"{ind}a(b'\\x00')"]
+
     # ---- one record
     def record(self, name: str, r: dict[str, Any], is_event: bool) -> list[str]:
         n = _short(name)
@@ -275,7 +322,12 @@ class Gen:
         out += [f"_set_{n}_{f['name']} = {n}.__dict__[{f['name']!r}].__set__" for f in fields]
         out += ["", "", f"def _dec_{n}(d: dict[str, Any]) -> {n}:", f"    o = _new({n})"]
         out += [f"    _set_{n}_{f['name']}(o, {self.dec(_item('d', f['name']), f['type'])})" for f in fields]
-        out += ["    return o", "", "", f"def _chk_{n}(o: {n}) -> None:"]
+        out += ["    return o", "", "", f"def _write_{n}(o: {n}, a: Callable[[bytes], None]) -> None:"]
+        for f in fields:
+            out += self.wr(f"o.{f['name']}", f["type"], "    ")
+        out += ["", "", f"def _bytes_{n}(o: {n}, header: bytes) -> bytes:",
+                "    chunks = [header]", f"    _write_{n}(o, chunks.append)", "    return b''.join(chunks)"]
+        out += ["", "", f"def _chk_{n}(o: {n}) -> None:"]
         for f in fields:
             c = {k: f[k] for k in CONSTRAINT_KEYS if k in f}
             x = f"f_{f['name']}"
@@ -297,12 +349,32 @@ from __future__ import annotations
 import enum
 import json
 import re
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
 from agentic.schemas.errors import EventValidationError
 
 _new = object.__new__
+_pack = struct.pack
+_pack_d = struct.Struct("<d").pack
+_pack_f = struct.Struct("<f").pack
+
+
+def _zz(n: int) -> bytes:
+    """Avro long: zig-zag, then base-128 varint."""
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_NSMALL = 8192
+_SMALL = [_zz(i) for i in range(_NSMALL)]  # encodings of 0..8191: lengths and small longs
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -335,7 +407,8 @@ def generate() -> str:
         n = _short(name)
         out += ["", "", f"class {n}(enum.StrEnum):", f'    """{e.get("doc", n)}"""', ""]
         out += [f"    {s} = {s!r}" for s in e["symbols"]]
-        out += ["", "", f"_ENUM_{n}: dict[str, {n}] = {{m.value: m for m in {n}}}"]
+        out += ["", "", f"_ENUM_{n}: dict[str, {n}] = {{m.value: m for m in {n}}}",
+                f"_EIDX_{n}: dict[str, bytes] = {{m.value: _zz(i) for i, m in enumerate({n})}}"]
     event_names = {f"{NAMESPACE}.{et}" for et in events}
     for name, r in named.records.items():
         out += g.record(name, r, name in event_names)
@@ -350,7 +423,7 @@ def generate() -> str:
     public = sorted([*events, *(_short(n) for n in named.records), *(_short(n) for n in named.enums)])
     public = sorted({*public, "ENUM_CLASSES", "EVENT_CLASSES", "RECORD_CLASSES", "Event"})
     out += ["__all__ = [", *[f"    {n!r}," for n in public], "]"]
-    for kind in ("enc", "dec", "chk"):
+    for kind in ("enc", "dec", "chk", "bytes"):
         out += [f"{kind.upper()}: dict[str, Any] = {{", *[f"    {r!r}: _{kind}_{r}," for r in recs], "}"]
     return "\n".join(out) + "\n"
 

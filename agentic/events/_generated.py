@@ -10,12 +10,32 @@ from __future__ import annotations
 import enum
 import json
 import re
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
 from agentic.schemas.errors import EventValidationError
 
 _new = object.__new__
+_pack = struct.pack
+_pack_d = struct.Struct("<d").pack
+_pack_f = struct.Struct("<f").pack
+
+
+def _zz(n: int) -> bytes:
+    """Avro long: zig-zag, then base-128 varint."""
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_NSMALL = 8192
+_SMALL = [_zz(i) for i in range(_NSMALL)]  # encodings of 0..8191: lengths and small longs
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -45,6 +65,7 @@ class ConsolidationMethod(enum.StrEnum):
 
 
 _ENUM_ConsolidationMethod: dict[str, ConsolidationMethod] = {m.value: m for m in ConsolidationMethod}
+_EIDX_ConsolidationMethod: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(ConsolidationMethod)}
 
 
 class DeleteScope(enum.StrEnum):
@@ -56,6 +77,7 @@ class DeleteScope(enum.StrEnum):
 
 
 _ENUM_DeleteScope: dict[str, DeleteScope] = {m.value: m for m in DeleteScope}
+_EIDX_DeleteScope: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(DeleteScope)}
 
 
 class ExpiryReason(enum.StrEnum):
@@ -67,6 +89,7 @@ class ExpiryReason(enum.StrEnum):
 
 
 _ENUM_ExpiryReason: dict[str, ExpiryReason] = {m.value: m for m in ExpiryReason}
+_EIDX_ExpiryReason: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(ExpiryReason)}
 
 
 class MemoryType(enum.StrEnum):
@@ -80,6 +103,7 @@ class MemoryType(enum.StrEnum):
 
 
 _ENUM_MemoryType: dict[str, MemoryType] = {m.value: m for m in MemoryType}
+_EIDX_MemoryType: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(MemoryType)}
 
 
 class ModelCallStatus(enum.StrEnum):
@@ -92,6 +116,7 @@ class ModelCallStatus(enum.StrEnum):
 
 
 _ENUM_ModelCallStatus: dict[str, ModelCallStatus] = {m.value: m for m in ModelCallStatus}
+_EIDX_ModelCallStatus: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(ModelCallStatus)}
 
 
 class SandboxKind(enum.StrEnum):
@@ -105,6 +130,7 @@ class SandboxKind(enum.StrEnum):
 
 
 _ENUM_SandboxKind: dict[str, SandboxKind] = {m.value: m for m in SandboxKind}
+_EIDX_SandboxKind: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(SandboxKind)}
 
 
 class SecurityEventKind(enum.StrEnum):
@@ -119,6 +145,7 @@ class SecurityEventKind(enum.StrEnum):
 
 
 _ENUM_SecurityEventKind: dict[str, SecurityEventKind] = {m.value: m for m in SecurityEventKind}
+_EIDX_SecurityEventKind: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(SecurityEventKind)}
 
 
 class Severity(enum.StrEnum):
@@ -131,6 +158,7 @@ class Severity(enum.StrEnum):
 
 
 _ENUM_Severity: dict[str, Severity] = {m.value: m for m in Severity}
+_EIDX_Severity: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(Severity)}
 
 
 class TaskOutcome(enum.StrEnum):
@@ -142,6 +170,7 @@ class TaskOutcome(enum.StrEnum):
 
 
 _ENUM_TaskOutcome: dict[str, TaskOutcome] = {m.value: m for m in TaskOutcome}
+_EIDX_TaskOutcome: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(TaskOutcome)}
 
 
 class PendingReason(enum.StrEnum):
@@ -158,6 +187,7 @@ class PendingReason(enum.StrEnum):
 
 
 _ENUM_PendingReason: dict[str, PendingReason] = {m.value: m for m in PendingReason}
+_EIDX_PendingReason: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(PendingReason)}
 
 
 class RejectReason(enum.StrEnum):
@@ -171,6 +201,7 @@ class RejectReason(enum.StrEnum):
 
 
 _ENUM_RejectReason: dict[str, RejectReason] = {m.value: m for m in RejectReason}
+_EIDX_RejectReason: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(RejectReason)}
 
 
 class WorkloadType(enum.StrEnum):
@@ -184,6 +215,7 @@ class WorkloadType(enum.StrEnum):
 
 
 _ENUM_WorkloadType: dict[str, WorkloadType] = {m.value: m for m in WorkloadType}
+_EIDX_WorkloadType: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(WorkloadType)}
 
 
 class TopologyRequirement(enum.StrEnum):
@@ -196,6 +228,7 @@ class TopologyRequirement(enum.StrEnum):
 
 
 _ENUM_TopologyRequirement: dict[str, TopologyRequirement] = {m.value: m for m in TopologyRequirement}
+_EIDX_TopologyRequirement: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(TopologyRequirement)}
 
 
 class ToolCallStatus(enum.StrEnum):
@@ -209,6 +242,7 @@ class ToolCallStatus(enum.StrEnum):
 
 
 _ENUM_ToolCallStatus: dict[str, ToolCallStatus] = {m.value: m for m in ToolCallStatus}
+_EIDX_ToolCallStatus: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(ToolCallStatus)}
 
 
 class PolicyDecision(enum.StrEnum):
@@ -220,6 +254,7 @@ class PolicyDecision(enum.StrEnum):
 
 
 _ENUM_PolicyDecision: dict[str, PolicyDecision] = {m.value: m for m in PolicyDecision}
+_EIDX_PolicyDecision: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(PolicyDecision)}
 
 
 class WorkflowStatus(enum.StrEnum):
@@ -231,6 +266,7 @@ class WorkflowStatus(enum.StrEnum):
 
 
 _ENUM_WorkflowStatus: dict[str, WorkflowStatus] = {m.value: m for m in WorkflowStatus}
+_EIDX_WorkflowStatus: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(WorkflowStatus)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -289,6 +325,45 @@ def _dec_Envelope(d: dict[str, Any]) -> Envelope:
     _set_Envelope_correlation_id(o, d['correlation_id'])
     _set_Envelope_causation_id(o, d['causation_id'])
     return o
+
+
+def _write_Envelope(o: Envelope, a: Callable[[bytes], None]) -> None:
+    b2 = o.event_id.encode()
+    n3 = len(b2)
+    a(_SMALL[n3] if n3 < _NSMALL else _zz(n3))
+    a(b2)
+    b4 = o.event_type.encode()
+    n5 = len(b4)
+    a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+    a(b4)
+    i6 = o.occurred_at
+    a(_SMALL[i6] if 0 <= i6 < _NSMALL else _zz(i6))
+    b7 = o.tenant.encode()
+    n8 = len(b7)
+    a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+    a(b7)
+    b9 = o.source.encode()
+    n10 = len(b9)
+    a(_SMALL[n10] if n10 < _NSMALL else _zz(n10))
+    a(b9)
+    b11 = o.correlation_id.encode()
+    n12 = len(b11)
+    a(_SMALL[n12] if n12 < _NSMALL else _zz(n12))
+    a(b11)
+    if o.causation_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b13 = o.causation_id.encode()
+        n14 = len(b13)
+        a(_SMALL[n14] if n14 < _NSMALL else _zz(n14))
+        a(b13)
+
+
+def _bytes_Envelope(o: Envelope, header: bytes) -> bytes:
+    chunks = [header]
+    _write_Envelope(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_Envelope(o: Envelope) -> None:
@@ -386,6 +461,51 @@ def _dec_MemoryAccessed(d: dict[str, Any]) -> MemoryAccessed:
     _set_MemoryAccessed_rank(o, d['rank'])
     _set_MemoryAccessed_score(o, d['score'])
     return o
+
+
+def _write_MemoryAccessed(o: MemoryAccessed, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b5 = o.memory_id.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    b7 = o.agent_id.encode()
+    n8 = len(b7)
+    a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+    a(b7)
+    if o.session_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b9 = o.session_id.encode()
+        n10 = len(b9)
+        a(_SMALL[n10] if n10 < _NSMALL else _zz(n10))
+        a(b9)
+    if o.query is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b11 = o.query.encode()
+        n12 = len(b11)
+        a(_SMALL[n12] if n12 < _NSMALL else _zz(n12))
+        a(b11)
+    if o.rank is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i13 = o.rank
+        a(_SMALL[i13] if 0 <= i13 < _NSMALL else _zz(i13))
+    if o.score is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        a(_pack_d(o.score))
+
+
+def _bytes_MemoryAccessed(o: MemoryAccessed, header: bytes) -> bytes:
+    chunks = [header]
+    _write_MemoryAccessed(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_MemoryAccessed(o: MemoryAccessed) -> None:
@@ -496,6 +616,61 @@ def _dec_MemoryConsolidated(d: dict[str, Any]) -> MemoryConsolidated:
     return o
 
 
+def _write_MemoryConsolidated(o: MemoryConsolidated, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b8 = o.result_memory_id.encode()
+    n9 = len(b8)
+    a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+    a(b8)
+    if o.source_ids:
+        n10 = len(o.source_ids)
+        a(_SMALL[n10] if n10 < _NSMALL else _zz(n10))
+        for v11 in o.source_ids:
+            b12 = v11.encode()
+            n13 = len(b12)
+            a(_SMALL[n13] if n13 < _NSMALL else _zz(n13))
+            a(b12)
+    a(b'\x00')
+    if o.source_event_ids:
+        n14 = len(o.source_event_ids)
+        a(_SMALL[n14] if n14 < _NSMALL else _zz(n14))
+        for v15 in o.source_event_ids:
+            b16 = v15.encode()
+            n17 = len(b16)
+            a(_SMALL[n17] if n17 < _NSMALL else _zz(n17))
+            a(b16)
+    a(b'\x00')
+    b18 = o.merged_content.encode()
+    n19 = len(b18)
+    a(_SMALL[n19] if n19 < _NSMALL else _zz(n19))
+    a(b18)
+    a(_EIDX_ConsolidationMethod[o.method])
+    if o.similarity is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        a(_pack_d(o.similarity))
+    if o.importance is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        a(_pack_d(o.importance))
+    if o.session_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b20 = o.session_id.encode()
+        n21 = len(b20)
+        a(_SMALL[n21] if n21 < _NSMALL else _zz(n21))
+        a(b20)
+
+
+def _bytes_MemoryConsolidated(o: MemoryConsolidated, header: bytes) -> bytes:
+    chunks = [header]
+    _write_MemoryConsolidated(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_MemoryConsolidated(o: MemoryConsolidated) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -514,15 +689,15 @@ def _chk_MemoryConsolidated(o: MemoryConsolidated) -> None:
         raise _type_error('source_ids', f_source_ids, 'a tuple (Avro array)')
     if len(f_source_ids) < 1:
         raise EventValidationError('source_ids', 'minItems', 'needs at least 1 item(s)')
-    for i8, v9 in enumerate(f_source_ids):
-        if type(v9) is not str:
-            raise _type_error(f'source_ids[{i8}]', v9, 'a str')
+    for i22, v23 in enumerate(f_source_ids):
+        if type(v23) is not str:
+            raise _type_error(f'source_ids[{i22}]', v23, 'a str')
     f_source_event_ids = o.source_event_ids
     if type(f_source_event_ids) is not tuple:
         raise _type_error('source_event_ids', f_source_event_ids, 'a tuple (Avro array)')
-    for i10, v11 in enumerate(f_source_event_ids):
-        if type(v11) is not str:
-            raise _type_error(f'source_event_ids[{i10}]', v11, 'a str')
+    for i24, v25 in enumerate(f_source_event_ids):
+        if type(v25) is not str:
+            raise _type_error(f'source_event_ids[{i24}]', v25, 'a str')
     f_merged_content = o.merged_content
     if type(f_merged_content) is not str:
         raise _type_error('merged_content', f_merged_content, 'a str')
@@ -606,6 +781,41 @@ def _dec_MemoryDeleted(d: dict[str, Any]) -> MemoryDeleted:
     return o
 
 
+def _write_MemoryDeleted(o: MemoryDeleted, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    a(_EIDX_DeleteScope[o.scope])
+    if o.memory_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b3 = o.memory_id.encode()
+        n4 = len(b3)
+        a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+        a(b3)
+    if o.session_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b5 = o.session_id.encode()
+        n6 = len(b5)
+        a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+        a(b5)
+    b7 = o.reason.encode()
+    n8 = len(b7)
+    a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+    a(b7)
+    b9 = o.requested_by.encode()
+    n10 = len(b9)
+    a(_SMALL[n10] if n10 < _NSMALL else _zz(n10))
+    a(b9)
+
+
+def _bytes_MemoryDeleted(o: MemoryDeleted, header: bytes) -> bytes:
+    chunks = [header]
+    _write_MemoryDeleted(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_MemoryDeleted(o: MemoryDeleted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -674,6 +884,29 @@ def _dec_MemoryExpired(d: dict[str, Any]) -> MemoryExpired:
     _set_MemoryExpired_reason(o, _ENUM_ExpiryReason[d['reason']])
     _set_MemoryExpired_session_id(o, d['session_id'])
     return o
+
+
+def _write_MemoryExpired(o: MemoryExpired, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b2 = o.memory_id.encode()
+    n3 = len(b2)
+    a(_SMALL[n3] if n3 < _NSMALL else _zz(n3))
+    a(b2)
+    a(_EIDX_ExpiryReason[o.reason])
+    if o.session_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b4 = o.session_id.encode()
+        n5 = len(b4)
+        a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+        a(b4)
+
+
+def _bytes_MemoryExpired(o: MemoryExpired, header: bytes) -> bytes:
+    chunks = [header]
+    _write_MemoryExpired(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_MemoryExpired(o: MemoryExpired) -> None:
@@ -777,6 +1010,75 @@ def _dec_MemoryWritten(d: dict[str, Any]) -> MemoryWritten:
     return o
 
 
+def _write_MemoryWritten(o: MemoryWritten, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b10 = o.memory_id.encode()
+    n11 = len(b10)
+    a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+    a(b10)
+    b12 = o.agent_id.encode()
+    n13 = len(b12)
+    a(_SMALL[n13] if n13 < _NSMALL else _zz(n13))
+    a(b12)
+    b14 = o.session_id.encode()
+    n15 = len(b14)
+    a(_SMALL[n15] if n15 < _NSMALL else _zz(n15))
+    a(b14)
+    a(_EIDX_MemoryType[o.memory_type])
+    b16 = o.content.encode()
+    n17 = len(b16)
+    a(_SMALL[n17] if n17 < _NSMALL else _zz(n17))
+    a(b16)
+    if o.metadata:
+        n18 = len(o.metadata)
+        a(_SMALL[n18] if n18 < _NSMALL else _zz(n18))
+        for k20, v19 in o.metadata.items():
+            b21 = k20.encode()
+            n22 = len(b21)
+            a(_SMALL[n22] if n22 < _NSMALL else _zz(n22))
+            a(b21)
+            b23 = v19.encode()
+            n24 = len(b23)
+            a(_SMALL[n24] if n24 < _NSMALL else _zz(n24))
+            a(b23)
+    a(b'\x00')
+    if o.importance is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        a(_pack_d(o.importance))
+    if o.ttl_ms is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i25 = o.ttl_ms
+        a(_SMALL[i25] if 0 <= i25 < _NSMALL else _zz(i25))
+    if o.source_refs:
+        n26 = len(o.source_refs)
+        a(_SMALL[n26] if n26 < _NSMALL else _zz(n26))
+        for v27 in o.source_refs:
+            b28 = v27.encode()
+            n29 = len(b28)
+            a(_SMALL[n29] if n29 < _NSMALL else _zz(n29))
+            a(b28)
+    a(b'\x00')
+    if o.embedding is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        if o.embedding:
+            n30 = len(o.embedding)
+            a(_SMALL[n30] if n30 < _NSMALL else _zz(n30))
+            a(_pack(f'<{n30}f', *o.embedding))
+        a(b'\x00')
+
+
+def _bytes_MemoryWritten(o: MemoryWritten, header: bytes) -> bytes:
+    chunks = [header]
+    _write_MemoryWritten(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_MemoryWritten(o: MemoryWritten) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -811,11 +1113,11 @@ def _chk_MemoryWritten(o: MemoryWritten) -> None:
     f_metadata = o.metadata
     if type(f_metadata) is not dict:
         raise _type_error('metadata', f_metadata, 'a dict (Avro map)')
-    for k10, v11 in f_metadata.items():
-        if type(k10) is not str:
-            raise _type_error(f'metadata[{k10!r}]', k10, 'a str map key')
-        if type(v11) is not str:
-            raise _type_error(f'metadata[{k10!r}]', v11, 'a str')
+    for k32, v33 in f_metadata.items():
+        if type(k32) is not str:
+            raise _type_error(f'metadata[{k32!r}]', k32, 'a str map key')
+        if type(v33) is not str:
+            raise _type_error(f'metadata[{k32!r}]', v33, 'a str')
     f_importance = o.importance
     if f_importance is not None:
         if type(f_importance) is not float and type(f_importance) is not int:
@@ -835,16 +1137,16 @@ def _chk_MemoryWritten(o: MemoryWritten) -> None:
     f_source_refs = o.source_refs
     if type(f_source_refs) is not tuple:
         raise _type_error('source_refs', f_source_refs, 'a tuple (Avro array)')
-    for i12, v13 in enumerate(f_source_refs):
-        if type(v13) is not str:
-            raise _type_error(f'source_refs[{i12}]', v13, 'a str')
+    for i34, v35 in enumerate(f_source_refs):
+        if type(v35) is not str:
+            raise _type_error(f'source_refs[{i34}]', v35, 'a str')
     f_embedding = o.embedding
     if f_embedding is not None:
         if type(f_embedding) is not tuple:
             raise _type_error('embedding', f_embedding, 'a tuple (Avro array)')
-        for i14, v15 in enumerate(f_embedding):
-            if type(v15) is not float and type(v15) is not int:
-                raise _type_error(f'embedding[{i14}]', v15, 'a float')
+        for i36, v37 in enumerate(f_embedding):
+            if type(v37) is not float and type(v37) is not int:
+                raise _type_error(f'embedding[{i36}]', v37, 'a float')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -928,6 +1230,59 @@ def _dec_ModelCallCompleted(d: dict[str, Any]) -> ModelCallCompleted:
     _set_ModelCallCompleted_time_to_first_token_ms(o, d['time_to_first_token_ms'])
     _set_ModelCallCompleted_error(o, d['error'])
     return o
+
+
+def _write_ModelCallCompleted(o: ModelCallCompleted, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b4 = o.request_id.encode()
+    n5 = len(b4)
+    a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+    a(b4)
+    b6 = o.model_id.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    b8 = o.agent_id.encode()
+    n9 = len(b8)
+    a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+    a(b8)
+    if o.task_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b10 = o.task_id.encode()
+        n11 = len(b10)
+        a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+        a(b10)
+    a(_EIDX_ModelCallStatus[o.status])
+    i12 = o.input_tokens
+    a(_SMALL[i12] if 0 <= i12 < _NSMALL else _zz(i12))
+    i13 = o.output_tokens
+    a(_SMALL[i13] if 0 <= i13 < _NSMALL else _zz(i13))
+    i14 = o.cost_usd_micros
+    a(_SMALL[i14] if 0 <= i14 < _NSMALL else _zz(i14))
+    i15 = o.latency_ms
+    a(_SMALL[i15] if 0 <= i15 < _NSMALL else _zz(i15))
+    if o.time_to_first_token_ms is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i16 = o.time_to_first_token_ms
+        a(_SMALL[i16] if 0 <= i16 < _NSMALL else _zz(i16))
+    if o.error is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b17 = o.error.encode()
+        n18 = len(b17)
+        a(_SMALL[n18] if n18 < _NSMALL else _zz(n18))
+        a(b17)
+
+
+def _bytes_ModelCallCompleted(o: ModelCallCompleted, header: bytes) -> bytes:
+    chunks = [header]
+    _write_ModelCallCompleted(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_ModelCallCompleted(o: ModelCallCompleted) -> None:
@@ -1075,6 +1430,52 @@ def _dec_ModelRegistered(d: dict[str, Any]) -> ModelRegistered:
     return o
 
 
+def _write_ModelRegistered(o: ModelRegistered, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b4 = o.model_id.encode()
+    n5 = len(b4)
+    a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+    a(b4)
+    b6 = o.provider.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    b8 = o.model_name.encode()
+    n9 = len(b8)
+    a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+    a(b8)
+    b10 = o.endpoint.encode()
+    n11 = len(b10)
+    a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+    a(b10)
+    i12 = o.context_window_tokens
+    a(_SMALL[i12] if 0 <= i12 < _NSMALL else _zz(i12))
+    i13 = o.input_cost_usd_micros_per_mtok
+    a(_SMALL[i13] if 0 <= i13 < _NSMALL else _zz(i13))
+    i14 = o.output_cost_usd_micros_per_mtok
+    a(_SMALL[i14] if 0 <= i14 < _NSMALL else _zz(i14))
+    if o.capabilities:
+        n15 = len(o.capabilities)
+        a(_SMALL[n15] if n15 < _NSMALL else _zz(n15))
+        for v16 in o.capabilities:
+            b17 = v16.encode()
+            n18 = len(b17)
+            a(_SMALL[n18] if n18 < _NSMALL else _zz(n18))
+            a(b17)
+    a(b'\x00')
+    if o.quality_score is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        a(_pack_d(o.quality_score))
+
+
+def _bytes_ModelRegistered(o: ModelRegistered, header: bytes) -> bytes:
+    chunks = [header]
+    _write_ModelRegistered(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_ModelRegistered(o: ModelRegistered) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1125,9 +1526,9 @@ def _chk_ModelRegistered(o: ModelRegistered) -> None:
     f_capabilities = o.capabilities
     if type(f_capabilities) is not tuple:
         raise _type_error('capabilities', f_capabilities, 'a tuple (Avro array)')
-    for i4, v5 in enumerate(f_capabilities):
-        if type(v5) is not str:
-            raise _type_error(f'capabilities[{i4}]', v5, 'a str')
+    for i19, v20 in enumerate(f_capabilities):
+        if type(v20) is not str:
+            raise _type_error(f'capabilities[{i19}]', v20, 'a str')
     f_quality_score = o.quality_score
     if f_quality_score is not None:
         if type(f_quality_score) is not float and type(f_quality_score) is not int:
@@ -1186,6 +1587,28 @@ def _dec_NodeHeartbeat(d: dict[str, Any]) -> NodeHeartbeat:
     return o
 
 
+def _write_NodeHeartbeat(o: NodeHeartbeat, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b3 = o.node_id.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    a(_pack_d(o.cpu_load))
+    i5 = o.memory_used_mib
+    a(_SMALL[i5] if 0 <= i5 < _NSMALL else _zz(i5))
+    if o.gpu_utilization:
+        n6 = len(o.gpu_utilization)
+        a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+        a(_pack(f'<{n6}d', *o.gpu_utilization))
+    a(b'\x00')
+
+
+def _bytes_NodeHeartbeat(o: NodeHeartbeat, header: bytes) -> bytes:
+    chunks = [header]
+    _write_NodeHeartbeat(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_NodeHeartbeat(o: NodeHeartbeat) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1216,13 +1639,13 @@ def _chk_NodeHeartbeat(o: NodeHeartbeat) -> None:
     f_gpu_utilization = o.gpu_utilization
     if type(f_gpu_utilization) is not tuple:
         raise _type_error('gpu_utilization', f_gpu_utilization, 'a tuple (Avro array)')
-    for i3, v4 in enumerate(f_gpu_utilization):
-        if type(v4) is not float and type(v4) is not int:
-            raise _type_error(f'gpu_utilization[{i3}]', v4, 'a float')
-        if v4 < 0:
-            raise EventValidationError(f'gpu_utilization[{i3}]', 'minimum', f'is {v4!r}; must be >= 0')
-        if v4 > 1:
-            raise EventValidationError(f'gpu_utilization[{i3}]', 'maximum', f'is {v4!r}; must be <= 1')
+    for i8, v9 in enumerate(f_gpu_utilization):
+        if type(v9) is not float and type(v9) is not int:
+            raise _type_error(f'gpu_utilization[{i8}]', v9, 'a float')
+        if v9 < 0:
+            raise EventValidationError(f'gpu_utilization[{i8}]', 'minimum', f'is {v9!r}; must be >= 0')
+        if v9 > 1:
+            raise EventValidationError(f'gpu_utilization[{i8}]', 'maximum', f'is {v9!r}; must be <= 1')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1271,6 +1694,26 @@ def _dec_GpuDevice(d: dict[str, Any]) -> GpuDevice:
     _set_GpuDevice_nvlink_domain(o, d['nvlink_domain'])
     _set_GpuDevice_healthy(o, d['healthy'])
     return o
+
+
+def _write_GpuDevice(o: GpuDevice, a: Callable[[bytes], None]) -> None:
+    i1 = o.index
+    a(_SMALL[i1] if 0 <= i1 < _NSMALL else _zz(i1))
+    b2 = o.model.encode()
+    n3 = len(b2)
+    a(_SMALL[n3] if n3 < _NSMALL else _zz(n3))
+    a(b2)
+    i4 = o.memory_mib
+    a(_SMALL[i4] if 0 <= i4 < _NSMALL else _zz(i4))
+    i5 = o.nvlink_domain
+    a(_SMALL[i5] if 0 <= i5 < _NSMALL else _zz(i5))
+    a(b'\x01' if o.healthy else b'\x00')
+
+
+def _bytes_GpuDevice(o: GpuDevice, header: bytes) -> bytes:
+    chunks = [header]
+    _write_GpuDevice(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_GpuDevice(o: GpuDevice) -> None:
@@ -1376,6 +1819,53 @@ def _dec_NodeRegistered(d: dict[str, Any]) -> NodeRegistered:
     return o
 
 
+def _write_NodeRegistered(o: NodeRegistered, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b5 = o.node_id.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    i7 = o.cpu_milli
+    a(_SMALL[i7] if 0 <= i7 < _NSMALL else _zz(i7))
+    i8 = o.memory_mib
+    a(_SMALL[i8] if 0 <= i8 < _NSMALL else _zz(i8))
+    if o.gpus:
+        n9 = len(o.gpus)
+        a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+        for v10 in o.gpus:
+            _write_GpuDevice(v10, a)
+    a(b'\x00')
+    b11 = o.rack.encode()
+    n12 = len(b11)
+    a(_SMALL[n12] if n12 < _NSMALL else _zz(n12))
+    a(b11)
+    b13 = o.zone.encode()
+    n14 = len(b13)
+    a(_SMALL[n14] if n14 < _NSMALL else _zz(n14))
+    a(b13)
+    if o.labels:
+        n15 = len(o.labels)
+        a(_SMALL[n15] if n15 < _NSMALL else _zz(n15))
+        for k17, v16 in o.labels.items():
+            b18 = k17.encode()
+            n19 = len(b18)
+            a(_SMALL[n19] if n19 < _NSMALL else _zz(n19))
+            a(b18)
+            b20 = v16.encode()
+            n21 = len(b20)
+            a(_SMALL[n21] if n21 < _NSMALL else _zz(n21))
+            a(b20)
+    a(b'\x00')
+    a(b'\x01' if o.healthy else b'\x00')
+    a(b'\x01' if o.cordoned else b'\x00')
+
+
+def _bytes_NodeRegistered(o: NodeRegistered, header: bytes) -> bytes:
+    chunks = [header]
+    _write_NodeRegistered(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_NodeRegistered(o: NodeRegistered) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1406,13 +1896,13 @@ def _chk_NodeRegistered(o: NodeRegistered) -> None:
     f_gpus = o.gpus
     if type(f_gpus) is not tuple:
         raise _type_error('gpus', f_gpus, 'a tuple (Avro array)')
-    for i5, v6 in enumerate(f_gpus):
-        if type(v6) is not GpuDevice:
-            raise _type_error(f'gpus[{i5}]', v6, 'an instance of GpuDevice')
+    for i22, v23 in enumerate(f_gpus):
+        if type(v23) is not GpuDevice:
+            raise _type_error(f'gpus[{i22}]', v23, 'an instance of GpuDevice')
         try:
-            _chk_GpuDevice(v6)
+            _chk_GpuDevice(v23)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i5}]') from None
+            raise e.within(f'gpus[{i22}]') from None
     f_rack = o.rack
     if type(f_rack) is not str:
         raise _type_error('rack', f_rack, 'a str')
@@ -1422,11 +1912,11 @@ def _chk_NodeRegistered(o: NodeRegistered) -> None:
     f_labels = o.labels
     if type(f_labels) is not dict:
         raise _type_error('labels', f_labels, 'a dict (Avro map)')
-    for k7, v8 in f_labels.items():
-        if type(k7) is not str:
-            raise _type_error(f'labels[{k7!r}]', k7, 'a str map key')
-        if type(v8) is not str:
-            raise _type_error(f'labels[{k7!r}]', v8, 'a str')
+    for k24, v25 in f_labels.items():
+        if type(k24) is not str:
+            raise _type_error(f'labels[{k24!r}]', k24, 'a str map key')
+        if type(v25) is not str:
+            raise _type_error(f'labels[{k24!r}]', v25, 'a str')
     f_healthy = o.healthy
     if type(f_healthy) is not bool:
         raise _type_error('healthy', f_healthy, 'a bool')
@@ -1471,6 +1961,24 @@ def _dec_NodeRemoved(d: dict[str, Any]) -> NodeRemoved:
     _set_NodeRemoved_node_id(o, d['node_id'])
     _set_NodeRemoved_reason(o, d['reason'])
     return o
+
+
+def _write_NodeRemoved(o: NodeRemoved, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b1 = o.node_id.encode()
+    n2 = len(b1)
+    a(_SMALL[n2] if n2 < _NSMALL else _zz(n2))
+    a(b1)
+    b3 = o.reason.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+
+
+def _bytes_NodeRemoved(o: NodeRemoved, header: bytes) -> bytes:
+    chunks = [header]
+    _write_NodeRemoved(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_NodeRemoved(o: NodeRemoved) -> None:
@@ -1564,6 +2072,53 @@ def _dec_NodeUpdated(d: dict[str, Any]) -> NodeUpdated:
     return o
 
 
+def _write_NodeUpdated(o: NodeUpdated, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b5 = o.node_id.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    i7 = o.cpu_milli
+    a(_SMALL[i7] if 0 <= i7 < _NSMALL else _zz(i7))
+    i8 = o.memory_mib
+    a(_SMALL[i8] if 0 <= i8 < _NSMALL else _zz(i8))
+    if o.gpus:
+        n9 = len(o.gpus)
+        a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+        for v10 in o.gpus:
+            _write_GpuDevice(v10, a)
+    a(b'\x00')
+    b11 = o.rack.encode()
+    n12 = len(b11)
+    a(_SMALL[n12] if n12 < _NSMALL else _zz(n12))
+    a(b11)
+    b13 = o.zone.encode()
+    n14 = len(b13)
+    a(_SMALL[n14] if n14 < _NSMALL else _zz(n14))
+    a(b13)
+    if o.labels:
+        n15 = len(o.labels)
+        a(_SMALL[n15] if n15 < _NSMALL else _zz(n15))
+        for k17, v16 in o.labels.items():
+            b18 = k17.encode()
+            n19 = len(b18)
+            a(_SMALL[n19] if n19 < _NSMALL else _zz(n19))
+            a(b18)
+            b20 = v16.encode()
+            n21 = len(b20)
+            a(_SMALL[n21] if n21 < _NSMALL else _zz(n21))
+            a(b20)
+    a(b'\x00')
+    a(b'\x01' if o.healthy else b'\x00')
+    a(b'\x01' if o.cordoned else b'\x00')
+
+
+def _bytes_NodeUpdated(o: NodeUpdated, header: bytes) -> bytes:
+    chunks = [header]
+    _write_NodeUpdated(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_NodeUpdated(o: NodeUpdated) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1594,13 +2149,13 @@ def _chk_NodeUpdated(o: NodeUpdated) -> None:
     f_gpus = o.gpus
     if type(f_gpus) is not tuple:
         raise _type_error('gpus', f_gpus, 'a tuple (Avro array)')
-    for i5, v6 in enumerate(f_gpus):
-        if type(v6) is not GpuDevice:
-            raise _type_error(f'gpus[{i5}]', v6, 'an instance of GpuDevice')
+    for i22, v23 in enumerate(f_gpus):
+        if type(v23) is not GpuDevice:
+            raise _type_error(f'gpus[{i22}]', v23, 'an instance of GpuDevice')
         try:
-            _chk_GpuDevice(v6)
+            _chk_GpuDevice(v23)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i5}]') from None
+            raise e.within(f'gpus[{i22}]') from None
     f_rack = o.rack
     if type(f_rack) is not str:
         raise _type_error('rack', f_rack, 'a str')
@@ -1610,11 +2165,11 @@ def _chk_NodeUpdated(o: NodeUpdated) -> None:
     f_labels = o.labels
     if type(f_labels) is not dict:
         raise _type_error('labels', f_labels, 'a dict (Avro map)')
-    for k7, v8 in f_labels.items():
-        if type(k7) is not str:
-            raise _type_error(f'labels[{k7!r}]', k7, 'a str map key')
-        if type(v8) is not str:
-            raise _type_error(f'labels[{k7!r}]', v8, 'a str')
+    for k24, v25 in f_labels.items():
+        if type(k24) is not str:
+            raise _type_error(f'labels[{k24!r}]', k24, 'a str map key')
+        if type(v25) is not str:
+            raise _type_error(f'labels[{k24!r}]', v25, 'a str')
     f_healthy = o.healthy
     if type(f_healthy) is not bool:
         raise _type_error('healthy', f_healthy, 'a bool')
@@ -1665,6 +2220,35 @@ def _dec_ResourceQuota(d: dict[str, Any]) -> ResourceQuota:
     _set_ResourceQuota_guaranteed(o, d['guaranteed'])
     _set_ResourceQuota_borrow_limit(o, d['borrow_limit'])
     return o
+
+
+def _write_ResourceQuota(o: ResourceQuota, a: Callable[[bytes], None]) -> None:
+    b3 = o.resource.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    if o.gpu_model is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b5 = o.gpu_model.encode()
+        n6 = len(b5)
+        a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+        a(b5)
+    i7 = o.guaranteed
+    a(_SMALL[i7] if 0 <= i7 < _NSMALL else _zz(i7))
+    if o.borrow_limit is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i8 = o.borrow_limit
+        a(_SMALL[i8] if 0 <= i8 < _NSMALL else _zz(i8))
+
+
+def _bytes_ResourceQuota(o: ResourceQuota, header: bytes) -> bytes:
+    chunks = [header]
+    _write_ResourceQuota(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_ResourceQuota(o: ResourceQuota) -> None:
@@ -1742,6 +2326,29 @@ def _dec_QueueConfigured(d: dict[str, Any]) -> QueueConfigured:
     return o
 
 
+def _write_QueueConfigured(o: QueueConfigured, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b3 = o.queue.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    a(_pack_d(o.weight))
+    i5 = o.priority
+    a(_SMALL[i5] if 0 <= i5 < _NSMALL else _zz(i5))
+    if o.quotas:
+        n6 = len(o.quotas)
+        a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+        for v7 in o.quotas:
+            _write_ResourceQuota(v7, a)
+    a(b'\x00')
+
+
+def _bytes_QueueConfigured(o: QueueConfigured, header: bytes) -> bytes:
+    chunks = [header]
+    _write_QueueConfigured(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_QueueConfigured(o: QueueConfigured) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1768,13 +2375,13 @@ def _chk_QueueConfigured(o: QueueConfigured) -> None:
     f_quotas = o.quotas
     if type(f_quotas) is not tuple:
         raise _type_error('quotas', f_quotas, 'a tuple (Avro array)')
-    for i3, v4 in enumerate(f_quotas):
-        if type(v4) is not ResourceQuota:
-            raise _type_error(f'quotas[{i3}]', v4, 'an instance of ResourceQuota')
+    for i8, v9 in enumerate(f_quotas):
+        if type(v9) is not ResourceQuota:
+            raise _type_error(f'quotas[{i8}]', v9, 'an instance of ResourceQuota')
         try:
-            _chk_ResourceQuota(v4)
+            _chk_ResourceQuota(v9)
         except EventValidationError as e:
-            raise e.within(f'quotas[{i3}]') from None
+            raise e.within(f'quotas[{i8}]') from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1827,6 +2434,33 @@ def _dec_RouteCandidate(d: dict[str, Any]) -> RouteCandidate:
     _set_RouteCandidate_estimated_latency_ms(o, d['estimated_latency_ms'])
     _set_RouteCandidate_excluded_by(o, d['excluded_by'])
     return o
+
+
+def _write_RouteCandidate(o: RouteCandidate, a: Callable[[bytes], None]) -> None:
+    b2 = o.model_id.encode()
+    n3 = len(b2)
+    a(_SMALL[n3] if n3 < _NSMALL else _zz(n3))
+    a(b2)
+    a(b'\x01' if o.eligible else b'\x00')
+    a(_pack_d(o.score))
+    i4 = o.estimated_cost_usd_micros
+    a(_SMALL[i4] if 0 <= i4 < _NSMALL else _zz(i4))
+    i5 = o.estimated_latency_ms
+    a(_SMALL[i5] if 0 <= i5 < _NSMALL else _zz(i5))
+    if o.excluded_by is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b6 = o.excluded_by.encode()
+        n7 = len(b6)
+        a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+        a(b6)
+
+
+def _bytes_RouteCandidate(o: RouteCandidate, header: bytes) -> bytes:
+    chunks = [header]
+    _write_RouteCandidate(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_RouteCandidate(o: RouteCandidate) -> None:
@@ -1934,6 +2568,56 @@ def _dec_RouteDecided(d: dict[str, Any]) -> RouteDecided:
     return o
 
 
+def _write_RouteDecided(o: RouteDecided, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b4 = o.request_id.encode()
+    n5 = len(b4)
+    a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+    a(b4)
+    b6 = o.model_id.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    b8 = o.agent_id.encode()
+    n9 = len(b8)
+    a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+    a(b8)
+    if o.task_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b10 = o.task_id.encode()
+        n11 = len(b10)
+        a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+        a(b10)
+    i12 = o.estimated_input_tokens
+    a(_SMALL[i12] if 0 <= i12 < _NSMALL else _zz(i12))
+    if o.candidates:
+        n13 = len(o.candidates)
+        a(_SMALL[n13] if n13 < _NSMALL else _zz(n13))
+        for v14 in o.candidates:
+            _write_RouteCandidate(v14, a)
+    a(b'\x00')
+    b15 = o.policy.encode()
+    n16 = len(b15)
+    a(_SMALL[n16] if n16 < _NSMALL else _zz(n16))
+    a(b15)
+    b17 = o.policy_version.encode()
+    n18 = len(b17)
+    a(_SMALL[n18] if n18 < _NSMALL else _zz(n18))
+    a(b17)
+    b19 = o.reason.encode()
+    n20 = len(b19)
+    a(_SMALL[n20] if n20 < _NSMALL else _zz(n20))
+    a(b19)
+
+
+def _bytes_RouteDecided(o: RouteDecided, header: bytes) -> bytes:
+    chunks = [header]
+    _write_RouteDecided(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_RouteDecided(o: RouteDecided) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1971,13 +2655,13 @@ def _chk_RouteDecided(o: RouteDecided) -> None:
     f_candidates = o.candidates
     if type(f_candidates) is not tuple:
         raise _type_error('candidates', f_candidates, 'a tuple (Avro array)')
-    for i4, v5 in enumerate(f_candidates):
-        if type(v5) is not RouteCandidate:
-            raise _type_error(f'candidates[{i4}]', v5, 'an instance of RouteCandidate')
+    for i21, v22 in enumerate(f_candidates):
+        if type(v22) is not RouteCandidate:
+            raise _type_error(f'candidates[{i21}]', v22, 'an instance of RouteCandidate')
         try:
-            _chk_RouteCandidate(v5)
+            _chk_RouteCandidate(v22)
         except EventValidationError as e:
-            raise e.within(f'candidates[{i4}]') from None
+            raise e.within(f'candidates[{i21}]') from None
     f_policy = o.policy
     if type(f_policy) is not str:
         raise _type_error('policy', f_policy, 'a str')
@@ -2059,6 +2743,35 @@ def _dec_RuntimeCreated(d: dict[str, Any]) -> RuntimeCreated:
     _set_RuntimeCreated_network_allowed(o, d['network_allowed'])
     _set_RuntimeCreated_startup_ms(o, d['startup_ms'])
     return o
+
+
+def _write_RuntimeCreated(o: RuntimeCreated, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b1 = o.runtime_id.encode()
+    n2 = len(b1)
+    a(_SMALL[n2] if n2 < _NSMALL else _zz(n2))
+    a(b1)
+    b3 = o.agent_id.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    a(_EIDX_SandboxKind[o.sandbox_kind])
+    b5 = o.image.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    i7 = o.cpu_milli
+    a(_SMALL[i7] if 0 <= i7 < _NSMALL else _zz(i7))
+    i8 = o.memory_mib
+    a(_SMALL[i8] if 0 <= i8 < _NSMALL else _zz(i8))
+    a(b'\x01' if o.network_allowed else b'\x00')
+    a(_pack_d(o.startup_ms))
+
+
+def _bytes_RuntimeCreated(o: RuntimeCreated, header: bytes) -> bytes:
+    chunks = [header]
+    _write_RuntimeCreated(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_RuntimeCreated(o: RuntimeCreated) -> None:
@@ -2172,6 +2885,59 @@ def _dec_SecurityEvent(d: dict[str, Any]) -> SecurityEvent:
     return o
 
 
+def _write_SecurityEvent(o: SecurityEvent, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    a(_EIDX_SecurityEventKind[o.kind])
+    a(_EIDX_Severity[o.severity])
+    if o.agent_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b6 = o.agent_id.encode()
+        n7 = len(b6)
+        a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+        a(b6)
+    if o.runtime_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b8 = o.runtime_id.encode()
+        n9 = len(b8)
+        a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+        a(b8)
+    if o.tool_call_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b10 = o.tool_call_id.encode()
+        n11 = len(b10)
+        a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+        a(b10)
+    b12 = o.description.encode()
+    n13 = len(b12)
+    a(_SMALL[n13] if n13 < _NSMALL else _zz(n13))
+    a(b12)
+    if o.attributes:
+        n14 = len(o.attributes)
+        a(_SMALL[n14] if n14 < _NSMALL else _zz(n14))
+        for k16, v15 in o.attributes.items():
+            b17 = k16.encode()
+            n18 = len(b17)
+            a(_SMALL[n18] if n18 < _NSMALL else _zz(n18))
+            a(b17)
+            b19 = v15.encode()
+            n20 = len(b19)
+            a(_SMALL[n20] if n20 < _NSMALL else _zz(n20))
+            a(b19)
+    a(b'\x00')
+
+
+def _bytes_SecurityEvent(o: SecurityEvent, header: bytes) -> bytes:
+    chunks = [header]
+    _write_SecurityEvent(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_SecurityEvent(o: SecurityEvent) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -2206,11 +2972,11 @@ def _chk_SecurityEvent(o: SecurityEvent) -> None:
     f_attributes = o.attributes
     if type(f_attributes) is not dict:
         raise _type_error('attributes', f_attributes, 'a dict (Avro map)')
-    for k6, v7 in f_attributes.items():
-        if type(k6) is not str:
-            raise _type_error(f'attributes[{k6!r}]', k6, 'a str map key')
-        if type(v7) is not str:
-            raise _type_error(f'attributes[{k6!r}]', v7, 'a str')
+    for k21, v22 in f_attributes.items():
+        if type(k21) is not str:
+            raise _type_error(f'attributes[{k21!r}]', k21, 'a str map key')
+        if type(v22) is not str:
+            raise _type_error(f'attributes[{k21!r}]', v22, 'a str')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -2264,6 +3030,32 @@ def _dec_StepCompleted(d: dict[str, Any]) -> StepCompleted:
     _set_StepCompleted_output(o, d['output'])
     _set_StepCompleted_duration_ms(o, d['duration_ms'])
     return o
+
+
+def _write_StepCompleted(o: StepCompleted, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b1 = o.workflow_id.encode()
+    n2 = len(b1)
+    a(_SMALL[n2] if n2 < _NSMALL else _zz(n2))
+    a(b1)
+    b3 = o.step_id.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    i5 = o.attempt
+    a(_SMALL[i5] if 0 <= i5 < _NSMALL else _zz(i5))
+    b6 = o.output.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    i8 = o.duration_ms
+    a(_SMALL[i8] if 0 <= i8 < _NSMALL else _zz(i8))
+
+
+def _bytes_StepCompleted(o: StepCompleted, header: bytes) -> bytes:
+    chunks = [header]
+    _write_StepCompleted(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_StepCompleted(o: StepCompleted) -> None:
@@ -2373,6 +3165,43 @@ def _dec_StepFailed(d: dict[str, Any]) -> StepFailed:
     return o
 
 
+def _write_StepFailed(o: StepFailed, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b2 = o.workflow_id.encode()
+    n3 = len(b2)
+    a(_SMALL[n3] if n3 < _NSMALL else _zz(n3))
+    a(b2)
+    b4 = o.step_id.encode()
+    n5 = len(b4)
+    a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+    a(b4)
+    i6 = o.attempt
+    a(_SMALL[i6] if 0 <= i6 < _NSMALL else _zz(i6))
+    b7 = o.error_type.encode()
+    n8 = len(b7)
+    a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+    a(b7)
+    b9 = o.error_message.encode()
+    n10 = len(b9)
+    a(_SMALL[n10] if n10 < _NSMALL else _zz(n10))
+    a(b9)
+    a(b'\x01' if o.retryable else b'\x00')
+    if o.next_retry_delay_ms is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i11 = o.next_retry_delay_ms
+        a(_SMALL[i11] if 0 <= i11 < _NSMALL else _zz(i11))
+    i12 = o.duration_ms
+    a(_SMALL[i12] if 0 <= i12 < _NSMALL else _zz(i12))
+
+
+def _bytes_StepFailed(o: StepFailed, header: bytes) -> bytes:
+    chunks = [header]
+    _write_StepFailed(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_StepFailed(o: StepFailed) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -2458,6 +3287,19 @@ def _dec_GpuShare(d: dict[str, Any]) -> GpuShare:
     return o
 
 
+def _write_GpuShare(o: GpuShare, a: Callable[[bytes], None]) -> None:
+    i1 = o.index
+    a(_SMALL[i1] if 0 <= i1 < _NSMALL else _zz(i1))
+    i2 = o.milli
+    a(_SMALL[i2] if 0 <= i2 < _NSMALL else _zz(i2))
+
+
+def _bytes_GpuShare(o: GpuShare, header: bytes) -> bytes:
+    chunks = [header]
+    _write_GpuShare(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_GpuShare(o: GpuShare) -> None:
     f_index = o.index
     if type(f_index) is not int:
@@ -2529,6 +3371,35 @@ def _dec_Placement(d: dict[str, Any]) -> Placement:
     return o
 
 
+def _write_Placement(o: Placement, a: Callable[[bytes], None]) -> None:
+    b3 = o.member.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    i5 = o.replica
+    a(_SMALL[i5] if 0 <= i5 < _NSMALL else _zz(i5))
+    b6 = o.node_id.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    if o.gpus:
+        n8 = len(o.gpus)
+        a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+        for v9 in o.gpus:
+            _write_GpuShare(v9, a)
+    a(b'\x00')
+    i10 = o.cpu_milli
+    a(_SMALL[i10] if 0 <= i10 < _NSMALL else _zz(i10))
+    i11 = o.memory_mib
+    a(_SMALL[i11] if 0 <= i11 < _NSMALL else _zz(i11))
+
+
+def _bytes_Placement(o: Placement, header: bytes) -> bytes:
+    chunks = [header]
+    _write_Placement(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_Placement(o: Placement) -> None:
     f_member = o.member
     if type(f_member) is not str:
@@ -2550,13 +3421,13 @@ def _chk_Placement(o: Placement) -> None:
     f_gpus = o.gpus
     if type(f_gpus) is not tuple:
         raise _type_error('gpus', f_gpus, 'a tuple (Avro array)')
-    for i3, v4 in enumerate(f_gpus):
-        if type(v4) is not GpuShare:
-            raise _type_error(f'gpus[{i3}]', v4, 'an instance of GpuShare')
+    for i12, v13 in enumerate(f_gpus):
+        if type(v13) is not GpuShare:
+            raise _type_error(f'gpus[{i12}]', v13, 'an instance of GpuShare')
         try:
-            _chk_GpuShare(v4)
+            _chk_GpuShare(v13)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i3}]') from None
+            raise e.within(f'gpus[{i12}]') from None
     f_cpu_milli = o.cpu_milli
     if type(f_cpu_milli) is not int:
         raise _type_error('cpu_milli', f_cpu_milli, 'an int')
@@ -2641,6 +3512,51 @@ def _dec_TaskAllocated(d: dict[str, Any]) -> TaskAllocated:
     return o
 
 
+def _write_TaskAllocated(o: TaskAllocated, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b5 = o.task_id.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    b7 = o.queue.encode()
+    n8 = len(b7)
+    a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+    a(b7)
+    if o.placements:
+        n9 = len(o.placements)
+        a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+        for v10 in o.placements:
+            _write_Placement(v10, a)
+    a(b'\x00')
+    a(_pack_d(o.score))
+    if o.score_breakdown:
+        n11 = len(o.score_breakdown)
+        a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+        for k13, v12 in o.score_breakdown.items():
+            b14 = k13.encode()
+            n15 = len(b14)
+            a(_SMALL[n15] if n15 < _NSMALL else _zz(n15))
+            a(b14)
+            a(_pack_d(v12))
+    a(b'\x00')
+    b16 = o.policy.encode()
+    n17 = len(b16)
+    a(_SMALL[n17] if n17 < _NSMALL else _zz(n17))
+    a(b16)
+    b18 = o.policy_version.encode()
+    n19 = len(b18)
+    a(_SMALL[n19] if n19 < _NSMALL else _zz(n19))
+    a(b18)
+    i20 = o.wait_ms
+    a(_SMALL[i20] if 0 <= i20 < _NSMALL else _zz(i20))
+
+
+def _bytes_TaskAllocated(o: TaskAllocated, header: bytes) -> bytes:
+    chunks = [header]
+    _write_TaskAllocated(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_TaskAllocated(o: TaskAllocated) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -2664,24 +3580,24 @@ def _chk_TaskAllocated(o: TaskAllocated) -> None:
         raise _type_error('placements', f_placements, 'a tuple (Avro array)')
     if len(f_placements) < 1:
         raise EventValidationError('placements', 'minItems', 'needs at least 1 item(s)')
-    for i5, v6 in enumerate(f_placements):
-        if type(v6) is not Placement:
-            raise _type_error(f'placements[{i5}]', v6, 'an instance of Placement')
+    for i21, v22 in enumerate(f_placements):
+        if type(v22) is not Placement:
+            raise _type_error(f'placements[{i21}]', v22, 'an instance of Placement')
         try:
-            _chk_Placement(v6)
+            _chk_Placement(v22)
         except EventValidationError as e:
-            raise e.within(f'placements[{i5}]') from None
+            raise e.within(f'placements[{i21}]') from None
     f_score = o.score
     if type(f_score) is not float and type(f_score) is not int:
         raise _type_error('score', f_score, 'a float')
     f_score_breakdown = o.score_breakdown
     if type(f_score_breakdown) is not dict:
         raise _type_error('score_breakdown', f_score_breakdown, 'a dict (Avro map)')
-    for k7, v8 in f_score_breakdown.items():
-        if type(k7) is not str:
-            raise _type_error(f'score_breakdown[{k7!r}]', k7, 'a str map key')
-        if type(v8) is not float and type(v8) is not int:
-            raise _type_error(f'score_breakdown[{k7!r}]', v8, 'a float')
+    for k23, v24 in f_score_breakdown.items():
+        if type(k23) is not str:
+            raise _type_error(f'score_breakdown[{k23!r}]', k23, 'a str map key')
+        if type(v24) is not float and type(v24) is not int:
+            raise _type_error(f'score_breakdown[{k23!r}]', v24, 'a float')
     f_policy = o.policy
     if type(f_policy) is not str:
         raise _type_error('policy', f_policy, 'a str')
@@ -2737,6 +3653,24 @@ def _dec_TaskCancelled(d: dict[str, Any]) -> TaskCancelled:
     _set_TaskCancelled_task_id(o, d['task_id'])
     _set_TaskCancelled_reason(o, d['reason'])
     return o
+
+
+def _write_TaskCancelled(o: TaskCancelled, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b1 = o.task_id.encode()
+    n2 = len(b1)
+    a(_SMALL[n2] if n2 < _NSMALL else _zz(n2))
+    a(b1)
+    b3 = o.reason.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+
+
+def _bytes_TaskCancelled(o: TaskCancelled, header: bytes) -> bytes:
+    chunks = [header]
+    _write_TaskCancelled(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_TaskCancelled(o: TaskCancelled) -> None:
@@ -2820,6 +3754,55 @@ def _dec_TaskCheckpointCreated(d: dict[str, Any]) -> TaskCheckpointCreated:
     return o
 
 
+def _write_TaskCheckpointCreated(o: TaskCheckpointCreated, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b5 = o.task_id.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    b7 = o.checkpoint_id.encode()
+    n8 = len(b7)
+    a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+    a(b7)
+    i9 = o.sequence
+    a(_SMALL[i9] if 0 <= i9 < _NSMALL else _zz(i9))
+    b10 = o.state.encode()
+    n11 = len(b10)
+    a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+    a(b10)
+    if o.intermediate_result is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b12 = o.intermediate_result.encode()
+        n13 = len(b12)
+        a(_SMALL[n13] if n13 < _NSMALL else _zz(n13))
+        a(b12)
+    if o.reflection is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b14 = o.reflection.encode()
+        n15 = len(b14)
+        a(_SMALL[n15] if n15 < _NSMALL else _zz(n15))
+        a(b14)
+    if o.next_steps:
+        n16 = len(o.next_steps)
+        a(_SMALL[n16] if n16 < _NSMALL else _zz(n16))
+        for v17 in o.next_steps:
+            b18 = v17.encode()
+            n19 = len(b18)
+            a(_SMALL[n19] if n19 < _NSMALL else _zz(n19))
+            a(b18)
+    a(b'\x00')
+
+
+def _bytes_TaskCheckpointCreated(o: TaskCheckpointCreated, header: bytes) -> bytes:
+    chunks = [header]
+    _write_TaskCheckpointCreated(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_TaskCheckpointCreated(o: TaskCheckpointCreated) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -2861,9 +3844,9 @@ def _chk_TaskCheckpointCreated(o: TaskCheckpointCreated) -> None:
     f_next_steps = o.next_steps
     if type(f_next_steps) is not tuple:
         raise _type_error('next_steps', f_next_steps, 'a tuple (Avro array)')
-    for i5, v6 in enumerate(f_next_steps):
-        if type(v6) is not str:
-            raise _type_error(f'next_steps[{i5}]', v6, 'a str')
+    for i20, v21 in enumerate(f_next_steps):
+        if type(v21) is not str:
+            raise _type_error(f'next_steps[{i20}]', v21, 'a str')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -2907,6 +3890,27 @@ def _dec_TaskFinished(d: dict[str, Any]) -> TaskFinished:
     _set_TaskFinished_outcome(o, _ENUM_TaskOutcome[d['outcome']])
     _set_TaskFinished_exit_code(o, d['exit_code'])
     return o
+
+
+def _write_TaskFinished(o: TaskFinished, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b2 = o.task_id.encode()
+    n3 = len(b2)
+    a(_SMALL[n3] if n3 < _NSMALL else _zz(n3))
+    a(b2)
+    a(_EIDX_TaskOutcome[o.outcome])
+    if o.exit_code is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i4 = o.exit_code
+        a(_SMALL[i4] if 0 <= i4 < _NSMALL else _zz(i4))
+
+
+def _bytes_TaskFinished(o: TaskFinished, header: bytes) -> bytes:
+    chunks = [header]
+    _write_TaskFinished(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_TaskFinished(o: TaskFinished) -> None:
@@ -2992,6 +3996,47 @@ def _dec_TaskPending(d: dict[str, Any]) -> TaskPending:
     return o
 
 
+def _write_TaskPending(o: TaskPending, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b4 = o.task_id.encode()
+    n5 = len(b4)
+    a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+    a(b4)
+    b6 = o.queue.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    a(_EIDX_PendingReason[o.reason])
+    b8 = o.detail.encode()
+    n9 = len(b8)
+    a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+    a(b8)
+    if o.nearest_node is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b10 = o.nearest_node.encode()
+        n11 = len(b10)
+        a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+        a(b10)
+    if o.shortfall:
+        n12 = len(o.shortfall)
+        a(_SMALL[n12] if n12 < _NSMALL else _zz(n12))
+        for k14, v13 in o.shortfall.items():
+            b15 = k14.encode()
+            n16 = len(b15)
+            a(_SMALL[n16] if n16 < _NSMALL else _zz(n16))
+            a(b15)
+            a(_SMALL[v13] if 0 <= v13 < _NSMALL else _zz(v13))
+    a(b'\x00')
+
+
+def _bytes_TaskPending(o: TaskPending, header: bytes) -> bytes:
+    chunks = [header]
+    _write_TaskPending(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_TaskPending(o: TaskPending) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3023,13 +4068,13 @@ def _chk_TaskPending(o: TaskPending) -> None:
     f_shortfall = o.shortfall
     if type(f_shortfall) is not dict:
         raise _type_error('shortfall', f_shortfall, 'a dict (Avro map)')
-    for k4, v5 in f_shortfall.items():
-        if type(k4) is not str:
-            raise _type_error(f'shortfall[{k4!r}]', k4, 'a str map key')
-        if type(v5) is not int:
-            raise _type_error(f'shortfall[{k4!r}]', v5, 'an int')
-        if not -9223372036854775808 <= v5 <= 9223372036854775807:
-            raise EventValidationError(f'shortfall[{k4!r}]', 'long_range', f'{v5} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    for k17, v18 in f_shortfall.items():
+        if type(k17) is not str:
+            raise _type_error(f'shortfall[{k17!r}]', k17, 'a str map key')
+        if type(v18) is not int:
+            raise _type_error(f'shortfall[{k17!r}]', v18, 'an int')
+        if not -9223372036854775808 <= v18 <= 9223372036854775807:
+            raise EventValidationError(f'shortfall[{k17!r}]', 'long_range', f'{v18} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -3080,6 +4125,37 @@ def _dec_TaskPreempted(d: dict[str, Any]) -> TaskPreempted:
     return o
 
 
+def _write_TaskPreempted(o: TaskPreempted, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b3 = o.task_id.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    b5 = o.preemptor_task_id.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    if o.node_ids:
+        n7 = len(o.node_ids)
+        a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+        for v8 in o.node_ids:
+            b9 = v8.encode()
+            n10 = len(b9)
+            a(_SMALL[n10] if n10 < _NSMALL else _zz(n10))
+            a(b9)
+    a(b'\x00')
+    b11 = o.reason.encode()
+    n12 = len(b11)
+    a(_SMALL[n12] if n12 < _NSMALL else _zz(n12))
+    a(b11)
+
+
+def _bytes_TaskPreempted(o: TaskPreempted, header: bytes) -> bytes:
+    chunks = [header]
+    _write_TaskPreempted(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_TaskPreempted(o: TaskPreempted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3101,9 +4177,9 @@ def _chk_TaskPreempted(o: TaskPreempted) -> None:
     f_node_ids = o.node_ids
     if type(f_node_ids) is not tuple:
         raise _type_error('node_ids', f_node_ids, 'a tuple (Avro array)')
-    for i3, v4 in enumerate(f_node_ids):
-        if type(v4) is not str:
-            raise _type_error(f'node_ids[{i3}]', v4, 'a str')
+    for i13, v14 in enumerate(f_node_ids):
+        if type(v14) is not str:
+            raise _type_error(f'node_ids[{i13}]', v14, 'a str')
     f_reason = o.reason
     if type(f_reason) is not str:
         raise _type_error('reason', f_reason, 'a str')
@@ -3155,6 +4231,33 @@ def _dec_TaskRejected(d: dict[str, Any]) -> TaskRejected:
     _set_TaskRejected_field(o, d['field'])
     _set_TaskRejected_message(o, d['message'])
     return o
+
+
+def _write_TaskRejected(o: TaskRejected, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b2 = o.task_id.encode()
+    n3 = len(b2)
+    a(_SMALL[n3] if n3 < _NSMALL else _zz(n3))
+    a(b2)
+    a(_EIDX_RejectReason[o.reason])
+    if o.field is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b4 = o.field.encode()
+        n5 = len(b4)
+        a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+        a(b4)
+    b6 = o.message.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+
+
+def _bytes_TaskRejected(o: TaskRejected, header: bytes) -> bytes:
+    chunks = [header]
+    _write_TaskRejected(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_TaskRejected(o: TaskRejected) -> None:
@@ -3233,6 +4336,29 @@ def _dec_GangMember(d: dict[str, Any]) -> GangMember:
     _set_GangMember_gpu_count(o, d['gpu_count'])
     _set_GangMember_gpu_milli(o, d['gpu_milli'])
     return o
+
+
+def _write_GangMember(o: GangMember, a: Callable[[bytes], None]) -> None:
+    b1 = o.name.encode()
+    n2 = len(b1)
+    a(_SMALL[n2] if n2 < _NSMALL else _zz(n2))
+    a(b1)
+    i3 = o.replicas
+    a(_SMALL[i3] if 0 <= i3 < _NSMALL else _zz(i3))
+    i4 = o.cpu_milli
+    a(_SMALL[i4] if 0 <= i4 < _NSMALL else _zz(i4))
+    i5 = o.memory_mib
+    a(_SMALL[i5] if 0 <= i5 < _NSMALL else _zz(i5))
+    i6 = o.gpu_count
+    a(_SMALL[i6] if 0 <= i6 < _NSMALL else _zz(i6))
+    i7 = o.gpu_milli
+    a(_SMALL[i7] if 0 <= i7 < _NSMALL else _zz(i7))
+
+
+def _bytes_GangMember(o: GangMember, header: bytes) -> bytes:
+    chunks = [header]
+    _write_GangMember(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_GangMember(o: GangMember) -> None:
@@ -3353,6 +4479,50 @@ def _dec_TaskSubmitted(d: dict[str, Any]) -> TaskSubmitted:
     return o
 
 
+def _write_TaskSubmitted(o: TaskSubmitted, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b6 = o.task_id.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    b8 = o.queue.encode()
+    n9 = len(b8)
+    a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+    a(b8)
+    i10 = o.priority
+    a(_SMALL[i10] if 0 <= i10 < _NSMALL else _zz(i10))
+    a(_EIDX_WorkloadType[o.workload_type])
+    a(b'\x01' if o.preemptible else b'\x00')
+    if o.members:
+        n11 = len(o.members)
+        a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+        for v12 in o.members:
+            _write_GangMember(v12, a)
+    a(b'\x00')
+    if o.gpu_models:
+        n13 = len(o.gpu_models)
+        a(_SMALL[n13] if n13 < _NSMALL else _zz(n13))
+        for v14 in o.gpu_models:
+            b15 = v14.encode()
+            n16 = len(b15)
+            a(_SMALL[n16] if n16 < _NSMALL else _zz(n16))
+            a(b15)
+    a(b'\x00')
+    a(_EIDX_TopologyRequirement[o.topology])
+    if o.expected_duration_ms is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i17 = o.expected_duration_ms
+        a(_SMALL[i17] if 0 <= i17 < _NSMALL else _zz(i17))
+
+
+def _bytes_TaskSubmitted(o: TaskSubmitted, header: bytes) -> bytes:
+    chunks = [header]
+    _write_TaskSubmitted(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_TaskSubmitted(o: TaskSubmitted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3387,19 +4557,19 @@ def _chk_TaskSubmitted(o: TaskSubmitted) -> None:
         raise _type_error('members', f_members, 'a tuple (Avro array)')
     if len(f_members) < 1:
         raise EventValidationError('members', 'minItems', 'needs at least 1 item(s)')
-    for i6, v7 in enumerate(f_members):
-        if type(v7) is not GangMember:
-            raise _type_error(f'members[{i6}]', v7, 'an instance of GangMember')
+    for i18, v19 in enumerate(f_members):
+        if type(v19) is not GangMember:
+            raise _type_error(f'members[{i18}]', v19, 'an instance of GangMember')
         try:
-            _chk_GangMember(v7)
+            _chk_GangMember(v19)
         except EventValidationError as e:
-            raise e.within(f'members[{i6}]') from None
+            raise e.within(f'members[{i18}]') from None
     f_gpu_models = o.gpu_models
     if type(f_gpu_models) is not tuple:
         raise _type_error('gpu_models', f_gpu_models, 'a tuple (Avro array)')
-    for i8, v9 in enumerate(f_gpu_models):
-        if type(v9) is not str:
-            raise _type_error(f'gpu_models[{i8}]', v9, 'a str')
+    for i20, v21 in enumerate(f_gpu_models):
+        if type(v21) is not str:
+            raise _type_error(f'gpu_models[{i20}]', v21, 'a str')
     f_topology = o.topology
     if type(f_topology) is not TopologyRequirement and (type(f_topology) is not str or f_topology not in _ENUM_TopologyRequirement):
         raise _enum_error('topology', f_topology, TopologyRequirement)
@@ -3489,6 +4659,62 @@ def _dec_ToolCallCompleted(d: dict[str, Any]) -> ToolCallCompleted:
     _set_ToolCallCompleted_cpu_ms(o, d['cpu_ms'])
     _set_ToolCallCompleted_max_rss_mib(o, d['max_rss_mib'])
     return o
+
+
+def _write_ToolCallCompleted(o: ToolCallCompleted, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b6 = o.tool_call_id.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    if o.runtime_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b8 = o.runtime_id.encode()
+        n9 = len(b8)
+        a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+        a(b8)
+    a(_EIDX_ToolCallStatus[o.status])
+    if o.exit_code is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i10 = o.exit_code
+        a(_SMALL[i10] if 0 <= i10 < _NSMALL else _zz(i10))
+    b11 = o.output.encode()
+    n12 = len(b11)
+    a(_SMALL[n12] if n12 < _NSMALL else _zz(n12))
+    a(b11)
+    a(b'\x01' if o.output_truncated else b'\x00')
+    if o.error is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b13 = o.error.encode()
+        n14 = len(b13)
+        a(_SMALL[n14] if n14 < _NSMALL else _zz(n14))
+        a(b13)
+    i15 = o.duration_ms
+    a(_SMALL[i15] if 0 <= i15 < _NSMALL else _zz(i15))
+    if o.cpu_ms is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i16 = o.cpu_ms
+        a(_SMALL[i16] if 0 <= i16 < _NSMALL else _zz(i16))
+    if o.max_rss_mib is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i17 = o.max_rss_mib
+        a(_SMALL[i17] if 0 <= i17 < _NSMALL else _zz(i17))
+
+
+def _bytes_ToolCallCompleted(o: ToolCallCompleted, header: bytes) -> bytes:
+    chunks = [header]
+    _write_ToolCallCompleted(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_ToolCallCompleted(o: ToolCallCompleted) -> None:
@@ -3610,6 +4836,34 @@ def _dec_ToolCallDecided(d: dict[str, Any]) -> ToolCallDecided:
     return o
 
 
+def _write_ToolCallDecided(o: ToolCallDecided, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b1 = o.tool_call_id.encode()
+    n2 = len(b1)
+    a(_SMALL[n2] if n2 < _NSMALL else _zz(n2))
+    a(b1)
+    a(_EIDX_PolicyDecision[o.decision])
+    b3 = o.reason.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    b5 = o.policy_id.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    b7 = o.policy_version.encode()
+    n8 = len(b7)
+    a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+    a(b7)
+    a(_pack_d(o.evaluation_ms))
+
+
+def _bytes_ToolCallDecided(o: ToolCallDecided, header: bytes) -> bytes:
+    chunks = [header]
+    _write_ToolCallDecided(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_ToolCallDecided(o: ToolCallDecided) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3712,6 +4966,58 @@ def _dec_ToolCallRequested(d: dict[str, Any]) -> ToolCallRequested:
     _set_ToolCallRequested_arguments(o, d['arguments'])
     _set_ToolCallRequested_timeout_ms(o, d['timeout_ms'])
     return o
+
+
+def _write_ToolCallRequested(o: ToolCallRequested, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b4 = o.tool_call_id.encode()
+    n5 = len(b4)
+    a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+    a(b4)
+    b6 = o.agent_id.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    if o.runtime_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b8 = o.runtime_id.encode()
+        n9 = len(b8)
+        a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+        a(b8)
+    if o.session_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b10 = o.session_id.encode()
+        n11 = len(b10)
+        a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+        a(b10)
+    if o.task_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b12 = o.task_id.encode()
+        n13 = len(b12)
+        a(_SMALL[n13] if n13 < _NSMALL else _zz(n13))
+        a(b12)
+    b14 = o.tool_name.encode()
+    n15 = len(b14)
+    a(_SMALL[n15] if n15 < _NSMALL else _zz(n15))
+    a(b14)
+    b16 = o.arguments.encode()
+    n17 = len(b16)
+    a(_SMALL[n17] if n17 < _NSMALL else _zz(n17))
+    a(b16)
+    i18 = o.timeout_ms
+    a(_SMALL[i18] if 0 <= i18 < _NSMALL else _zz(i18))
+
+
+def _bytes_ToolCallRequested(o: ToolCallRequested, header: bytes) -> bytes:
+    chunks = [header]
+    _write_ToolCallRequested(o, chunks.append)
+    return b''.join(chunks)
 
 
 def _chk_ToolCallRequested(o: ToolCallRequested) -> None:
@@ -3837,6 +5143,53 @@ def _dec_TripleAsserted(d: dict[str, Any]) -> TripleAsserted:
     return o
 
 
+def _write_TripleAsserted(o: TripleAsserted, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b3 = o.triple_id.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    b5 = o.subject.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    b7 = o.predicate.encode()
+    n8 = len(b7)
+    a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+    a(b7)
+    b9 = o.object.encode()
+    n10 = len(b9)
+    a(_SMALL[n10] if n10 < _NSMALL else _zz(n10))
+    a(b9)
+    a(_pack_d(o.confidence))
+    i11 = o.valid_from_ms
+    a(_SMALL[i11] if 0 <= i11 < _NSMALL else _zz(i11))
+    if o.valid_to_ms is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        i12 = o.valid_to_ms
+        a(_SMALL[i12] if 0 <= i12 < _NSMALL else _zz(i12))
+    b13 = o.source_memory_id.encode()
+    n14 = len(b13)
+    a(_SMALL[n14] if n14 < _NSMALL else _zz(n14))
+    a(b13)
+    if o.supersedes_triple_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b15 = o.supersedes_triple_id.encode()
+        n16 = len(b15)
+        a(_SMALL[n16] if n16 < _NSMALL else _zz(n16))
+        a(b15)
+
+
+def _bytes_TripleAsserted(o: TripleAsserted, header: bytes) -> bytes:
+    chunks = [header]
+    _write_TripleAsserted(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_TripleAsserted(o: TripleAsserted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3959,6 +5312,43 @@ def _dec_WorkflowCompleted(d: dict[str, Any]) -> WorkflowCompleted:
     return o
 
 
+def _write_WorkflowCompleted(o: WorkflowCompleted, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b3 = o.workflow_id.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    a(_EIDX_WorkflowStatus[o.status])
+    if o.output is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b5 = o.output.encode()
+        n6 = len(b5)
+        a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+        a(b5)
+    if o.error is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b7 = o.error.encode()
+        n8 = len(b7)
+        a(_SMALL[n8] if n8 < _NSMALL else _zz(n8))
+        a(b7)
+    i9 = o.duration_ms
+    a(_SMALL[i9] if 0 <= i9 < _NSMALL else _zz(i9))
+    i10 = o.steps_completed
+    a(_SMALL[i10] if 0 <= i10 < _NSMALL else _zz(i10))
+    i11 = o.steps_failed
+    a(_SMALL[i11] if 0 <= i11 < _NSMALL else _zz(i11))
+
+
+def _bytes_WorkflowCompleted(o: WorkflowCompleted, header: bytes) -> bytes:
+    chunks = [header]
+    _write_WorkflowCompleted(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_WorkflowCompleted(o: WorkflowCompleted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -4053,6 +5443,36 @@ def _dec_WorkflowStep(d: dict[str, Any]) -> WorkflowStep:
     return o
 
 
+def _write_WorkflowStep(o: WorkflowStep, a: Callable[[bytes], None]) -> None:
+    b3 = o.step_id.encode()
+    n4 = len(b3)
+    a(_SMALL[n4] if n4 < _NSMALL else _zz(n4))
+    a(b3)
+    b5 = o.name.encode()
+    n6 = len(b5)
+    a(_SMALL[n6] if n6 < _NSMALL else _zz(n6))
+    a(b5)
+    if o.depends_on:
+        n7 = len(o.depends_on)
+        a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+        for v8 in o.depends_on:
+            b9 = v8.encode()
+            n10 = len(b9)
+            a(_SMALL[n10] if n10 < _NSMALL else _zz(n10))
+            a(b9)
+    a(b'\x00')
+    i11 = o.max_attempts
+    a(_SMALL[i11] if 0 <= i11 < _NSMALL else _zz(i11))
+    i12 = o.timeout_ms
+    a(_SMALL[i12] if 0 <= i12 < _NSMALL else _zz(i12))
+
+
+def _bytes_WorkflowStep(o: WorkflowStep, header: bytes) -> bytes:
+    chunks = [header]
+    _write_WorkflowStep(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_WorkflowStep(o: WorkflowStep) -> None:
     f_step_id = o.step_id
     if type(f_step_id) is not str:
@@ -4067,9 +5487,9 @@ def _chk_WorkflowStep(o: WorkflowStep) -> None:
     f_depends_on = o.depends_on
     if type(f_depends_on) is not tuple:
         raise _type_error('depends_on', f_depends_on, 'a tuple (Avro array)')
-    for i3, v4 in enumerate(f_depends_on):
-        if type(v4) is not str:
-            raise _type_error(f'depends_on[{i3}]', v4, 'a str')
+    for i13, v14 in enumerate(f_depends_on):
+        if type(v14) is not str:
+            raise _type_error(f'depends_on[{i13}]', v14, 'a str')
     f_max_attempts = o.max_attempts
     if type(f_max_attempts) is not int:
         raise _type_error('max_attempts', f_max_attempts, 'an int')
@@ -4144,6 +5564,46 @@ def _dec_WorkflowStarted(d: dict[str, Any]) -> WorkflowStarted:
     return o
 
 
+def _write_WorkflowStarted(o: WorkflowStarted, a: Callable[[bytes], None]) -> None:
+    _write_Envelope(o.envelope, a)
+    b4 = o.workflow_id.encode()
+    n5 = len(b4)
+    a(_SMALL[n5] if n5 < _NSMALL else _zz(n5))
+    a(b4)
+    b6 = o.workflow_name.encode()
+    n7 = len(b6)
+    a(_SMALL[n7] if n7 < _NSMALL else _zz(n7))
+    a(b6)
+    b8 = o.workflow_version.encode()
+    n9 = len(b8)
+    a(_SMALL[n9] if n9 < _NSMALL else _zz(n9))
+    a(b8)
+    b10 = o.input.encode()
+    n11 = len(b10)
+    a(_SMALL[n11] if n11 < _NSMALL else _zz(n11))
+    a(b10)
+    if o.steps:
+        n12 = len(o.steps)
+        a(_SMALL[n12] if n12 < _NSMALL else _zz(n12))
+        for v13 in o.steps:
+            _write_WorkflowStep(v13, a)
+    a(b'\x00')
+    if o.parent_workflow_id is None:
+        a(b'\x00')
+    else:
+        a(b'\x02')
+        b14 = o.parent_workflow_id.encode()
+        n15 = len(b14)
+        a(_SMALL[n15] if n15 < _NSMALL else _zz(n15))
+        a(b14)
+
+
+def _bytes_WorkflowStarted(o: WorkflowStarted, header: bytes) -> bytes:
+    chunks = [header]
+    _write_WorkflowStarted(o, chunks.append)
+    return b''.join(chunks)
+
+
 def _chk_WorkflowStarted(o: WorkflowStarted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -4175,13 +5635,13 @@ def _chk_WorkflowStarted(o: WorkflowStarted) -> None:
     f_steps = o.steps
     if type(f_steps) is not tuple:
         raise _type_error('steps', f_steps, 'a tuple (Avro array)')
-    for i4, v5 in enumerate(f_steps):
-        if type(v5) is not WorkflowStep:
-            raise _type_error(f'steps[{i4}]', v5, 'an instance of WorkflowStep')
+    for i16, v17 in enumerate(f_steps):
+        if type(v17) is not WorkflowStep:
+            raise _type_error(f'steps[{i16}]', v17, 'an instance of WorkflowStep')
         try:
-            _chk_WorkflowStep(v5)
+            _chk_WorkflowStep(v17)
         except EventValidationError as e:
-            raise e.within(f'steps[{i4}]') from None
+            raise e.within(f'steps[{i16}]') from None
     f_parent_workflow_id = o.parent_workflow_id
     if f_parent_workflow_id is not None:
         if type(f_parent_workflow_id) is not str:
@@ -4496,4 +5956,45 @@ CHK: dict[str, Any] = {
     'WorkflowCompleted': _chk_WorkflowCompleted,
     'WorkflowStep': _chk_WorkflowStep,
     'WorkflowStarted': _chk_WorkflowStarted,
+}
+BYTES: dict[str, Any] = {
+    'Envelope': _bytes_Envelope,
+    'MemoryAccessed': _bytes_MemoryAccessed,
+    'MemoryConsolidated': _bytes_MemoryConsolidated,
+    'MemoryDeleted': _bytes_MemoryDeleted,
+    'MemoryExpired': _bytes_MemoryExpired,
+    'MemoryWritten': _bytes_MemoryWritten,
+    'ModelCallCompleted': _bytes_ModelCallCompleted,
+    'ModelRegistered': _bytes_ModelRegistered,
+    'NodeHeartbeat': _bytes_NodeHeartbeat,
+    'GpuDevice': _bytes_GpuDevice,
+    'NodeRegistered': _bytes_NodeRegistered,
+    'NodeRemoved': _bytes_NodeRemoved,
+    'NodeUpdated': _bytes_NodeUpdated,
+    'ResourceQuota': _bytes_ResourceQuota,
+    'QueueConfigured': _bytes_QueueConfigured,
+    'RouteCandidate': _bytes_RouteCandidate,
+    'RouteDecided': _bytes_RouteDecided,
+    'RuntimeCreated': _bytes_RuntimeCreated,
+    'SecurityEvent': _bytes_SecurityEvent,
+    'StepCompleted': _bytes_StepCompleted,
+    'StepFailed': _bytes_StepFailed,
+    'GpuShare': _bytes_GpuShare,
+    'Placement': _bytes_Placement,
+    'TaskAllocated': _bytes_TaskAllocated,
+    'TaskCancelled': _bytes_TaskCancelled,
+    'TaskCheckpointCreated': _bytes_TaskCheckpointCreated,
+    'TaskFinished': _bytes_TaskFinished,
+    'TaskPending': _bytes_TaskPending,
+    'TaskPreempted': _bytes_TaskPreempted,
+    'TaskRejected': _bytes_TaskRejected,
+    'GangMember': _bytes_GangMember,
+    'TaskSubmitted': _bytes_TaskSubmitted,
+    'ToolCallCompleted': _bytes_ToolCallCompleted,
+    'ToolCallDecided': _bytes_ToolCallDecided,
+    'ToolCallRequested': _bytes_ToolCallRequested,
+    'TripleAsserted': _bytes_TripleAsserted,
+    'WorkflowCompleted': _bytes_WorkflowCompleted,
+    'WorkflowStep': _bytes_WorkflowStep,
+    'WorkflowStarted': _bytes_WorkflowStarted,
 }
