@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agentic.connectors.kafka import consumer_config
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
+
+from agentic.connectors.kafka import consumer_config
 
 Position = tuple[str, int]
 

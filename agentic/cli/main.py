@@ -19,6 +19,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("sql", "sql"),
     ("report", "report"),
     ("projector", "projector"),
+    ("replay", "replay"),
+    ("audit", "audit"),
     ("stack", "stack"),
     ("events", "publish"),
     ("events", "tail"),

@@ -12,10 +12,11 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from fastavro import parse_schema, schemaless_reader
+
 from agentic.schemas import catalogue
 from agentic.schemas.codec import MAGIC, SchemaIds
 from agentic.schemas.errors import DecodeError
-from fastavro import parse_schema, schemaless_reader
 
 from .rows import SourceRecord
 

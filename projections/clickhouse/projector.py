@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import structlog
+from confluent_kafka import Consumer, TopicPartition
+
 from agentic.connectors.kafka_positions import assigned_consumer, end_offsets, partitions_of
 from agentic.schemas.codec import SchemaIds
 from agentic.schemas.topics import TOPICS
-from confluent_kafka import Consumer, TopicPartition
 
 from . import schema
 from .decode import DictDecoder
@@ -103,7 +104,7 @@ class Projector:
                 if msg.error() is not None:
                     log.warning("projector.kafka_error", error=str(msg.error()))
                     continue
-                topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+                topic, partition, offset = str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
                 if offset < positions.get((topic, partition), 0):
                     continue  # already projected (a redelivery)
                 batch.add(record(topic, partition, offset, msg.key(), msg.value()))

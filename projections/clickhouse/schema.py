@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-from agentic.projections.clickhouse.rows import TABLES
 from clickhouse_connect.driver.client import Client
+
+from agentic.projections.clickhouse.rows import TABLES
 
 LIVE_DB = "agentic"
 SHADOW_DB = "agentic_shadow"

@@ -1,0 +1,259 @@
+"""Replay: rebuild the projection from offset 0 into a shadow database, compare it with the live one,
+reconstruct the state as of a past moment, and re-derive processor decisions from their recorded inputs.
+
+Everything here reads Kafka with explicit offsets (no consumer group state is touched) and writes only
+to non-live databases. The live projection and its rebuild go through the same pure mapping
+(`rows.rows_for`) and the same sink, so equal logs must give equal checksums; any difference is reported
+by table and source position.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from clickhouse_connect.driver.client import Client
+
+from agentic.connectors.kafka_positions import Position, assigned_consumer
+
+from .clickhouse import schema
+from .clickhouse.checksums import Checksum, RowDifference, differences, table_checksums
+from .clickhouse.decode import DictDecoder
+from .clickhouse.rows import COLUMNS, SourceRecord
+from .clickhouse.sink import Batch, ClickHouseSink
+
+log = structlog.get_logger(__name__)
+
+REPLAY_GROUP = "agentic-replay"
+ASOF_DB = "agentic_asof"
+
+
+# ----------------------------------------------------------------------------------- reading the log
+
+
+def read_log(bootstrap: str, decoder: DictDecoder, targets: dict[Position, int],
+             chunk: int = 20_000, idle_timeout_s: float = 30.0) -> Iterator[list[SourceRecord]]:
+    """Every record of every partition from offset 0 up to (excluding) `targets[partition]`, in chunks."""
+    remaining = {tp: end for tp, end in targets.items() if end > 0}
+    if not remaining:
+        return
+    consumer = assigned_consumer(bootstrap, REPLAY_GROUP, dict.fromkeys(remaining, 0))
+    record = decoder.record
+    last = time.monotonic()
+    try:
+        while remaining:
+            msgs = consumer.consume(chunk, 0.5)
+            out: list[SourceRecord] = []
+            for msg in msgs:
+                if msg.error() is not None:
+                    continue
+                tp = (msg.topic(), msg.partition())
+                end = remaining.get(tp)
+                if end is None or msg.offset() >= end:
+                    continue
+                out.append(record(tp[0], tp[1], msg.offset(), msg.key(), msg.value()))
+                if msg.offset() + 1 >= end:
+                    del remaining[tp]
+            if out:
+                last = time.monotonic()
+                yield out
+            elif time.monotonic() - last > idle_timeout_s:
+                raise TimeoutError(f"replay: no records for {idle_timeout_s:.0f}s while still expecting "
+                                   f"{remaining}; was the topic truncated?")
+    finally:
+        consumer.close()
+
+
+# -------------------------------------------------------------------------------------- rebuilding
+
+
+@dataclass(frozen=True, slots=True)
+class Cutoff:
+    """Which records a point-in-time rebuild keeps: event time at or before `time_ms`, and/or offsets at or
+    before `offset` (in every partition)."""
+
+    time_ms: int | None = None
+    offset: int | None = None
+
+    def keeps(self, rec: SourceRecord) -> bool:
+        if self.offset is not None and rec.offset > self.offset:
+            return False
+        if self.time_ms is not None:
+            if rec.event is None:
+                return False
+            return int(rec.event["envelope"]["occurred_at"]) <= self.time_ms
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildStats:
+    database: str
+    records: int
+    kept: int
+    seconds: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+
+def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
+            targets: dict[Position, int], cutoff: Cutoff | None = None, batch_records: int = 100_000,
+            on_progress: Callable[[int], None] | None = None) -> RebuildStats:
+    """Recreate `database` and project the log into it up to `targets` (keeping what `cutoff` keeps)."""
+    schema.recreate(client, database)
+    sink = ClickHouseSink(client, database)
+    started = time.perf_counter()
+    seen = kept = 0
+    batch = Batch()
+    for recs in read_log(bootstrap, decoder, targets):
+        seen += len(recs)
+        for rec in recs:
+            if cutoff is None or cutoff.keeps(rec):
+                batch.add(rec)
+        if batch.records >= batch_records:
+            kept += batch.records
+            sink.write(batch)
+            batch = Batch()
+        if on_progress is not None:
+            on_progress(seen)
+    kept += batch.records
+    sink.write(batch)
+    return RebuildStats(database, seen, kept, time.perf_counter() - started)
+
+
+# -------------------------------------------------------------------------------------- comparing
+
+
+@dataclass(frozen=True, slots=True)
+class TableCheck:
+    table: str
+    live: Checksum
+    rebuilt: Checksum
+    differences: tuple[RowDifference, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.live == self.rebuilt
+
+
+def compare(client: Client, live: str, rebuilt: str, limit: int = 20) -> list[TableCheck]:
+    """Checksums of every table in both databases; for each table that differs, the differing rows."""
+    a, b = table_checksums(client, live), table_checksums(client, rebuilt)
+    return [TableCheck(t, a[t], b[t], () if a[t] == b[t] else tuple(differences(client, live, rebuilt, t, limit)))
+            for t in COLUMNS]
+
+
+# ------------------------------------------------------------------------------ processor decisions
+
+
+class DecisionProcessor(Protocol):
+    """A processor's pure core seen through events: (state, input event) -> (state, output events)."""
+
+    input_topic: str
+    output_topic: str
+
+    def initial_state(self) -> Any: ...
+
+    def step(self, state: Any, event: Any) -> tuple[Any, Sequence[Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionMismatch:
+    index: int  # position in the decision log (= offset on a single-partition topic)
+    recorded: str
+    recomputed: str
+    cause: str
+
+
+@dataclass
+class DecisionCheck:
+    processor: str
+    inputs: int = 0
+    recorded: int = 0
+    recomputed: int = 0
+    identical: int = 0
+    mismatch_count: int = 0
+    mismatches: list[DecisionMismatch] = field(default_factory=list)  # the first `limit` of them
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatch_count == 0 and self.recorded <= self.recomputed
+
+
+ReadValues = Callable[[str], Iterator[tuple[int, bytes]]]
+
+
+def verify_decisions(name: str, processor: DecisionProcessor, codec: Any, read_values: ReadValues,
+                     limit: int = 20) -> DecisionCheck:
+    """Re-run `processor` over its recorded inputs; compare every re-encoded decision with the recorded bytes.
+
+    `read_values(topic)` yields (offset, value bytes) of a whole topic in order; `codec` encodes and
+    decodes framed events (`EventCodec`). Recorded decisions must equal the first recomputed ones byte
+    for byte; recomputed decisions beyond the recorded ones are inputs the live processor has not reached.
+    """
+    check = DecisionCheck(name)
+    state = processor.initial_state()
+    recomputed: list[tuple[bytes, str]] = []
+    for _, value in read_values(processor.input_topic):
+        event = codec.decode(value)
+        check.inputs += 1
+        state, outputs = processor.step(state, event)
+        cause = f"{event.envelope.event_type} {event.envelope.event_id}"
+        recomputed.extend((codec.encode(out), cause) for out in outputs)
+    check.recomputed = len(recomputed)
+    for i, (_, recorded) in enumerate(read_values(processor.output_topic)):
+        check.recorded += 1
+        if i >= len(recomputed):
+            _mismatch(check, i, codec, recorded, None, "no input explains this recorded decision", limit)
+            continue
+        mine, cause = recomputed[i]
+        if mine == recorded:
+            check.identical += 1
+        else:
+            _mismatch(check, i, codec, recorded, mine, cause, limit)
+    return check
+
+
+def _describe(codec: Any, data: bytes | None) -> str:
+    if data is None:
+        return "(nothing)"
+    try:
+        ev = codec.decode(data)
+        return f"{ev.envelope.event_type} {ev.envelope.event_id} task={getattr(ev, 'task_id', '-')}"
+    except Exception as exc:  # a corrupt recorded decision is itself the finding
+        return f"undecodable ({exc})"
+
+
+def _mismatch(check: DecisionCheck, i: int, codec: Any, recorded: bytes, mine: bytes | None, cause: str,
+              limit: int) -> None:
+    check.mismatch_count += 1
+    if len(check.mismatches) < limit:
+        check.mismatches.append(DecisionMismatch(i, _describe(codec, recorded), _describe(codec, mine), cause))
+
+
+def topic_values(bootstrap: str, topic_ends: dict[Position, int]) -> ReadValues:
+    """A `read_values` for `verify_decisions` over raw Kafka records, up to the given end offsets."""
+
+    def read(topic: str) -> Iterator[tuple[int, bytes]]:
+        targets = {tp: end for tp, end in topic_ends.items() if tp[0] == topic and end > 0}
+        if not targets:
+            return
+        consumer = assigned_consumer(bootstrap, REPLAY_GROUP, dict.fromkeys(targets, 0))
+        try:
+            remaining = dict(targets)
+            while remaining:
+                for msg in consumer.consume(10_000, 0.5):
+                    tp = (msg.topic(), msg.partition())
+                    if msg.error() is not None or tp not in remaining or msg.offset() >= remaining[tp]:
+                        continue
+                    yield msg.offset(), bytes(msg.value() or b"")
+                    if msg.offset() + 1 >= remaining[tp]:
+                        del remaining[tp]
+        finally:
+            consumer.close()
+
+    return read
