@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import types
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +148,13 @@ def test_new_envelope_defaults_and_deterministic_ids() -> None:
     assert events.derived_event_id("a", "1") == events.derived_event_id("a", "1") != events.derived_event_id("a", "2")
     with pytest.raises(KeyError, match="unknown event type"):
         events.new_envelope("NoSuchEvent", "acme", "cli", 0)
+
+
+def test_docs_code_blocks_run() -> None:
+    """docs/events.md's Python blocks run, in order, in one namespace."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) >= 2
+    namespace: dict[str, typing.Any] = {}
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), namespace)
