@@ -288,10 +288,10 @@ class Scheduler:
             else:
                 evicted.append(v)
         for v in sorted(evicted, key=lambda v: v.seq):
-            v.saved = ()
+            nodes = tuple(sorted({p.node_id for p in v.saved}))
+            v.saved = v.placements = ()
             state.pending[v.task_id] = None
-            out.items.append(TaskPreempted(out.meta(v.correlation_id), v.task_id, t.task_id,
-                                           tuple(sorted({p.node_id for p in v.placements})) or (),
+            out.items.append(TaskPreempted(out.meta(v.correlation_id), v.task_id, t.task_id, nodes,
                                            f"priority {t.priority} task {t.task_id} needs the capacity"))
         return placed
 

@@ -99,6 +99,8 @@ def _choose(
     state: ClusterState, cfg: SchedulerConfig, req: Req, wl: Workload | None,
     restrict: B | None, rng_key: tuple[int, ...], same_domain: bool,
 ) -> tuple[int, tuple[int, ...], float] | None:
+    if state.n == 0:
+        return None
     score, pick = node_scores(state, cfg, req, wl)
     if restrict is not None:
         score = np.where(restrict[: state.n], score, -np.inf)

@@ -80,7 +80,9 @@ def _ever_fits(state: ClusterState, req: Req) -> bool:
     if req.count:
         gpus = state.gpu_ok[active]
         if req.models:
-            allowed = np.array([x in req.models for x in state.models] or [False], dtype=bool)
+            if not set(req.models) & set(state.models):
+                return True  # no such GPU yet: pending GPU_MODEL_UNAVAILABLE until one joins
+            allowed = np.array([x in req.models for x in state.models], dtype=bool)
             gpus = gpus & allowed[state.gpu_model[active]]
         ok &= gpus.sum(axis=1) >= req.count
     return bool(ok.any())
