@@ -147,7 +147,7 @@ class KafkaShell(Generic[S]):
         producer = RawProducer(self.config.bootstrap)
         consumer = assigned_consumer(self.config.bootstrap, self.group_id, {(self.topic, self.partition):
                                                                             rec.next_offset})
-        loop = _Loop(self, rec, producer)
+        loop = _Loop(self, rec, producer, consumer)
         try:
             idle_since = time.monotonic()
             while not stop.is_set():
@@ -155,12 +155,10 @@ class KafkaShell(Generic[S]):
                 if batch:
                     idle_since = time.monotonic()
                     loop.handle(batch)
-                    if loop.since_checkpoint >= self.config.checkpoint_every:
-                        loop.checkpoint(consumer)
                 elif until_idle and time.monotonic() - idle_since > self.config.idle_timeout and \
                         _caught_up(consumer, self.topic, self.partition, loop.next_offset):
                     break
-            loop.checkpoint(consumer)
+            loop.checkpoint()
         finally:
             consumer.close()
         log.info("shell.stopped", processor=self.processor.name, **self.stats.as_dict())
@@ -175,7 +173,7 @@ def _caught_up(consumer: Consumer, topic: str, partition: int, next_offset: int)
 class _Loop(Generic[S]):
     """The per-record work of a running shell (state, marks, counters)."""
 
-    def __init__(self, shell: KafkaShell[S], rec: Recovery[S], producer: RawProducer) -> None:
+    def __init__(self, shell: KafkaShell[S], rec: Recovery[S], producer: RawProducer, consumer: Consumer) -> None:
         self.shell = shell
         self.p = shell.processor
         self.state = rec.state
@@ -183,6 +181,8 @@ class _Loop(Generic[S]):
         self.written = rec.mark  # last output mark known written (or sent, once we send)
         self.dead_mark = rec.dead_letter_mark
         self.producer = producer
+        self.consumer = consumer
+        self.every = shell.config.checkpoint_every
         self.since_checkpoint = 0
         self.stats = shell.stats
         self.stats.next_offset = rec.next_offset
@@ -193,6 +193,8 @@ class _Loop(Generic[S]):
             if err is not None:
                 raise KafkaException(err)
             self._one(msg)
+            if self.since_checkpoint >= self.every:
+                self.checkpoint()
         self.producer.poll()
 
     def _one(self, msg: Message) -> None:
@@ -227,7 +229,7 @@ class _Loop(Generic[S]):
         self.dead_mark = offset
         self.stats.dead_letters += 1
 
-    def checkpoint(self, consumer: Consumer) -> None:
+    def checkpoint(self) -> None:
         """Flush outputs, then write the snapshot covering every input read so far, then commit the group."""
         if self.since_checkpoint == 0:
             return
@@ -237,7 +239,7 @@ class _Loop(Generic[S]):
         value = cp.encode()
         self.producer.send(self.shell.config.checkpoint_topic, self.p.name.encode(), value)
         self.producer.flush()
-        consumer.commit(offsets=[TopicPartition(self.shell.topic, self.shell.partition, self.next_offset)],
+        self.consumer.commit(offsets=[TopicPartition(self.shell.topic, self.shell.partition, self.next_offset)],
                         asynchronous=False)
         self.since_checkpoint = 0
         self.stats.checkpoints += 1
