@@ -12,8 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-# Namespace of the deterministic decision ids: uuid5(DECISION_NAMESPACE, f"{input_id}:{index}").
-DECISION_NAMESPACE = uuid.UUID("6f3c1a52-6f0e-5b7e-9a51-3c2d8e1b0a11")
+# Namespace of the deterministic decision ids, the same as agentic.events.EVENT_ID_NAMESPACE:
+# event_id = uuid5(DECISION_NAMESPACE, f"{input_event_id}\x1f{index}") = derived_event_id(input_id, str(index)).
+DECISION_NAMESPACE = uuid.UUID("5f1d3c52-8b7e-4c1a-9d5e-6a0b2c4e8f10")
 MILLI_PER_GPU = 1000
 
 
@@ -243,7 +244,7 @@ Decision = TaskAllocated | TaskPending | TaskPreempted | TaskRejected
 def decision_meta(cause: Meta, index: int, correlation_id: str) -> DecisionMeta:
     """The envelope of the index-th decision caused by `cause`: same input, same ids, always."""
     return DecisionMeta(
-        event_id=_uuid5(f"{cause.event_id}:{index}"),
+        event_id=_uuid5(f"{cause.event_id}\x1f{index}"),
         occurred_at=cause.occurred_at,
         causation_id=cause.event_id,
         correlation_id=correlation_id or cause.correlation_id,
