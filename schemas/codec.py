@@ -8,9 +8,10 @@ type; when both are the same, resolution is skipped.
 
 Speed: per event the codec runs the generated code of the class: a type/rule check, then a
 straight-line Avro writer (byte-identical to fastavro's output, checked by the tests, about 3x
-faster); decoding uses fastavro's schemaless reader (schemas parsed once per id) and a generated
-from-dict function. Plans are cached per class and per schema id; caches are only ever filled
-with equal values, so sharing a codec between threads is safe.
+faster); decoding uses a generated straight-line reader when the record was written with the
+current schema, and fastavro's schemaless reader with schema resolution (schemas parsed once
+per id) plus a generated from-dict function otherwise. Plans are cached per class and per schema
+id; caches are only ever filled with equal values, so sharing a codec between threads is safe.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class _EncodePlan:
 class _DecodePlan:
     writer: Any
     reader: Any | None  # None when writer == reader: no resolution needed
+    read: Callable[[bytes, int], tuple[Any, int]] | None  # generated reader, when writer == reader
     from_dict: Callable[[dict[str, Any]], Any]
     check: Callable[[Any], None]
     rule: Callable[[Any], None] | None
@@ -179,22 +181,18 @@ class EventCodec:
             raise DecodeError("bad_magic", f"first byte is {data[0]}, not the Confluent magic byte 0")
         sid = int.from_bytes(data[1:5], "big")
         plan = self._dec.get(sid) or self._decode_plan(sid)
-        buf = io.BytesIO(data)
-        buf.seek(5)
         try:
-            record = schemaless_reader(buf, plan.writer, plan.reader)
-        except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, UnicodeDecodeError, ...
+            if plan.read is not None:  # writer == reader: the generated reader builds the event directly
+                event, end = plan.read(data, 5)
+            else:
+                event, end = self._resolve(plan, data)
+        except DecodeError:
+            raise
+        except Exception as exc:  # IndexError, ValueError, UnicodeDecodeError, EOFError, struct.error, ...
             detail = f"schema id {sid} ({plan.event_type}): {type(exc).__name__}: {exc}"
             raise DecodeError("invalid_avro", detail) from exc
-        if buf.tell() != len(data):
-            extra = len(data) - buf.tell()
-            raise DecodeError("trailing_bytes", f"{extra} bytes after the {plan.event_type} record")
-        if type(record) is not dict:
-            raise DecodeError("invalid_event", f"schema id {sid} does not hold a record")
-        try:
-            event = plan.from_dict(record)
-        except (KeyError, TypeError) as exc:
-            raise DecodeError("invalid_event", f"{plan.event_type}: {exc!r}") from exc
+        if end != len(data):
+            raise DecodeError("trailing_bytes", f"{len(data) - end} bytes after the {plan.event_type} record")
         if self._validate_on_decode:
             try:
                 plan.check(event)
@@ -205,6 +203,19 @@ class EventCodec:
             except EventValidationError as exc:
                 raise DecodeError("invalid_event", f"{plan.event_type}: {exc}") from exc
         return event  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _resolve(plan: _DecodePlan, data: bytes) -> tuple[Any, int]:
+        """Another writer schema: fastavro resolves it against the current one."""
+        buf = io.BytesIO(data)
+        buf.seek(5)
+        record = schemaless_reader(buf, plan.writer, plan.reader)
+        if type(record) is not dict:
+            raise DecodeError("invalid_event", f"{plan.event_type}: the writer schema does not hold a record")
+        try:
+            return plan.from_dict(record), buf.tell()
+        except (KeyError, TypeError) as exc:
+            raise DecodeError("invalid_event", f"{plan.event_type}: {exc!r}") from exc
 
     def decode_many(self, datas: Sequence[bytes]) -> list[Event | DecodeError]:
         """Decode a batch; a record that fails yields its DecodeError in place (order kept)."""
@@ -232,8 +243,9 @@ class EventCodec:
             parsed_writer = current.schema if same else parse_schema(catalogue.stripped(writer))
         except Exception as exc:  # a registry schema fastavro cannot parse
             raise DecodeError("invalid_avro", f"writer schema {sid} does not parse: {exc}") from exc
-        plan = _DecodePlan(parsed_writer, None if same else current.schema, gen.DEC[event_type],
-                           gen.CHK[event_type], RULES.get(event_type), event_type)
+        plan = _DecodePlan(parsed_writer, None if same else current.schema,
+                           gen.READ[event_type] if same else None, gen.DEC[event_type],
+                           gen.VCHK[event_type], RULES.get(event_type), event_type)
         self._dec[sid] = plan
         return plan
 

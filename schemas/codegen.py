@@ -99,6 +99,7 @@ class Gen:
     def __init__(self, named: Named) -> None:
         self.named = named
         self.tmp = 0
+        self.prefix = "chk"
 
     def fresh(self, base: str) -> str:
         self.tmp += 1
@@ -154,7 +155,12 @@ class Gen:
             return f"_ENUM_{_short(t)}[{x}]"
         return x
 
-    # ---- check: statements validating value `x` at path expression `p`
+    # ---- check: statements validating value `x` at path expression `p`. Two variants per record:
+    # _chk_ (types and constraints, before encoding) and _vchk_ (constraints only, after decoding,
+    # where Avro already guarantees the types).
+    def typed(self, lines: list[str]) -> list[str]:
+        return lines if self.prefix == "chk" else []
+
     def chk(self, x: str, t: Any, p: str, c: dict[str, Any], ind: str) -> list[str]:
         q = _lit(p)
         inner = _nullable(t)
@@ -163,55 +169,55 @@ class Gen:
             return [f"{ind}if {x} is not None:", *body] if body else []
         if isinstance(t, dict) and t["type"] == "array":
             i, y = self.fresh("i"), self.fresh("v")
-            out = [f"{ind}if type({x}) is not tuple:",
-                   f"{ind}    raise _type_error({q}, {x}, 'a tuple (Avro array)')"]
+            out = self.typed([f"{ind}if type({x}) is not tuple:",
+                              f"{ind}    raise _type_error({q}, {x}, 'a tuple (Avro array)')"])
             if "minItems" in c:
                 out += [f"{ind}if len({x}) < {c['minItems']}:",
                         f"{ind}    raise EventValidationError({q}, 'minItems', "
                         f"'needs at least {c['minItems']} item(s)')"]
             sub = {k: v for k, v in c.items() if k != "minItems"}
             body = self.chk(y, t["items"], f"{p}[{{{i}}}]", sub, ind + "    ")
-            return [*out, f"{ind}for {i}, {y} in enumerate({x}):", *body]
+            return [*out, f"{ind}for {i}, {y} in enumerate({x}):", *body] if body else out
         if isinstance(t, dict):
             k, y = self.fresh("k"), self.fresh("v")
             kq = _lit(f"{p}[{{{k}!r}}]")
-            out = [f"{ind}if type({x}) is not dict:",
-                   f"{ind}    raise _type_error({q}, {x}, 'a dict (Avro map)')",
-                   f"{ind}for {k}, {y} in {x}.items():",
-                   f"{ind}    if type({k}) is not str:",
-                   f"{ind}        raise _type_error({kq}, {k}, 'a str map key')"]
-            return out + self.chk(y, t["values"], f"{p}[{{{k}!r}}]", c, ind + "    ")
+            out = self.typed([f"{ind}if type({x}) is not dict:",
+                              f"{ind}    raise _type_error({q}, {x}, 'a dict (Avro map)')"])
+            body = [*self.typed([f"{ind}    if type({k}) is not str:",
+                                 f"{ind}        raise _type_error({kq}, {k}, 'a str map key')"]),
+                    *self.chk(y, t["values"], f"{p}[{{{k}!r}}]", c, ind + "    ")]
+            return [*out, f"{ind}for {k}, {y} in {x}.items():", *body] if body else out
         if t in self.named.records:
             n = _short(t)
-            return [f"{ind}if type({x}) is not {n}:",
-                    f"{ind}    raise _type_error({q}, {x}, 'an instance of {n}')",
+            return [*self.typed([f"{ind}if type({x}) is not {n}:",
+                                 f"{ind}    raise _type_error({q}, {x}, 'an instance of {n}')"]),
                     f"{ind}try:",
-                    f"{ind}    _chk_{n}({x})",
+                    f"{ind}    _{self.prefix}_{n}({x})",
                     f"{ind}except EventValidationError as e:",
                     f"{ind}    raise e.within({q}) from None"]
         if t in self.named.enums:
             n = _short(t)
-            return [f"{ind}if type({x}) is not {n} and (type({x}) is not str or {x} not in _ENUM_{n}):",
-                    f"{ind}    raise _enum_error({q}, {x}, {n})"]
+            return self.typed([f"{ind}if type({x}) is not {n} and (type({x}) is not str or {x} not in _ENUM_{n}):",
+                               f"{ind}    raise _enum_error({q}, {x}, {n})"])
         return self.chk_prim(x, t, p, c, ind)
 
     def chk_prim(self, x: str, t: str, p: str, c: dict[str, Any], ind: str) -> list[str]:
         q = _lit(p)
         if t == "string":
-            out = [f"{ind}if type({x}) is not str:", f"{ind}    raise _type_error({q}, {x}, 'a str')"]
+            out = self.typed([f"{ind}if type({x}) is not str:", f"{ind}    raise _type_error({q}, {x}, 'a str')"])
         elif t in ("int", "long"):
             lo, hi = INT_RANGE[t]
-            out = [f"{ind}if type({x}) is not int:", f"{ind}    raise _type_error({q}, {x}, 'an int')",
+            out = [*self.typed([f"{ind}if type({x}) is not int:", f"{ind}    raise _type_error({q}, {x}, 'an int')"]),
                    f"{ind}if not {lo} <= {x} <= {hi}:",
                    f"{ind}    raise EventValidationError({q}, '{t}_range', "
                    f"f'{{{x}}} does not fit an Avro {t}; use a value in [{lo}, {hi}]')"]
         elif t in ("double", "float"):
-            out = [f"{ind}if type({x}) is not float and type({x}) is not int:",
-                   f"{ind}    raise _type_error({q}, {x}, 'a float')"]
+            out = self.typed([f"{ind}if type({x}) is not float and type({x}) is not int:",
+                              f"{ind}    raise _type_error({q}, {x}, 'a float')"])
         elif t == "boolean":
-            out = [f"{ind}if type({x}) is not bool:", f"{ind}    raise _type_error({q}, {x}, 'a bool')"]
+            out = self.typed([f"{ind}if type({x}) is not bool:", f"{ind}    raise _type_error({q}, {x}, 'a bool')"])
         elif t == "bytes":
-            out = [f"{ind}if type({x}) is not bytes:", f"{ind}    raise _type_error({q}, {x}, 'bytes')"]
+            out = self.typed([f"{ind}if type({x}) is not bytes:", f"{ind}    raise _type_error({q}, {x}, 'bytes')"])
         else:
             raise SystemExit(f"unsupported primitive {t}")
         return out + self.constraints(x, p, c, ind)
@@ -291,6 +297,63 @@ class Gen:
                     *self.wr(y, t["values"], ind + "        ")]
         return [*head, *body, f"{ind}a(b'\\x00')"]
 
+    # ---- read: Avro binary at d[p:] into variable `v`, advancing `p`
+    def rd_long(self, v: str, ind: str) -> list[str]:
+        b = self.fresh("b")
+        return [f"{ind}{b} = d[p]", f"{ind}if {b} < 128:", f"{ind}    {v} = ({b} >> 1) ^ -({b} & 1)",
+                f"{ind}    p += 1", f"{ind}else:", f"{ind}    {v}, p = _rl(d, p)"]
+
+    def rd(self, v: str, t: Any, ind: str) -> list[str]:
+        inner = _nullable(t)
+        if inner is not None:
+            b = self.fresh("u")
+            return [f"{ind}{b} = d[p]", f"{ind}p += 1", f"{ind}if {b} == 0:", f"{ind}    {v} = None",
+                    f"{ind}elif {b} == 2:", *self.rd(v, inner, ind + "    "), f"{ind}else:",
+                    f"{ind}    raise ValueError(f'union branch index {{{b}}} out of range')"]
+        if isinstance(t, dict):
+            return self.rd_block(v, t, ind)
+        if t in self.named.records:
+            return [f"{ind}{v}, p = _read_{_short(t)}(d, p)"]
+        if t in self.named.enums:
+            i = self.fresh("e")
+            return [*self.rd_long(i, ind), f"{ind}if {i} < 0:", f"{ind}    raise ValueError('negative enum index')",
+                    f"{ind}{v} = _ESYM_{_short(t)}[{i}]"]
+        if t in ("int", "long"):
+            return self.rd_long(v, ind)
+        if t in ("string", "bytes"):
+            n = self.fresh("n")
+            tail = ".decode()" if t == "string" else ""
+            return [*self.rd_long(n, ind), f"{ind}if {n} < 0 or p + {n} > len(d):",
+                    f"{ind}    raise ValueError('string length out of range')",
+                    f"{ind}{v} = d[p:p + {n}]{tail}", f"{ind}p += {n}"]
+        if t in ("double", "float"):
+            size, fn = (8, "_unpack_d") if t == "double" else (4, "_unpack_f")
+            return [f"{ind}{v} = {fn}(d, p)[0]", f"{ind}p += {size}"]
+        if t == "boolean":
+            b = self.fresh("b")
+            return [f"{ind}{b} = d[p]", f"{ind}p += 1", f"{ind}if {b} > 1:",
+                    f"{ind}    raise ValueError('boolean byte is not 0 or 1')", f"{ind}{v} = {b} == 1"]
+        raise SystemExit(f"cannot generate a reader for {t!r}")
+
+    def rd_block(self, v: str, t: dict[str, Any], ind: str) -> list[str]:
+        """Arrays and maps: blocks of (count[, byte size when count < 0], items) until count 0."""
+        acc, n, y, size = self.fresh("acc"), self.fresh("n"), self.fresh("v"), self.fresh("_size")
+        is_array = t["type"] == "array"
+        out = [f"{ind}{acc}: Any = {'[]' if is_array else '{}'}", f"{ind}while True:",
+               *self.rd_long(n, ind + "    "), f"{ind}    if {n} == 0:", f"{ind}        break",
+               f"{ind}    if {n} < 0:", f"{ind}        {n} = -{n}", *self.rd_long(size, ind + "        ")]
+        inner = ind + "        "
+        if is_array and t["items"] in ("double", "float"):
+            code, width = ("d", 8) if t["items"] == "double" else ("f", 4)
+            out += [f"{ind}    {acc}.extend(_unpack_from(f'<{{{n}}}{code}', d, p))", f"{ind}    p += {width} * {n}"]
+        elif is_array:
+            out += [f"{ind}    for _ in range({n}):", *self.rd(y, t["items"], inner), f"{inner}{acc}.append({y})"]
+        else:
+            k = self.fresh("k")
+            out += [f"{ind}    for _ in range({n}):", *self.rd(k, "string", inner), *self.rd(y, t["values"], inner),
+                    f"{inner}{acc}[{k}] = {y}"]
+        return [*out, f"{ind}{v} = {f'tuple({acc})' if is_array else acc}"]
+
     # ---- one record
     def record(self, name: str, r: dict[str, Any], is_event: bool) -> list[str]:
         n = _short(name)
@@ -327,12 +390,22 @@ class Gen:
             out += self.wr(f"o.{f['name']}", f["type"], "    ")
         out += ["", "", f"def _bytes_{n}(o: {n}, header: bytes) -> bytes:",
                 "    chunks = [header]", f"    _write_{n}(o, chunks.append)", "    return b''.join(chunks)"]
-        out += ["", "", f"def _chk_{n}(o: {n}) -> None:"]
+        out += ["", "", f"def _read_{n}(d: bytes, p: int) -> tuple[{n}, int]:", f"    o = _new({n})"]
         for f in fields:
-            c = {k: f[k] for k in CONSTRAINT_KEYS if k in f}
-            x = f"f_{f['name']}"
-            out.append(f"    {x} = o.{f['name']}")
-            out += self.chk(x, f["type"], f["name"], c, "    ")
+            x = self.fresh("x")
+            out += [*self.rd(x, f["type"], "    "), f"    _set_{n}_{f['name']}(o, {x})"]
+        out += ["    return o, p"]
+        for prefix in ("chk", "vchk"):
+            self.prefix = prefix
+            out += ["", "", f"def _{prefix}_{n}(o: {n}) -> None:"]
+            body: list[str] = []
+            for f in fields:
+                c = {k: f[k] for k in CONSTRAINT_KEYS if k in f}
+                x = f"f_{f['name']}"
+                lines = self.chk(x, f["type"], f["name"], c, "    ")
+                body += [f"    {x} = o.{f['name']}", *lines] if lines else []
+            out += body or ["    return"]
+        self.prefix = "chk"
         return out
 
 
@@ -373,6 +446,25 @@ def _zz(n: int) -> bytes:
     return bytes(out)
 
 
+_unpack_d = struct.Struct("<d").unpack_from
+_unpack_f = struct.Struct("<f").unpack_from
+_unpack_from = struct.unpack_from
+
+
+def _rl(d: bytes, p: int) -> tuple[int, int]:
+    """Avro long at d[p]: (value, next position)."""
+    shift = result = 0
+    while True:
+        b = d[p]
+        p += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (result >> 1) ^ -(result & 1), p
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint longer than 10 bytes")
+
+
 _NSMALL = 8192
 _SMALL = [_zz(i) for i in range(_NSMALL)]  # encodings of 0..8191: lengths and small longs
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -408,7 +500,8 @@ def generate() -> str:
         out += ["", "", f"class {n}(enum.StrEnum):", f'    """{e.get("doc", n)}"""', ""]
         out += [f"    {s} = {s!r}" for s in e["symbols"]]
         out += ["", "", f"_ENUM_{n}: dict[str, {n}] = {{m.value: m for m in {n}}}",
-                f"_EIDX_{n}: dict[str, bytes] = {{m.value: _zz(i) for i, m in enumerate({n})}}"]
+                f"_EIDX_{n}: dict[str, bytes] = {{m.value: _zz(i) for i, m in enumerate({n})}}",
+                f"_ESYM_{n}: tuple[{n}, ...] = tuple({n})"]
     event_names = {f"{NAMESPACE}.{et}" for et in events}
     for name, r in named.records.items():
         out += g.record(name, r, name in event_names)
@@ -423,7 +516,7 @@ def generate() -> str:
     public = sorted([*events, *(_short(n) for n in named.records), *(_short(n) for n in named.enums)])
     public = sorted({*public, "ENUM_CLASSES", "EVENT_CLASSES", "RECORD_CLASSES", "Event"})
     out += ["__all__ = [", *[f"    {n!r}," for n in public], "]"]
-    for kind in ("enc", "dec", "chk", "bytes"):
+    for kind in ("enc", "dec", "chk", "vchk", "bytes", "read"):
         out += [f"{kind.upper()}: dict[str, Any] = {{", *[f"    {r!r}: _{kind}_{r}," for r in recs], "}"]
     return "\n".join(out) + "\n"
 

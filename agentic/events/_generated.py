@@ -34,6 +34,25 @@ def _zz(n: int) -> bytes:
     return bytes(out)
 
 
+_unpack_d = struct.Struct("<d").unpack_from
+_unpack_f = struct.Struct("<f").unpack_from
+_unpack_from = struct.unpack_from
+
+
+def _rl(d: bytes, p: int) -> tuple[int, int]:
+    """Avro long at d[p]: (value, next position)."""
+    shift = result = 0
+    while True:
+        b = d[p]
+        p += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (result >> 1) ^ -(result & 1), p
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint longer than 10 bytes")
+
+
 _NSMALL = 8192
 _SMALL = [_zz(i) for i in range(_NSMALL)]  # encodings of 0..8191: lengths and small longs
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -66,6 +85,7 @@ class ConsolidationMethod(enum.StrEnum):
 
 _ENUM_ConsolidationMethod: dict[str, ConsolidationMethod] = {m.value: m for m in ConsolidationMethod}
 _EIDX_ConsolidationMethod: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(ConsolidationMethod)}
+_ESYM_ConsolidationMethod: tuple[ConsolidationMethod, ...] = tuple(ConsolidationMethod)
 
 
 class DeleteScope(enum.StrEnum):
@@ -78,6 +98,7 @@ class DeleteScope(enum.StrEnum):
 
 _ENUM_DeleteScope: dict[str, DeleteScope] = {m.value: m for m in DeleteScope}
 _EIDX_DeleteScope: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(DeleteScope)}
+_ESYM_DeleteScope: tuple[DeleteScope, ...] = tuple(DeleteScope)
 
 
 class ExpiryReason(enum.StrEnum):
@@ -90,6 +111,7 @@ class ExpiryReason(enum.StrEnum):
 
 _ENUM_ExpiryReason: dict[str, ExpiryReason] = {m.value: m for m in ExpiryReason}
 _EIDX_ExpiryReason: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(ExpiryReason)}
+_ESYM_ExpiryReason: tuple[ExpiryReason, ...] = tuple(ExpiryReason)
 
 
 class MemoryType(enum.StrEnum):
@@ -104,6 +126,7 @@ class MemoryType(enum.StrEnum):
 
 _ENUM_MemoryType: dict[str, MemoryType] = {m.value: m for m in MemoryType}
 _EIDX_MemoryType: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(MemoryType)}
+_ESYM_MemoryType: tuple[MemoryType, ...] = tuple(MemoryType)
 
 
 class ModelCallStatus(enum.StrEnum):
@@ -117,6 +140,7 @@ class ModelCallStatus(enum.StrEnum):
 
 _ENUM_ModelCallStatus: dict[str, ModelCallStatus] = {m.value: m for m in ModelCallStatus}
 _EIDX_ModelCallStatus: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(ModelCallStatus)}
+_ESYM_ModelCallStatus: tuple[ModelCallStatus, ...] = tuple(ModelCallStatus)
 
 
 class SandboxKind(enum.StrEnum):
@@ -131,6 +155,7 @@ class SandboxKind(enum.StrEnum):
 
 _ENUM_SandboxKind: dict[str, SandboxKind] = {m.value: m for m in SandboxKind}
 _EIDX_SandboxKind: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(SandboxKind)}
+_ESYM_SandboxKind: tuple[SandboxKind, ...] = tuple(SandboxKind)
 
 
 class SecurityEventKind(enum.StrEnum):
@@ -146,6 +171,7 @@ class SecurityEventKind(enum.StrEnum):
 
 _ENUM_SecurityEventKind: dict[str, SecurityEventKind] = {m.value: m for m in SecurityEventKind}
 _EIDX_SecurityEventKind: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(SecurityEventKind)}
+_ESYM_SecurityEventKind: tuple[SecurityEventKind, ...] = tuple(SecurityEventKind)
 
 
 class Severity(enum.StrEnum):
@@ -159,6 +185,7 @@ class Severity(enum.StrEnum):
 
 _ENUM_Severity: dict[str, Severity] = {m.value: m for m in Severity}
 _EIDX_Severity: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(Severity)}
+_ESYM_Severity: tuple[Severity, ...] = tuple(Severity)
 
 
 class TaskOutcome(enum.StrEnum):
@@ -171,6 +198,7 @@ class TaskOutcome(enum.StrEnum):
 
 _ENUM_TaskOutcome: dict[str, TaskOutcome] = {m.value: m for m in TaskOutcome}
 _EIDX_TaskOutcome: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(TaskOutcome)}
+_ESYM_TaskOutcome: tuple[TaskOutcome, ...] = tuple(TaskOutcome)
 
 
 class PendingReason(enum.StrEnum):
@@ -188,6 +216,7 @@ class PendingReason(enum.StrEnum):
 
 _ENUM_PendingReason: dict[str, PendingReason] = {m.value: m for m in PendingReason}
 _EIDX_PendingReason: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(PendingReason)}
+_ESYM_PendingReason: tuple[PendingReason, ...] = tuple(PendingReason)
 
 
 class RejectReason(enum.StrEnum):
@@ -202,6 +231,7 @@ class RejectReason(enum.StrEnum):
 
 _ENUM_RejectReason: dict[str, RejectReason] = {m.value: m for m in RejectReason}
 _EIDX_RejectReason: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(RejectReason)}
+_ESYM_RejectReason: tuple[RejectReason, ...] = tuple(RejectReason)
 
 
 class WorkloadType(enum.StrEnum):
@@ -216,6 +246,7 @@ class WorkloadType(enum.StrEnum):
 
 _ENUM_WorkloadType: dict[str, WorkloadType] = {m.value: m for m in WorkloadType}
 _EIDX_WorkloadType: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(WorkloadType)}
+_ESYM_WorkloadType: tuple[WorkloadType, ...] = tuple(WorkloadType)
 
 
 class TopologyRequirement(enum.StrEnum):
@@ -229,6 +260,7 @@ class TopologyRequirement(enum.StrEnum):
 
 _ENUM_TopologyRequirement: dict[str, TopologyRequirement] = {m.value: m for m in TopologyRequirement}
 _EIDX_TopologyRequirement: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(TopologyRequirement)}
+_ESYM_TopologyRequirement: tuple[TopologyRequirement, ...] = tuple(TopologyRequirement)
 
 
 class ToolCallStatus(enum.StrEnum):
@@ -243,6 +275,7 @@ class ToolCallStatus(enum.StrEnum):
 
 _ENUM_ToolCallStatus: dict[str, ToolCallStatus] = {m.value: m for m in ToolCallStatus}
 _EIDX_ToolCallStatus: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(ToolCallStatus)}
+_ESYM_ToolCallStatus: tuple[ToolCallStatus, ...] = tuple(ToolCallStatus)
 
 
 class PolicyDecision(enum.StrEnum):
@@ -255,6 +288,7 @@ class PolicyDecision(enum.StrEnum):
 
 _ENUM_PolicyDecision: dict[str, PolicyDecision] = {m.value: m for m in PolicyDecision}
 _EIDX_PolicyDecision: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(PolicyDecision)}
+_ESYM_PolicyDecision: tuple[PolicyDecision, ...] = tuple(PolicyDecision)
 
 
 class WorkflowStatus(enum.StrEnum):
@@ -267,6 +301,7 @@ class WorkflowStatus(enum.StrEnum):
 
 _ENUM_WorkflowStatus: dict[str, WorkflowStatus] = {m.value: m for m in WorkflowStatus}
 _EIDX_WorkflowStatus: dict[str, bytes] = {m.value: _zz(i) for i, m in enumerate(WorkflowStatus)}
+_ESYM_WorkflowStatus: tuple[WorkflowStatus, ...] = tuple(WorkflowStatus)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -366,6 +401,91 @@ def _bytes_Envelope(o: Envelope, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_Envelope(d: bytes, p: int) -> tuple[Envelope, int]:
+    o = _new(Envelope)
+    b17 = d[p]
+    if b17 < 128:
+        n16 = (b17 >> 1) ^ -(b17 & 1)
+        p += 1
+    else:
+        n16, p = _rl(d, p)
+    if n16 < 0 or p + n16 > len(d):
+        raise ValueError('string length out of range')
+    x15 = d[p:p + n16].decode()
+    p += n16
+    _set_Envelope_event_id(o, x15)
+    b20 = d[p]
+    if b20 < 128:
+        n19 = (b20 >> 1) ^ -(b20 & 1)
+        p += 1
+    else:
+        n19, p = _rl(d, p)
+    if n19 < 0 or p + n19 > len(d):
+        raise ValueError('string length out of range')
+    x18 = d[p:p + n19].decode()
+    p += n19
+    _set_Envelope_event_type(o, x18)
+    b22 = d[p]
+    if b22 < 128:
+        x21 = (b22 >> 1) ^ -(b22 & 1)
+        p += 1
+    else:
+        x21, p = _rl(d, p)
+    _set_Envelope_occurred_at(o, x21)
+    b25 = d[p]
+    if b25 < 128:
+        n24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        n24, p = _rl(d, p)
+    if n24 < 0 or p + n24 > len(d):
+        raise ValueError('string length out of range')
+    x23 = d[p:p + n24].decode()
+    p += n24
+    _set_Envelope_tenant(o, x23)
+    b28 = d[p]
+    if b28 < 128:
+        n27 = (b28 >> 1) ^ -(b28 & 1)
+        p += 1
+    else:
+        n27, p = _rl(d, p)
+    if n27 < 0 or p + n27 > len(d):
+        raise ValueError('string length out of range')
+    x26 = d[p:p + n27].decode()
+    p += n27
+    _set_Envelope_source(o, x26)
+    b31 = d[p]
+    if b31 < 128:
+        n30 = (b31 >> 1) ^ -(b31 & 1)
+        p += 1
+    else:
+        n30, p = _rl(d, p)
+    if n30 < 0 or p + n30 > len(d):
+        raise ValueError('string length out of range')
+    x29 = d[p:p + n30].decode()
+    p += n30
+    _set_Envelope_correlation_id(o, x29)
+    u33 = d[p]
+    p += 1
+    if u33 == 0:
+        x32 = None
+    elif u33 == 2:
+        b35 = d[p]
+        if b35 < 128:
+            n34 = (b35 >> 1) ^ -(b35 & 1)
+            p += 1
+        else:
+            n34, p = _rl(d, p)
+        if n34 < 0 or p + n34 > len(d):
+            raise ValueError('string length out of range')
+        x32 = d[p:p + n34].decode()
+        p += n34
+    else:
+        raise ValueError(f'union branch index {u33} out of range')
+    _set_Envelope_causation_id(o, x32)
+    return o, p
+
+
 def _chk_Envelope(o: Envelope) -> None:
     f_event_id = o.event_id
     if type(f_event_id) is not str:
@@ -403,6 +523,29 @@ def _chk_Envelope(o: Envelope) -> None:
     if f_causation_id is not None:
         if type(f_causation_id) is not str:
             raise _type_error('causation_id', f_causation_id, 'a str')
+
+
+def _vchk_Envelope(o: Envelope) -> None:
+    f_event_id = o.event_id
+    if _UUID.fullmatch(f_event_id) is None:
+        raise EventValidationError('event_id', 'format_uuid', f'is {f_event_id!r}; use a canonical lowercase UUID (8-4-4-4-12 hex digits)')
+    f_event_type = o.event_type
+    if len(f_event_type) < 1:
+        raise EventValidationError('event_type', 'minLength', 'must not be empty')
+    f_occurred_at = o.occurred_at
+    if not -9223372036854775808 <= f_occurred_at <= 9223372036854775807:
+        raise EventValidationError('occurred_at', 'long_range', f'{f_occurred_at} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_occurred_at < 0:
+        raise EventValidationError('occurred_at', 'minimum', f'is {f_occurred_at!r}; must be >= 0')
+    f_tenant = o.tenant
+    if len(f_tenant) < 1:
+        raise EventValidationError('tenant', 'minLength', 'must not be empty')
+    f_source = o.source
+    if len(f_source) < 1:
+        raise EventValidationError('source', 'minLength', 'must not be empty')
+    f_correlation_id = o.correlation_id
+    if len(f_correlation_id) < 1:
+        raise EventValidationError('correlation_id', 'minLength', 'must not be empty')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -508,6 +651,95 @@ def _bytes_MemoryAccessed(o: MemoryAccessed, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
+    o = _new(MemoryAccessed)
+    x14, p = _read_Envelope(d, p)
+    _set_MemoryAccessed_envelope(o, x14)
+    b17 = d[p]
+    if b17 < 128:
+        n16 = (b17 >> 1) ^ -(b17 & 1)
+        p += 1
+    else:
+        n16, p = _rl(d, p)
+    if n16 < 0 or p + n16 > len(d):
+        raise ValueError('string length out of range')
+    x15 = d[p:p + n16].decode()
+    p += n16
+    _set_MemoryAccessed_memory_id(o, x15)
+    b20 = d[p]
+    if b20 < 128:
+        n19 = (b20 >> 1) ^ -(b20 & 1)
+        p += 1
+    else:
+        n19, p = _rl(d, p)
+    if n19 < 0 or p + n19 > len(d):
+        raise ValueError('string length out of range')
+    x18 = d[p:p + n19].decode()
+    p += n19
+    _set_MemoryAccessed_agent_id(o, x18)
+    u22 = d[p]
+    p += 1
+    if u22 == 0:
+        x21 = None
+    elif u22 == 2:
+        b24 = d[p]
+        if b24 < 128:
+            n23 = (b24 >> 1) ^ -(b24 & 1)
+            p += 1
+        else:
+            n23, p = _rl(d, p)
+        if n23 < 0 or p + n23 > len(d):
+            raise ValueError('string length out of range')
+        x21 = d[p:p + n23].decode()
+        p += n23
+    else:
+        raise ValueError(f'union branch index {u22} out of range')
+    _set_MemoryAccessed_session_id(o, x21)
+    u26 = d[p]
+    p += 1
+    if u26 == 0:
+        x25 = None
+    elif u26 == 2:
+        b28 = d[p]
+        if b28 < 128:
+            n27 = (b28 >> 1) ^ -(b28 & 1)
+            p += 1
+        else:
+            n27, p = _rl(d, p)
+        if n27 < 0 or p + n27 > len(d):
+            raise ValueError('string length out of range')
+        x25 = d[p:p + n27].decode()
+        p += n27
+    else:
+        raise ValueError(f'union branch index {u26} out of range')
+    _set_MemoryAccessed_query(o, x25)
+    u30 = d[p]
+    p += 1
+    if u30 == 0:
+        x29 = None
+    elif u30 == 2:
+        b31 = d[p]
+        if b31 < 128:
+            x29 = (b31 >> 1) ^ -(b31 & 1)
+            p += 1
+        else:
+            x29, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u30} out of range')
+    _set_MemoryAccessed_rank(o, x29)
+    u33 = d[p]
+    p += 1
+    if u33 == 0:
+        x32 = None
+    elif u33 == 2:
+        x32 = _unpack_d(d, p)[0]
+        p += 8
+    else:
+        raise ValueError(f'union branch index {u33} out of range')
+    _set_MemoryAccessed_score(o, x32)
+    return o, p
+
+
 def _chk_MemoryAccessed(o: MemoryAccessed) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -546,6 +778,26 @@ def _chk_MemoryAccessed(o: MemoryAccessed) -> None:
     if f_score is not None:
         if type(f_score) is not float and type(f_score) is not int:
             raise _type_error('score', f_score, 'a float')
+
+
+def _vchk_MemoryAccessed(o: MemoryAccessed) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_memory_id = o.memory_id
+    if len(f_memory_id) < 1:
+        raise EventValidationError('memory_id', 'minLength', 'must not be empty')
+    f_agent_id = o.agent_id
+    if len(f_agent_id) < 1:
+        raise EventValidationError('agent_id', 'minLength', 'must not be empty')
+    f_rank = o.rank
+    if f_rank is not None:
+        if not -2147483648 <= f_rank <= 2147483647:
+            raise EventValidationError('rank', 'int_range', f'{f_rank} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+        if f_rank < 1:
+            raise EventValidationError('rank', 'minimum', f'is {f_rank!r}; must be >= 1')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -671,6 +923,147 @@ def _bytes_MemoryConsolidated(o: MemoryConsolidated, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int]:
+    o = _new(MemoryConsolidated)
+    x22, p = _read_Envelope(d, p)
+    _set_MemoryConsolidated_envelope(o, x22)
+    b25 = d[p]
+    if b25 < 128:
+        n24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        n24, p = _rl(d, p)
+    if n24 < 0 or p + n24 > len(d):
+        raise ValueError('string length out of range')
+    x23 = d[p:p + n24].decode()
+    p += n24
+    _set_MemoryConsolidated_result_memory_id(o, x23)
+    acc27: Any = []
+    while True:
+        b31 = d[p]
+        if b31 < 128:
+            n28 = (b31 >> 1) ^ -(b31 & 1)
+            p += 1
+        else:
+            n28, p = _rl(d, p)
+        if n28 == 0:
+            break
+        if n28 < 0:
+            n28 = -n28
+            b32 = d[p]
+            if b32 < 128:
+                _size30 = (b32 >> 1) ^ -(b32 & 1)
+                p += 1
+            else:
+                _size30, p = _rl(d, p)
+        for _ in range(n28):
+            b34 = d[p]
+            if b34 < 128:
+                n33 = (b34 >> 1) ^ -(b34 & 1)
+                p += 1
+            else:
+                n33, p = _rl(d, p)
+            if n33 < 0 or p + n33 > len(d):
+                raise ValueError('string length out of range')
+            v29 = d[p:p + n33].decode()
+            p += n33
+            acc27.append(v29)
+    x26 = tuple(acc27)
+    _set_MemoryConsolidated_source_ids(o, x26)
+    acc36: Any = []
+    while True:
+        b40 = d[p]
+        if b40 < 128:
+            n37 = (b40 >> 1) ^ -(b40 & 1)
+            p += 1
+        else:
+            n37, p = _rl(d, p)
+        if n37 == 0:
+            break
+        if n37 < 0:
+            n37 = -n37
+            b41 = d[p]
+            if b41 < 128:
+                _size39 = (b41 >> 1) ^ -(b41 & 1)
+                p += 1
+            else:
+                _size39, p = _rl(d, p)
+        for _ in range(n37):
+            b43 = d[p]
+            if b43 < 128:
+                n42 = (b43 >> 1) ^ -(b43 & 1)
+                p += 1
+            else:
+                n42, p = _rl(d, p)
+            if n42 < 0 or p + n42 > len(d):
+                raise ValueError('string length out of range')
+            v38 = d[p:p + n42].decode()
+            p += n42
+            acc36.append(v38)
+    x35 = tuple(acc36)
+    _set_MemoryConsolidated_source_event_ids(o, x35)
+    b46 = d[p]
+    if b46 < 128:
+        n45 = (b46 >> 1) ^ -(b46 & 1)
+        p += 1
+    else:
+        n45, p = _rl(d, p)
+    if n45 < 0 or p + n45 > len(d):
+        raise ValueError('string length out of range')
+    x44 = d[p:p + n45].decode()
+    p += n45
+    _set_MemoryConsolidated_merged_content(o, x44)
+    b49 = d[p]
+    if b49 < 128:
+        e48 = (b49 >> 1) ^ -(b49 & 1)
+        p += 1
+    else:
+        e48, p = _rl(d, p)
+    if e48 < 0:
+        raise ValueError('negative enum index')
+    x47 = _ESYM_ConsolidationMethod[e48]
+    _set_MemoryConsolidated_method(o, x47)
+    u51 = d[p]
+    p += 1
+    if u51 == 0:
+        x50 = None
+    elif u51 == 2:
+        x50 = _unpack_d(d, p)[0]
+        p += 8
+    else:
+        raise ValueError(f'union branch index {u51} out of range')
+    _set_MemoryConsolidated_similarity(o, x50)
+    u53 = d[p]
+    p += 1
+    if u53 == 0:
+        x52 = None
+    elif u53 == 2:
+        x52 = _unpack_d(d, p)[0]
+        p += 8
+    else:
+        raise ValueError(f'union branch index {u53} out of range')
+    _set_MemoryConsolidated_importance(o, x52)
+    u55 = d[p]
+    p += 1
+    if u55 == 0:
+        x54 = None
+    elif u55 == 2:
+        b57 = d[p]
+        if b57 < 128:
+            n56 = (b57 >> 1) ^ -(b57 & 1)
+            p += 1
+        else:
+            n56, p = _rl(d, p)
+        if n56 < 0 or p + n56 > len(d):
+            raise ValueError('string length out of range')
+        x54 = d[p:p + n56].decode()
+        p += n56
+    else:
+        raise ValueError(f'union branch index {u55} out of range')
+    _set_MemoryConsolidated_session_id(o, x54)
+    return o, p
+
+
 def _chk_MemoryConsolidated(o: MemoryConsolidated) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -689,15 +1082,15 @@ def _chk_MemoryConsolidated(o: MemoryConsolidated) -> None:
         raise _type_error('source_ids', f_source_ids, 'a tuple (Avro array)')
     if len(f_source_ids) < 1:
         raise EventValidationError('source_ids', 'minItems', 'needs at least 1 item(s)')
-    for i22, v23 in enumerate(f_source_ids):
-        if type(v23) is not str:
-            raise _type_error(f'source_ids[{i22}]', v23, 'a str')
+    for i58, v59 in enumerate(f_source_ids):
+        if type(v59) is not str:
+            raise _type_error(f'source_ids[{i58}]', v59, 'a str')
     f_source_event_ids = o.source_event_ids
     if type(f_source_event_ids) is not tuple:
         raise _type_error('source_event_ids', f_source_event_ids, 'a tuple (Avro array)')
-    for i24, v25 in enumerate(f_source_event_ids):
-        if type(v25) is not str:
-            raise _type_error(f'source_event_ids[{i24}]', v25, 'a str')
+    for i60, v61 in enumerate(f_source_event_ids):
+        if type(v61) is not str:
+            raise _type_error(f'source_event_ids[{i60}]', v61, 'a str')
     f_merged_content = o.merged_content
     if type(f_merged_content) is not str:
         raise _type_error('merged_content', f_merged_content, 'a str')
@@ -726,6 +1119,35 @@ def _chk_MemoryConsolidated(o: MemoryConsolidated) -> None:
     if f_session_id is not None:
         if type(f_session_id) is not str:
             raise _type_error('session_id', f_session_id, 'a str')
+
+
+def _vchk_MemoryConsolidated(o: MemoryConsolidated) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_result_memory_id = o.result_memory_id
+    if len(f_result_memory_id) < 1:
+        raise EventValidationError('result_memory_id', 'minLength', 'must not be empty')
+    f_source_ids = o.source_ids
+    if len(f_source_ids) < 1:
+        raise EventValidationError('source_ids', 'minItems', 'needs at least 1 item(s)')
+    f_merged_content = o.merged_content
+    if len(f_merged_content) < 1:
+        raise EventValidationError('merged_content', 'minLength', 'must not be empty')
+    f_similarity = o.similarity
+    if f_similarity is not None:
+        if f_similarity < 0:
+            raise EventValidationError('similarity', 'minimum', f'is {f_similarity!r}; must be >= 0')
+        if f_similarity > 1:
+            raise EventValidationError('similarity', 'maximum', f'is {f_similarity!r}; must be <= 1')
+    f_importance = o.importance
+    if f_importance is not None:
+        if f_importance < 0:
+            raise EventValidationError('importance', 'minimum', f'is {f_importance!r}; must be >= 0')
+        if f_importance > 1:
+            raise EventValidationError('importance', 'maximum', f'is {f_importance!r}; must be <= 1')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -816,6 +1238,81 @@ def _bytes_MemoryDeleted(o: MemoryDeleted, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
+    o = _new(MemoryDeleted)
+    x11, p = _read_Envelope(d, p)
+    _set_MemoryDeleted_envelope(o, x11)
+    b14 = d[p]
+    if b14 < 128:
+        e13 = (b14 >> 1) ^ -(b14 & 1)
+        p += 1
+    else:
+        e13, p = _rl(d, p)
+    if e13 < 0:
+        raise ValueError('negative enum index')
+    x12 = _ESYM_DeleteScope[e13]
+    _set_MemoryDeleted_scope(o, x12)
+    u16 = d[p]
+    p += 1
+    if u16 == 0:
+        x15 = None
+    elif u16 == 2:
+        b18 = d[p]
+        if b18 < 128:
+            n17 = (b18 >> 1) ^ -(b18 & 1)
+            p += 1
+        else:
+            n17, p = _rl(d, p)
+        if n17 < 0 or p + n17 > len(d):
+            raise ValueError('string length out of range')
+        x15 = d[p:p + n17].decode()
+        p += n17
+    else:
+        raise ValueError(f'union branch index {u16} out of range')
+    _set_MemoryDeleted_memory_id(o, x15)
+    u20 = d[p]
+    p += 1
+    if u20 == 0:
+        x19 = None
+    elif u20 == 2:
+        b22 = d[p]
+        if b22 < 128:
+            n21 = (b22 >> 1) ^ -(b22 & 1)
+            p += 1
+        else:
+            n21, p = _rl(d, p)
+        if n21 < 0 or p + n21 > len(d):
+            raise ValueError('string length out of range')
+        x19 = d[p:p + n21].decode()
+        p += n21
+    else:
+        raise ValueError(f'union branch index {u20} out of range')
+    _set_MemoryDeleted_session_id(o, x19)
+    b25 = d[p]
+    if b25 < 128:
+        n24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        n24, p = _rl(d, p)
+    if n24 < 0 or p + n24 > len(d):
+        raise ValueError('string length out of range')
+    x23 = d[p:p + n24].decode()
+    p += n24
+    _set_MemoryDeleted_reason(o, x23)
+    b28 = d[p]
+    if b28 < 128:
+        n27 = (b28 >> 1) ^ -(b28 & 1)
+        p += 1
+    else:
+        n27, p = _rl(d, p)
+    if n27 < 0 or p + n27 > len(d):
+        raise ValueError('string length out of range')
+    x26 = d[p:p + n27].decode()
+    p += n27
+    _set_MemoryDeleted_requested_by(o, x26)
+    return o, p
+
+
 def _chk_MemoryDeleted(o: MemoryDeleted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -841,6 +1338,14 @@ def _chk_MemoryDeleted(o: MemoryDeleted) -> None:
     f_requested_by = o.requested_by
     if type(f_requested_by) is not str:
         raise _type_error('requested_by', f_requested_by, 'a str')
+
+
+def _vchk_MemoryDeleted(o: MemoryDeleted) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -909,6 +1414,52 @@ def _bytes_MemoryExpired(o: MemoryExpired, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
+    o = _new(MemoryExpired)
+    x6, p = _read_Envelope(d, p)
+    _set_MemoryExpired_envelope(o, x6)
+    b9 = d[p]
+    if b9 < 128:
+        n8 = (b9 >> 1) ^ -(b9 & 1)
+        p += 1
+    else:
+        n8, p = _rl(d, p)
+    if n8 < 0 or p + n8 > len(d):
+        raise ValueError('string length out of range')
+    x7 = d[p:p + n8].decode()
+    p += n8
+    _set_MemoryExpired_memory_id(o, x7)
+    b12 = d[p]
+    if b12 < 128:
+        e11 = (b12 >> 1) ^ -(b12 & 1)
+        p += 1
+    else:
+        e11, p = _rl(d, p)
+    if e11 < 0:
+        raise ValueError('negative enum index')
+    x10 = _ESYM_ExpiryReason[e11]
+    _set_MemoryExpired_reason(o, x10)
+    u14 = d[p]
+    p += 1
+    if u14 == 0:
+        x13 = None
+    elif u14 == 2:
+        b16 = d[p]
+        if b16 < 128:
+            n15 = (b16 >> 1) ^ -(b16 & 1)
+            p += 1
+        else:
+            n15, p = _rl(d, p)
+        if n15 < 0 or p + n15 > len(d):
+            raise ValueError('string length out of range')
+        x13 = d[p:p + n15].decode()
+        p += n15
+    else:
+        raise ValueError(f'union branch index {u14} out of range')
+    _set_MemoryExpired_session_id(o, x13)
+    return o, p
+
+
 def _chk_MemoryExpired(o: MemoryExpired) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -929,6 +1480,17 @@ def _chk_MemoryExpired(o: MemoryExpired) -> None:
     if f_session_id is not None:
         if type(f_session_id) is not str:
             raise _type_error('session_id', f_session_id, 'a str')
+
+
+def _vchk_MemoryExpired(o: MemoryExpired) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_memory_id = o.memory_id
+    if len(f_memory_id) < 1:
+        raise EventValidationError('memory_id', 'minLength', 'must not be empty')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1079,6 +1641,194 @@ def _bytes_MemoryWritten(o: MemoryWritten, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
+    o = _new(MemoryWritten)
+    x32, p = _read_Envelope(d, p)
+    _set_MemoryWritten_envelope(o, x32)
+    b35 = d[p]
+    if b35 < 128:
+        n34 = (b35 >> 1) ^ -(b35 & 1)
+        p += 1
+    else:
+        n34, p = _rl(d, p)
+    if n34 < 0 or p + n34 > len(d):
+        raise ValueError('string length out of range')
+    x33 = d[p:p + n34].decode()
+    p += n34
+    _set_MemoryWritten_memory_id(o, x33)
+    b38 = d[p]
+    if b38 < 128:
+        n37 = (b38 >> 1) ^ -(b38 & 1)
+        p += 1
+    else:
+        n37, p = _rl(d, p)
+    if n37 < 0 or p + n37 > len(d):
+        raise ValueError('string length out of range')
+    x36 = d[p:p + n37].decode()
+    p += n37
+    _set_MemoryWritten_agent_id(o, x36)
+    b41 = d[p]
+    if b41 < 128:
+        n40 = (b41 >> 1) ^ -(b41 & 1)
+        p += 1
+    else:
+        n40, p = _rl(d, p)
+    if n40 < 0 or p + n40 > len(d):
+        raise ValueError('string length out of range')
+    x39 = d[p:p + n40].decode()
+    p += n40
+    _set_MemoryWritten_session_id(o, x39)
+    b44 = d[p]
+    if b44 < 128:
+        e43 = (b44 >> 1) ^ -(b44 & 1)
+        p += 1
+    else:
+        e43, p = _rl(d, p)
+    if e43 < 0:
+        raise ValueError('negative enum index')
+    x42 = _ESYM_MemoryType[e43]
+    _set_MemoryWritten_memory_type(o, x42)
+    b47 = d[p]
+    if b47 < 128:
+        n46 = (b47 >> 1) ^ -(b47 & 1)
+        p += 1
+    else:
+        n46, p = _rl(d, p)
+    if n46 < 0 or p + n46 > len(d):
+        raise ValueError('string length out of range')
+    x45 = d[p:p + n46].decode()
+    p += n46
+    _set_MemoryWritten_content(o, x45)
+    acc49: Any = {}
+    while True:
+        b53 = d[p]
+        if b53 < 128:
+            n50 = (b53 >> 1) ^ -(b53 & 1)
+            p += 1
+        else:
+            n50, p = _rl(d, p)
+        if n50 == 0:
+            break
+        if n50 < 0:
+            n50 = -n50
+            b54 = d[p]
+            if b54 < 128:
+                _size52 = (b54 >> 1) ^ -(b54 & 1)
+                p += 1
+            else:
+                _size52, p = _rl(d, p)
+        for _ in range(n50):
+            b57 = d[p]
+            if b57 < 128:
+                n56 = (b57 >> 1) ^ -(b57 & 1)
+                p += 1
+            else:
+                n56, p = _rl(d, p)
+            if n56 < 0 or p + n56 > len(d):
+                raise ValueError('string length out of range')
+            k55 = d[p:p + n56].decode()
+            p += n56
+            b59 = d[p]
+            if b59 < 128:
+                n58 = (b59 >> 1) ^ -(b59 & 1)
+                p += 1
+            else:
+                n58, p = _rl(d, p)
+            if n58 < 0 or p + n58 > len(d):
+                raise ValueError('string length out of range')
+            v51 = d[p:p + n58].decode()
+            p += n58
+            acc49[k55] = v51
+    x48 = acc49
+    _set_MemoryWritten_metadata(o, x48)
+    u61 = d[p]
+    p += 1
+    if u61 == 0:
+        x60 = None
+    elif u61 == 2:
+        x60 = _unpack_d(d, p)[0]
+        p += 8
+    else:
+        raise ValueError(f'union branch index {u61} out of range')
+    _set_MemoryWritten_importance(o, x60)
+    u63 = d[p]
+    p += 1
+    if u63 == 0:
+        x62 = None
+    elif u63 == 2:
+        b64 = d[p]
+        if b64 < 128:
+            x62 = (b64 >> 1) ^ -(b64 & 1)
+            p += 1
+        else:
+            x62, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u63} out of range')
+    _set_MemoryWritten_ttl_ms(o, x62)
+    acc66: Any = []
+    while True:
+        b70 = d[p]
+        if b70 < 128:
+            n67 = (b70 >> 1) ^ -(b70 & 1)
+            p += 1
+        else:
+            n67, p = _rl(d, p)
+        if n67 == 0:
+            break
+        if n67 < 0:
+            n67 = -n67
+            b71 = d[p]
+            if b71 < 128:
+                _size69 = (b71 >> 1) ^ -(b71 & 1)
+                p += 1
+            else:
+                _size69, p = _rl(d, p)
+        for _ in range(n67):
+            b73 = d[p]
+            if b73 < 128:
+                n72 = (b73 >> 1) ^ -(b73 & 1)
+                p += 1
+            else:
+                n72, p = _rl(d, p)
+            if n72 < 0 or p + n72 > len(d):
+                raise ValueError('string length out of range')
+            v68 = d[p:p + n72].decode()
+            p += n72
+            acc66.append(v68)
+    x65 = tuple(acc66)
+    _set_MemoryWritten_source_refs(o, x65)
+    u75 = d[p]
+    p += 1
+    if u75 == 0:
+        x74 = None
+    elif u75 == 2:
+        acc76: Any = []
+        while True:
+            b80 = d[p]
+            if b80 < 128:
+                n77 = (b80 >> 1) ^ -(b80 & 1)
+                p += 1
+            else:
+                n77, p = _rl(d, p)
+            if n77 == 0:
+                break
+            if n77 < 0:
+                n77 = -n77
+                b81 = d[p]
+                if b81 < 128:
+                    _size79 = (b81 >> 1) ^ -(b81 & 1)
+                    p += 1
+                else:
+                    _size79, p = _rl(d, p)
+            acc76.extend(_unpack_from(f'<{n77}f', d, p))
+            p += 4 * n77
+        x74 = tuple(acc76)
+    else:
+        raise ValueError(f'union branch index {u75} out of range')
+    _set_MemoryWritten_embedding(o, x74)
+    return o, p
+
+
 def _chk_MemoryWritten(o: MemoryWritten) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1113,11 +1863,11 @@ def _chk_MemoryWritten(o: MemoryWritten) -> None:
     f_metadata = o.metadata
     if type(f_metadata) is not dict:
         raise _type_error('metadata', f_metadata, 'a dict (Avro map)')
-    for k32, v33 in f_metadata.items():
-        if type(k32) is not str:
-            raise _type_error(f'metadata[{k32!r}]', k32, 'a str map key')
-        if type(v33) is not str:
-            raise _type_error(f'metadata[{k32!r}]', v33, 'a str')
+    for k82, v83 in f_metadata.items():
+        if type(k82) is not str:
+            raise _type_error(f'metadata[{k82!r}]', k82, 'a str map key')
+        if type(v83) is not str:
+            raise _type_error(f'metadata[{k82!r}]', v83, 'a str')
     f_importance = o.importance
     if f_importance is not None:
         if type(f_importance) is not float and type(f_importance) is not int:
@@ -1137,16 +1887,48 @@ def _chk_MemoryWritten(o: MemoryWritten) -> None:
     f_source_refs = o.source_refs
     if type(f_source_refs) is not tuple:
         raise _type_error('source_refs', f_source_refs, 'a tuple (Avro array)')
-    for i34, v35 in enumerate(f_source_refs):
-        if type(v35) is not str:
-            raise _type_error(f'source_refs[{i34}]', v35, 'a str')
+    for i84, v85 in enumerate(f_source_refs):
+        if type(v85) is not str:
+            raise _type_error(f'source_refs[{i84}]', v85, 'a str')
     f_embedding = o.embedding
     if f_embedding is not None:
         if type(f_embedding) is not tuple:
             raise _type_error('embedding', f_embedding, 'a tuple (Avro array)')
-        for i36, v37 in enumerate(f_embedding):
-            if type(v37) is not float and type(v37) is not int:
-                raise _type_error(f'embedding[{i36}]', v37, 'a float')
+        for i86, v87 in enumerate(f_embedding):
+            if type(v87) is not float and type(v87) is not int:
+                raise _type_error(f'embedding[{i86}]', v87, 'a float')
+
+
+def _vchk_MemoryWritten(o: MemoryWritten) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_memory_id = o.memory_id
+    if len(f_memory_id) < 1:
+        raise EventValidationError('memory_id', 'minLength', 'must not be empty')
+    f_agent_id = o.agent_id
+    if len(f_agent_id) < 1:
+        raise EventValidationError('agent_id', 'minLength', 'must not be empty')
+    f_session_id = o.session_id
+    if len(f_session_id) < 1:
+        raise EventValidationError('session_id', 'minLength', 'must not be empty')
+    f_content = o.content
+    if len(f_content) < 1:
+        raise EventValidationError('content', 'minLength', 'must not be empty')
+    f_importance = o.importance
+    if f_importance is not None:
+        if f_importance < 0:
+            raise EventValidationError('importance', 'minimum', f'is {f_importance!r}; must be >= 0')
+        if f_importance > 1:
+            raise EventValidationError('importance', 'maximum', f'is {f_importance!r}; must be <= 1')
+    f_ttl_ms = o.ttl_ms
+    if f_ttl_ms is not None:
+        if not -9223372036854775808 <= f_ttl_ms <= 9223372036854775807:
+            raise EventValidationError('ttl_ms', 'long_range', f'{f_ttl_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+        if f_ttl_ms < 1:
+            raise EventValidationError('ttl_ms', 'minimum', f'is {f_ttl_ms!r}; must be >= 1')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1285,6 +2067,134 @@ def _bytes_ModelCallCompleted(o: ModelCallCompleted, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int]:
+    o = _new(ModelCallCompleted)
+    x19, p = _read_Envelope(d, p)
+    _set_ModelCallCompleted_envelope(o, x19)
+    b22 = d[p]
+    if b22 < 128:
+        n21 = (b22 >> 1) ^ -(b22 & 1)
+        p += 1
+    else:
+        n21, p = _rl(d, p)
+    if n21 < 0 or p + n21 > len(d):
+        raise ValueError('string length out of range')
+    x20 = d[p:p + n21].decode()
+    p += n21
+    _set_ModelCallCompleted_request_id(o, x20)
+    b25 = d[p]
+    if b25 < 128:
+        n24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        n24, p = _rl(d, p)
+    if n24 < 0 or p + n24 > len(d):
+        raise ValueError('string length out of range')
+    x23 = d[p:p + n24].decode()
+    p += n24
+    _set_ModelCallCompleted_model_id(o, x23)
+    b28 = d[p]
+    if b28 < 128:
+        n27 = (b28 >> 1) ^ -(b28 & 1)
+        p += 1
+    else:
+        n27, p = _rl(d, p)
+    if n27 < 0 or p + n27 > len(d):
+        raise ValueError('string length out of range')
+    x26 = d[p:p + n27].decode()
+    p += n27
+    _set_ModelCallCompleted_agent_id(o, x26)
+    u30 = d[p]
+    p += 1
+    if u30 == 0:
+        x29 = None
+    elif u30 == 2:
+        b32 = d[p]
+        if b32 < 128:
+            n31 = (b32 >> 1) ^ -(b32 & 1)
+            p += 1
+        else:
+            n31, p = _rl(d, p)
+        if n31 < 0 or p + n31 > len(d):
+            raise ValueError('string length out of range')
+        x29 = d[p:p + n31].decode()
+        p += n31
+    else:
+        raise ValueError(f'union branch index {u30} out of range')
+    _set_ModelCallCompleted_task_id(o, x29)
+    b35 = d[p]
+    if b35 < 128:
+        e34 = (b35 >> 1) ^ -(b35 & 1)
+        p += 1
+    else:
+        e34, p = _rl(d, p)
+    if e34 < 0:
+        raise ValueError('negative enum index')
+    x33 = _ESYM_ModelCallStatus[e34]
+    _set_ModelCallCompleted_status(o, x33)
+    b37 = d[p]
+    if b37 < 128:
+        x36 = (b37 >> 1) ^ -(b37 & 1)
+        p += 1
+    else:
+        x36, p = _rl(d, p)
+    _set_ModelCallCompleted_input_tokens(o, x36)
+    b39 = d[p]
+    if b39 < 128:
+        x38 = (b39 >> 1) ^ -(b39 & 1)
+        p += 1
+    else:
+        x38, p = _rl(d, p)
+    _set_ModelCallCompleted_output_tokens(o, x38)
+    b41 = d[p]
+    if b41 < 128:
+        x40 = (b41 >> 1) ^ -(b41 & 1)
+        p += 1
+    else:
+        x40, p = _rl(d, p)
+    _set_ModelCallCompleted_cost_usd_micros(o, x40)
+    b43 = d[p]
+    if b43 < 128:
+        x42 = (b43 >> 1) ^ -(b43 & 1)
+        p += 1
+    else:
+        x42, p = _rl(d, p)
+    _set_ModelCallCompleted_latency_ms(o, x42)
+    u45 = d[p]
+    p += 1
+    if u45 == 0:
+        x44 = None
+    elif u45 == 2:
+        b46 = d[p]
+        if b46 < 128:
+            x44 = (b46 >> 1) ^ -(b46 & 1)
+            p += 1
+        else:
+            x44, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u45} out of range')
+    _set_ModelCallCompleted_time_to_first_token_ms(o, x44)
+    u48 = d[p]
+    p += 1
+    if u48 == 0:
+        x47 = None
+    elif u48 == 2:
+        b50 = d[p]
+        if b50 < 128:
+            n49 = (b50 >> 1) ^ -(b50 & 1)
+            p += 1
+        else:
+            n49, p = _rl(d, p)
+        if n49 < 0 or p + n49 > len(d):
+            raise ValueError('string length out of range')
+        x47 = d[p:p + n49].decode()
+        p += n49
+    else:
+        raise ValueError(f'union branch index {u48} out of range')
+    _set_ModelCallCompleted_error(o, x47)
+    return o, p
+
+
 def _chk_ModelCallCompleted(o: ModelCallCompleted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1355,6 +2265,49 @@ def _chk_ModelCallCompleted(o: ModelCallCompleted) -> None:
     if f_error is not None:
         if type(f_error) is not str:
             raise _type_error('error', f_error, 'a str')
+
+
+def _vchk_ModelCallCompleted(o: ModelCallCompleted) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_request_id = o.request_id
+    if len(f_request_id) < 1:
+        raise EventValidationError('request_id', 'minLength', 'must not be empty')
+    f_model_id = o.model_id
+    if len(f_model_id) < 1:
+        raise EventValidationError('model_id', 'minLength', 'must not be empty')
+    f_agent_id = o.agent_id
+    if len(f_agent_id) < 1:
+        raise EventValidationError('agent_id', 'minLength', 'must not be empty')
+    f_input_tokens = o.input_tokens
+    if not -9223372036854775808 <= f_input_tokens <= 9223372036854775807:
+        raise EventValidationError('input_tokens', 'long_range', f'{f_input_tokens} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_input_tokens < 0:
+        raise EventValidationError('input_tokens', 'minimum', f'is {f_input_tokens!r}; must be >= 0')
+    f_output_tokens = o.output_tokens
+    if not -9223372036854775808 <= f_output_tokens <= 9223372036854775807:
+        raise EventValidationError('output_tokens', 'long_range', f'{f_output_tokens} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_output_tokens < 0:
+        raise EventValidationError('output_tokens', 'minimum', f'is {f_output_tokens!r}; must be >= 0')
+    f_cost_usd_micros = o.cost_usd_micros
+    if not -9223372036854775808 <= f_cost_usd_micros <= 9223372036854775807:
+        raise EventValidationError('cost_usd_micros', 'long_range', f'{f_cost_usd_micros} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_cost_usd_micros < 0:
+        raise EventValidationError('cost_usd_micros', 'minimum', f'is {f_cost_usd_micros!r}; must be >= 0')
+    f_latency_ms = o.latency_ms
+    if not -9223372036854775808 <= f_latency_ms <= 9223372036854775807:
+        raise EventValidationError('latency_ms', 'long_range', f'{f_latency_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_latency_ms < 0:
+        raise EventValidationError('latency_ms', 'minimum', f'is {f_latency_ms!r}; must be >= 0')
+    f_time_to_first_token_ms = o.time_to_first_token_ms
+    if f_time_to_first_token_ms is not None:
+        if not -9223372036854775808 <= f_time_to_first_token_ms <= 9223372036854775807:
+            raise EventValidationError('time_to_first_token_ms', 'long_range', f'{f_time_to_first_token_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+        if f_time_to_first_token_ms < 0:
+            raise EventValidationError('time_to_first_token_ms', 'minimum', f'is {f_time_to_first_token_ms!r}; must be >= 0')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1476,6 +2429,120 @@ def _bytes_ModelRegistered(o: ModelRegistered, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
+    o = _new(ModelRegistered)
+    x19, p = _read_Envelope(d, p)
+    _set_ModelRegistered_envelope(o, x19)
+    b22 = d[p]
+    if b22 < 128:
+        n21 = (b22 >> 1) ^ -(b22 & 1)
+        p += 1
+    else:
+        n21, p = _rl(d, p)
+    if n21 < 0 or p + n21 > len(d):
+        raise ValueError('string length out of range')
+    x20 = d[p:p + n21].decode()
+    p += n21
+    _set_ModelRegistered_model_id(o, x20)
+    b25 = d[p]
+    if b25 < 128:
+        n24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        n24, p = _rl(d, p)
+    if n24 < 0 or p + n24 > len(d):
+        raise ValueError('string length out of range')
+    x23 = d[p:p + n24].decode()
+    p += n24
+    _set_ModelRegistered_provider(o, x23)
+    b28 = d[p]
+    if b28 < 128:
+        n27 = (b28 >> 1) ^ -(b28 & 1)
+        p += 1
+    else:
+        n27, p = _rl(d, p)
+    if n27 < 0 or p + n27 > len(d):
+        raise ValueError('string length out of range')
+    x26 = d[p:p + n27].decode()
+    p += n27
+    _set_ModelRegistered_model_name(o, x26)
+    b31 = d[p]
+    if b31 < 128:
+        n30 = (b31 >> 1) ^ -(b31 & 1)
+        p += 1
+    else:
+        n30, p = _rl(d, p)
+    if n30 < 0 or p + n30 > len(d):
+        raise ValueError('string length out of range')
+    x29 = d[p:p + n30].decode()
+    p += n30
+    _set_ModelRegistered_endpoint(o, x29)
+    b33 = d[p]
+    if b33 < 128:
+        x32 = (b33 >> 1) ^ -(b33 & 1)
+        p += 1
+    else:
+        x32, p = _rl(d, p)
+    _set_ModelRegistered_context_window_tokens(o, x32)
+    b35 = d[p]
+    if b35 < 128:
+        x34 = (b35 >> 1) ^ -(b35 & 1)
+        p += 1
+    else:
+        x34, p = _rl(d, p)
+    _set_ModelRegistered_input_cost_usd_micros_per_mtok(o, x34)
+    b37 = d[p]
+    if b37 < 128:
+        x36 = (b37 >> 1) ^ -(b37 & 1)
+        p += 1
+    else:
+        x36, p = _rl(d, p)
+    _set_ModelRegistered_output_cost_usd_micros_per_mtok(o, x36)
+    acc39: Any = []
+    while True:
+        b43 = d[p]
+        if b43 < 128:
+            n40 = (b43 >> 1) ^ -(b43 & 1)
+            p += 1
+        else:
+            n40, p = _rl(d, p)
+        if n40 == 0:
+            break
+        if n40 < 0:
+            n40 = -n40
+            b44 = d[p]
+            if b44 < 128:
+                _size42 = (b44 >> 1) ^ -(b44 & 1)
+                p += 1
+            else:
+                _size42, p = _rl(d, p)
+        for _ in range(n40):
+            b46 = d[p]
+            if b46 < 128:
+                n45 = (b46 >> 1) ^ -(b46 & 1)
+                p += 1
+            else:
+                n45, p = _rl(d, p)
+            if n45 < 0 or p + n45 > len(d):
+                raise ValueError('string length out of range')
+            v41 = d[p:p + n45].decode()
+            p += n45
+            acc39.append(v41)
+    x38 = tuple(acc39)
+    _set_ModelRegistered_capabilities(o, x38)
+    u48 = d[p]
+    p += 1
+    if u48 == 0:
+        x47 = None
+    elif u48 == 2:
+        x47 = _unpack_d(d, p)[0]
+        p += 8
+    else:
+        raise ValueError(f'union branch index {u48} out of range')
+    _set_ModelRegistered_quality_score(o, x47)
+    return o, p
+
+
 def _chk_ModelRegistered(o: ModelRegistered) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1526,13 +2593,51 @@ def _chk_ModelRegistered(o: ModelRegistered) -> None:
     f_capabilities = o.capabilities
     if type(f_capabilities) is not tuple:
         raise _type_error('capabilities', f_capabilities, 'a tuple (Avro array)')
-    for i19, v20 in enumerate(f_capabilities):
-        if type(v20) is not str:
-            raise _type_error(f'capabilities[{i19}]', v20, 'a str')
+    for i49, v50 in enumerate(f_capabilities):
+        if type(v50) is not str:
+            raise _type_error(f'capabilities[{i49}]', v50, 'a str')
     f_quality_score = o.quality_score
     if f_quality_score is not None:
         if type(f_quality_score) is not float and type(f_quality_score) is not int:
             raise _type_error('quality_score', f_quality_score, 'a float')
+        if f_quality_score < 0:
+            raise EventValidationError('quality_score', 'minimum', f'is {f_quality_score!r}; must be >= 0')
+        if f_quality_score > 1:
+            raise EventValidationError('quality_score', 'maximum', f'is {f_quality_score!r}; must be <= 1')
+
+
+def _vchk_ModelRegistered(o: ModelRegistered) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_model_id = o.model_id
+    if len(f_model_id) < 1:
+        raise EventValidationError('model_id', 'minLength', 'must not be empty')
+    f_provider = o.provider
+    if len(f_provider) < 1:
+        raise EventValidationError('provider', 'minLength', 'must not be empty')
+    f_model_name = o.model_name
+    if len(f_model_name) < 1:
+        raise EventValidationError('model_name', 'minLength', 'must not be empty')
+    f_context_window_tokens = o.context_window_tokens
+    if not -2147483648 <= f_context_window_tokens <= 2147483647:
+        raise EventValidationError('context_window_tokens', 'int_range', f'{f_context_window_tokens} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_context_window_tokens < 1:
+        raise EventValidationError('context_window_tokens', 'minimum', f'is {f_context_window_tokens!r}; must be >= 1')
+    f_input_cost_usd_micros_per_mtok = o.input_cost_usd_micros_per_mtok
+    if not -9223372036854775808 <= f_input_cost_usd_micros_per_mtok <= 9223372036854775807:
+        raise EventValidationError('input_cost_usd_micros_per_mtok', 'long_range', f'{f_input_cost_usd_micros_per_mtok} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_input_cost_usd_micros_per_mtok < 0:
+        raise EventValidationError('input_cost_usd_micros_per_mtok', 'minimum', f'is {f_input_cost_usd_micros_per_mtok!r}; must be >= 0')
+    f_output_cost_usd_micros_per_mtok = o.output_cost_usd_micros_per_mtok
+    if not -9223372036854775808 <= f_output_cost_usd_micros_per_mtok <= 9223372036854775807:
+        raise EventValidationError('output_cost_usd_micros_per_mtok', 'long_range', f'{f_output_cost_usd_micros_per_mtok} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_output_cost_usd_micros_per_mtok < 0:
+        raise EventValidationError('output_cost_usd_micros_per_mtok', 'minimum', f'is {f_output_cost_usd_micros_per_mtok!r}; must be >= 0')
+    f_quality_score = o.quality_score
+    if f_quality_score is not None:
         if f_quality_score < 0:
             raise EventValidationError('quality_score', 'minimum', f'is {f_quality_score!r}; must be >= 0')
         if f_quality_score > 1:
@@ -1609,6 +2714,56 @@ def _bytes_NodeHeartbeat(o: NodeHeartbeat, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_NodeHeartbeat(d: bytes, p: int) -> tuple[NodeHeartbeat, int]:
+    o = _new(NodeHeartbeat)
+    x8, p = _read_Envelope(d, p)
+    _set_NodeHeartbeat_envelope(o, x8)
+    b11 = d[p]
+    if b11 < 128:
+        n10 = (b11 >> 1) ^ -(b11 & 1)
+        p += 1
+    else:
+        n10, p = _rl(d, p)
+    if n10 < 0 or p + n10 > len(d):
+        raise ValueError('string length out of range')
+    x9 = d[p:p + n10].decode()
+    p += n10
+    _set_NodeHeartbeat_node_id(o, x9)
+    x12 = _unpack_d(d, p)[0]
+    p += 8
+    _set_NodeHeartbeat_cpu_load(o, x12)
+    b14 = d[p]
+    if b14 < 128:
+        x13 = (b14 >> 1) ^ -(b14 & 1)
+        p += 1
+    else:
+        x13, p = _rl(d, p)
+    _set_NodeHeartbeat_memory_used_mib(o, x13)
+    acc16: Any = []
+    while True:
+        b20 = d[p]
+        if b20 < 128:
+            n17 = (b20 >> 1) ^ -(b20 & 1)
+            p += 1
+        else:
+            n17, p = _rl(d, p)
+        if n17 == 0:
+            break
+        if n17 < 0:
+            n17 = -n17
+            b21 = d[p]
+            if b21 < 128:
+                _size19 = (b21 >> 1) ^ -(b21 & 1)
+                p += 1
+            else:
+                _size19, p = _rl(d, p)
+        acc16.extend(_unpack_from(f'<{n17}d', d, p))
+        p += 8 * n17
+    x15 = tuple(acc16)
+    _set_NodeHeartbeat_gpu_utilization(o, x15)
+    return o, p
+
+
 def _chk_NodeHeartbeat(o: NodeHeartbeat) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1639,13 +2794,40 @@ def _chk_NodeHeartbeat(o: NodeHeartbeat) -> None:
     f_gpu_utilization = o.gpu_utilization
     if type(f_gpu_utilization) is not tuple:
         raise _type_error('gpu_utilization', f_gpu_utilization, 'a tuple (Avro array)')
-    for i8, v9 in enumerate(f_gpu_utilization):
-        if type(v9) is not float and type(v9) is not int:
-            raise _type_error(f'gpu_utilization[{i8}]', v9, 'a float')
-        if v9 < 0:
-            raise EventValidationError(f'gpu_utilization[{i8}]', 'minimum', f'is {v9!r}; must be >= 0')
-        if v9 > 1:
-            raise EventValidationError(f'gpu_utilization[{i8}]', 'maximum', f'is {v9!r}; must be <= 1')
+    for i22, v23 in enumerate(f_gpu_utilization):
+        if type(v23) is not float and type(v23) is not int:
+            raise _type_error(f'gpu_utilization[{i22}]', v23, 'a float')
+        if v23 < 0:
+            raise EventValidationError(f'gpu_utilization[{i22}]', 'minimum', f'is {v23!r}; must be >= 0')
+        if v23 > 1:
+            raise EventValidationError(f'gpu_utilization[{i22}]', 'maximum', f'is {v23!r}; must be <= 1')
+
+
+def _vchk_NodeHeartbeat(o: NodeHeartbeat) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_node_id = o.node_id
+    if len(f_node_id) < 1:
+        raise EventValidationError('node_id', 'minLength', 'must not be empty')
+    f_cpu_load = o.cpu_load
+    if f_cpu_load < 0:
+        raise EventValidationError('cpu_load', 'minimum', f'is {f_cpu_load!r}; must be >= 0')
+    if f_cpu_load > 1:
+        raise EventValidationError('cpu_load', 'maximum', f'is {f_cpu_load!r}; must be <= 1')
+    f_memory_used_mib = o.memory_used_mib
+    if not -9223372036854775808 <= f_memory_used_mib <= 9223372036854775807:
+        raise EventValidationError('memory_used_mib', 'long_range', f'{f_memory_used_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_memory_used_mib < 0:
+        raise EventValidationError('memory_used_mib', 'minimum', f'is {f_memory_used_mib!r}; must be >= 0')
+    f_gpu_utilization = o.gpu_utilization
+    for i24, v25 in enumerate(f_gpu_utilization):
+        if v25 < 0:
+            raise EventValidationError(f'gpu_utilization[{i24}]', 'minimum', f'is {v25!r}; must be >= 0')
+        if v25 > 1:
+            raise EventValidationError(f'gpu_utilization[{i24}]', 'maximum', f'is {v25!r}; must be <= 1')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1716,6 +2898,49 @@ def _bytes_GpuDevice(o: GpuDevice, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_GpuDevice(d: bytes, p: int) -> tuple[GpuDevice, int]:
+    o = _new(GpuDevice)
+    b7 = d[p]
+    if b7 < 128:
+        x6 = (b7 >> 1) ^ -(b7 & 1)
+        p += 1
+    else:
+        x6, p = _rl(d, p)
+    _set_GpuDevice_index(o, x6)
+    b10 = d[p]
+    if b10 < 128:
+        n9 = (b10 >> 1) ^ -(b10 & 1)
+        p += 1
+    else:
+        n9, p = _rl(d, p)
+    if n9 < 0 or p + n9 > len(d):
+        raise ValueError('string length out of range')
+    x8 = d[p:p + n9].decode()
+    p += n9
+    _set_GpuDevice_model(o, x8)
+    b12 = d[p]
+    if b12 < 128:
+        x11 = (b12 >> 1) ^ -(b12 & 1)
+        p += 1
+    else:
+        x11, p = _rl(d, p)
+    _set_GpuDevice_memory_mib(o, x11)
+    b14 = d[p]
+    if b14 < 128:
+        x13 = (b14 >> 1) ^ -(b14 & 1)
+        p += 1
+    else:
+        x13, p = _rl(d, p)
+    _set_GpuDevice_nvlink_domain(o, x13)
+    b16 = d[p]
+    p += 1
+    if b16 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x15 = b16 == 1
+    _set_GpuDevice_healthy(o, x15)
+    return o, p
+
+
 def _chk_GpuDevice(o: GpuDevice) -> None:
     f_index = o.index
     if type(f_index) is not int:
@@ -1744,6 +2969,25 @@ def _chk_GpuDevice(o: GpuDevice) -> None:
     f_healthy = o.healthy
     if type(f_healthy) is not bool:
         raise _type_error('healthy', f_healthy, 'a bool')
+
+
+def _vchk_GpuDevice(o: GpuDevice) -> None:
+    f_index = o.index
+    if not -2147483648 <= f_index <= 2147483647:
+        raise EventValidationError('index', 'int_range', f'{f_index} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_index < 0:
+        raise EventValidationError('index', 'minimum', f'is {f_index!r}; must be >= 0')
+    f_model = o.model
+    if len(f_model) < 1:
+        raise EventValidationError('model', 'minLength', 'must not be empty')
+    f_memory_mib = o.memory_mib
+    if not -9223372036854775808 <= f_memory_mib <= 9223372036854775807:
+        raise EventValidationError('memory_mib', 'long_range', f'{f_memory_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_memory_mib < 0:
+        raise EventValidationError('memory_mib', 'minimum', f'is {f_memory_mib!r}; must be >= 0')
+    f_nvlink_domain = o.nvlink_domain
+    if not -2147483648 <= f_nvlink_domain <= 2147483647:
+        raise EventValidationError('nvlink_domain', 'int_range', f'{f_nvlink_domain} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1866,6 +3110,137 @@ def _bytes_NodeRegistered(o: NodeRegistered, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
+    o = _new(NodeRegistered)
+    x22, p = _read_Envelope(d, p)
+    _set_NodeRegistered_envelope(o, x22)
+    b25 = d[p]
+    if b25 < 128:
+        n24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        n24, p = _rl(d, p)
+    if n24 < 0 or p + n24 > len(d):
+        raise ValueError('string length out of range')
+    x23 = d[p:p + n24].decode()
+    p += n24
+    _set_NodeRegistered_node_id(o, x23)
+    b27 = d[p]
+    if b27 < 128:
+        x26 = (b27 >> 1) ^ -(b27 & 1)
+        p += 1
+    else:
+        x26, p = _rl(d, p)
+    _set_NodeRegistered_cpu_milli(o, x26)
+    b29 = d[p]
+    if b29 < 128:
+        x28 = (b29 >> 1) ^ -(b29 & 1)
+        p += 1
+    else:
+        x28, p = _rl(d, p)
+    _set_NodeRegistered_memory_mib(o, x28)
+    acc31: Any = []
+    while True:
+        b35 = d[p]
+        if b35 < 128:
+            n32 = (b35 >> 1) ^ -(b35 & 1)
+            p += 1
+        else:
+            n32, p = _rl(d, p)
+        if n32 == 0:
+            break
+        if n32 < 0:
+            n32 = -n32
+            b36 = d[p]
+            if b36 < 128:
+                _size34 = (b36 >> 1) ^ -(b36 & 1)
+                p += 1
+            else:
+                _size34, p = _rl(d, p)
+        for _ in range(n32):
+            v33, p = _read_GpuDevice(d, p)
+            acc31.append(v33)
+    x30 = tuple(acc31)
+    _set_NodeRegistered_gpus(o, x30)
+    b39 = d[p]
+    if b39 < 128:
+        n38 = (b39 >> 1) ^ -(b39 & 1)
+        p += 1
+    else:
+        n38, p = _rl(d, p)
+    if n38 < 0 or p + n38 > len(d):
+        raise ValueError('string length out of range')
+    x37 = d[p:p + n38].decode()
+    p += n38
+    _set_NodeRegistered_rack(o, x37)
+    b42 = d[p]
+    if b42 < 128:
+        n41 = (b42 >> 1) ^ -(b42 & 1)
+        p += 1
+    else:
+        n41, p = _rl(d, p)
+    if n41 < 0 or p + n41 > len(d):
+        raise ValueError('string length out of range')
+    x40 = d[p:p + n41].decode()
+    p += n41
+    _set_NodeRegistered_zone(o, x40)
+    acc44: Any = {}
+    while True:
+        b48 = d[p]
+        if b48 < 128:
+            n45 = (b48 >> 1) ^ -(b48 & 1)
+            p += 1
+        else:
+            n45, p = _rl(d, p)
+        if n45 == 0:
+            break
+        if n45 < 0:
+            n45 = -n45
+            b49 = d[p]
+            if b49 < 128:
+                _size47 = (b49 >> 1) ^ -(b49 & 1)
+                p += 1
+            else:
+                _size47, p = _rl(d, p)
+        for _ in range(n45):
+            b52 = d[p]
+            if b52 < 128:
+                n51 = (b52 >> 1) ^ -(b52 & 1)
+                p += 1
+            else:
+                n51, p = _rl(d, p)
+            if n51 < 0 or p + n51 > len(d):
+                raise ValueError('string length out of range')
+            k50 = d[p:p + n51].decode()
+            p += n51
+            b54 = d[p]
+            if b54 < 128:
+                n53 = (b54 >> 1) ^ -(b54 & 1)
+                p += 1
+            else:
+                n53, p = _rl(d, p)
+            if n53 < 0 or p + n53 > len(d):
+                raise ValueError('string length out of range')
+            v46 = d[p:p + n53].decode()
+            p += n53
+            acc44[k50] = v46
+    x43 = acc44
+    _set_NodeRegistered_labels(o, x43)
+    b56 = d[p]
+    p += 1
+    if b56 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x55 = b56 == 1
+    _set_NodeRegistered_healthy(o, x55)
+    b58 = d[p]
+    p += 1
+    if b58 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x57 = b58 == 1
+    _set_NodeRegistered_cordoned(o, x57)
+    return o, p
+
+
 def _chk_NodeRegistered(o: NodeRegistered) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1896,13 +3271,13 @@ def _chk_NodeRegistered(o: NodeRegistered) -> None:
     f_gpus = o.gpus
     if type(f_gpus) is not tuple:
         raise _type_error('gpus', f_gpus, 'a tuple (Avro array)')
-    for i22, v23 in enumerate(f_gpus):
-        if type(v23) is not GpuDevice:
-            raise _type_error(f'gpus[{i22}]', v23, 'an instance of GpuDevice')
+    for i59, v60 in enumerate(f_gpus):
+        if type(v60) is not GpuDevice:
+            raise _type_error(f'gpus[{i59}]', v60, 'an instance of GpuDevice')
         try:
-            _chk_GpuDevice(v23)
+            _chk_GpuDevice(v60)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i22}]') from None
+            raise e.within(f'gpus[{i59}]') from None
     f_rack = o.rack
     if type(f_rack) is not str:
         raise _type_error('rack', f_rack, 'a str')
@@ -1912,17 +3287,44 @@ def _chk_NodeRegistered(o: NodeRegistered) -> None:
     f_labels = o.labels
     if type(f_labels) is not dict:
         raise _type_error('labels', f_labels, 'a dict (Avro map)')
-    for k24, v25 in f_labels.items():
-        if type(k24) is not str:
-            raise _type_error(f'labels[{k24!r}]', k24, 'a str map key')
-        if type(v25) is not str:
-            raise _type_error(f'labels[{k24!r}]', v25, 'a str')
+    for k61, v62 in f_labels.items():
+        if type(k61) is not str:
+            raise _type_error(f'labels[{k61!r}]', k61, 'a str map key')
+        if type(v62) is not str:
+            raise _type_error(f'labels[{k61!r}]', v62, 'a str')
     f_healthy = o.healthy
     if type(f_healthy) is not bool:
         raise _type_error('healthy', f_healthy, 'a bool')
     f_cordoned = o.cordoned
     if type(f_cordoned) is not bool:
         raise _type_error('cordoned', f_cordoned, 'a bool')
+
+
+def _vchk_NodeRegistered(o: NodeRegistered) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_node_id = o.node_id
+    if len(f_node_id) < 1:
+        raise EventValidationError('node_id', 'minLength', 'must not be empty')
+    f_cpu_milli = o.cpu_milli
+    if not -9223372036854775808 <= f_cpu_milli <= 9223372036854775807:
+        raise EventValidationError('cpu_milli', 'long_range', f'{f_cpu_milli} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_cpu_milli < 0:
+        raise EventValidationError('cpu_milli', 'minimum', f'is {f_cpu_milli!r}; must be >= 0')
+    f_memory_mib = o.memory_mib
+    if not -9223372036854775808 <= f_memory_mib <= 9223372036854775807:
+        raise EventValidationError('memory_mib', 'long_range', f'{f_memory_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_memory_mib < 0:
+        raise EventValidationError('memory_mib', 'minimum', f'is {f_memory_mib!r}; must be >= 0')
+    f_gpus = o.gpus
+    for i63, v64 in enumerate(f_gpus):
+        try:
+            _vchk_GpuDevice(v64)
+        except EventValidationError as e:
+            raise e.within(f'gpus[{i63}]') from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1981,6 +3383,35 @@ def _bytes_NodeRemoved(o: NodeRemoved, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_NodeRemoved(d: bytes, p: int) -> tuple[NodeRemoved, int]:
+    o = _new(NodeRemoved)
+    x5, p = _read_Envelope(d, p)
+    _set_NodeRemoved_envelope(o, x5)
+    b8 = d[p]
+    if b8 < 128:
+        n7 = (b8 >> 1) ^ -(b8 & 1)
+        p += 1
+    else:
+        n7, p = _rl(d, p)
+    if n7 < 0 or p + n7 > len(d):
+        raise ValueError('string length out of range')
+    x6 = d[p:p + n7].decode()
+    p += n7
+    _set_NodeRemoved_node_id(o, x6)
+    b11 = d[p]
+    if b11 < 128:
+        n10 = (b11 >> 1) ^ -(b11 & 1)
+        p += 1
+    else:
+        n10, p = _rl(d, p)
+    if n10 < 0 or p + n10 > len(d):
+        raise ValueError('string length out of range')
+    x9 = d[p:p + n10].decode()
+    p += n10
+    _set_NodeRemoved_reason(o, x9)
+    return o, p
+
+
 def _chk_NodeRemoved(o: NodeRemoved) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -1997,6 +3428,17 @@ def _chk_NodeRemoved(o: NodeRemoved) -> None:
     f_reason = o.reason
     if type(f_reason) is not str:
         raise _type_error('reason', f_reason, 'a str')
+
+
+def _vchk_NodeRemoved(o: NodeRemoved) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_node_id = o.node_id
+    if len(f_node_id) < 1:
+        raise EventValidationError('node_id', 'minLength', 'must not be empty')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -2119,6 +3561,137 @@ def _bytes_NodeUpdated(o: NodeUpdated, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
+    o = _new(NodeUpdated)
+    x22, p = _read_Envelope(d, p)
+    _set_NodeUpdated_envelope(o, x22)
+    b25 = d[p]
+    if b25 < 128:
+        n24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        n24, p = _rl(d, p)
+    if n24 < 0 or p + n24 > len(d):
+        raise ValueError('string length out of range')
+    x23 = d[p:p + n24].decode()
+    p += n24
+    _set_NodeUpdated_node_id(o, x23)
+    b27 = d[p]
+    if b27 < 128:
+        x26 = (b27 >> 1) ^ -(b27 & 1)
+        p += 1
+    else:
+        x26, p = _rl(d, p)
+    _set_NodeUpdated_cpu_milli(o, x26)
+    b29 = d[p]
+    if b29 < 128:
+        x28 = (b29 >> 1) ^ -(b29 & 1)
+        p += 1
+    else:
+        x28, p = _rl(d, p)
+    _set_NodeUpdated_memory_mib(o, x28)
+    acc31: Any = []
+    while True:
+        b35 = d[p]
+        if b35 < 128:
+            n32 = (b35 >> 1) ^ -(b35 & 1)
+            p += 1
+        else:
+            n32, p = _rl(d, p)
+        if n32 == 0:
+            break
+        if n32 < 0:
+            n32 = -n32
+            b36 = d[p]
+            if b36 < 128:
+                _size34 = (b36 >> 1) ^ -(b36 & 1)
+                p += 1
+            else:
+                _size34, p = _rl(d, p)
+        for _ in range(n32):
+            v33, p = _read_GpuDevice(d, p)
+            acc31.append(v33)
+    x30 = tuple(acc31)
+    _set_NodeUpdated_gpus(o, x30)
+    b39 = d[p]
+    if b39 < 128:
+        n38 = (b39 >> 1) ^ -(b39 & 1)
+        p += 1
+    else:
+        n38, p = _rl(d, p)
+    if n38 < 0 or p + n38 > len(d):
+        raise ValueError('string length out of range')
+    x37 = d[p:p + n38].decode()
+    p += n38
+    _set_NodeUpdated_rack(o, x37)
+    b42 = d[p]
+    if b42 < 128:
+        n41 = (b42 >> 1) ^ -(b42 & 1)
+        p += 1
+    else:
+        n41, p = _rl(d, p)
+    if n41 < 0 or p + n41 > len(d):
+        raise ValueError('string length out of range')
+    x40 = d[p:p + n41].decode()
+    p += n41
+    _set_NodeUpdated_zone(o, x40)
+    acc44: Any = {}
+    while True:
+        b48 = d[p]
+        if b48 < 128:
+            n45 = (b48 >> 1) ^ -(b48 & 1)
+            p += 1
+        else:
+            n45, p = _rl(d, p)
+        if n45 == 0:
+            break
+        if n45 < 0:
+            n45 = -n45
+            b49 = d[p]
+            if b49 < 128:
+                _size47 = (b49 >> 1) ^ -(b49 & 1)
+                p += 1
+            else:
+                _size47, p = _rl(d, p)
+        for _ in range(n45):
+            b52 = d[p]
+            if b52 < 128:
+                n51 = (b52 >> 1) ^ -(b52 & 1)
+                p += 1
+            else:
+                n51, p = _rl(d, p)
+            if n51 < 0 or p + n51 > len(d):
+                raise ValueError('string length out of range')
+            k50 = d[p:p + n51].decode()
+            p += n51
+            b54 = d[p]
+            if b54 < 128:
+                n53 = (b54 >> 1) ^ -(b54 & 1)
+                p += 1
+            else:
+                n53, p = _rl(d, p)
+            if n53 < 0 or p + n53 > len(d):
+                raise ValueError('string length out of range')
+            v46 = d[p:p + n53].decode()
+            p += n53
+            acc44[k50] = v46
+    x43 = acc44
+    _set_NodeUpdated_labels(o, x43)
+    b56 = d[p]
+    p += 1
+    if b56 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x55 = b56 == 1
+    _set_NodeUpdated_healthy(o, x55)
+    b58 = d[p]
+    p += 1
+    if b58 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x57 = b58 == 1
+    _set_NodeUpdated_cordoned(o, x57)
+    return o, p
+
+
 def _chk_NodeUpdated(o: NodeUpdated) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -2149,13 +3722,13 @@ def _chk_NodeUpdated(o: NodeUpdated) -> None:
     f_gpus = o.gpus
     if type(f_gpus) is not tuple:
         raise _type_error('gpus', f_gpus, 'a tuple (Avro array)')
-    for i22, v23 in enumerate(f_gpus):
-        if type(v23) is not GpuDevice:
-            raise _type_error(f'gpus[{i22}]', v23, 'an instance of GpuDevice')
+    for i59, v60 in enumerate(f_gpus):
+        if type(v60) is not GpuDevice:
+            raise _type_error(f'gpus[{i59}]', v60, 'an instance of GpuDevice')
         try:
-            _chk_GpuDevice(v23)
+            _chk_GpuDevice(v60)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i22}]') from None
+            raise e.within(f'gpus[{i59}]') from None
     f_rack = o.rack
     if type(f_rack) is not str:
         raise _type_error('rack', f_rack, 'a str')
@@ -2165,17 +3738,44 @@ def _chk_NodeUpdated(o: NodeUpdated) -> None:
     f_labels = o.labels
     if type(f_labels) is not dict:
         raise _type_error('labels', f_labels, 'a dict (Avro map)')
-    for k24, v25 in f_labels.items():
-        if type(k24) is not str:
-            raise _type_error(f'labels[{k24!r}]', k24, 'a str map key')
-        if type(v25) is not str:
-            raise _type_error(f'labels[{k24!r}]', v25, 'a str')
+    for k61, v62 in f_labels.items():
+        if type(k61) is not str:
+            raise _type_error(f'labels[{k61!r}]', k61, 'a str map key')
+        if type(v62) is not str:
+            raise _type_error(f'labels[{k61!r}]', v62, 'a str')
     f_healthy = o.healthy
     if type(f_healthy) is not bool:
         raise _type_error('healthy', f_healthy, 'a bool')
     f_cordoned = o.cordoned
     if type(f_cordoned) is not bool:
         raise _type_error('cordoned', f_cordoned, 'a bool')
+
+
+def _vchk_NodeUpdated(o: NodeUpdated) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_node_id = o.node_id
+    if len(f_node_id) < 1:
+        raise EventValidationError('node_id', 'minLength', 'must not be empty')
+    f_cpu_milli = o.cpu_milli
+    if not -9223372036854775808 <= f_cpu_milli <= 9223372036854775807:
+        raise EventValidationError('cpu_milli', 'long_range', f'{f_cpu_milli} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_cpu_milli < 0:
+        raise EventValidationError('cpu_milli', 'minimum', f'is {f_cpu_milli!r}; must be >= 0')
+    f_memory_mib = o.memory_mib
+    if not -9223372036854775808 <= f_memory_mib <= 9223372036854775807:
+        raise EventValidationError('memory_mib', 'long_range', f'{f_memory_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_memory_mib < 0:
+        raise EventValidationError('memory_mib', 'minimum', f'is {f_memory_mib!r}; must be >= 0')
+    f_gpus = o.gpus
+    for i63, v64 in enumerate(f_gpus):
+        try:
+            _vchk_GpuDevice(v64)
+        except EventValidationError as e:
+            raise e.within(f'gpus[{i63}]') from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -2251,6 +3851,61 @@ def _bytes_ResourceQuota(o: ResourceQuota, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_ResourceQuota(d: bytes, p: int) -> tuple[ResourceQuota, int]:
+    o = _new(ResourceQuota)
+    b11 = d[p]
+    if b11 < 128:
+        n10 = (b11 >> 1) ^ -(b11 & 1)
+        p += 1
+    else:
+        n10, p = _rl(d, p)
+    if n10 < 0 or p + n10 > len(d):
+        raise ValueError('string length out of range')
+    x9 = d[p:p + n10].decode()
+    p += n10
+    _set_ResourceQuota_resource(o, x9)
+    u13 = d[p]
+    p += 1
+    if u13 == 0:
+        x12 = None
+    elif u13 == 2:
+        b15 = d[p]
+        if b15 < 128:
+            n14 = (b15 >> 1) ^ -(b15 & 1)
+            p += 1
+        else:
+            n14, p = _rl(d, p)
+        if n14 < 0 or p + n14 > len(d):
+            raise ValueError('string length out of range')
+        x12 = d[p:p + n14].decode()
+        p += n14
+    else:
+        raise ValueError(f'union branch index {u13} out of range')
+    _set_ResourceQuota_gpu_model(o, x12)
+    b17 = d[p]
+    if b17 < 128:
+        x16 = (b17 >> 1) ^ -(b17 & 1)
+        p += 1
+    else:
+        x16, p = _rl(d, p)
+    _set_ResourceQuota_guaranteed(o, x16)
+    u19 = d[p]
+    p += 1
+    if u19 == 0:
+        x18 = None
+    elif u19 == 2:
+        b20 = d[p]
+        if b20 < 128:
+            x18 = (b20 >> 1) ^ -(b20 & 1)
+            p += 1
+        else:
+            x18, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u19} out of range')
+    _set_ResourceQuota_borrow_limit(o, x18)
+    return o, p
+
+
 def _chk_ResourceQuota(o: ResourceQuota) -> None:
     f_resource = o.resource
     if type(f_resource) is not str:
@@ -2272,6 +3927,23 @@ def _chk_ResourceQuota(o: ResourceQuota) -> None:
     if f_borrow_limit is not None:
         if type(f_borrow_limit) is not int:
             raise _type_error('borrow_limit', f_borrow_limit, 'an int')
+        if not -9223372036854775808 <= f_borrow_limit <= 9223372036854775807:
+            raise EventValidationError('borrow_limit', 'long_range', f'{f_borrow_limit} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+        if f_borrow_limit < 0:
+            raise EventValidationError('borrow_limit', 'minimum', f'is {f_borrow_limit!r}; must be >= 0')
+
+
+def _vchk_ResourceQuota(o: ResourceQuota) -> None:
+    f_resource = o.resource
+    if f_resource not in ('cpu_milli', 'memory_mib', 'gpu_milli'):
+        raise EventValidationError('resource', 'allowed', f'is {f_resource!r}; use one of cpu_milli, memory_mib, gpu_milli')
+    f_guaranteed = o.guaranteed
+    if not -9223372036854775808 <= f_guaranteed <= 9223372036854775807:
+        raise EventValidationError('guaranteed', 'long_range', f'{f_guaranteed} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_guaranteed < 0:
+        raise EventValidationError('guaranteed', 'minimum', f'is {f_guaranteed!r}; must be >= 0')
+    f_borrow_limit = o.borrow_limit
+    if f_borrow_limit is not None:
         if not -9223372036854775808 <= f_borrow_limit <= 9223372036854775807:
             raise EventValidationError('borrow_limit', 'long_range', f'{f_borrow_limit} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
         if f_borrow_limit < 0:
@@ -2349,6 +4021,57 @@ def _bytes_QueueConfigured(o: QueueConfigured, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
+    o = _new(QueueConfigured)
+    x8, p = _read_Envelope(d, p)
+    _set_QueueConfigured_envelope(o, x8)
+    b11 = d[p]
+    if b11 < 128:
+        n10 = (b11 >> 1) ^ -(b11 & 1)
+        p += 1
+    else:
+        n10, p = _rl(d, p)
+    if n10 < 0 or p + n10 > len(d):
+        raise ValueError('string length out of range')
+    x9 = d[p:p + n10].decode()
+    p += n10
+    _set_QueueConfigured_queue(o, x9)
+    x12 = _unpack_d(d, p)[0]
+    p += 8
+    _set_QueueConfigured_weight(o, x12)
+    b14 = d[p]
+    if b14 < 128:
+        x13 = (b14 >> 1) ^ -(b14 & 1)
+        p += 1
+    else:
+        x13, p = _rl(d, p)
+    _set_QueueConfigured_priority(o, x13)
+    acc16: Any = []
+    while True:
+        b20 = d[p]
+        if b20 < 128:
+            n17 = (b20 >> 1) ^ -(b20 & 1)
+            p += 1
+        else:
+            n17, p = _rl(d, p)
+        if n17 == 0:
+            break
+        if n17 < 0:
+            n17 = -n17
+            b21 = d[p]
+            if b21 < 128:
+                _size19 = (b21 >> 1) ^ -(b21 & 1)
+                p += 1
+            else:
+                _size19, p = _rl(d, p)
+        for _ in range(n17):
+            v18, p = _read_ResourceQuota(d, p)
+            acc16.append(v18)
+    x15 = tuple(acc16)
+    _set_QueueConfigured_quotas(o, x15)
+    return o, p
+
+
 def _chk_QueueConfigured(o: QueueConfigured) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -2375,13 +4098,36 @@ def _chk_QueueConfigured(o: QueueConfigured) -> None:
     f_quotas = o.quotas
     if type(f_quotas) is not tuple:
         raise _type_error('quotas', f_quotas, 'a tuple (Avro array)')
-    for i8, v9 in enumerate(f_quotas):
-        if type(v9) is not ResourceQuota:
-            raise _type_error(f'quotas[{i8}]', v9, 'an instance of ResourceQuota')
+    for i22, v23 in enumerate(f_quotas):
+        if type(v23) is not ResourceQuota:
+            raise _type_error(f'quotas[{i22}]', v23, 'an instance of ResourceQuota')
         try:
-            _chk_ResourceQuota(v9)
+            _chk_ResourceQuota(v23)
         except EventValidationError as e:
-            raise e.within(f'quotas[{i8}]') from None
+            raise e.within(f'quotas[{i22}]') from None
+
+
+def _vchk_QueueConfigured(o: QueueConfigured) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_queue = o.queue
+    if len(f_queue) < 1:
+        raise EventValidationError('queue', 'minLength', 'must not be empty')
+    f_weight = o.weight
+    if f_weight <= 0:
+        raise EventValidationError('weight', 'exclusiveMinimum', f'is {f_weight!r}; must be > 0')
+    f_priority = o.priority
+    if not -2147483648 <= f_priority <= 2147483647:
+        raise EventValidationError('priority', 'int_range', f'{f_priority} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    f_quotas = o.quotas
+    for i24, v25 in enumerate(f_quotas):
+        try:
+            _vchk_ResourceQuota(v25)
+        except EventValidationError as e:
+            raise e.within(f'quotas[{i24}]') from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -2463,6 +4209,63 @@ def _bytes_RouteCandidate(o: RouteCandidate, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_RouteCandidate(d: bytes, p: int) -> tuple[RouteCandidate, int]:
+    o = _new(RouteCandidate)
+    b10 = d[p]
+    if b10 < 128:
+        n9 = (b10 >> 1) ^ -(b10 & 1)
+        p += 1
+    else:
+        n9, p = _rl(d, p)
+    if n9 < 0 or p + n9 > len(d):
+        raise ValueError('string length out of range')
+    x8 = d[p:p + n9].decode()
+    p += n9
+    _set_RouteCandidate_model_id(o, x8)
+    b12 = d[p]
+    p += 1
+    if b12 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x11 = b12 == 1
+    _set_RouteCandidate_eligible(o, x11)
+    x13 = _unpack_d(d, p)[0]
+    p += 8
+    _set_RouteCandidate_score(o, x13)
+    b15 = d[p]
+    if b15 < 128:
+        x14 = (b15 >> 1) ^ -(b15 & 1)
+        p += 1
+    else:
+        x14, p = _rl(d, p)
+    _set_RouteCandidate_estimated_cost_usd_micros(o, x14)
+    b17 = d[p]
+    if b17 < 128:
+        x16 = (b17 >> 1) ^ -(b17 & 1)
+        p += 1
+    else:
+        x16, p = _rl(d, p)
+    _set_RouteCandidate_estimated_latency_ms(o, x16)
+    u19 = d[p]
+    p += 1
+    if u19 == 0:
+        x18 = None
+    elif u19 == 2:
+        b21 = d[p]
+        if b21 < 128:
+            n20 = (b21 >> 1) ^ -(b21 & 1)
+            p += 1
+        else:
+            n20, p = _rl(d, p)
+        if n20 < 0 or p + n20 > len(d):
+            raise ValueError('string length out of range')
+        x18 = d[p:p + n20].decode()
+        p += n20
+    else:
+        raise ValueError(f'union branch index {u19} out of range')
+    _set_RouteCandidate_excluded_by(o, x18)
+    return o, p
+
+
 def _chk_RouteCandidate(o: RouteCandidate) -> None:
     f_model_id = o.model_id
     if type(f_model_id) is not str:
@@ -2493,6 +4296,22 @@ def _chk_RouteCandidate(o: RouteCandidate) -> None:
     if f_excluded_by is not None:
         if type(f_excluded_by) is not str:
             raise _type_error('excluded_by', f_excluded_by, 'a str')
+
+
+def _vchk_RouteCandidate(o: RouteCandidate) -> None:
+    f_model_id = o.model_id
+    if len(f_model_id) < 1:
+        raise EventValidationError('model_id', 'minLength', 'must not be empty')
+    f_estimated_cost_usd_micros = o.estimated_cost_usd_micros
+    if not -9223372036854775808 <= f_estimated_cost_usd_micros <= 9223372036854775807:
+        raise EventValidationError('estimated_cost_usd_micros', 'long_range', f'{f_estimated_cost_usd_micros} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_estimated_cost_usd_micros < 0:
+        raise EventValidationError('estimated_cost_usd_micros', 'minimum', f'is {f_estimated_cost_usd_micros!r}; must be >= 0')
+    f_estimated_latency_ms = o.estimated_latency_ms
+    if not -9223372036854775808 <= f_estimated_latency_ms <= 9223372036854775807:
+        raise EventValidationError('estimated_latency_ms', 'long_range', f'{f_estimated_latency_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_estimated_latency_ms < 0:
+        raise EventValidationError('estimated_latency_ms', 'minimum', f'is {f_estimated_latency_ms!r}; must be >= 0')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -2618,6 +4437,127 @@ def _bytes_RouteDecided(o: RouteDecided, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
+    o = _new(RouteDecided)
+    x21, p = _read_Envelope(d, p)
+    _set_RouteDecided_envelope(o, x21)
+    b24 = d[p]
+    if b24 < 128:
+        n23 = (b24 >> 1) ^ -(b24 & 1)
+        p += 1
+    else:
+        n23, p = _rl(d, p)
+    if n23 < 0 or p + n23 > len(d):
+        raise ValueError('string length out of range')
+    x22 = d[p:p + n23].decode()
+    p += n23
+    _set_RouteDecided_request_id(o, x22)
+    b27 = d[p]
+    if b27 < 128:
+        n26 = (b27 >> 1) ^ -(b27 & 1)
+        p += 1
+    else:
+        n26, p = _rl(d, p)
+    if n26 < 0 or p + n26 > len(d):
+        raise ValueError('string length out of range')
+    x25 = d[p:p + n26].decode()
+    p += n26
+    _set_RouteDecided_model_id(o, x25)
+    b30 = d[p]
+    if b30 < 128:
+        n29 = (b30 >> 1) ^ -(b30 & 1)
+        p += 1
+    else:
+        n29, p = _rl(d, p)
+    if n29 < 0 or p + n29 > len(d):
+        raise ValueError('string length out of range')
+    x28 = d[p:p + n29].decode()
+    p += n29
+    _set_RouteDecided_agent_id(o, x28)
+    u32 = d[p]
+    p += 1
+    if u32 == 0:
+        x31 = None
+    elif u32 == 2:
+        b34 = d[p]
+        if b34 < 128:
+            n33 = (b34 >> 1) ^ -(b34 & 1)
+            p += 1
+        else:
+            n33, p = _rl(d, p)
+        if n33 < 0 or p + n33 > len(d):
+            raise ValueError('string length out of range')
+        x31 = d[p:p + n33].decode()
+        p += n33
+    else:
+        raise ValueError(f'union branch index {u32} out of range')
+    _set_RouteDecided_task_id(o, x31)
+    b36 = d[p]
+    if b36 < 128:
+        x35 = (b36 >> 1) ^ -(b36 & 1)
+        p += 1
+    else:
+        x35, p = _rl(d, p)
+    _set_RouteDecided_estimated_input_tokens(o, x35)
+    acc38: Any = []
+    while True:
+        b42 = d[p]
+        if b42 < 128:
+            n39 = (b42 >> 1) ^ -(b42 & 1)
+            p += 1
+        else:
+            n39, p = _rl(d, p)
+        if n39 == 0:
+            break
+        if n39 < 0:
+            n39 = -n39
+            b43 = d[p]
+            if b43 < 128:
+                _size41 = (b43 >> 1) ^ -(b43 & 1)
+                p += 1
+            else:
+                _size41, p = _rl(d, p)
+        for _ in range(n39):
+            v40, p = _read_RouteCandidate(d, p)
+            acc38.append(v40)
+    x37 = tuple(acc38)
+    _set_RouteDecided_candidates(o, x37)
+    b46 = d[p]
+    if b46 < 128:
+        n45 = (b46 >> 1) ^ -(b46 & 1)
+        p += 1
+    else:
+        n45, p = _rl(d, p)
+    if n45 < 0 or p + n45 > len(d):
+        raise ValueError('string length out of range')
+    x44 = d[p:p + n45].decode()
+    p += n45
+    _set_RouteDecided_policy(o, x44)
+    b49 = d[p]
+    if b49 < 128:
+        n48 = (b49 >> 1) ^ -(b49 & 1)
+        p += 1
+    else:
+        n48, p = _rl(d, p)
+    if n48 < 0 or p + n48 > len(d):
+        raise ValueError('string length out of range')
+    x47 = d[p:p + n48].decode()
+    p += n48
+    _set_RouteDecided_policy_version(o, x47)
+    b52 = d[p]
+    if b52 < 128:
+        n51 = (b52 >> 1) ^ -(b52 & 1)
+        p += 1
+    else:
+        n51, p = _rl(d, p)
+    if n51 < 0 or p + n51 > len(d):
+        raise ValueError('string length out of range')
+    x50 = d[p:p + n51].decode()
+    p += n51
+    _set_RouteDecided_reason(o, x50)
+    return o, p
+
+
 def _chk_RouteDecided(o: RouteDecided) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -2655,13 +4595,13 @@ def _chk_RouteDecided(o: RouteDecided) -> None:
     f_candidates = o.candidates
     if type(f_candidates) is not tuple:
         raise _type_error('candidates', f_candidates, 'a tuple (Avro array)')
-    for i21, v22 in enumerate(f_candidates):
-        if type(v22) is not RouteCandidate:
-            raise _type_error(f'candidates[{i21}]', v22, 'an instance of RouteCandidate')
+    for i53, v54 in enumerate(f_candidates):
+        if type(v54) is not RouteCandidate:
+            raise _type_error(f'candidates[{i53}]', v54, 'an instance of RouteCandidate')
         try:
-            _chk_RouteCandidate(v22)
+            _chk_RouteCandidate(v54)
         except EventValidationError as e:
-            raise e.within(f'candidates[{i21}]') from None
+            raise e.within(f'candidates[{i53}]') from None
     f_policy = o.policy
     if type(f_policy) is not str:
         raise _type_error('policy', f_policy, 'a str')
@@ -2675,6 +4615,40 @@ def _chk_RouteDecided(o: RouteDecided) -> None:
     f_reason = o.reason
     if type(f_reason) is not str:
         raise _type_error('reason', f_reason, 'a str')
+
+
+def _vchk_RouteDecided(o: RouteDecided) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_request_id = o.request_id
+    if len(f_request_id) < 1:
+        raise EventValidationError('request_id', 'minLength', 'must not be empty')
+    f_model_id = o.model_id
+    if len(f_model_id) < 1:
+        raise EventValidationError('model_id', 'minLength', 'must not be empty')
+    f_agent_id = o.agent_id
+    if len(f_agent_id) < 1:
+        raise EventValidationError('agent_id', 'minLength', 'must not be empty')
+    f_estimated_input_tokens = o.estimated_input_tokens
+    if not -9223372036854775808 <= f_estimated_input_tokens <= 9223372036854775807:
+        raise EventValidationError('estimated_input_tokens', 'long_range', f'{f_estimated_input_tokens} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_estimated_input_tokens < 0:
+        raise EventValidationError('estimated_input_tokens', 'minimum', f'is {f_estimated_input_tokens!r}; must be >= 0')
+    f_candidates = o.candidates
+    for i55, v56 in enumerate(f_candidates):
+        try:
+            _vchk_RouteCandidate(v56)
+        except EventValidationError as e:
+            raise e.within(f'candidates[{i55}]') from None
+    f_policy = o.policy
+    if len(f_policy) < 1:
+        raise EventValidationError('policy', 'minLength', 'must not be empty')
+    f_policy_version = o.policy_version
+    if len(f_policy_version) < 1:
+        raise EventValidationError('policy_version', 'minLength', 'must not be empty')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -2774,6 +4748,79 @@ def _bytes_RuntimeCreated(o: RuntimeCreated, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
+    o = _new(RuntimeCreated)
+    x9, p = _read_Envelope(d, p)
+    _set_RuntimeCreated_envelope(o, x9)
+    b12 = d[p]
+    if b12 < 128:
+        n11 = (b12 >> 1) ^ -(b12 & 1)
+        p += 1
+    else:
+        n11, p = _rl(d, p)
+    if n11 < 0 or p + n11 > len(d):
+        raise ValueError('string length out of range')
+    x10 = d[p:p + n11].decode()
+    p += n11
+    _set_RuntimeCreated_runtime_id(o, x10)
+    b15 = d[p]
+    if b15 < 128:
+        n14 = (b15 >> 1) ^ -(b15 & 1)
+        p += 1
+    else:
+        n14, p = _rl(d, p)
+    if n14 < 0 or p + n14 > len(d):
+        raise ValueError('string length out of range')
+    x13 = d[p:p + n14].decode()
+    p += n14
+    _set_RuntimeCreated_agent_id(o, x13)
+    b18 = d[p]
+    if b18 < 128:
+        e17 = (b18 >> 1) ^ -(b18 & 1)
+        p += 1
+    else:
+        e17, p = _rl(d, p)
+    if e17 < 0:
+        raise ValueError('negative enum index')
+    x16 = _ESYM_SandboxKind[e17]
+    _set_RuntimeCreated_sandbox_kind(o, x16)
+    b21 = d[p]
+    if b21 < 128:
+        n20 = (b21 >> 1) ^ -(b21 & 1)
+        p += 1
+    else:
+        n20, p = _rl(d, p)
+    if n20 < 0 or p + n20 > len(d):
+        raise ValueError('string length out of range')
+    x19 = d[p:p + n20].decode()
+    p += n20
+    _set_RuntimeCreated_image(o, x19)
+    b23 = d[p]
+    if b23 < 128:
+        x22 = (b23 >> 1) ^ -(b23 & 1)
+        p += 1
+    else:
+        x22, p = _rl(d, p)
+    _set_RuntimeCreated_cpu_milli(o, x22)
+    b25 = d[p]
+    if b25 < 128:
+        x24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        x24, p = _rl(d, p)
+    _set_RuntimeCreated_memory_mib(o, x24)
+    b27 = d[p]
+    p += 1
+    if b27 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x26 = b27 == 1
+    _set_RuntimeCreated_network_allowed(o, x26)
+    x28 = _unpack_d(d, p)[0]
+    p += 8
+    _set_RuntimeCreated_startup_ms(o, x28)
+    return o, p
+
+
 def _chk_RuntimeCreated(o: RuntimeCreated) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -2818,6 +4865,33 @@ def _chk_RuntimeCreated(o: RuntimeCreated) -> None:
     f_startup_ms = o.startup_ms
     if type(f_startup_ms) is not float and type(f_startup_ms) is not int:
         raise _type_error('startup_ms', f_startup_ms, 'a float')
+    if f_startup_ms < 0:
+        raise EventValidationError('startup_ms', 'minimum', f'is {f_startup_ms!r}; must be >= 0')
+
+
+def _vchk_RuntimeCreated(o: RuntimeCreated) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_runtime_id = o.runtime_id
+    if len(f_runtime_id) < 1:
+        raise EventValidationError('runtime_id', 'minLength', 'must not be empty')
+    f_agent_id = o.agent_id
+    if len(f_agent_id) < 1:
+        raise EventValidationError('agent_id', 'minLength', 'must not be empty')
+    f_cpu_milli = o.cpu_milli
+    if not -9223372036854775808 <= f_cpu_milli <= 9223372036854775807:
+        raise EventValidationError('cpu_milli', 'long_range', f'{f_cpu_milli} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_cpu_milli < 0:
+        raise EventValidationError('cpu_milli', 'minimum', f'is {f_cpu_milli!r}; must be >= 0')
+    f_memory_mib = o.memory_mib
+    if not -9223372036854775808 <= f_memory_mib <= 9223372036854775807:
+        raise EventValidationError('memory_mib', 'long_range', f'{f_memory_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_memory_mib < 0:
+        raise EventValidationError('memory_mib', 'minimum', f'is {f_memory_mib!r}; must be >= 0')
+    f_startup_ms = o.startup_ms
     if f_startup_ms < 0:
         raise EventValidationError('startup_ms', 'minimum', f'is {f_startup_ms!r}; must be >= 0')
 
@@ -2938,6 +5012,140 @@ def _bytes_SecurityEvent(o: SecurityEvent, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
+    o = _new(SecurityEvent)
+    x21, p = _read_Envelope(d, p)
+    _set_SecurityEvent_envelope(o, x21)
+    b24 = d[p]
+    if b24 < 128:
+        e23 = (b24 >> 1) ^ -(b24 & 1)
+        p += 1
+    else:
+        e23, p = _rl(d, p)
+    if e23 < 0:
+        raise ValueError('negative enum index')
+    x22 = _ESYM_SecurityEventKind[e23]
+    _set_SecurityEvent_kind(o, x22)
+    b27 = d[p]
+    if b27 < 128:
+        e26 = (b27 >> 1) ^ -(b27 & 1)
+        p += 1
+    else:
+        e26, p = _rl(d, p)
+    if e26 < 0:
+        raise ValueError('negative enum index')
+    x25 = _ESYM_Severity[e26]
+    _set_SecurityEvent_severity(o, x25)
+    u29 = d[p]
+    p += 1
+    if u29 == 0:
+        x28 = None
+    elif u29 == 2:
+        b31 = d[p]
+        if b31 < 128:
+            n30 = (b31 >> 1) ^ -(b31 & 1)
+            p += 1
+        else:
+            n30, p = _rl(d, p)
+        if n30 < 0 or p + n30 > len(d):
+            raise ValueError('string length out of range')
+        x28 = d[p:p + n30].decode()
+        p += n30
+    else:
+        raise ValueError(f'union branch index {u29} out of range')
+    _set_SecurityEvent_agent_id(o, x28)
+    u33 = d[p]
+    p += 1
+    if u33 == 0:
+        x32 = None
+    elif u33 == 2:
+        b35 = d[p]
+        if b35 < 128:
+            n34 = (b35 >> 1) ^ -(b35 & 1)
+            p += 1
+        else:
+            n34, p = _rl(d, p)
+        if n34 < 0 or p + n34 > len(d):
+            raise ValueError('string length out of range')
+        x32 = d[p:p + n34].decode()
+        p += n34
+    else:
+        raise ValueError(f'union branch index {u33} out of range')
+    _set_SecurityEvent_runtime_id(o, x32)
+    u37 = d[p]
+    p += 1
+    if u37 == 0:
+        x36 = None
+    elif u37 == 2:
+        b39 = d[p]
+        if b39 < 128:
+            n38 = (b39 >> 1) ^ -(b39 & 1)
+            p += 1
+        else:
+            n38, p = _rl(d, p)
+        if n38 < 0 or p + n38 > len(d):
+            raise ValueError('string length out of range')
+        x36 = d[p:p + n38].decode()
+        p += n38
+    else:
+        raise ValueError(f'union branch index {u37} out of range')
+    _set_SecurityEvent_tool_call_id(o, x36)
+    b42 = d[p]
+    if b42 < 128:
+        n41 = (b42 >> 1) ^ -(b42 & 1)
+        p += 1
+    else:
+        n41, p = _rl(d, p)
+    if n41 < 0 or p + n41 > len(d):
+        raise ValueError('string length out of range')
+    x40 = d[p:p + n41].decode()
+    p += n41
+    _set_SecurityEvent_description(o, x40)
+    acc44: Any = {}
+    while True:
+        b48 = d[p]
+        if b48 < 128:
+            n45 = (b48 >> 1) ^ -(b48 & 1)
+            p += 1
+        else:
+            n45, p = _rl(d, p)
+        if n45 == 0:
+            break
+        if n45 < 0:
+            n45 = -n45
+            b49 = d[p]
+            if b49 < 128:
+                _size47 = (b49 >> 1) ^ -(b49 & 1)
+                p += 1
+            else:
+                _size47, p = _rl(d, p)
+        for _ in range(n45):
+            b52 = d[p]
+            if b52 < 128:
+                n51 = (b52 >> 1) ^ -(b52 & 1)
+                p += 1
+            else:
+                n51, p = _rl(d, p)
+            if n51 < 0 or p + n51 > len(d):
+                raise ValueError('string length out of range')
+            k50 = d[p:p + n51].decode()
+            p += n51
+            b54 = d[p]
+            if b54 < 128:
+                n53 = (b54 >> 1) ^ -(b54 & 1)
+                p += 1
+            else:
+                n53, p = _rl(d, p)
+            if n53 < 0 or p + n53 > len(d):
+                raise ValueError('string length out of range')
+            v46 = d[p:p + n53].decode()
+            p += n53
+            acc44[k50] = v46
+    x43 = acc44
+    _set_SecurityEvent_attributes(o, x43)
+    return o, p
+
+
 def _chk_SecurityEvent(o: SecurityEvent) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -2972,11 +5180,22 @@ def _chk_SecurityEvent(o: SecurityEvent) -> None:
     f_attributes = o.attributes
     if type(f_attributes) is not dict:
         raise _type_error('attributes', f_attributes, 'a dict (Avro map)')
-    for k21, v22 in f_attributes.items():
-        if type(k21) is not str:
-            raise _type_error(f'attributes[{k21!r}]', k21, 'a str map key')
-        if type(v22) is not str:
-            raise _type_error(f'attributes[{k21!r}]', v22, 'a str')
+    for k55, v56 in f_attributes.items():
+        if type(k55) is not str:
+            raise _type_error(f'attributes[{k55!r}]', k55, 'a str map key')
+        if type(v56) is not str:
+            raise _type_error(f'attributes[{k55!r}]', v56, 'a str')
+
+
+def _vchk_SecurityEvent(o: SecurityEvent) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_description = o.description
+    if len(f_description) < 1:
+        raise EventValidationError('description', 'minLength', 'must not be empty')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -3058,6 +5277,60 @@ def _bytes_StepCompleted(o: StepCompleted, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_StepCompleted(d: bytes, p: int) -> tuple[StepCompleted, int]:
+    o = _new(StepCompleted)
+    x9, p = _read_Envelope(d, p)
+    _set_StepCompleted_envelope(o, x9)
+    b12 = d[p]
+    if b12 < 128:
+        n11 = (b12 >> 1) ^ -(b12 & 1)
+        p += 1
+    else:
+        n11, p = _rl(d, p)
+    if n11 < 0 or p + n11 > len(d):
+        raise ValueError('string length out of range')
+    x10 = d[p:p + n11].decode()
+    p += n11
+    _set_StepCompleted_workflow_id(o, x10)
+    b15 = d[p]
+    if b15 < 128:
+        n14 = (b15 >> 1) ^ -(b15 & 1)
+        p += 1
+    else:
+        n14, p = _rl(d, p)
+    if n14 < 0 or p + n14 > len(d):
+        raise ValueError('string length out of range')
+    x13 = d[p:p + n14].decode()
+    p += n14
+    _set_StepCompleted_step_id(o, x13)
+    b17 = d[p]
+    if b17 < 128:
+        x16 = (b17 >> 1) ^ -(b17 & 1)
+        p += 1
+    else:
+        x16, p = _rl(d, p)
+    _set_StepCompleted_attempt(o, x16)
+    b20 = d[p]
+    if b20 < 128:
+        n19 = (b20 >> 1) ^ -(b20 & 1)
+        p += 1
+    else:
+        n19, p = _rl(d, p)
+    if n19 < 0 or p + n19 > len(d):
+        raise ValueError('string length out of range')
+    x18 = d[p:p + n19].decode()
+    p += n19
+    _set_StepCompleted_output(o, x18)
+    b22 = d[p]
+    if b22 < 128:
+        x21 = (b22 >> 1) ^ -(b22 & 1)
+        p += 1
+    else:
+        x21, p = _rl(d, p)
+    _set_StepCompleted_duration_ms(o, x21)
+    return o, p
+
+
 def _chk_StepCompleted(o: StepCompleted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3091,6 +5364,33 @@ def _chk_StepCompleted(o: StepCompleted) -> None:
     f_duration_ms = o.duration_ms
     if type(f_duration_ms) is not int:
         raise _type_error('duration_ms', f_duration_ms, 'an int')
+    if not -9223372036854775808 <= f_duration_ms <= 9223372036854775807:
+        raise EventValidationError('duration_ms', 'long_range', f'{f_duration_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_duration_ms < 0:
+        raise EventValidationError('duration_ms', 'minimum', f'is {f_duration_ms!r}; must be >= 0')
+
+
+def _vchk_StepCompleted(o: StepCompleted) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_workflow_id = o.workflow_id
+    if len(f_workflow_id) < 1:
+        raise EventValidationError('workflow_id', 'minLength', 'must not be empty')
+    f_step_id = o.step_id
+    if len(f_step_id) < 1:
+        raise EventValidationError('step_id', 'minLength', 'must not be empty')
+    f_attempt = o.attempt
+    if not -2147483648 <= f_attempt <= 2147483647:
+        raise EventValidationError('attempt', 'int_range', f'{f_attempt} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_attempt < 1:
+        raise EventValidationError('attempt', 'minimum', f'is {f_attempt!r}; must be >= 1')
+    f_output = o.output
+    if not _is_json(f_output):
+        raise EventValidationError('output', 'format_json', 'is not a valid JSON document; send JSON text')
+    f_duration_ms = o.duration_ms
     if not -9223372036854775808 <= f_duration_ms <= 9223372036854775807:
         raise EventValidationError('duration_ms', 'long_range', f'{f_duration_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
     if f_duration_ms < 0:
@@ -3202,6 +5502,91 @@ def _bytes_StepFailed(o: StepFailed, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_StepFailed(d: bytes, p: int) -> tuple[StepFailed, int]:
+    o = _new(StepFailed)
+    x13, p = _read_Envelope(d, p)
+    _set_StepFailed_envelope(o, x13)
+    b16 = d[p]
+    if b16 < 128:
+        n15 = (b16 >> 1) ^ -(b16 & 1)
+        p += 1
+    else:
+        n15, p = _rl(d, p)
+    if n15 < 0 or p + n15 > len(d):
+        raise ValueError('string length out of range')
+    x14 = d[p:p + n15].decode()
+    p += n15
+    _set_StepFailed_workflow_id(o, x14)
+    b19 = d[p]
+    if b19 < 128:
+        n18 = (b19 >> 1) ^ -(b19 & 1)
+        p += 1
+    else:
+        n18, p = _rl(d, p)
+    if n18 < 0 or p + n18 > len(d):
+        raise ValueError('string length out of range')
+    x17 = d[p:p + n18].decode()
+    p += n18
+    _set_StepFailed_step_id(o, x17)
+    b21 = d[p]
+    if b21 < 128:
+        x20 = (b21 >> 1) ^ -(b21 & 1)
+        p += 1
+    else:
+        x20, p = _rl(d, p)
+    _set_StepFailed_attempt(o, x20)
+    b24 = d[p]
+    if b24 < 128:
+        n23 = (b24 >> 1) ^ -(b24 & 1)
+        p += 1
+    else:
+        n23, p = _rl(d, p)
+    if n23 < 0 or p + n23 > len(d):
+        raise ValueError('string length out of range')
+    x22 = d[p:p + n23].decode()
+    p += n23
+    _set_StepFailed_error_type(o, x22)
+    b27 = d[p]
+    if b27 < 128:
+        n26 = (b27 >> 1) ^ -(b27 & 1)
+        p += 1
+    else:
+        n26, p = _rl(d, p)
+    if n26 < 0 or p + n26 > len(d):
+        raise ValueError('string length out of range')
+    x25 = d[p:p + n26].decode()
+    p += n26
+    _set_StepFailed_error_message(o, x25)
+    b29 = d[p]
+    p += 1
+    if b29 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x28 = b29 == 1
+    _set_StepFailed_retryable(o, x28)
+    u31 = d[p]
+    p += 1
+    if u31 == 0:
+        x30 = None
+    elif u31 == 2:
+        b32 = d[p]
+        if b32 < 128:
+            x30 = (b32 >> 1) ^ -(b32 & 1)
+            p += 1
+        else:
+            x30, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u31} out of range')
+    _set_StepFailed_next_retry_delay_ms(o, x30)
+    b34 = d[p]
+    if b34 < 128:
+        x33 = (b34 >> 1) ^ -(b34 & 1)
+        p += 1
+    else:
+        x33, p = _rl(d, p)
+    _set_StepFailed_duration_ms(o, x33)
+    return o, p
+
+
 def _chk_StepFailed(o: StepFailed) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3255,6 +5640,39 @@ def _chk_StepFailed(o: StepFailed) -> None:
         raise EventValidationError('duration_ms', 'minimum', f'is {f_duration_ms!r}; must be >= 0')
 
 
+def _vchk_StepFailed(o: StepFailed) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_workflow_id = o.workflow_id
+    if len(f_workflow_id) < 1:
+        raise EventValidationError('workflow_id', 'minLength', 'must not be empty')
+    f_step_id = o.step_id
+    if len(f_step_id) < 1:
+        raise EventValidationError('step_id', 'minLength', 'must not be empty')
+    f_attempt = o.attempt
+    if not -2147483648 <= f_attempt <= 2147483647:
+        raise EventValidationError('attempt', 'int_range', f'{f_attempt} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_attempt < 1:
+        raise EventValidationError('attempt', 'minimum', f'is {f_attempt!r}; must be >= 1')
+    f_error_type = o.error_type
+    if len(f_error_type) < 1:
+        raise EventValidationError('error_type', 'minLength', 'must not be empty')
+    f_next_retry_delay_ms = o.next_retry_delay_ms
+    if f_next_retry_delay_ms is not None:
+        if not -9223372036854775808 <= f_next_retry_delay_ms <= 9223372036854775807:
+            raise EventValidationError('next_retry_delay_ms', 'long_range', f'{f_next_retry_delay_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+        if f_next_retry_delay_ms < 0:
+            raise EventValidationError('next_retry_delay_ms', 'minimum', f'is {f_next_retry_delay_ms!r}; must be >= 0')
+    f_duration_ms = o.duration_ms
+    if not -9223372036854775808 <= f_duration_ms <= 9223372036854775807:
+        raise EventValidationError('duration_ms', 'long_range', f'{f_duration_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_duration_ms < 0:
+        raise EventValidationError('duration_ms', 'minimum', f'is {f_duration_ms!r}; must be >= 0')
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GpuShare:
     """A GPU (or part of it) given to one replica.
@@ -3300,6 +5718,25 @@ def _bytes_GpuShare(o: GpuShare, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_GpuShare(d: bytes, p: int) -> tuple[GpuShare, int]:
+    o = _new(GpuShare)
+    b4 = d[p]
+    if b4 < 128:
+        x3 = (b4 >> 1) ^ -(b4 & 1)
+        p += 1
+    else:
+        x3, p = _rl(d, p)
+    _set_GpuShare_index(o, x3)
+    b6 = d[p]
+    if b6 < 128:
+        x5 = (b6 >> 1) ^ -(b6 & 1)
+        p += 1
+    else:
+        x5, p = _rl(d, p)
+    _set_GpuShare_milli(o, x5)
+    return o, p
+
+
 def _chk_GpuShare(o: GpuShare) -> None:
     f_index = o.index
     if type(f_index) is not int:
@@ -3311,6 +5748,21 @@ def _chk_GpuShare(o: GpuShare) -> None:
     f_milli = o.milli
     if type(f_milli) is not int:
         raise _type_error('milli', f_milli, 'an int')
+    if not -2147483648 <= f_milli <= 2147483647:
+        raise EventValidationError('milli', 'int_range', f'{f_milli} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_milli < 1:
+        raise EventValidationError('milli', 'minimum', f'is {f_milli!r}; must be >= 1')
+    if f_milli > 1000:
+        raise EventValidationError('milli', 'maximum', f'is {f_milli!r}; must be <= 1000')
+
+
+def _vchk_GpuShare(o: GpuShare) -> None:
+    f_index = o.index
+    if not -2147483648 <= f_index <= 2147483647:
+        raise EventValidationError('index', 'int_range', f'{f_index} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_index < 0:
+        raise EventValidationError('index', 'minimum', f'is {f_index!r}; must be >= 0')
+    f_milli = o.milli
     if not -2147483648 <= f_milli <= 2147483647:
         raise EventValidationError('milli', 'int_range', f'{f_milli} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
     if f_milli < 1:
@@ -3400,6 +5852,77 @@ def _bytes_Placement(o: Placement, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_Placement(d: bytes, p: int) -> tuple[Placement, int]:
+    o = _new(Placement)
+    b14 = d[p]
+    if b14 < 128:
+        n13 = (b14 >> 1) ^ -(b14 & 1)
+        p += 1
+    else:
+        n13, p = _rl(d, p)
+    if n13 < 0 or p + n13 > len(d):
+        raise ValueError('string length out of range')
+    x12 = d[p:p + n13].decode()
+    p += n13
+    _set_Placement_member(o, x12)
+    b16 = d[p]
+    if b16 < 128:
+        x15 = (b16 >> 1) ^ -(b16 & 1)
+        p += 1
+    else:
+        x15, p = _rl(d, p)
+    _set_Placement_replica(o, x15)
+    b19 = d[p]
+    if b19 < 128:
+        n18 = (b19 >> 1) ^ -(b19 & 1)
+        p += 1
+    else:
+        n18, p = _rl(d, p)
+    if n18 < 0 or p + n18 > len(d):
+        raise ValueError('string length out of range')
+    x17 = d[p:p + n18].decode()
+    p += n18
+    _set_Placement_node_id(o, x17)
+    acc21: Any = []
+    while True:
+        b25 = d[p]
+        if b25 < 128:
+            n22 = (b25 >> 1) ^ -(b25 & 1)
+            p += 1
+        else:
+            n22, p = _rl(d, p)
+        if n22 == 0:
+            break
+        if n22 < 0:
+            n22 = -n22
+            b26 = d[p]
+            if b26 < 128:
+                _size24 = (b26 >> 1) ^ -(b26 & 1)
+                p += 1
+            else:
+                _size24, p = _rl(d, p)
+        for _ in range(n22):
+            v23, p = _read_GpuShare(d, p)
+            acc21.append(v23)
+    x20 = tuple(acc21)
+    _set_Placement_gpus(o, x20)
+    b28 = d[p]
+    if b28 < 128:
+        x27 = (b28 >> 1) ^ -(b28 & 1)
+        p += 1
+    else:
+        x27, p = _rl(d, p)
+    _set_Placement_cpu_milli(o, x27)
+    b30 = d[p]
+    if b30 < 128:
+        x29 = (b30 >> 1) ^ -(b30 & 1)
+        p += 1
+    else:
+        x29, p = _rl(d, p)
+    _set_Placement_memory_mib(o, x29)
+    return o, p
+
+
 def _chk_Placement(o: Placement) -> None:
     f_member = o.member
     if type(f_member) is not str:
@@ -3421,13 +5944,13 @@ def _chk_Placement(o: Placement) -> None:
     f_gpus = o.gpus
     if type(f_gpus) is not tuple:
         raise _type_error('gpus', f_gpus, 'a tuple (Avro array)')
-    for i12, v13 in enumerate(f_gpus):
-        if type(v13) is not GpuShare:
-            raise _type_error(f'gpus[{i12}]', v13, 'an instance of GpuShare')
+    for i31, v32 in enumerate(f_gpus):
+        if type(v32) is not GpuShare:
+            raise _type_error(f'gpus[{i31}]', v32, 'an instance of GpuShare')
         try:
-            _chk_GpuShare(v13)
+            _chk_GpuShare(v32)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i12}]') from None
+            raise e.within(f'gpus[{i31}]') from None
     f_cpu_milli = o.cpu_milli
     if type(f_cpu_milli) is not int:
         raise _type_error('cpu_milli', f_cpu_milli, 'an int')
@@ -3438,6 +5961,36 @@ def _chk_Placement(o: Placement) -> None:
     f_memory_mib = o.memory_mib
     if type(f_memory_mib) is not int:
         raise _type_error('memory_mib', f_memory_mib, 'an int')
+    if not -9223372036854775808 <= f_memory_mib <= 9223372036854775807:
+        raise EventValidationError('memory_mib', 'long_range', f'{f_memory_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_memory_mib < 0:
+        raise EventValidationError('memory_mib', 'minimum', f'is {f_memory_mib!r}; must be >= 0')
+
+
+def _vchk_Placement(o: Placement) -> None:
+    f_member = o.member
+    if len(f_member) < 1:
+        raise EventValidationError('member', 'minLength', 'must not be empty')
+    f_replica = o.replica
+    if not -2147483648 <= f_replica <= 2147483647:
+        raise EventValidationError('replica', 'int_range', f'{f_replica} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_replica < 0:
+        raise EventValidationError('replica', 'minimum', f'is {f_replica!r}; must be >= 0')
+    f_node_id = o.node_id
+    if len(f_node_id) < 1:
+        raise EventValidationError('node_id', 'minLength', 'must not be empty')
+    f_gpus = o.gpus
+    for i33, v34 in enumerate(f_gpus):
+        try:
+            _vchk_GpuShare(v34)
+        except EventValidationError as e:
+            raise e.within(f'gpus[{i33}]') from None
+    f_cpu_milli = o.cpu_milli
+    if not -9223372036854775808 <= f_cpu_milli <= 9223372036854775807:
+        raise EventValidationError('cpu_milli', 'long_range', f'{f_cpu_milli} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_cpu_milli < 0:
+        raise EventValidationError('cpu_milli', 'minimum', f'is {f_cpu_milli!r}; must be >= 0')
+    f_memory_mib = o.memory_mib
     if not -9223372036854775808 <= f_memory_mib <= 9223372036854775807:
         raise EventValidationError('memory_mib', 'long_range', f'{f_memory_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
     if f_memory_mib < 0:
@@ -3557,6 +6110,124 @@ def _bytes_TaskAllocated(o: TaskAllocated, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
+    o = _new(TaskAllocated)
+    x21, p = _read_Envelope(d, p)
+    _set_TaskAllocated_envelope(o, x21)
+    b24 = d[p]
+    if b24 < 128:
+        n23 = (b24 >> 1) ^ -(b24 & 1)
+        p += 1
+    else:
+        n23, p = _rl(d, p)
+    if n23 < 0 or p + n23 > len(d):
+        raise ValueError('string length out of range')
+    x22 = d[p:p + n23].decode()
+    p += n23
+    _set_TaskAllocated_task_id(o, x22)
+    b27 = d[p]
+    if b27 < 128:
+        n26 = (b27 >> 1) ^ -(b27 & 1)
+        p += 1
+    else:
+        n26, p = _rl(d, p)
+    if n26 < 0 or p + n26 > len(d):
+        raise ValueError('string length out of range')
+    x25 = d[p:p + n26].decode()
+    p += n26
+    _set_TaskAllocated_queue(o, x25)
+    acc29: Any = []
+    while True:
+        b33 = d[p]
+        if b33 < 128:
+            n30 = (b33 >> 1) ^ -(b33 & 1)
+            p += 1
+        else:
+            n30, p = _rl(d, p)
+        if n30 == 0:
+            break
+        if n30 < 0:
+            n30 = -n30
+            b34 = d[p]
+            if b34 < 128:
+                _size32 = (b34 >> 1) ^ -(b34 & 1)
+                p += 1
+            else:
+                _size32, p = _rl(d, p)
+        for _ in range(n30):
+            v31, p = _read_Placement(d, p)
+            acc29.append(v31)
+    x28 = tuple(acc29)
+    _set_TaskAllocated_placements(o, x28)
+    x35 = _unpack_d(d, p)[0]
+    p += 8
+    _set_TaskAllocated_score(o, x35)
+    acc37: Any = {}
+    while True:
+        b41 = d[p]
+        if b41 < 128:
+            n38 = (b41 >> 1) ^ -(b41 & 1)
+            p += 1
+        else:
+            n38, p = _rl(d, p)
+        if n38 == 0:
+            break
+        if n38 < 0:
+            n38 = -n38
+            b42 = d[p]
+            if b42 < 128:
+                _size40 = (b42 >> 1) ^ -(b42 & 1)
+                p += 1
+            else:
+                _size40, p = _rl(d, p)
+        for _ in range(n38):
+            b45 = d[p]
+            if b45 < 128:
+                n44 = (b45 >> 1) ^ -(b45 & 1)
+                p += 1
+            else:
+                n44, p = _rl(d, p)
+            if n44 < 0 or p + n44 > len(d):
+                raise ValueError('string length out of range')
+            k43 = d[p:p + n44].decode()
+            p += n44
+            v39 = _unpack_d(d, p)[0]
+            p += 8
+            acc37[k43] = v39
+    x36 = acc37
+    _set_TaskAllocated_score_breakdown(o, x36)
+    b48 = d[p]
+    if b48 < 128:
+        n47 = (b48 >> 1) ^ -(b48 & 1)
+        p += 1
+    else:
+        n47, p = _rl(d, p)
+    if n47 < 0 or p + n47 > len(d):
+        raise ValueError('string length out of range')
+    x46 = d[p:p + n47].decode()
+    p += n47
+    _set_TaskAllocated_policy(o, x46)
+    b51 = d[p]
+    if b51 < 128:
+        n50 = (b51 >> 1) ^ -(b51 & 1)
+        p += 1
+    else:
+        n50, p = _rl(d, p)
+    if n50 < 0 or p + n50 > len(d):
+        raise ValueError('string length out of range')
+    x49 = d[p:p + n50].decode()
+    p += n50
+    _set_TaskAllocated_policy_version(o, x49)
+    b53 = d[p]
+    if b53 < 128:
+        x52 = (b53 >> 1) ^ -(b53 & 1)
+        p += 1
+    else:
+        x52, p = _rl(d, p)
+    _set_TaskAllocated_wait_ms(o, x52)
+    return o, p
+
+
 def _chk_TaskAllocated(o: TaskAllocated) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3580,24 +6251,24 @@ def _chk_TaskAllocated(o: TaskAllocated) -> None:
         raise _type_error('placements', f_placements, 'a tuple (Avro array)')
     if len(f_placements) < 1:
         raise EventValidationError('placements', 'minItems', 'needs at least 1 item(s)')
-    for i21, v22 in enumerate(f_placements):
-        if type(v22) is not Placement:
-            raise _type_error(f'placements[{i21}]', v22, 'an instance of Placement')
+    for i54, v55 in enumerate(f_placements):
+        if type(v55) is not Placement:
+            raise _type_error(f'placements[{i54}]', v55, 'an instance of Placement')
         try:
-            _chk_Placement(v22)
+            _chk_Placement(v55)
         except EventValidationError as e:
-            raise e.within(f'placements[{i21}]') from None
+            raise e.within(f'placements[{i54}]') from None
     f_score = o.score
     if type(f_score) is not float and type(f_score) is not int:
         raise _type_error('score', f_score, 'a float')
     f_score_breakdown = o.score_breakdown
     if type(f_score_breakdown) is not dict:
         raise _type_error('score_breakdown', f_score_breakdown, 'a dict (Avro map)')
-    for k23, v24 in f_score_breakdown.items():
-        if type(k23) is not str:
-            raise _type_error(f'score_breakdown[{k23!r}]', k23, 'a str map key')
-        if type(v24) is not float and type(v24) is not int:
-            raise _type_error(f'score_breakdown[{k23!r}]', v24, 'a float')
+    for k56, v57 in f_score_breakdown.items():
+        if type(k56) is not str:
+            raise _type_error(f'score_breakdown[{k56!r}]', k56, 'a str map key')
+        if type(v57) is not float and type(v57) is not int:
+            raise _type_error(f'score_breakdown[{k56!r}]', v57, 'a float')
     f_policy = o.policy
     if type(f_policy) is not str:
         raise _type_error('policy', f_policy, 'a str')
@@ -3611,6 +6282,39 @@ def _chk_TaskAllocated(o: TaskAllocated) -> None:
     f_wait_ms = o.wait_ms
     if type(f_wait_ms) is not int:
         raise _type_error('wait_ms', f_wait_ms, 'an int')
+    if not -9223372036854775808 <= f_wait_ms <= 9223372036854775807:
+        raise EventValidationError('wait_ms', 'long_range', f'{f_wait_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_wait_ms < 0:
+        raise EventValidationError('wait_ms', 'minimum', f'is {f_wait_ms!r}; must be >= 0')
+
+
+def _vchk_TaskAllocated(o: TaskAllocated) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_task_id = o.task_id
+    if len(f_task_id) < 1:
+        raise EventValidationError('task_id', 'minLength', 'must not be empty')
+    f_queue = o.queue
+    if len(f_queue) < 1:
+        raise EventValidationError('queue', 'minLength', 'must not be empty')
+    f_placements = o.placements
+    if len(f_placements) < 1:
+        raise EventValidationError('placements', 'minItems', 'needs at least 1 item(s)')
+    for i58, v59 in enumerate(f_placements):
+        try:
+            _vchk_Placement(v59)
+        except EventValidationError as e:
+            raise e.within(f'placements[{i58}]') from None
+    f_policy = o.policy
+    if len(f_policy) < 1:
+        raise EventValidationError('policy', 'minLength', 'must not be empty')
+    f_policy_version = o.policy_version
+    if len(f_policy_version) < 1:
+        raise EventValidationError('policy_version', 'minLength', 'must not be empty')
+    f_wait_ms = o.wait_ms
     if not -9223372036854775808 <= f_wait_ms <= 9223372036854775807:
         raise EventValidationError('wait_ms', 'long_range', f'{f_wait_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
     if f_wait_ms < 0:
@@ -3673,6 +6377,35 @@ def _bytes_TaskCancelled(o: TaskCancelled, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_TaskCancelled(d: bytes, p: int) -> tuple[TaskCancelled, int]:
+    o = _new(TaskCancelled)
+    x5, p = _read_Envelope(d, p)
+    _set_TaskCancelled_envelope(o, x5)
+    b8 = d[p]
+    if b8 < 128:
+        n7 = (b8 >> 1) ^ -(b8 & 1)
+        p += 1
+    else:
+        n7, p = _rl(d, p)
+    if n7 < 0 or p + n7 > len(d):
+        raise ValueError('string length out of range')
+    x6 = d[p:p + n7].decode()
+    p += n7
+    _set_TaskCancelled_task_id(o, x6)
+    b11 = d[p]
+    if b11 < 128:
+        n10 = (b11 >> 1) ^ -(b11 & 1)
+        p += 1
+    else:
+        n10, p = _rl(d, p)
+    if n10 < 0 or p + n10 > len(d):
+        raise ValueError('string length out of range')
+    x9 = d[p:p + n10].decode()
+    p += n10
+    _set_TaskCancelled_reason(o, x9)
+    return o, p
+
+
 def _chk_TaskCancelled(o: TaskCancelled) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3689,6 +6422,17 @@ def _chk_TaskCancelled(o: TaskCancelled) -> None:
     f_reason = o.reason
     if type(f_reason) is not str:
         raise _type_error('reason', f_reason, 'a str')
+
+
+def _vchk_TaskCancelled(o: TaskCancelled) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_task_id = o.task_id
+    if len(f_task_id) < 1:
+        raise EventValidationError('task_id', 'minLength', 'must not be empty')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -3803,6 +6547,121 @@ def _bytes_TaskCheckpointCreated(o: TaskCheckpointCreated, header: bytes) -> byt
     return b''.join(chunks)
 
 
+def _read_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreated, int]:
+    o = _new(TaskCheckpointCreated)
+    x20, p = _read_Envelope(d, p)
+    _set_TaskCheckpointCreated_envelope(o, x20)
+    b23 = d[p]
+    if b23 < 128:
+        n22 = (b23 >> 1) ^ -(b23 & 1)
+        p += 1
+    else:
+        n22, p = _rl(d, p)
+    if n22 < 0 or p + n22 > len(d):
+        raise ValueError('string length out of range')
+    x21 = d[p:p + n22].decode()
+    p += n22
+    _set_TaskCheckpointCreated_task_id(o, x21)
+    b26 = d[p]
+    if b26 < 128:
+        n25 = (b26 >> 1) ^ -(b26 & 1)
+        p += 1
+    else:
+        n25, p = _rl(d, p)
+    if n25 < 0 or p + n25 > len(d):
+        raise ValueError('string length out of range')
+    x24 = d[p:p + n25].decode()
+    p += n25
+    _set_TaskCheckpointCreated_checkpoint_id(o, x24)
+    b28 = d[p]
+    if b28 < 128:
+        x27 = (b28 >> 1) ^ -(b28 & 1)
+        p += 1
+    else:
+        x27, p = _rl(d, p)
+    _set_TaskCheckpointCreated_sequence(o, x27)
+    b31 = d[p]
+    if b31 < 128:
+        n30 = (b31 >> 1) ^ -(b31 & 1)
+        p += 1
+    else:
+        n30, p = _rl(d, p)
+    if n30 < 0 or p + n30 > len(d):
+        raise ValueError('string length out of range')
+    x29 = d[p:p + n30].decode()
+    p += n30
+    _set_TaskCheckpointCreated_state(o, x29)
+    u33 = d[p]
+    p += 1
+    if u33 == 0:
+        x32 = None
+    elif u33 == 2:
+        b35 = d[p]
+        if b35 < 128:
+            n34 = (b35 >> 1) ^ -(b35 & 1)
+            p += 1
+        else:
+            n34, p = _rl(d, p)
+        if n34 < 0 or p + n34 > len(d):
+            raise ValueError('string length out of range')
+        x32 = d[p:p + n34].decode()
+        p += n34
+    else:
+        raise ValueError(f'union branch index {u33} out of range')
+    _set_TaskCheckpointCreated_intermediate_result(o, x32)
+    u37 = d[p]
+    p += 1
+    if u37 == 0:
+        x36 = None
+    elif u37 == 2:
+        b39 = d[p]
+        if b39 < 128:
+            n38 = (b39 >> 1) ^ -(b39 & 1)
+            p += 1
+        else:
+            n38, p = _rl(d, p)
+        if n38 < 0 or p + n38 > len(d):
+            raise ValueError('string length out of range')
+        x36 = d[p:p + n38].decode()
+        p += n38
+    else:
+        raise ValueError(f'union branch index {u37} out of range')
+    _set_TaskCheckpointCreated_reflection(o, x36)
+    acc41: Any = []
+    while True:
+        b45 = d[p]
+        if b45 < 128:
+            n42 = (b45 >> 1) ^ -(b45 & 1)
+            p += 1
+        else:
+            n42, p = _rl(d, p)
+        if n42 == 0:
+            break
+        if n42 < 0:
+            n42 = -n42
+            b46 = d[p]
+            if b46 < 128:
+                _size44 = (b46 >> 1) ^ -(b46 & 1)
+                p += 1
+            else:
+                _size44, p = _rl(d, p)
+        for _ in range(n42):
+            b48 = d[p]
+            if b48 < 128:
+                n47 = (b48 >> 1) ^ -(b48 & 1)
+                p += 1
+            else:
+                n47, p = _rl(d, p)
+            if n47 < 0 or p + n47 > len(d):
+                raise ValueError('string length out of range')
+            v43 = d[p:p + n47].decode()
+            p += n47
+            acc41.append(v43)
+    x40 = tuple(acc41)
+    _set_TaskCheckpointCreated_next_steps(o, x40)
+    return o, p
+
+
 def _chk_TaskCheckpointCreated(o: TaskCheckpointCreated) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3844,9 +6703,31 @@ def _chk_TaskCheckpointCreated(o: TaskCheckpointCreated) -> None:
     f_next_steps = o.next_steps
     if type(f_next_steps) is not tuple:
         raise _type_error('next_steps', f_next_steps, 'a tuple (Avro array)')
-    for i20, v21 in enumerate(f_next_steps):
-        if type(v21) is not str:
-            raise _type_error(f'next_steps[{i20}]', v21, 'a str')
+    for i49, v50 in enumerate(f_next_steps):
+        if type(v50) is not str:
+            raise _type_error(f'next_steps[{i49}]', v50, 'a str')
+
+
+def _vchk_TaskCheckpointCreated(o: TaskCheckpointCreated) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_task_id = o.task_id
+    if len(f_task_id) < 1:
+        raise EventValidationError('task_id', 'minLength', 'must not be empty')
+    f_checkpoint_id = o.checkpoint_id
+    if len(f_checkpoint_id) < 1:
+        raise EventValidationError('checkpoint_id', 'minLength', 'must not be empty')
+    f_sequence = o.sequence
+    if not -9223372036854775808 <= f_sequence <= 9223372036854775807:
+        raise EventValidationError('sequence', 'long_range', f'{f_sequence} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_sequence < 1:
+        raise EventValidationError('sequence', 'minimum', f'is {f_sequence!r}; must be >= 1')
+    f_state = o.state
+    if not _is_json(f_state):
+        raise EventValidationError('state', 'format_json', 'is not a valid JSON document; send JSON text')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -3913,6 +6794,48 @@ def _bytes_TaskFinished(o: TaskFinished, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_TaskFinished(d: bytes, p: int) -> tuple[TaskFinished, int]:
+    o = _new(TaskFinished)
+    x5, p = _read_Envelope(d, p)
+    _set_TaskFinished_envelope(o, x5)
+    b8 = d[p]
+    if b8 < 128:
+        n7 = (b8 >> 1) ^ -(b8 & 1)
+        p += 1
+    else:
+        n7, p = _rl(d, p)
+    if n7 < 0 or p + n7 > len(d):
+        raise ValueError('string length out of range')
+    x6 = d[p:p + n7].decode()
+    p += n7
+    _set_TaskFinished_task_id(o, x6)
+    b11 = d[p]
+    if b11 < 128:
+        e10 = (b11 >> 1) ^ -(b11 & 1)
+        p += 1
+    else:
+        e10, p = _rl(d, p)
+    if e10 < 0:
+        raise ValueError('negative enum index')
+    x9 = _ESYM_TaskOutcome[e10]
+    _set_TaskFinished_outcome(o, x9)
+    u13 = d[p]
+    p += 1
+    if u13 == 0:
+        x12 = None
+    elif u13 == 2:
+        b14 = d[p]
+        if b14 < 128:
+            x12 = (b14 >> 1) ^ -(b14 & 1)
+            p += 1
+        else:
+            x12, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u13} out of range')
+    _set_TaskFinished_exit_code(o, x12)
+    return o, p
+
+
 def _chk_TaskFinished(o: TaskFinished) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -3933,6 +6856,21 @@ def _chk_TaskFinished(o: TaskFinished) -> None:
     if f_exit_code is not None:
         if type(f_exit_code) is not int:
             raise _type_error('exit_code', f_exit_code, 'an int')
+        if not -2147483648 <= f_exit_code <= 2147483647:
+            raise EventValidationError('exit_code', 'int_range', f'{f_exit_code} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+
+
+def _vchk_TaskFinished(o: TaskFinished) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_task_id = o.task_id
+    if len(f_task_id) < 1:
+        raise EventValidationError('task_id', 'minLength', 'must not be empty')
+    f_exit_code = o.exit_code
+    if f_exit_code is not None:
         if not -2147483648 <= f_exit_code <= 2147483647:
             raise EventValidationError('exit_code', 'int_range', f'{f_exit_code} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
 
@@ -4037,6 +6975,112 @@ def _bytes_TaskPending(o: TaskPending, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
+    o = _new(TaskPending)
+    x17, p = _read_Envelope(d, p)
+    _set_TaskPending_envelope(o, x17)
+    b20 = d[p]
+    if b20 < 128:
+        n19 = (b20 >> 1) ^ -(b20 & 1)
+        p += 1
+    else:
+        n19, p = _rl(d, p)
+    if n19 < 0 or p + n19 > len(d):
+        raise ValueError('string length out of range')
+    x18 = d[p:p + n19].decode()
+    p += n19
+    _set_TaskPending_task_id(o, x18)
+    b23 = d[p]
+    if b23 < 128:
+        n22 = (b23 >> 1) ^ -(b23 & 1)
+        p += 1
+    else:
+        n22, p = _rl(d, p)
+    if n22 < 0 or p + n22 > len(d):
+        raise ValueError('string length out of range')
+    x21 = d[p:p + n22].decode()
+    p += n22
+    _set_TaskPending_queue(o, x21)
+    b26 = d[p]
+    if b26 < 128:
+        e25 = (b26 >> 1) ^ -(b26 & 1)
+        p += 1
+    else:
+        e25, p = _rl(d, p)
+    if e25 < 0:
+        raise ValueError('negative enum index')
+    x24 = _ESYM_PendingReason[e25]
+    _set_TaskPending_reason(o, x24)
+    b29 = d[p]
+    if b29 < 128:
+        n28 = (b29 >> 1) ^ -(b29 & 1)
+        p += 1
+    else:
+        n28, p = _rl(d, p)
+    if n28 < 0 or p + n28 > len(d):
+        raise ValueError('string length out of range')
+    x27 = d[p:p + n28].decode()
+    p += n28
+    _set_TaskPending_detail(o, x27)
+    u31 = d[p]
+    p += 1
+    if u31 == 0:
+        x30 = None
+    elif u31 == 2:
+        b33 = d[p]
+        if b33 < 128:
+            n32 = (b33 >> 1) ^ -(b33 & 1)
+            p += 1
+        else:
+            n32, p = _rl(d, p)
+        if n32 < 0 or p + n32 > len(d):
+            raise ValueError('string length out of range')
+        x30 = d[p:p + n32].decode()
+        p += n32
+    else:
+        raise ValueError(f'union branch index {u31} out of range')
+    _set_TaskPending_nearest_node(o, x30)
+    acc35: Any = {}
+    while True:
+        b39 = d[p]
+        if b39 < 128:
+            n36 = (b39 >> 1) ^ -(b39 & 1)
+            p += 1
+        else:
+            n36, p = _rl(d, p)
+        if n36 == 0:
+            break
+        if n36 < 0:
+            n36 = -n36
+            b40 = d[p]
+            if b40 < 128:
+                _size38 = (b40 >> 1) ^ -(b40 & 1)
+                p += 1
+            else:
+                _size38, p = _rl(d, p)
+        for _ in range(n36):
+            b43 = d[p]
+            if b43 < 128:
+                n42 = (b43 >> 1) ^ -(b43 & 1)
+                p += 1
+            else:
+                n42, p = _rl(d, p)
+            if n42 < 0 or p + n42 > len(d):
+                raise ValueError('string length out of range')
+            k41 = d[p:p + n42].decode()
+            p += n42
+            b44 = d[p]
+            if b44 < 128:
+                v37 = (b44 >> 1) ^ -(b44 & 1)
+                p += 1
+            else:
+                v37, p = _rl(d, p)
+            acc35[k41] = v37
+    x34 = acc35
+    _set_TaskPending_shortfall(o, x34)
+    return o, p
+
+
 def _chk_TaskPending(o: TaskPending) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -4068,13 +7112,31 @@ def _chk_TaskPending(o: TaskPending) -> None:
     f_shortfall = o.shortfall
     if type(f_shortfall) is not dict:
         raise _type_error('shortfall', f_shortfall, 'a dict (Avro map)')
-    for k17, v18 in f_shortfall.items():
-        if type(k17) is not str:
-            raise _type_error(f'shortfall[{k17!r}]', k17, 'a str map key')
-        if type(v18) is not int:
-            raise _type_error(f'shortfall[{k17!r}]', v18, 'an int')
-        if not -9223372036854775808 <= v18 <= 9223372036854775807:
-            raise EventValidationError(f'shortfall[{k17!r}]', 'long_range', f'{v18} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    for k45, v46 in f_shortfall.items():
+        if type(k45) is not str:
+            raise _type_error(f'shortfall[{k45!r}]', k45, 'a str map key')
+        if type(v46) is not int:
+            raise _type_error(f'shortfall[{k45!r}]', v46, 'an int')
+        if not -9223372036854775808 <= v46 <= 9223372036854775807:
+            raise EventValidationError(f'shortfall[{k45!r}]', 'long_range', f'{v46} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+
+
+def _vchk_TaskPending(o: TaskPending) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_task_id = o.task_id
+    if len(f_task_id) < 1:
+        raise EventValidationError('task_id', 'minLength', 'must not be empty')
+    f_queue = o.queue
+    if len(f_queue) < 1:
+        raise EventValidationError('queue', 'minLength', 'must not be empty')
+    f_shortfall = o.shortfall
+    for k47, v48 in f_shortfall.items():
+        if not -9223372036854775808 <= v48 <= 9223372036854775807:
+            raise EventValidationError(f'shortfall[{k47!r}]', 'long_range', f'{v48} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -4156,6 +7218,78 @@ def _bytes_TaskPreempted(o: TaskPreempted, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
+    o = _new(TaskPreempted)
+    x13, p = _read_Envelope(d, p)
+    _set_TaskPreempted_envelope(o, x13)
+    b16 = d[p]
+    if b16 < 128:
+        n15 = (b16 >> 1) ^ -(b16 & 1)
+        p += 1
+    else:
+        n15, p = _rl(d, p)
+    if n15 < 0 or p + n15 > len(d):
+        raise ValueError('string length out of range')
+    x14 = d[p:p + n15].decode()
+    p += n15
+    _set_TaskPreempted_task_id(o, x14)
+    b19 = d[p]
+    if b19 < 128:
+        n18 = (b19 >> 1) ^ -(b19 & 1)
+        p += 1
+    else:
+        n18, p = _rl(d, p)
+    if n18 < 0 or p + n18 > len(d):
+        raise ValueError('string length out of range')
+    x17 = d[p:p + n18].decode()
+    p += n18
+    _set_TaskPreempted_preemptor_task_id(o, x17)
+    acc21: Any = []
+    while True:
+        b25 = d[p]
+        if b25 < 128:
+            n22 = (b25 >> 1) ^ -(b25 & 1)
+            p += 1
+        else:
+            n22, p = _rl(d, p)
+        if n22 == 0:
+            break
+        if n22 < 0:
+            n22 = -n22
+            b26 = d[p]
+            if b26 < 128:
+                _size24 = (b26 >> 1) ^ -(b26 & 1)
+                p += 1
+            else:
+                _size24, p = _rl(d, p)
+        for _ in range(n22):
+            b28 = d[p]
+            if b28 < 128:
+                n27 = (b28 >> 1) ^ -(b28 & 1)
+                p += 1
+            else:
+                n27, p = _rl(d, p)
+            if n27 < 0 or p + n27 > len(d):
+                raise ValueError('string length out of range')
+            v23 = d[p:p + n27].decode()
+            p += n27
+            acc21.append(v23)
+    x20 = tuple(acc21)
+    _set_TaskPreempted_node_ids(o, x20)
+    b31 = d[p]
+    if b31 < 128:
+        n30 = (b31 >> 1) ^ -(b31 & 1)
+        p += 1
+    else:
+        n30, p = _rl(d, p)
+    if n30 < 0 or p + n30 > len(d):
+        raise ValueError('string length out of range')
+    x29 = d[p:p + n30].decode()
+    p += n30
+    _set_TaskPreempted_reason(o, x29)
+    return o, p
+
+
 def _chk_TaskPreempted(o: TaskPreempted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -4177,12 +7311,26 @@ def _chk_TaskPreempted(o: TaskPreempted) -> None:
     f_node_ids = o.node_ids
     if type(f_node_ids) is not tuple:
         raise _type_error('node_ids', f_node_ids, 'a tuple (Avro array)')
-    for i13, v14 in enumerate(f_node_ids):
-        if type(v14) is not str:
-            raise _type_error(f'node_ids[{i13}]', v14, 'a str')
+    for i32, v33 in enumerate(f_node_ids):
+        if type(v33) is not str:
+            raise _type_error(f'node_ids[{i32}]', v33, 'a str')
     f_reason = o.reason
     if type(f_reason) is not str:
         raise _type_error('reason', f_reason, 'a str')
+
+
+def _vchk_TaskPreempted(o: TaskPreempted) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_task_id = o.task_id
+    if len(f_task_id) < 1:
+        raise EventValidationError('task_id', 'minLength', 'must not be empty')
+    f_preemptor_task_id = o.preemptor_task_id
+    if len(f_preemptor_task_id) < 1:
+        raise EventValidationError('preemptor_task_id', 'minLength', 'must not be empty')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -4260,6 +7408,63 @@ def _bytes_TaskRejected(o: TaskRejected, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
+    o = _new(TaskRejected)
+    x8, p = _read_Envelope(d, p)
+    _set_TaskRejected_envelope(o, x8)
+    b11 = d[p]
+    if b11 < 128:
+        n10 = (b11 >> 1) ^ -(b11 & 1)
+        p += 1
+    else:
+        n10, p = _rl(d, p)
+    if n10 < 0 or p + n10 > len(d):
+        raise ValueError('string length out of range')
+    x9 = d[p:p + n10].decode()
+    p += n10
+    _set_TaskRejected_task_id(o, x9)
+    b14 = d[p]
+    if b14 < 128:
+        e13 = (b14 >> 1) ^ -(b14 & 1)
+        p += 1
+    else:
+        e13, p = _rl(d, p)
+    if e13 < 0:
+        raise ValueError('negative enum index')
+    x12 = _ESYM_RejectReason[e13]
+    _set_TaskRejected_reason(o, x12)
+    u16 = d[p]
+    p += 1
+    if u16 == 0:
+        x15 = None
+    elif u16 == 2:
+        b18 = d[p]
+        if b18 < 128:
+            n17 = (b18 >> 1) ^ -(b18 & 1)
+            p += 1
+        else:
+            n17, p = _rl(d, p)
+        if n17 < 0 or p + n17 > len(d):
+            raise ValueError('string length out of range')
+        x15 = d[p:p + n17].decode()
+        p += n17
+    else:
+        raise ValueError(f'union branch index {u16} out of range')
+    _set_TaskRejected_field(o, x15)
+    b21 = d[p]
+    if b21 < 128:
+        n20 = (b21 >> 1) ^ -(b21 & 1)
+        p += 1
+    else:
+        n20, p = _rl(d, p)
+    if n20 < 0 or p + n20 > len(d):
+        raise ValueError('string length out of range')
+    x19 = d[p:p + n20].decode()
+    p += n20
+    _set_TaskRejected_message(o, x19)
+    return o, p
+
+
 def _chk_TaskRejected(o: TaskRejected) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -4283,6 +7488,17 @@ def _chk_TaskRejected(o: TaskRejected) -> None:
     f_message = o.message
     if type(f_message) is not str:
         raise _type_error('message', f_message, 'a str')
+
+
+def _vchk_TaskRejected(o: TaskRejected) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_task_id = o.task_id
+    if len(f_task_id) < 1:
+        raise EventValidationError('task_id', 'minLength', 'must not be empty')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -4361,6 +7577,57 @@ def _bytes_GangMember(o: GangMember, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_GangMember(d: bytes, p: int) -> tuple[GangMember, int]:
+    o = _new(GangMember)
+    b10 = d[p]
+    if b10 < 128:
+        n9 = (b10 >> 1) ^ -(b10 & 1)
+        p += 1
+    else:
+        n9, p = _rl(d, p)
+    if n9 < 0 or p + n9 > len(d):
+        raise ValueError('string length out of range')
+    x8 = d[p:p + n9].decode()
+    p += n9
+    _set_GangMember_name(o, x8)
+    b12 = d[p]
+    if b12 < 128:
+        x11 = (b12 >> 1) ^ -(b12 & 1)
+        p += 1
+    else:
+        x11, p = _rl(d, p)
+    _set_GangMember_replicas(o, x11)
+    b14 = d[p]
+    if b14 < 128:
+        x13 = (b14 >> 1) ^ -(b14 & 1)
+        p += 1
+    else:
+        x13, p = _rl(d, p)
+    _set_GangMember_cpu_milli(o, x13)
+    b16 = d[p]
+    if b16 < 128:
+        x15 = (b16 >> 1) ^ -(b16 & 1)
+        p += 1
+    else:
+        x15, p = _rl(d, p)
+    _set_GangMember_memory_mib(o, x15)
+    b18 = d[p]
+    if b18 < 128:
+        x17 = (b18 >> 1) ^ -(b18 & 1)
+        p += 1
+    else:
+        x17, p = _rl(d, p)
+    _set_GangMember_gpu_count(o, x17)
+    b20 = d[p]
+    if b20 < 128:
+        x19 = (b20 >> 1) ^ -(b20 & 1)
+        p += 1
+    else:
+        x19, p = _rl(d, p)
+    _set_GangMember_gpu_milli(o, x19)
+    return o, p
+
+
 def _chk_GangMember(o: GangMember) -> None:
     f_name = o.name
     if type(f_name) is not str:
@@ -4398,6 +7665,39 @@ def _chk_GangMember(o: GangMember) -> None:
     f_gpu_milli = o.gpu_milli
     if type(f_gpu_milli) is not int:
         raise _type_error('gpu_milli', f_gpu_milli, 'an int')
+    if not -2147483648 <= f_gpu_milli <= 2147483647:
+        raise EventValidationError('gpu_milli', 'int_range', f'{f_gpu_milli} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_gpu_milli < 0:
+        raise EventValidationError('gpu_milli', 'minimum', f'is {f_gpu_milli!r}; must be >= 0')
+    if f_gpu_milli > 1000:
+        raise EventValidationError('gpu_milli', 'maximum', f'is {f_gpu_milli!r}; must be <= 1000')
+
+
+def _vchk_GangMember(o: GangMember) -> None:
+    f_name = o.name
+    if len(f_name) < 1:
+        raise EventValidationError('name', 'minLength', 'must not be empty')
+    f_replicas = o.replicas
+    if not -2147483648 <= f_replicas <= 2147483647:
+        raise EventValidationError('replicas', 'int_range', f'{f_replicas} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_replicas < 1:
+        raise EventValidationError('replicas', 'minimum', f'is {f_replicas!r}; must be >= 1')
+    f_cpu_milli = o.cpu_milli
+    if not -9223372036854775808 <= f_cpu_milli <= 9223372036854775807:
+        raise EventValidationError('cpu_milli', 'long_range', f'{f_cpu_milli} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_cpu_milli < 0:
+        raise EventValidationError('cpu_milli', 'minimum', f'is {f_cpu_milli!r}; must be >= 0')
+    f_memory_mib = o.memory_mib
+    if not -9223372036854775808 <= f_memory_mib <= 9223372036854775807:
+        raise EventValidationError('memory_mib', 'long_range', f'{f_memory_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_memory_mib < 0:
+        raise EventValidationError('memory_mib', 'minimum', f'is {f_memory_mib!r}; must be >= 0')
+    f_gpu_count = o.gpu_count
+    if not -2147483648 <= f_gpu_count <= 2147483647:
+        raise EventValidationError('gpu_count', 'int_range', f'{f_gpu_count} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_gpu_count < 0:
+        raise EventValidationError('gpu_count', 'minimum', f'is {f_gpu_count!r}; must be >= 0')
+    f_gpu_milli = o.gpu_milli
     if not -2147483648 <= f_gpu_milli <= 2147483647:
         raise EventValidationError('gpu_milli', 'int_range', f'{f_gpu_milli} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
     if f_gpu_milli < 0:
@@ -4523,6 +7823,137 @@ def _bytes_TaskSubmitted(o: TaskSubmitted, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
+    o = _new(TaskSubmitted)
+    x18, p = _read_Envelope(d, p)
+    _set_TaskSubmitted_envelope(o, x18)
+    b21 = d[p]
+    if b21 < 128:
+        n20 = (b21 >> 1) ^ -(b21 & 1)
+        p += 1
+    else:
+        n20, p = _rl(d, p)
+    if n20 < 0 or p + n20 > len(d):
+        raise ValueError('string length out of range')
+    x19 = d[p:p + n20].decode()
+    p += n20
+    _set_TaskSubmitted_task_id(o, x19)
+    b24 = d[p]
+    if b24 < 128:
+        n23 = (b24 >> 1) ^ -(b24 & 1)
+        p += 1
+    else:
+        n23, p = _rl(d, p)
+    if n23 < 0 or p + n23 > len(d):
+        raise ValueError('string length out of range')
+    x22 = d[p:p + n23].decode()
+    p += n23
+    _set_TaskSubmitted_queue(o, x22)
+    b26 = d[p]
+    if b26 < 128:
+        x25 = (b26 >> 1) ^ -(b26 & 1)
+        p += 1
+    else:
+        x25, p = _rl(d, p)
+    _set_TaskSubmitted_priority(o, x25)
+    b29 = d[p]
+    if b29 < 128:
+        e28 = (b29 >> 1) ^ -(b29 & 1)
+        p += 1
+    else:
+        e28, p = _rl(d, p)
+    if e28 < 0:
+        raise ValueError('negative enum index')
+    x27 = _ESYM_WorkloadType[e28]
+    _set_TaskSubmitted_workload_type(o, x27)
+    b31 = d[p]
+    p += 1
+    if b31 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x30 = b31 == 1
+    _set_TaskSubmitted_preemptible(o, x30)
+    acc33: Any = []
+    while True:
+        b37 = d[p]
+        if b37 < 128:
+            n34 = (b37 >> 1) ^ -(b37 & 1)
+            p += 1
+        else:
+            n34, p = _rl(d, p)
+        if n34 == 0:
+            break
+        if n34 < 0:
+            n34 = -n34
+            b38 = d[p]
+            if b38 < 128:
+                _size36 = (b38 >> 1) ^ -(b38 & 1)
+                p += 1
+            else:
+                _size36, p = _rl(d, p)
+        for _ in range(n34):
+            v35, p = _read_GangMember(d, p)
+            acc33.append(v35)
+    x32 = tuple(acc33)
+    _set_TaskSubmitted_members(o, x32)
+    acc40: Any = []
+    while True:
+        b44 = d[p]
+        if b44 < 128:
+            n41 = (b44 >> 1) ^ -(b44 & 1)
+            p += 1
+        else:
+            n41, p = _rl(d, p)
+        if n41 == 0:
+            break
+        if n41 < 0:
+            n41 = -n41
+            b45 = d[p]
+            if b45 < 128:
+                _size43 = (b45 >> 1) ^ -(b45 & 1)
+                p += 1
+            else:
+                _size43, p = _rl(d, p)
+        for _ in range(n41):
+            b47 = d[p]
+            if b47 < 128:
+                n46 = (b47 >> 1) ^ -(b47 & 1)
+                p += 1
+            else:
+                n46, p = _rl(d, p)
+            if n46 < 0 or p + n46 > len(d):
+                raise ValueError('string length out of range')
+            v42 = d[p:p + n46].decode()
+            p += n46
+            acc40.append(v42)
+    x39 = tuple(acc40)
+    _set_TaskSubmitted_gpu_models(o, x39)
+    b50 = d[p]
+    if b50 < 128:
+        e49 = (b50 >> 1) ^ -(b50 & 1)
+        p += 1
+    else:
+        e49, p = _rl(d, p)
+    if e49 < 0:
+        raise ValueError('negative enum index')
+    x48 = _ESYM_TopologyRequirement[e49]
+    _set_TaskSubmitted_topology(o, x48)
+    u52 = d[p]
+    p += 1
+    if u52 == 0:
+        x51 = None
+    elif u52 == 2:
+        b53 = d[p]
+        if b53 < 128:
+            x51 = (b53 >> 1) ^ -(b53 & 1)
+            p += 1
+        else:
+            x51, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u52} out of range')
+    _set_TaskSubmitted_expected_duration_ms(o, x51)
+    return o, p
+
+
 def _chk_TaskSubmitted(o: TaskSubmitted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -4557,19 +7988,19 @@ def _chk_TaskSubmitted(o: TaskSubmitted) -> None:
         raise _type_error('members', f_members, 'a tuple (Avro array)')
     if len(f_members) < 1:
         raise EventValidationError('members', 'minItems', 'needs at least 1 item(s)')
-    for i18, v19 in enumerate(f_members):
-        if type(v19) is not GangMember:
-            raise _type_error(f'members[{i18}]', v19, 'an instance of GangMember')
+    for i54, v55 in enumerate(f_members):
+        if type(v55) is not GangMember:
+            raise _type_error(f'members[{i54}]', v55, 'an instance of GangMember')
         try:
-            _chk_GangMember(v19)
+            _chk_GangMember(v55)
         except EventValidationError as e:
-            raise e.within(f'members[{i18}]') from None
+            raise e.within(f'members[{i54}]') from None
     f_gpu_models = o.gpu_models
     if type(f_gpu_models) is not tuple:
         raise _type_error('gpu_models', f_gpu_models, 'a tuple (Avro array)')
-    for i20, v21 in enumerate(f_gpu_models):
-        if type(v21) is not str:
-            raise _type_error(f'gpu_models[{i20}]', v21, 'a str')
+    for i56, v57 in enumerate(f_gpu_models):
+        if type(v57) is not str:
+            raise _type_error(f'gpu_models[{i56}]', v57, 'a str')
     f_topology = o.topology
     if type(f_topology) is not TopologyRequirement and (type(f_topology) is not str or f_topology not in _ENUM_TopologyRequirement):
         raise _enum_error('topology', f_topology, TopologyRequirement)
@@ -4577,6 +8008,37 @@ def _chk_TaskSubmitted(o: TaskSubmitted) -> None:
     if f_expected_duration_ms is not None:
         if type(f_expected_duration_ms) is not int:
             raise _type_error('expected_duration_ms', f_expected_duration_ms, 'an int')
+        if not -9223372036854775808 <= f_expected_duration_ms <= 9223372036854775807:
+            raise EventValidationError('expected_duration_ms', 'long_range', f'{f_expected_duration_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+        if f_expected_duration_ms < 0:
+            raise EventValidationError('expected_duration_ms', 'minimum', f'is {f_expected_duration_ms!r}; must be >= 0')
+
+
+def _vchk_TaskSubmitted(o: TaskSubmitted) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_task_id = o.task_id
+    if len(f_task_id) < 1:
+        raise EventValidationError('task_id', 'minLength', 'must not be empty')
+    f_queue = o.queue
+    if len(f_queue) < 1:
+        raise EventValidationError('queue', 'minLength', 'must not be empty')
+    f_priority = o.priority
+    if not -2147483648 <= f_priority <= 2147483647:
+        raise EventValidationError('priority', 'int_range', f'{f_priority} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    f_members = o.members
+    if len(f_members) < 1:
+        raise EventValidationError('members', 'minItems', 'needs at least 1 item(s)')
+    for i58, v59 in enumerate(f_members):
+        try:
+            _vchk_GangMember(v59)
+        except EventValidationError as e:
+            raise e.within(f'members[{i58}]') from None
+    f_expected_duration_ms = o.expected_duration_ms
+    if f_expected_duration_ms is not None:
         if not -9223372036854775808 <= f_expected_duration_ms <= 9223372036854775807:
             raise EventValidationError('expected_duration_ms', 'long_range', f'{f_expected_duration_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
         if f_expected_duration_ms < 0:
@@ -4717,6 +8179,136 @@ def _bytes_ToolCallCompleted(o: ToolCallCompleted, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
+    o = _new(ToolCallCompleted)
+    x18, p = _read_Envelope(d, p)
+    _set_ToolCallCompleted_envelope(o, x18)
+    b21 = d[p]
+    if b21 < 128:
+        n20 = (b21 >> 1) ^ -(b21 & 1)
+        p += 1
+    else:
+        n20, p = _rl(d, p)
+    if n20 < 0 or p + n20 > len(d):
+        raise ValueError('string length out of range')
+    x19 = d[p:p + n20].decode()
+    p += n20
+    _set_ToolCallCompleted_tool_call_id(o, x19)
+    u23 = d[p]
+    p += 1
+    if u23 == 0:
+        x22 = None
+    elif u23 == 2:
+        b25 = d[p]
+        if b25 < 128:
+            n24 = (b25 >> 1) ^ -(b25 & 1)
+            p += 1
+        else:
+            n24, p = _rl(d, p)
+        if n24 < 0 or p + n24 > len(d):
+            raise ValueError('string length out of range')
+        x22 = d[p:p + n24].decode()
+        p += n24
+    else:
+        raise ValueError(f'union branch index {u23} out of range')
+    _set_ToolCallCompleted_runtime_id(o, x22)
+    b28 = d[p]
+    if b28 < 128:
+        e27 = (b28 >> 1) ^ -(b28 & 1)
+        p += 1
+    else:
+        e27, p = _rl(d, p)
+    if e27 < 0:
+        raise ValueError('negative enum index')
+    x26 = _ESYM_ToolCallStatus[e27]
+    _set_ToolCallCompleted_status(o, x26)
+    u30 = d[p]
+    p += 1
+    if u30 == 0:
+        x29 = None
+    elif u30 == 2:
+        b31 = d[p]
+        if b31 < 128:
+            x29 = (b31 >> 1) ^ -(b31 & 1)
+            p += 1
+        else:
+            x29, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u30} out of range')
+    _set_ToolCallCompleted_exit_code(o, x29)
+    b34 = d[p]
+    if b34 < 128:
+        n33 = (b34 >> 1) ^ -(b34 & 1)
+        p += 1
+    else:
+        n33, p = _rl(d, p)
+    if n33 < 0 or p + n33 > len(d):
+        raise ValueError('string length out of range')
+    x32 = d[p:p + n33].decode()
+    p += n33
+    _set_ToolCallCompleted_output(o, x32)
+    b36 = d[p]
+    p += 1
+    if b36 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    x35 = b36 == 1
+    _set_ToolCallCompleted_output_truncated(o, x35)
+    u38 = d[p]
+    p += 1
+    if u38 == 0:
+        x37 = None
+    elif u38 == 2:
+        b40 = d[p]
+        if b40 < 128:
+            n39 = (b40 >> 1) ^ -(b40 & 1)
+            p += 1
+        else:
+            n39, p = _rl(d, p)
+        if n39 < 0 or p + n39 > len(d):
+            raise ValueError('string length out of range')
+        x37 = d[p:p + n39].decode()
+        p += n39
+    else:
+        raise ValueError(f'union branch index {u38} out of range')
+    _set_ToolCallCompleted_error(o, x37)
+    b42 = d[p]
+    if b42 < 128:
+        x41 = (b42 >> 1) ^ -(b42 & 1)
+        p += 1
+    else:
+        x41, p = _rl(d, p)
+    _set_ToolCallCompleted_duration_ms(o, x41)
+    u44 = d[p]
+    p += 1
+    if u44 == 0:
+        x43 = None
+    elif u44 == 2:
+        b45 = d[p]
+        if b45 < 128:
+            x43 = (b45 >> 1) ^ -(b45 & 1)
+            p += 1
+        else:
+            x43, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u44} out of range')
+    _set_ToolCallCompleted_cpu_ms(o, x43)
+    u47 = d[p]
+    p += 1
+    if u47 == 0:
+        x46 = None
+    elif u47 == 2:
+        b48 = d[p]
+        if b48 < 128:
+            x46 = (b48 >> 1) ^ -(b48 & 1)
+            p += 1
+        else:
+            x46, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u47} out of range')
+    _set_ToolCallCompleted_max_rss_mib(o, x46)
+    return o, p
+
+
 def _chk_ToolCallCompleted(o: ToolCallCompleted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -4772,6 +8364,38 @@ def _chk_ToolCallCompleted(o: ToolCallCompleted) -> None:
     if f_max_rss_mib is not None:
         if type(f_max_rss_mib) is not int:
             raise _type_error('max_rss_mib', f_max_rss_mib, 'an int')
+        if not -9223372036854775808 <= f_max_rss_mib <= 9223372036854775807:
+            raise EventValidationError('max_rss_mib', 'long_range', f'{f_max_rss_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+        if f_max_rss_mib < 0:
+            raise EventValidationError('max_rss_mib', 'minimum', f'is {f_max_rss_mib!r}; must be >= 0')
+
+
+def _vchk_ToolCallCompleted(o: ToolCallCompleted) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_tool_call_id = o.tool_call_id
+    if len(f_tool_call_id) < 1:
+        raise EventValidationError('tool_call_id', 'minLength', 'must not be empty')
+    f_exit_code = o.exit_code
+    if f_exit_code is not None:
+        if not -2147483648 <= f_exit_code <= 2147483647:
+            raise EventValidationError('exit_code', 'int_range', f'{f_exit_code} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    f_duration_ms = o.duration_ms
+    if not -9223372036854775808 <= f_duration_ms <= 9223372036854775807:
+        raise EventValidationError('duration_ms', 'long_range', f'{f_duration_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_duration_ms < 0:
+        raise EventValidationError('duration_ms', 'minimum', f'is {f_duration_ms!r}; must be >= 0')
+    f_cpu_ms = o.cpu_ms
+    if f_cpu_ms is not None:
+        if not -9223372036854775808 <= f_cpu_ms <= 9223372036854775807:
+            raise EventValidationError('cpu_ms', 'long_range', f'{f_cpu_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+        if f_cpu_ms < 0:
+            raise EventValidationError('cpu_ms', 'minimum', f'is {f_cpu_ms!r}; must be >= 0')
+    f_max_rss_mib = o.max_rss_mib
+    if f_max_rss_mib is not None:
         if not -9223372036854775808 <= f_max_rss_mib <= 9223372036854775807:
             raise EventValidationError('max_rss_mib', 'long_range', f'{f_max_rss_mib} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
         if f_max_rss_mib < 0:
@@ -4864,6 +8488,70 @@ def _bytes_ToolCallDecided(o: ToolCallDecided, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
+    o = _new(ToolCallDecided)
+    x9, p = _read_Envelope(d, p)
+    _set_ToolCallDecided_envelope(o, x9)
+    b12 = d[p]
+    if b12 < 128:
+        n11 = (b12 >> 1) ^ -(b12 & 1)
+        p += 1
+    else:
+        n11, p = _rl(d, p)
+    if n11 < 0 or p + n11 > len(d):
+        raise ValueError('string length out of range')
+    x10 = d[p:p + n11].decode()
+    p += n11
+    _set_ToolCallDecided_tool_call_id(o, x10)
+    b15 = d[p]
+    if b15 < 128:
+        e14 = (b15 >> 1) ^ -(b15 & 1)
+        p += 1
+    else:
+        e14, p = _rl(d, p)
+    if e14 < 0:
+        raise ValueError('negative enum index')
+    x13 = _ESYM_PolicyDecision[e14]
+    _set_ToolCallDecided_decision(o, x13)
+    b18 = d[p]
+    if b18 < 128:
+        n17 = (b18 >> 1) ^ -(b18 & 1)
+        p += 1
+    else:
+        n17, p = _rl(d, p)
+    if n17 < 0 or p + n17 > len(d):
+        raise ValueError('string length out of range')
+    x16 = d[p:p + n17].decode()
+    p += n17
+    _set_ToolCallDecided_reason(o, x16)
+    b21 = d[p]
+    if b21 < 128:
+        n20 = (b21 >> 1) ^ -(b21 & 1)
+        p += 1
+    else:
+        n20, p = _rl(d, p)
+    if n20 < 0 or p + n20 > len(d):
+        raise ValueError('string length out of range')
+    x19 = d[p:p + n20].decode()
+    p += n20
+    _set_ToolCallDecided_policy_id(o, x19)
+    b24 = d[p]
+    if b24 < 128:
+        n23 = (b24 >> 1) ^ -(b24 & 1)
+        p += 1
+    else:
+        n23, p = _rl(d, p)
+    if n23 < 0 or p + n23 > len(d):
+        raise ValueError('string length out of range')
+    x22 = d[p:p + n23].decode()
+    p += n23
+    _set_ToolCallDecided_policy_version(o, x22)
+    x25 = _unpack_d(d, p)[0]
+    p += 8
+    _set_ToolCallDecided_evaluation_ms(o, x25)
+    return o, p
+
+
 def _chk_ToolCallDecided(o: ToolCallDecided) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -4896,6 +8584,26 @@ def _chk_ToolCallDecided(o: ToolCallDecided) -> None:
     f_evaluation_ms = o.evaluation_ms
     if type(f_evaluation_ms) is not float and type(f_evaluation_ms) is not int:
         raise _type_error('evaluation_ms', f_evaluation_ms, 'a float')
+    if f_evaluation_ms < 0:
+        raise EventValidationError('evaluation_ms', 'minimum', f'is {f_evaluation_ms!r}; must be >= 0')
+
+
+def _vchk_ToolCallDecided(o: ToolCallDecided) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_tool_call_id = o.tool_call_id
+    if len(f_tool_call_id) < 1:
+        raise EventValidationError('tool_call_id', 'minLength', 'must not be empty')
+    f_policy_id = o.policy_id
+    if len(f_policy_id) < 1:
+        raise EventValidationError('policy_id', 'minLength', 'must not be empty')
+    f_policy_version = o.policy_version
+    if len(f_policy_version) < 1:
+        raise EventValidationError('policy_version', 'minLength', 'must not be empty')
+    f_evaluation_ms = o.evaluation_ms
     if f_evaluation_ms < 0:
         raise EventValidationError('evaluation_ms', 'minimum', f'is {f_evaluation_ms!r}; must be >= 0')
 
@@ -5020,6 +8728,118 @@ def _bytes_ToolCallRequested(o: ToolCallRequested, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
+    o = _new(ToolCallRequested)
+    x19, p = _read_Envelope(d, p)
+    _set_ToolCallRequested_envelope(o, x19)
+    b22 = d[p]
+    if b22 < 128:
+        n21 = (b22 >> 1) ^ -(b22 & 1)
+        p += 1
+    else:
+        n21, p = _rl(d, p)
+    if n21 < 0 or p + n21 > len(d):
+        raise ValueError('string length out of range')
+    x20 = d[p:p + n21].decode()
+    p += n21
+    _set_ToolCallRequested_tool_call_id(o, x20)
+    b25 = d[p]
+    if b25 < 128:
+        n24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        n24, p = _rl(d, p)
+    if n24 < 0 or p + n24 > len(d):
+        raise ValueError('string length out of range')
+    x23 = d[p:p + n24].decode()
+    p += n24
+    _set_ToolCallRequested_agent_id(o, x23)
+    u27 = d[p]
+    p += 1
+    if u27 == 0:
+        x26 = None
+    elif u27 == 2:
+        b29 = d[p]
+        if b29 < 128:
+            n28 = (b29 >> 1) ^ -(b29 & 1)
+            p += 1
+        else:
+            n28, p = _rl(d, p)
+        if n28 < 0 or p + n28 > len(d):
+            raise ValueError('string length out of range')
+        x26 = d[p:p + n28].decode()
+        p += n28
+    else:
+        raise ValueError(f'union branch index {u27} out of range')
+    _set_ToolCallRequested_runtime_id(o, x26)
+    u31 = d[p]
+    p += 1
+    if u31 == 0:
+        x30 = None
+    elif u31 == 2:
+        b33 = d[p]
+        if b33 < 128:
+            n32 = (b33 >> 1) ^ -(b33 & 1)
+            p += 1
+        else:
+            n32, p = _rl(d, p)
+        if n32 < 0 or p + n32 > len(d):
+            raise ValueError('string length out of range')
+        x30 = d[p:p + n32].decode()
+        p += n32
+    else:
+        raise ValueError(f'union branch index {u31} out of range')
+    _set_ToolCallRequested_session_id(o, x30)
+    u35 = d[p]
+    p += 1
+    if u35 == 0:
+        x34 = None
+    elif u35 == 2:
+        b37 = d[p]
+        if b37 < 128:
+            n36 = (b37 >> 1) ^ -(b37 & 1)
+            p += 1
+        else:
+            n36, p = _rl(d, p)
+        if n36 < 0 or p + n36 > len(d):
+            raise ValueError('string length out of range')
+        x34 = d[p:p + n36].decode()
+        p += n36
+    else:
+        raise ValueError(f'union branch index {u35} out of range')
+    _set_ToolCallRequested_task_id(o, x34)
+    b40 = d[p]
+    if b40 < 128:
+        n39 = (b40 >> 1) ^ -(b40 & 1)
+        p += 1
+    else:
+        n39, p = _rl(d, p)
+    if n39 < 0 or p + n39 > len(d):
+        raise ValueError('string length out of range')
+    x38 = d[p:p + n39].decode()
+    p += n39
+    _set_ToolCallRequested_tool_name(o, x38)
+    b43 = d[p]
+    if b43 < 128:
+        n42 = (b43 >> 1) ^ -(b43 & 1)
+        p += 1
+    else:
+        n42, p = _rl(d, p)
+    if n42 < 0 or p + n42 > len(d):
+        raise ValueError('string length out of range')
+    x41 = d[p:p + n42].decode()
+    p += n42
+    _set_ToolCallRequested_arguments(o, x41)
+    b45 = d[p]
+    if b45 < 128:
+        x44 = (b45 >> 1) ^ -(b45 & 1)
+        p += 1
+    else:
+        x44, p = _rl(d, p)
+    _set_ToolCallRequested_timeout_ms(o, x44)
+    return o, p
+
+
 def _chk_ToolCallRequested(o: ToolCallRequested) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -5063,6 +8883,31 @@ def _chk_ToolCallRequested(o: ToolCallRequested) -> None:
     f_timeout_ms = o.timeout_ms
     if type(f_timeout_ms) is not int:
         raise _type_error('timeout_ms', f_timeout_ms, 'an int')
+    if not -9223372036854775808 <= f_timeout_ms <= 9223372036854775807:
+        raise EventValidationError('timeout_ms', 'long_range', f'{f_timeout_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_timeout_ms < 1:
+        raise EventValidationError('timeout_ms', 'minimum', f'is {f_timeout_ms!r}; must be >= 1')
+
+
+def _vchk_ToolCallRequested(o: ToolCallRequested) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_tool_call_id = o.tool_call_id
+    if len(f_tool_call_id) < 1:
+        raise EventValidationError('tool_call_id', 'minLength', 'must not be empty')
+    f_agent_id = o.agent_id
+    if len(f_agent_id) < 1:
+        raise EventValidationError('agent_id', 'minLength', 'must not be empty')
+    f_tool_name = o.tool_name
+    if len(f_tool_name) < 1:
+        raise EventValidationError('tool_name', 'minLength', 'must not be empty')
+    f_arguments = o.arguments
+    if not _is_json(f_arguments):
+        raise EventValidationError('arguments', 'format_json', 'is not a valid JSON document; send JSON text')
+    f_timeout_ms = o.timeout_ms
     if not -9223372036854775808 <= f_timeout_ms <= 9223372036854775807:
         raise EventValidationError('timeout_ms', 'long_range', f'{f_timeout_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
     if f_timeout_ms < 1:
@@ -5190,6 +9035,110 @@ def _bytes_TripleAsserted(o: TripleAsserted, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
+    o = _new(TripleAsserted)
+    x17, p = _read_Envelope(d, p)
+    _set_TripleAsserted_envelope(o, x17)
+    b20 = d[p]
+    if b20 < 128:
+        n19 = (b20 >> 1) ^ -(b20 & 1)
+        p += 1
+    else:
+        n19, p = _rl(d, p)
+    if n19 < 0 or p + n19 > len(d):
+        raise ValueError('string length out of range')
+    x18 = d[p:p + n19].decode()
+    p += n19
+    _set_TripleAsserted_triple_id(o, x18)
+    b23 = d[p]
+    if b23 < 128:
+        n22 = (b23 >> 1) ^ -(b23 & 1)
+        p += 1
+    else:
+        n22, p = _rl(d, p)
+    if n22 < 0 or p + n22 > len(d):
+        raise ValueError('string length out of range')
+    x21 = d[p:p + n22].decode()
+    p += n22
+    _set_TripleAsserted_subject(o, x21)
+    b26 = d[p]
+    if b26 < 128:
+        n25 = (b26 >> 1) ^ -(b26 & 1)
+        p += 1
+    else:
+        n25, p = _rl(d, p)
+    if n25 < 0 or p + n25 > len(d):
+        raise ValueError('string length out of range')
+    x24 = d[p:p + n25].decode()
+    p += n25
+    _set_TripleAsserted_predicate(o, x24)
+    b29 = d[p]
+    if b29 < 128:
+        n28 = (b29 >> 1) ^ -(b29 & 1)
+        p += 1
+    else:
+        n28, p = _rl(d, p)
+    if n28 < 0 or p + n28 > len(d):
+        raise ValueError('string length out of range')
+    x27 = d[p:p + n28].decode()
+    p += n28
+    _set_TripleAsserted_object(o, x27)
+    x30 = _unpack_d(d, p)[0]
+    p += 8
+    _set_TripleAsserted_confidence(o, x30)
+    b32 = d[p]
+    if b32 < 128:
+        x31 = (b32 >> 1) ^ -(b32 & 1)
+        p += 1
+    else:
+        x31, p = _rl(d, p)
+    _set_TripleAsserted_valid_from_ms(o, x31)
+    u34 = d[p]
+    p += 1
+    if u34 == 0:
+        x33 = None
+    elif u34 == 2:
+        b35 = d[p]
+        if b35 < 128:
+            x33 = (b35 >> 1) ^ -(b35 & 1)
+            p += 1
+        else:
+            x33, p = _rl(d, p)
+    else:
+        raise ValueError(f'union branch index {u34} out of range')
+    _set_TripleAsserted_valid_to_ms(o, x33)
+    b38 = d[p]
+    if b38 < 128:
+        n37 = (b38 >> 1) ^ -(b38 & 1)
+        p += 1
+    else:
+        n37, p = _rl(d, p)
+    if n37 < 0 or p + n37 > len(d):
+        raise ValueError('string length out of range')
+    x36 = d[p:p + n37].decode()
+    p += n37
+    _set_TripleAsserted_source_memory_id(o, x36)
+    u40 = d[p]
+    p += 1
+    if u40 == 0:
+        x39 = None
+    elif u40 == 2:
+        b42 = d[p]
+        if b42 < 128:
+            n41 = (b42 >> 1) ^ -(b42 & 1)
+            p += 1
+        else:
+            n41, p = _rl(d, p)
+        if n41 < 0 or p + n41 > len(d):
+            raise ValueError('string length out of range')
+        x39 = d[p:p + n41].decode()
+        p += n41
+    else:
+        raise ValueError(f'union branch index {u40} out of range')
+    _set_TripleAsserted_supersedes_triple_id(o, x39)
+    return o, p
+
+
 def _chk_TripleAsserted(o: TripleAsserted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -5247,6 +9196,42 @@ def _chk_TripleAsserted(o: TripleAsserted) -> None:
     if f_supersedes_triple_id is not None:
         if type(f_supersedes_triple_id) is not str:
             raise _type_error('supersedes_triple_id', f_supersedes_triple_id, 'a str')
+
+
+def _vchk_TripleAsserted(o: TripleAsserted) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_triple_id = o.triple_id
+    if len(f_triple_id) < 1:
+        raise EventValidationError('triple_id', 'minLength', 'must not be empty')
+    f_subject = o.subject
+    if len(f_subject) < 1:
+        raise EventValidationError('subject', 'minLength', 'must not be empty')
+    f_predicate = o.predicate
+    if len(f_predicate) < 1:
+        raise EventValidationError('predicate', 'minLength', 'must not be empty')
+    f_object = o.object
+    if len(f_object) < 1:
+        raise EventValidationError('object', 'minLength', 'must not be empty')
+    f_confidence = o.confidence
+    if f_confidence < 0:
+        raise EventValidationError('confidence', 'minimum', f'is {f_confidence!r}; must be >= 0')
+    if f_confidence > 1:
+        raise EventValidationError('confidence', 'maximum', f'is {f_confidence!r}; must be <= 1')
+    f_valid_from_ms = o.valid_from_ms
+    if not -9223372036854775808 <= f_valid_from_ms <= 9223372036854775807:
+        raise EventValidationError('valid_from_ms', 'long_range', f'{f_valid_from_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_valid_from_ms < 0:
+        raise EventValidationError('valid_from_ms', 'minimum', f'is {f_valid_from_ms!r}; must be >= 0')
+    f_valid_to_ms = o.valid_to_ms
+    if f_valid_to_ms is not None:
+        if not -9223372036854775808 <= f_valid_to_ms <= 9223372036854775807:
+            raise EventValidationError('valid_to_ms', 'long_range', f'{f_valid_to_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+        if f_valid_to_ms < 0:
+            raise EventValidationError('valid_to_ms', 'minimum', f'is {f_valid_to_ms!r}; must be >= 0')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -5349,6 +9334,91 @@ def _bytes_WorkflowCompleted(o: WorkflowCompleted, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
+    o = _new(WorkflowCompleted)
+    x12, p = _read_Envelope(d, p)
+    _set_WorkflowCompleted_envelope(o, x12)
+    b15 = d[p]
+    if b15 < 128:
+        n14 = (b15 >> 1) ^ -(b15 & 1)
+        p += 1
+    else:
+        n14, p = _rl(d, p)
+    if n14 < 0 or p + n14 > len(d):
+        raise ValueError('string length out of range')
+    x13 = d[p:p + n14].decode()
+    p += n14
+    _set_WorkflowCompleted_workflow_id(o, x13)
+    b18 = d[p]
+    if b18 < 128:
+        e17 = (b18 >> 1) ^ -(b18 & 1)
+        p += 1
+    else:
+        e17, p = _rl(d, p)
+    if e17 < 0:
+        raise ValueError('negative enum index')
+    x16 = _ESYM_WorkflowStatus[e17]
+    _set_WorkflowCompleted_status(o, x16)
+    u20 = d[p]
+    p += 1
+    if u20 == 0:
+        x19 = None
+    elif u20 == 2:
+        b22 = d[p]
+        if b22 < 128:
+            n21 = (b22 >> 1) ^ -(b22 & 1)
+            p += 1
+        else:
+            n21, p = _rl(d, p)
+        if n21 < 0 or p + n21 > len(d):
+            raise ValueError('string length out of range')
+        x19 = d[p:p + n21].decode()
+        p += n21
+    else:
+        raise ValueError(f'union branch index {u20} out of range')
+    _set_WorkflowCompleted_output(o, x19)
+    u24 = d[p]
+    p += 1
+    if u24 == 0:
+        x23 = None
+    elif u24 == 2:
+        b26 = d[p]
+        if b26 < 128:
+            n25 = (b26 >> 1) ^ -(b26 & 1)
+            p += 1
+        else:
+            n25, p = _rl(d, p)
+        if n25 < 0 or p + n25 > len(d):
+            raise ValueError('string length out of range')
+        x23 = d[p:p + n25].decode()
+        p += n25
+    else:
+        raise ValueError(f'union branch index {u24} out of range')
+    _set_WorkflowCompleted_error(o, x23)
+    b28 = d[p]
+    if b28 < 128:
+        x27 = (b28 >> 1) ^ -(b28 & 1)
+        p += 1
+    else:
+        x27, p = _rl(d, p)
+    _set_WorkflowCompleted_duration_ms(o, x27)
+    b30 = d[p]
+    if b30 < 128:
+        x29 = (b30 >> 1) ^ -(b30 & 1)
+        p += 1
+    else:
+        x29, p = _rl(d, p)
+    _set_WorkflowCompleted_steps_completed(o, x29)
+    b32 = d[p]
+    if b32 < 128:
+        x31 = (b32 >> 1) ^ -(b32 & 1)
+        p += 1
+    else:
+        x31, p = _rl(d, p)
+    _set_WorkflowCompleted_steps_failed(o, x31)
+    return o, p
+
+
 def _chk_WorkflowCompleted(o: WorkflowCompleted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -5390,6 +9460,32 @@ def _chk_WorkflowCompleted(o: WorkflowCompleted) -> None:
     f_steps_failed = o.steps_failed
     if type(f_steps_failed) is not int:
         raise _type_error('steps_failed', f_steps_failed, 'an int')
+    if not -2147483648 <= f_steps_failed <= 2147483647:
+        raise EventValidationError('steps_failed', 'int_range', f'{f_steps_failed} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_steps_failed < 0:
+        raise EventValidationError('steps_failed', 'minimum', f'is {f_steps_failed!r}; must be >= 0')
+
+
+def _vchk_WorkflowCompleted(o: WorkflowCompleted) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_workflow_id = o.workflow_id
+    if len(f_workflow_id) < 1:
+        raise EventValidationError('workflow_id', 'minLength', 'must not be empty')
+    f_duration_ms = o.duration_ms
+    if not -9223372036854775808 <= f_duration_ms <= 9223372036854775807:
+        raise EventValidationError('duration_ms', 'long_range', f'{f_duration_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_duration_ms < 0:
+        raise EventValidationError('duration_ms', 'minimum', f'is {f_duration_ms!r}; must be >= 0')
+    f_steps_completed = o.steps_completed
+    if not -2147483648 <= f_steps_completed <= 2147483647:
+        raise EventValidationError('steps_completed', 'int_range', f'{f_steps_completed} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_steps_completed < 0:
+        raise EventValidationError('steps_completed', 'minimum', f'is {f_steps_completed!r}; must be >= 0')
+    f_steps_failed = o.steps_failed
     if not -2147483648 <= f_steps_failed <= 2147483647:
         raise EventValidationError('steps_failed', 'int_range', f'{f_steps_failed} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
     if f_steps_failed < 0:
@@ -5473,6 +9569,79 @@ def _bytes_WorkflowStep(o: WorkflowStep, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_WorkflowStep(d: bytes, p: int) -> tuple[WorkflowStep, int]:
+    o = _new(WorkflowStep)
+    b15 = d[p]
+    if b15 < 128:
+        n14 = (b15 >> 1) ^ -(b15 & 1)
+        p += 1
+    else:
+        n14, p = _rl(d, p)
+    if n14 < 0 or p + n14 > len(d):
+        raise ValueError('string length out of range')
+    x13 = d[p:p + n14].decode()
+    p += n14
+    _set_WorkflowStep_step_id(o, x13)
+    b18 = d[p]
+    if b18 < 128:
+        n17 = (b18 >> 1) ^ -(b18 & 1)
+        p += 1
+    else:
+        n17, p = _rl(d, p)
+    if n17 < 0 or p + n17 > len(d):
+        raise ValueError('string length out of range')
+    x16 = d[p:p + n17].decode()
+    p += n17
+    _set_WorkflowStep_name(o, x16)
+    acc20: Any = []
+    while True:
+        b24 = d[p]
+        if b24 < 128:
+            n21 = (b24 >> 1) ^ -(b24 & 1)
+            p += 1
+        else:
+            n21, p = _rl(d, p)
+        if n21 == 0:
+            break
+        if n21 < 0:
+            n21 = -n21
+            b25 = d[p]
+            if b25 < 128:
+                _size23 = (b25 >> 1) ^ -(b25 & 1)
+                p += 1
+            else:
+                _size23, p = _rl(d, p)
+        for _ in range(n21):
+            b27 = d[p]
+            if b27 < 128:
+                n26 = (b27 >> 1) ^ -(b27 & 1)
+                p += 1
+            else:
+                n26, p = _rl(d, p)
+            if n26 < 0 or p + n26 > len(d):
+                raise ValueError('string length out of range')
+            v22 = d[p:p + n26].decode()
+            p += n26
+            acc20.append(v22)
+    x19 = tuple(acc20)
+    _set_WorkflowStep_depends_on(o, x19)
+    b29 = d[p]
+    if b29 < 128:
+        x28 = (b29 >> 1) ^ -(b29 & 1)
+        p += 1
+    else:
+        x28, p = _rl(d, p)
+    _set_WorkflowStep_max_attempts(o, x28)
+    b31 = d[p]
+    if b31 < 128:
+        x30 = (b31 >> 1) ^ -(b31 & 1)
+        p += 1
+    else:
+        x30, p = _rl(d, p)
+    _set_WorkflowStep_timeout_ms(o, x30)
+    return o, p
+
+
 def _chk_WorkflowStep(o: WorkflowStep) -> None:
     f_step_id = o.step_id
     if type(f_step_id) is not str:
@@ -5487,9 +9656,9 @@ def _chk_WorkflowStep(o: WorkflowStep) -> None:
     f_depends_on = o.depends_on
     if type(f_depends_on) is not tuple:
         raise _type_error('depends_on', f_depends_on, 'a tuple (Avro array)')
-    for i13, v14 in enumerate(f_depends_on):
-        if type(v14) is not str:
-            raise _type_error(f'depends_on[{i13}]', v14, 'a str')
+    for i32, v33 in enumerate(f_depends_on):
+        if type(v33) is not str:
+            raise _type_error(f'depends_on[{i32}]', v33, 'a str')
     f_max_attempts = o.max_attempts
     if type(f_max_attempts) is not int:
         raise _type_error('max_attempts', f_max_attempts, 'an int')
@@ -5500,6 +9669,25 @@ def _chk_WorkflowStep(o: WorkflowStep) -> None:
     f_timeout_ms = o.timeout_ms
     if type(f_timeout_ms) is not int:
         raise _type_error('timeout_ms', f_timeout_ms, 'an int')
+    if not -9223372036854775808 <= f_timeout_ms <= 9223372036854775807:
+        raise EventValidationError('timeout_ms', 'long_range', f'{f_timeout_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    if f_timeout_ms < 1:
+        raise EventValidationError('timeout_ms', 'minimum', f'is {f_timeout_ms!r}; must be >= 1')
+
+
+def _vchk_WorkflowStep(o: WorkflowStep) -> None:
+    f_step_id = o.step_id
+    if len(f_step_id) < 1:
+        raise EventValidationError('step_id', 'minLength', 'must not be empty')
+    f_name = o.name
+    if len(f_name) < 1:
+        raise EventValidationError('name', 'minLength', 'must not be empty')
+    f_max_attempts = o.max_attempts
+    if not -2147483648 <= f_max_attempts <= 2147483647:
+        raise EventValidationError('max_attempts', 'int_range', f'{f_max_attempts} does not fit an Avro int; use a value in [-2147483648, 2147483647]')
+    if f_max_attempts < 1:
+        raise EventValidationError('max_attempts', 'minimum', f'is {f_max_attempts!r}; must be >= 1')
+    f_timeout_ms = o.timeout_ms
     if not -9223372036854775808 <= f_timeout_ms <= 9223372036854775807:
         raise EventValidationError('timeout_ms', 'long_range', f'{f_timeout_ms} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
     if f_timeout_ms < 1:
@@ -5604,6 +9792,98 @@ def _bytes_WorkflowStarted(o: WorkflowStarted, header: bytes) -> bytes:
     return b''.join(chunks)
 
 
+def _read_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
+    o = _new(WorkflowStarted)
+    x16, p = _read_Envelope(d, p)
+    _set_WorkflowStarted_envelope(o, x16)
+    b19 = d[p]
+    if b19 < 128:
+        n18 = (b19 >> 1) ^ -(b19 & 1)
+        p += 1
+    else:
+        n18, p = _rl(d, p)
+    if n18 < 0 or p + n18 > len(d):
+        raise ValueError('string length out of range')
+    x17 = d[p:p + n18].decode()
+    p += n18
+    _set_WorkflowStarted_workflow_id(o, x17)
+    b22 = d[p]
+    if b22 < 128:
+        n21 = (b22 >> 1) ^ -(b22 & 1)
+        p += 1
+    else:
+        n21, p = _rl(d, p)
+    if n21 < 0 or p + n21 > len(d):
+        raise ValueError('string length out of range')
+    x20 = d[p:p + n21].decode()
+    p += n21
+    _set_WorkflowStarted_workflow_name(o, x20)
+    b25 = d[p]
+    if b25 < 128:
+        n24 = (b25 >> 1) ^ -(b25 & 1)
+        p += 1
+    else:
+        n24, p = _rl(d, p)
+    if n24 < 0 or p + n24 > len(d):
+        raise ValueError('string length out of range')
+    x23 = d[p:p + n24].decode()
+    p += n24
+    _set_WorkflowStarted_workflow_version(o, x23)
+    b28 = d[p]
+    if b28 < 128:
+        n27 = (b28 >> 1) ^ -(b28 & 1)
+        p += 1
+    else:
+        n27, p = _rl(d, p)
+    if n27 < 0 or p + n27 > len(d):
+        raise ValueError('string length out of range')
+    x26 = d[p:p + n27].decode()
+    p += n27
+    _set_WorkflowStarted_input(o, x26)
+    acc30: Any = []
+    while True:
+        b34 = d[p]
+        if b34 < 128:
+            n31 = (b34 >> 1) ^ -(b34 & 1)
+            p += 1
+        else:
+            n31, p = _rl(d, p)
+        if n31 == 0:
+            break
+        if n31 < 0:
+            n31 = -n31
+            b35 = d[p]
+            if b35 < 128:
+                _size33 = (b35 >> 1) ^ -(b35 & 1)
+                p += 1
+            else:
+                _size33, p = _rl(d, p)
+        for _ in range(n31):
+            v32, p = _read_WorkflowStep(d, p)
+            acc30.append(v32)
+    x29 = tuple(acc30)
+    _set_WorkflowStarted_steps(o, x29)
+    u37 = d[p]
+    p += 1
+    if u37 == 0:
+        x36 = None
+    elif u37 == 2:
+        b39 = d[p]
+        if b39 < 128:
+            n38 = (b39 >> 1) ^ -(b39 & 1)
+            p += 1
+        else:
+            n38, p = _rl(d, p)
+        if n38 < 0 or p + n38 > len(d):
+            raise ValueError('string length out of range')
+        x36 = d[p:p + n38].decode()
+        p += n38
+    else:
+        raise ValueError(f'union branch index {u37} out of range')
+    _set_WorkflowStarted_parent_workflow_id(o, x36)
+    return o, p
+
+
 def _chk_WorkflowStarted(o: WorkflowStarted) -> None:
     f_envelope = o.envelope
     if type(f_envelope) is not Envelope:
@@ -5635,17 +9915,43 @@ def _chk_WorkflowStarted(o: WorkflowStarted) -> None:
     f_steps = o.steps
     if type(f_steps) is not tuple:
         raise _type_error('steps', f_steps, 'a tuple (Avro array)')
-    for i16, v17 in enumerate(f_steps):
-        if type(v17) is not WorkflowStep:
-            raise _type_error(f'steps[{i16}]', v17, 'an instance of WorkflowStep')
+    for i40, v41 in enumerate(f_steps):
+        if type(v41) is not WorkflowStep:
+            raise _type_error(f'steps[{i40}]', v41, 'an instance of WorkflowStep')
         try:
-            _chk_WorkflowStep(v17)
+            _chk_WorkflowStep(v41)
         except EventValidationError as e:
-            raise e.within(f'steps[{i16}]') from None
+            raise e.within(f'steps[{i40}]') from None
     f_parent_workflow_id = o.parent_workflow_id
     if f_parent_workflow_id is not None:
         if type(f_parent_workflow_id) is not str:
             raise _type_error('parent_workflow_id', f_parent_workflow_id, 'a str')
+
+
+def _vchk_WorkflowStarted(o: WorkflowStarted) -> None:
+    f_envelope = o.envelope
+    try:
+        _vchk_Envelope(f_envelope)
+    except EventValidationError as e:
+        raise e.within('envelope') from None
+    f_workflow_id = o.workflow_id
+    if len(f_workflow_id) < 1:
+        raise EventValidationError('workflow_id', 'minLength', 'must not be empty')
+    f_workflow_name = o.workflow_name
+    if len(f_workflow_name) < 1:
+        raise EventValidationError('workflow_name', 'minLength', 'must not be empty')
+    f_workflow_version = o.workflow_version
+    if len(f_workflow_version) < 1:
+        raise EventValidationError('workflow_version', 'minLength', 'must not be empty')
+    f_input = o.input
+    if not _is_json(f_input):
+        raise EventValidationError('input', 'format_json', 'is not a valid JSON document; send JSON text')
+    f_steps = o.steps
+    for i42, v43 in enumerate(f_steps):
+        try:
+            _vchk_WorkflowStep(v43)
+        except EventValidationError as e:
+            raise e.within(f'steps[{i42}]') from None
 
 
 Event: TypeAlias = (
@@ -5957,6 +10263,47 @@ CHK: dict[str, Any] = {
     'WorkflowStep': _chk_WorkflowStep,
     'WorkflowStarted': _chk_WorkflowStarted,
 }
+VCHK: dict[str, Any] = {
+    'Envelope': _vchk_Envelope,
+    'MemoryAccessed': _vchk_MemoryAccessed,
+    'MemoryConsolidated': _vchk_MemoryConsolidated,
+    'MemoryDeleted': _vchk_MemoryDeleted,
+    'MemoryExpired': _vchk_MemoryExpired,
+    'MemoryWritten': _vchk_MemoryWritten,
+    'ModelCallCompleted': _vchk_ModelCallCompleted,
+    'ModelRegistered': _vchk_ModelRegistered,
+    'NodeHeartbeat': _vchk_NodeHeartbeat,
+    'GpuDevice': _vchk_GpuDevice,
+    'NodeRegistered': _vchk_NodeRegistered,
+    'NodeRemoved': _vchk_NodeRemoved,
+    'NodeUpdated': _vchk_NodeUpdated,
+    'ResourceQuota': _vchk_ResourceQuota,
+    'QueueConfigured': _vchk_QueueConfigured,
+    'RouteCandidate': _vchk_RouteCandidate,
+    'RouteDecided': _vchk_RouteDecided,
+    'RuntimeCreated': _vchk_RuntimeCreated,
+    'SecurityEvent': _vchk_SecurityEvent,
+    'StepCompleted': _vchk_StepCompleted,
+    'StepFailed': _vchk_StepFailed,
+    'GpuShare': _vchk_GpuShare,
+    'Placement': _vchk_Placement,
+    'TaskAllocated': _vchk_TaskAllocated,
+    'TaskCancelled': _vchk_TaskCancelled,
+    'TaskCheckpointCreated': _vchk_TaskCheckpointCreated,
+    'TaskFinished': _vchk_TaskFinished,
+    'TaskPending': _vchk_TaskPending,
+    'TaskPreempted': _vchk_TaskPreempted,
+    'TaskRejected': _vchk_TaskRejected,
+    'GangMember': _vchk_GangMember,
+    'TaskSubmitted': _vchk_TaskSubmitted,
+    'ToolCallCompleted': _vchk_ToolCallCompleted,
+    'ToolCallDecided': _vchk_ToolCallDecided,
+    'ToolCallRequested': _vchk_ToolCallRequested,
+    'TripleAsserted': _vchk_TripleAsserted,
+    'WorkflowCompleted': _vchk_WorkflowCompleted,
+    'WorkflowStep': _vchk_WorkflowStep,
+    'WorkflowStarted': _vchk_WorkflowStarted,
+}
 BYTES: dict[str, Any] = {
     'Envelope': _bytes_Envelope,
     'MemoryAccessed': _bytes_MemoryAccessed,
@@ -5997,4 +10344,45 @@ BYTES: dict[str, Any] = {
     'WorkflowCompleted': _bytes_WorkflowCompleted,
     'WorkflowStep': _bytes_WorkflowStep,
     'WorkflowStarted': _bytes_WorkflowStarted,
+}
+READ: dict[str, Any] = {
+    'Envelope': _read_Envelope,
+    'MemoryAccessed': _read_MemoryAccessed,
+    'MemoryConsolidated': _read_MemoryConsolidated,
+    'MemoryDeleted': _read_MemoryDeleted,
+    'MemoryExpired': _read_MemoryExpired,
+    'MemoryWritten': _read_MemoryWritten,
+    'ModelCallCompleted': _read_ModelCallCompleted,
+    'ModelRegistered': _read_ModelRegistered,
+    'NodeHeartbeat': _read_NodeHeartbeat,
+    'GpuDevice': _read_GpuDevice,
+    'NodeRegistered': _read_NodeRegistered,
+    'NodeRemoved': _read_NodeRemoved,
+    'NodeUpdated': _read_NodeUpdated,
+    'ResourceQuota': _read_ResourceQuota,
+    'QueueConfigured': _read_QueueConfigured,
+    'RouteCandidate': _read_RouteCandidate,
+    'RouteDecided': _read_RouteDecided,
+    'RuntimeCreated': _read_RuntimeCreated,
+    'SecurityEvent': _read_SecurityEvent,
+    'StepCompleted': _read_StepCompleted,
+    'StepFailed': _read_StepFailed,
+    'GpuShare': _read_GpuShare,
+    'Placement': _read_Placement,
+    'TaskAllocated': _read_TaskAllocated,
+    'TaskCancelled': _read_TaskCancelled,
+    'TaskCheckpointCreated': _read_TaskCheckpointCreated,
+    'TaskFinished': _read_TaskFinished,
+    'TaskPending': _read_TaskPending,
+    'TaskPreempted': _read_TaskPreempted,
+    'TaskRejected': _read_TaskRejected,
+    'GangMember': _read_GangMember,
+    'TaskSubmitted': _read_TaskSubmitted,
+    'ToolCallCompleted': _read_ToolCallCompleted,
+    'ToolCallDecided': _read_ToolCallDecided,
+    'ToolCallRequested': _read_ToolCallRequested,
+    'TripleAsserted': _read_TripleAsserted,
+    'WorkflowCompleted': _read_WorkflowCompleted,
+    'WorkflowStep': _read_WorkflowStep,
+    'WorkflowStarted': _read_WorkflowStarted,
 }

@@ -293,3 +293,30 @@ def test_lone_surrogates_are_a_validation_error(codec: EventCodec) -> None:
     with pytest.raises(EventValidationError) as info:
         codec.encode(_with(sample_event("TaskCancelled", 0), reason="bad \udc80"))
     assert info.value.rule == "utf8"
+
+
+@settings(max_examples=300, deadline=None)
+@given(index=st.integers(0, len(EVENT_TYPES) - 1), cut=st.integers(0, 400), flips=st.lists(
+    st.tuples(st.integers(5, 400), st.integers(0, 255)), max_size=4))
+def test_damaged_records_raise_only_decode_errors(index: int, cut: int, flips: list[tuple[int, int]]) -> None:
+    codec = EventCodec(StaticSchemaIds())
+    data = bytearray(codec.encode(sample_event(EVENT_TYPES[index], index)))
+    for pos, value in flips:
+        if pos < len(data):
+            data[pos] = value
+    damaged = bytes(data[: max(5, len(data) - cut % 50)])
+    try:
+        event = codec.decode(damaged)
+    except DecodeError as err:
+        assert err.reason in {"invalid_avro", "trailing_bytes", "invalid_event"}
+    else:
+        validate(event)  # whatever decodes is a valid event
+
+
+def test_generated_reader_and_fastavro_agree(codec: EventCodec) -> None:
+    for event in sample_events(62, seed=7):
+        et = type(event).EVENT_TYPE
+        data = codec.encode(event)
+        schema = fastavro.parse_schema(catalogue.stripped(catalogue.resolved_schema(et)))
+        record = fastavro.schemaless_reader(io.BytesIO(data[5:]), schema, None)
+        assert ev._generated.READ[et](data, 5) == (ev._generated.DEC[et](record), len(data))
