@@ -18,6 +18,7 @@ import structlog
 from clickhouse_connect.driver.client import Client
 
 from agentic.connectors.kafka_positions import Position, assigned_consumer
+from agentic.schemas.errors import DecodeError
 
 from .clickhouse import schema
 from .clickhouse.checksums import Checksum, RowDifference, differences, table_checksums
@@ -151,10 +152,11 @@ def compare(client: Client, live: str, rebuilt: str, limit: int = 20) -> list[Ta
 
 
 class DecisionProcessor(Protocol):
-    """A processor's pure core seen through events: (state, input event) -> (state, output events)."""
+    """The part of `agentic.streams.shell.Processor` replay needs: a pure step over typed events."""
 
-    input_topic: str
-    output_topic: str
+    name: str
+    inputs: tuple[str, ...]
+    output: str
 
     def initial_state(self) -> Any: ...
 
@@ -163,7 +165,8 @@ class DecisionProcessor(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class DecisionMismatch:
-    index: int  # position in the decision log (= offset on a single-partition topic)
+    position: int  # offset of the decision in the decision log (-1: missing from the log)
+    mark: tuple[int, int]  # (input offset, index among that input's decisions)
     recorded: str
     recomputed: str
     cause: str
@@ -173,48 +176,74 @@ class DecisionMismatch:
 class DecisionCheck:
     processor: str
     inputs: int = 0
+    undecodable_inputs: int = 0
     recorded: int = 0
+    foreign: int = 0  # records of the decision topic not written by this processor (no mark header)
     recomputed: int = 0
     identical: int = 0
+    ahead: int = 0  # re-derived decisions after the last recorded one: inputs the live processor has not reached
     mismatch_count: int = 0
     mismatches: list[DecisionMismatch] = field(default_factory=list)  # the first `limit` of them
 
     @property
     def ok(self) -> bool:
-        return self.mismatch_count == 0 and self.recorded <= self.recomputed
+        return self.mismatch_count == 0
 
 
-ReadValues = Callable[[str], Iterator[tuple[int, bytes]]]
+Record = tuple[int, bytes, list[tuple[str, bytes | None]]]
+ReadRecords = Callable[[str], Iterator[Record]]
 
 
-def verify_decisions(name: str, processor: DecisionProcessor, codec: Any, read_values: ReadValues,
+def verify_decisions(processor: DecisionProcessor, codec: Any, read_records: ReadRecords,
                      limit: int = 20) -> DecisionCheck:
     """Re-run `processor` over its recorded inputs; compare every re-encoded decision with the recorded bytes.
 
-    `read_values(topic)` yields (offset, value bytes) of a whole topic in order; `codec` encodes and
-    decodes framed events (`EventCodec`). Recorded decisions must equal the first recomputed ones byte
-    for byte; recomputed decisions beyond the recorded ones are inputs the live processor has not reached.
+    Each recorded decision carries its mark (the input offset and its index among that input's decisions,
+    `agentic.streams.shell.marks`), so it is compared with exactly the decision re-derived from that input.
+    Records without this processor's mark are counted as foreign; re-derived decisions past the last
+    recorded mark are inputs the live processor has not reached yet. Everything else must be identical.
     """
-    check = DecisionCheck(name)
+    from agentic.streams.shell import Unprocessable
+    from agentic.streams.shell.marks import mark_of
+
+    check = DecisionCheck(processor.name)
     state = processor.initial_state()
-    recomputed: list[tuple[bytes, str]] = []
-    for _, value in read_values(processor.input_topic):
-        event = codec.decode(value)
-        check.inputs += 1
-        state, outputs = processor.step(state, event)
-        cause = f"{event.envelope.event_type} {event.envelope.event_id}"
-        recomputed.extend((codec.encode(out), cause) for out in outputs)
-    check.recomputed = len(recomputed)
-    for i, (_, recorded) in enumerate(read_values(processor.output_topic)):
-        check.recorded += 1
-        if i >= len(recomputed):
-            _mismatch(check, i, codec, recorded, None, "no input explains this recorded decision", limit)
+    derived: dict[tuple[int, int], tuple[bytes, str]] = {}
+    for offset, value, _ in read_records(processor.inputs[0]):
+        try:
+            event = codec.decode(value)
+            state, outputs = processor.step(state, event)
+        except (DecodeError, Unprocessable):
+            check.undecodable_inputs += 1  # the shell dead-lettered it: no decision came from it
             continue
-        mine, cause = recomputed[i]
+        check.inputs += 1
+        cause = f"input @{offset} {event.envelope.event_type} {event.envelope.event_id}"
+        for index, out in enumerate(outputs):
+            derived[(offset, index)] = (codec.encode(out), cause)
+    check.recomputed = len(derived)
+    seen: set[tuple[int, int]] = set()
+    for position, recorded, headers in read_records(processor.output):
+        mark = mark_of(headers, processor.name)
+        if mark is None:
+            check.foreign += 1
+            continue
+        check.recorded += 1
+        key = (mark.offset, mark.index)
+        seen.add(key)
+        mine, cause = derived.get(key, (None, "no input explains this recorded decision"))
         if mine == recorded:
             check.identical += 1
         else:
-            _mismatch(check, i, codec, recorded, mine, cause, limit)
+            _mismatch(check, DecisionMismatch(position, key, _describe(codec, recorded), _describe(codec, mine),
+                                              cause), limit)
+    last = max(seen, default=(-1, -1))
+    for key in sorted(k for k in derived if k not in seen):
+        if key > last:
+            check.ahead += 1
+        else:
+            mine, cause = derived[key]
+            _mismatch(check, DecisionMismatch(-1, key, "(missing from the decision log)", _describe(codec, mine),
+                                              cause), limit)
     return check
 
 
@@ -228,17 +257,16 @@ def _describe(codec: Any, data: bytes | None) -> str:
         return f"undecodable ({exc})"
 
 
-def _mismatch(check: DecisionCheck, i: int, codec: Any, recorded: bytes, mine: bytes | None, cause: str,
-              limit: int) -> None:
+def _mismatch(check: DecisionCheck, m: DecisionMismatch, limit: int) -> None:
     check.mismatch_count += 1
     if len(check.mismatches) < limit:
-        check.mismatches.append(DecisionMismatch(i, _describe(codec, recorded), _describe(codec, mine), cause))
+        check.mismatches.append(m)
 
 
-def topic_values(bootstrap: str, topic_ends: dict[Position, int]) -> ReadValues:
-    """A `read_values` for `verify_decisions` over raw Kafka records, up to the given end offsets."""
+def topic_records(bootstrap: str, topic_ends: dict[Position, int]) -> ReadRecords:
+    """A `read_records` for `verify_decisions` over raw Kafka records, up to the given end offsets."""
 
-    def read(topic: str) -> Iterator[tuple[int, bytes]]:
+    def read(topic: str) -> Iterator[Record]:
         targets = {tp: end for tp, end in topic_ends.items() if tp[0] == topic and end > 0}
         if not targets:
             return
@@ -247,11 +275,12 @@ def topic_values(bootstrap: str, topic_ends: dict[Position, int]) -> ReadValues:
             remaining = dict(targets)
             while remaining:
                 for msg in consumer.consume(10_000, 0.5):
-                    tp = (msg.topic(), msg.partition())
-                    if msg.error() is not None or tp not in remaining or msg.offset() >= remaining[tp]:
+                    tp = (str(msg.topic()), int(msg.partition() or 0))
+                    offset = int(msg.offset() or 0)
+                    if msg.error() is not None or tp not in remaining or offset >= remaining[tp]:
                         continue
-                    yield msg.offset(), bytes(msg.value() or b"")
-                    if msg.offset() + 1 >= remaining[tp]:
+                    yield offset, bytes(msg.value() or b""), list(msg.headers() or [])
+                    if offset + 1 >= remaining[tp]:
                         del remaining[tp]
         finally:
             consumer.close()

@@ -21,6 +21,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("projector", "projector"),
     ("replay", "replay"),
     ("audit", "audit"),
+    ("demo", "demo"),
     ("stack", "stack"),
     ("events", "publish"),
     ("events", "tail"),

@@ -117,24 +117,28 @@ def verify_scheduler(settings: Settings, ids, console: Console, limit: int) -> b
     from agentic.schemas.codec import EventCodec
 
     try:
-        from agentic.projections.decisions import scheduler_processor
+        from agentic.streams.scheduler.processor import scheduler_processor
     except ImportError as exc:
-        console.print(f"[yellow]decision replay skipped: no scheduler processor adapter ({exc})[/yellow]")
+        console.print(f"[yellow]decision replay skipped: the scheduler processor is not installed ({exc})[/yellow]")
         return True
     proc = scheduler_processor()
-    topics = (proc.input_topic, proc.output_topic)
+    topics = (*proc.inputs, proc.output)
     ends = end_offsets(settings.kafka_bootstrap, topics)
     started = time.perf_counter()
-    check = rp.verify_decisions("scheduler", proc, EventCodec(ids, validate_on_decode=False),
-                                rp.topic_values(settings.kafka_bootstrap, ends), limit)
+    check = rp.verify_decisions(proc, EventCodec(ids, validate_on_decode=False),
+                                rp.topic_records(settings.kafka_bootstrap, ends), limit)
     secs = time.perf_counter() - started
     colour = "green" if check.ok else "red"
-    console.print(f"[{colour}]scheduler: {check.inputs} inputs re-run in {secs:.1f}s, {check.recorded} recorded "
-                  f"decisions, {check.identical} byte-identical, {check.mismatch_count} different, "
-                  f"{check.recomputed - check.recorded} not yet decided live[/{colour}]")
+    console.print(f"[{colour}]scheduler decisions: {check.inputs} inputs re-run in {secs:.1f}s; "
+                  f"{check.recorded} recorded, {check.identical} byte-identical, {check.mismatch_count} "
+                  f"different or missing; {check.ahead} not yet decided live[/{colour}]")
+    if check.foreign:
+        console.print(f"[yellow]  {check.foreign} records of {proc.output} were not written by the "
+                      f"{proc.name} processor (no mark header): not compared[/yellow]")
     for m in check.mismatches:
-        console.print(f"[red]  decision #{m.index}: recorded {m.recorded} / re-derived {m.recomputed} "
-                      f"(input: {m.cause})[/red]")
+        where = f"log offset {m.position}" if m.position >= 0 else "not in the log"
+        console.print(f"[red]  decision {m.mark} ({where}): recorded {m.recorded} / re-derived "
+                      f"{m.recomputed} ({m.cause})[/red]")
     return bool(check.ok)
 
 

@@ -104,9 +104,8 @@ def _task_row(rec: SourceRecord, ev: Event, state: str, *, queue: str = "", reas
 
 
 def member_gpu_milli(member: Event) -> int:
-    """GPU-milli one replica asks for: whole GPUs count 1000 each, else the fractional share."""
-    count = int(member["gpu_count"])
-    return count * 1000 if count > 0 else int(member["gpu_milli"])
+    """GPU-milli one replica asks for: `gpu_milli` is the share of EACH of its `gpu_count` GPUs."""
+    return int(member["gpu_count"]) * int(member["gpu_milli"])
 
 
 def task_submitted(rec: SourceRecord, ev: Event) -> dict[str, list[Row]]:

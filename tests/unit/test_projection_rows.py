@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from agentic.events import EVENT_CLASSES
 from agentic.projections.clickhouse.rows import (
     COLUMNS,
     MAPPERS,
@@ -16,8 +18,6 @@ from agentic.projections.clickhouse.rows import (
 from agentic.projections.clickhouse.sink import Batch
 from agentic.schemas.codec import event_to_json
 from agentic.schemas.samples import sample_event
-
-from agentic.events import EVENT_CLASSES
 
 
 def record(event_type: str, i: int = 0, offset: int = 7) -> SourceRecord:
@@ -56,9 +56,10 @@ def test_allocation_has_one_row_per_placement_numbered_by_idx_and_sums_gpu_milli
     assert task["state"] == "ALLOCATED" and task["gpu_milli"] == expected
 
 
-def test_submitted_task_requests_whole_gpus_as_1000_milli_each() -> None:
-    assert member_gpu_milli({"gpu_count": 2, "gpu_milli": 0}) == 2000
-    assert member_gpu_milli({"gpu_count": 0, "gpu_milli": 250}) == 250
+def test_submitted_task_requests_its_share_of_each_gpu() -> None:
+    assert member_gpu_milli({"gpu_count": 2, "gpu_milli": 1000}) == 2000
+    assert member_gpu_milli({"gpu_count": 1, "gpu_milli": 250}) == 250
+    assert member_gpu_milli({"gpu_count": 0, "gpu_milli": 0}) == 0
 
 
 def test_undecodable_record_still_gets_a_raw_row_with_its_reason_and_nothing_else() -> None:

@@ -1,0 +1,205 @@
+"""`agentic demo`: the main job. OpenB workload -> Kafka -> scheduler processor -> decisions -> ClickHouse,
+with a progress bar, a short report, and `replay --verify` at the end.
+
+Needs the services up (`agentic stack up`; `./run demo` does both) and the chDB folder free (no
+`agentic projector run` elsewhere: the demo runs the projector itself and serves the SQL endpoint while it
+runs, so `agentic sql` works from another shell).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agentic import wiring
+from agentic.cli.demo_workload import load_nodes, load_pods, workload
+from agentic.cli.replay import run_verify
+from agentic.config import Settings
+from agentic.connectors.clickhouse import ClickHouseUnavailable, QueryEndpoint, live_endpoint, open_client
+from agentic.connectors.kafka_positions import end_offsets
+from agentic.projections.clickhouse.decode import DictDecoder
+from agentic.projections.clickhouse.projector import EVENT_TOPICS, Projector, ProjectorConfig
+from agentic.projections.clickhouse.sink import ClickHouseSink
+from agentic.schemas.codec import EventCodec
+from agentic.schemas.topics import SCHEDULING_DECISIONS, SCHEDULING_INPUTS
+
+log = structlog.get_logger(__name__)
+IDLE_TIMEOUT_S = 1.0
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("AGENTIC_OPENB_DIR", "../shared/data/openb")).expanduser().resolve()
+
+
+@dataclass
+class Figures:
+    inputs: int = 0
+    published_s: float = 0.0
+    decisions: int = 0
+    scheduler_s: float = 0.0
+    projected: int = 0
+    projector_s: float = 0.0
+
+
+def _run_scheduler(settings: Settings, ids: Any, stop: threading.Event, out: dict[str, Any]) -> None:
+    from agentic.streams.scheduler.processor import scheduler_processor
+    from agentic.streams.shell.kafka import KafkaShell, ShellConfig
+
+    try:
+        shell = KafkaShell(scheduler_processor(), EventCodec(ids), ShellConfig(settings.kafka_bootstrap,
+                                                                               idle_timeout=IDLE_TIMEOUT_S))
+        out["shell"] = shell
+        out["stats"] = shell.run(until_idle=True, stop=stop)
+    except Exception as exc:  # reported by the main thread, which then fails the demo
+        out["error"] = exc
+        log.exception("demo.scheduler_failed")
+
+
+@click.command("demo")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="OpenB trace folder (default: $AGENTIC_OPENB_DIR or ../shared/data/openb).")
+@click.option("--pods", default="openb_pod_list_default.csv", show_default=True, help="Pod list of the trace.")
+@click.option("--nodes", default="openb_node_list_gpu_node.csv", show_default=True, help="Node list.")
+@click.option("--span-minutes", default=60, show_default=True, help="The trace compressed into this much event time.")
+@click.option("--limit", type=int, default=None, help="Only the first N pods of the list.")
+@click.option("--verify/--no-verify", default=True, show_default=True, help="Run replay --verify at the end.")
+@click.pass_obj
+def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_minutes: int, limit: int | None,
+         verify: bool) -> None:
+    """Feed the OpenB workload through the scheduler and the projections, report, and verify by replay."""
+    console = Console()
+    folder = data_dir or default_data_dir()
+    if not (folder / pods).exists() or not (folder / nodes).exists():
+        raise click.ClickException(f"OpenB files {pods} and {nodes} not found in {folder}; pass --data-dir "
+                                   "or set AGENTIC_OPENB_DIR")
+    if settings.clickhouse_url is None and live_endpoint(settings):
+        raise click.ClickException("an `agentic projector run` owns the chDB folder; stop it, the demo runs "
+                                   "its own projector")
+    try:
+        client = open_client(settings)
+    except ClickHouseUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    run = time.strftime("d%H%M%S", time.gmtime())
+    events = workload(run, load_nodes(folder / nodes), load_pods(folder / pods)[:limit],
+                      end_ms=int(time.time() // 60 * 60_000), span_ms=span_minutes * 60_000)
+    console.print(f"[bold]demo run {run}[/bold]: {len(events)} scheduling inputs from {folder / pods} "
+                  f"({span_minutes} min of event time)")
+    ids = wiring.schema_ids(settings)
+    event_codec = EventCodec(ids)
+    producer = wiring.producer(settings, event_codec)
+    endpoint = QueryEndpoint(settings).start() if settings.clickhouse_url is None else None
+    figures = Figures(inputs=len(events))
+    try:
+        ok = _pipeline(settings, client, ids, producer, events, figures, console)
+        _report(client, run, figures, console)
+        if verify:
+            console.rule("replay --verify")
+            ok = run_verify(settings, client, DictDecoder(ids), ids, decisions=True, limit=10) and ok
+    finally:
+        if endpoint is not None:
+            endpoint.stop()
+    sys.exit(0 if ok else 1)
+
+
+def _pipeline(settings: Settings, client: Any, ids: Any, producer: Any, events: list[Any], fig: Figures,
+              console: Console) -> bool:
+    start_inputs = end_offsets(settings.kafka_bootstrap, (SCHEDULING_INPUTS.name,))
+    started = time.perf_counter()
+    for e in events:
+        producer.publish(e)
+    producer.flush()
+    fig.published_s = time.perf_counter() - started
+    goal_inputs = sum(start_inputs.values()) + len(events)
+    stop = threading.Event()
+    sched: dict[str, Any] = {}
+    thread = threading.Thread(target=_run_scheduler, args=(settings, ids, stop, sched), daemon=True)
+    t0 = time.perf_counter()
+    thread.start()
+    proj = Projector(settings.kafka_bootstrap, ClickHouseSink(client, "agentic"), ids, ProjectorConfig())
+    proj.start()
+    p0 = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        s_task = bar.add_task("scheduler: inputs decided", total=goal_inputs)
+        p_task = bar.add_task("projector: records in ClickHouse", total=None)
+        while True:
+            proj.step()
+            shell = sched.get("shell")
+            if shell is not None:
+                bar.update(s_task, completed=shell.stats.next_offset)
+            if not thread.is_alive():
+                fig.scheduler_s = fig.scheduler_s or time.perf_counter() - t0
+                ends = end_offsets(settings.kafka_bootstrap, EVENT_TOPICS)
+                bar.update(p_task, total=sum(ends.values()), completed=sum(proj.progress.positions.values()))
+                if all(proj.progress.positions.get(tp, 0) >= e for tp, e in ends.items()):
+                    break
+            else:
+                bar.update(p_task, completed=sum(proj.progress.positions.values()))
+    fig.projector_s = time.perf_counter() - p0
+    fig.projected = proj.progress.records
+    proj.close()
+    if "error" in sched:
+        console.print(f"[red]scheduler failed: {sched['error']}[/red]")
+        return False
+    stats = sched["stats"].as_dict()
+    fig.decisions = sched["stats"].outputs
+    fig.scheduler_s = max(float(stats["elapsed_s"]) - IDLE_TIMEOUT_S, 1e-3)  # the shell waits that long to stop
+    decisions_end = sum(end_offsets(settings.kafka_bootstrap, (SCHEDULING_DECISIONS.name,)).values())
+    console.print(f"scheduler: {sched['stats'].inputs} inputs, {fig.decisions} decisions "
+                  f"(decision log now {decisions_end}); projector: {fig.projected} records")
+    return True
+
+
+REPORT_SQL = {
+    "utilisation": """
+        SELECT round(100 * max(r), 1) AS peak_alloc_pct, round(100 * avg(r), 1) AS mean_alloc_pct,
+               round(100 * argMax(r, minute), 1) AS final_alloc_pct
+        FROM (SELECT minute, sum(sum(d)) OVER (ORDER BY minute) / {cap} AS r
+              FROM (SELECT toStartOfMinute(fromUnixTimestamp64Milli(start_ms)) AS minute, gpu_milli AS d
+                    FROM agentic.allocation_intervals WHERE startsWith(task_id, {run:String})
+                    UNION ALL
+                    SELECT toStartOfMinute(fromUnixTimestamp64Milli(assumeNotNull(end_ms))), -gpu_milli
+                    FROM agentic.allocation_intervals WHERE startsWith(task_id, {run:String}) AND end_ms IS NOT NULL)
+              GROUP BY minute)""",
+    "queues": """
+        SELECT queue, count() AS allocated, round(avg(wait_ms) / 1000, 1) AS avg_wait_s,
+               round(quantileExact(0.99)(wait_ms) / 1000, 1) AS p99_wait_s
+        FROM agentic.allocations FINAL WHERE startsWith(task_id, {run:String}) AND idx = 0
+        GROUP BY queue ORDER BY queue""",
+    "tasks": """
+        SELECT state, count() AS tasks FROM agentic.task_latest WHERE startsWith(task_id, {run:String})
+        GROUP BY state ORDER BY tasks DESC""",
+}
+
+
+def _report(client: Any, run: str, fig: Figures, console: Console) -> None:
+    cap = client.query("SELECT sum(gpu_count) * 1000 FROM agentic.node_events FINAL WHERE event_type = "
+                       "'NodeRegistered' AND startsWith(node_id, {run:String})",
+                       parameters={"run": f"{run}-"}).result_rows[0][0] or 1
+    console.rule(f"report of run {run}")
+    for title, sql in REPORT_SQL.items():
+        res = client.query(sql.replace("{cap}", str(int(cap))), parameters={"run": f"{run}-"})
+        table = Table(title=title)
+        for col in res.column_names:
+            table.add_column(col)
+        for row in res.result_rows:
+            table.add_row(*(str(v) for v in row))
+        console.print(table)
+    console.print(
+        f"inputs published {fig.inputs} in {fig.published_s:.1f}s ({fig.inputs / max(fig.published_s, 1e-9):,.0f}/s); "
+        f"scheduler {fig.decisions} decisions in {fig.scheduler_s:.1f}s "
+        f"({fig.decisions / max(fig.scheduler_s, 1e-9):,.0f} decisions/s through Kafka); "
+        f"projector {fig.projected} events in {fig.projector_s:.1f}s "
+        f"({fig.projected / max(fig.projector_s, 1e-9):,.0f} events/s while following the scheduler; "
+        "`agentic bench projections` measures its capacity)")
