@@ -23,6 +23,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("audit", "audit"),
     ("demo", "demo"),
     ("stack", "stack"),
+    ("processor", "processor"),
+    ("processor", "cluster"),
     ("events", "publish"),
     ("events", "tail"),
     ("memory", "memory"),

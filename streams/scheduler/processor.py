@@ -23,6 +23,7 @@ from agentic.streams.shell import Unprocessable
 from . import model as m
 from .config import SchedulerConfig
 from .core import Scheduler
+from .diagnose import diagnose
 from .frag import cluster_frag_ratio
 from .state import ClusterState
 
@@ -185,3 +186,12 @@ def cluster_status(processor: SchedulerProcessor, state: ClusterState,
         "gpu_utilisation": alloc_milli / total_milli if total_milli else 0.0,
         "fragmentation_ratio": frag,
     }
+
+
+def pending_reasons(processor: SchedulerProcessor, state: ClusterState, outputs: Sequence[Any]) -> dict[str, str]:
+    """The reason each pending task waits: its last TaskPending among ``outputs`` (the decision log, or the
+    tail folded after a checkpoint); for a task whose last TaskPending is older, the core's diagnosis now."""
+    last = {o.task_id: str(o.reason) for o in outputs if isinstance(o, ev.TaskPending)}
+    wl = processor.core.workload(state)
+    return {task_id: last.get(task_id) or str(diagnose(state, processor.config, state.tasks[task_id], wl).reason)
+            for task_id in state.pending if task_id in state.tasks}

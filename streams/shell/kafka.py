@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic
 
@@ -25,14 +25,14 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from agentic.connectors.kafka import RawProducer, dlq_headers
-from agentic.connectors.kafka_positions import assigned_consumer
+from agentic.connectors.kafka_positions import assigned_consumer, end_offsets
 from agentic.schemas.codec import DecodeError, EventCodec
 from agentic.schemas.topics import CHECKPOINTS, key_for
 
 from . import tails
 from .checkpoint import Checkpoint
 from .marks import NOTHING_WRITTEN, Mark, output_headers
-from .protocol import Processor, S, Unprocessable
+from .protocol import Emitted, Processor, S, Unprocessable, fold_positioned
 
 log = structlog.get_logger(__name__)
 
@@ -244,3 +244,59 @@ class _Loop(Generic[S]):
         self.since_checkpoint = 0
         self.stats.checkpoints += 1
         log.info("shell.checkpoint", processor=self.p.name, next_offset=self.next_offset, bytes=len(value))
+
+
+# ------------------------------------------------------------------------------ reading a processor's log
+def read_events(bootstrap: str, codec: EventCodec, topic: str, start: int = 0, end: int | None = None,
+                partition: int = 0) -> Iterator[tuple[int, Any]]:
+    """``(offset, event)`` of ``topic[partition]`` from ``start`` up to ``end`` (default: the current end),
+    skipping records that do not decode (the shell dead-letters those: they have no outputs)."""
+    consumer = assigned_consumer(bootstrap, "agentic-shell-reader", {(topic, partition): start})
+    try:
+        stop = end if end is not None else int(consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=10)[1])
+        position = start
+        while position < stop:
+            batch = consumer.consume(5_000, 1.0)
+            if not batch and int(consumer.position([TopicPartition(topic, partition)])[0].offset) >= stop:
+                return
+            for msg in batch:
+                if msg.error() is not None:
+                    raise KafkaException(msg.error())
+                position = int(msg.offset() or 0)
+                if position >= stop:
+                    return
+                try:
+                    yield position, codec.decode(msg.value() or b"")
+                except DecodeError:
+                    continue
+    finally:
+        consumer.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Folded(Generic[S]):
+    """A processor's state rebuilt from its log: from a checkpoint (``checkpoint_offset``) or from 0."""
+
+    state: S
+    next_offset: int
+    checkpoint_offset: int | None
+    tail: list[Emitted[Any]]  # outputs of the inputs folded after the checkpoint (all of them without one)
+
+
+def state_at(processor: Processor[S, Any, Any], codec: EventCodec, bootstrap: str, end: int | None = None,
+             checkpoint_topic: str | None = CHECKPOINTS.name) -> Folded[S]:
+    """The state after the inputs before offset ``end`` (default: all): the latest usable checkpoint at or
+    before ``end`` plus the tail, or a fold from offset 0 (``checkpoint_topic=None`` forces the full fold)."""
+    topic = single_input(processor, bootstrap)
+    if end is None:
+        end = end_offsets(bootstrap, [topic])[(topic, 0)]
+    checkpoint = tails.latest_checkpoint(bootstrap, checkpoint_topic, processor.name) if checkpoint_topic else None
+    usable = checkpoint is not None and checkpoint.usable_for(processor.name, processor.version, topic, 0) is None \
+        and checkpoint.next_offset <= end
+    if usable and checkpoint is not None:
+        state, start, used = processor.restore(checkpoint.snapshot), checkpoint.next_offset, checkpoint.next_offset
+    else:
+        state, start, used = processor.initial_state(), 0, None
+    state, tail = fold_positioned(processor, read_events(bootstrap, codec, topic, start, end), state)
+    return Folded(state, end, used, tail)

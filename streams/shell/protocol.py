@@ -64,15 +64,12 @@ class Emitted(Generic[O_co]):
 def fold(processor: Processor[S, E, O], events: Iterable[E], state: S | None = None) -> tuple[S, list[O]]:
     """Run ``step`` over ``events`` from ``state`` (default: ``processor.initial_state()``).
 
-    Returns the final state and every output, in order. Pure: this is what `replay --verify` runs over
-    a recorded input log to compare with the recorded output log.
+    Returns the final state and every output, in order. An event ``step`` refuses (`Unprocessable`) gives
+    no output, as in the Kafka shell (which dead-letters it). Pure: this is what `replay --verify` runs
+    over a recorded input log to compare with the recorded output log.
     """
-    current = processor.initial_state() if state is None else state
-    outputs: list[O] = []
-    for event in events:
-        current, out = processor.step(current, event)
-        outputs.extend(out)
-    return current, outputs
+    current, emitted = fold_positioned(processor, enumerate(events), state)
+    return current, [e.output for e in emitted]
 
 
 def fold_positioned(processor: Processor[S, E, O], events: Iterable[tuple[int, E]],
@@ -81,6 +78,9 @@ def fold_positioned(processor: Processor[S, E, O], events: Iterable[tuple[int, E
     current = processor.initial_state() if state is None else state
     emitted: list[Emitted[O]] = []
     for position, event in events:
-        current, out = processor.step(current, event)
+        try:
+            current, out = processor.step(current, event)
+        except Unprocessable:
+            continue
         emitted.extend(Emitted(position, i, o) for i, o in enumerate(out))
     return current, emitted
