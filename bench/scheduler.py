@@ -23,7 +23,14 @@ import numpy as np
 from agentic.streams.scheduler import ClusterState, Scheduler, SchedulerConfig
 from agentic.streams.scheduler.frag import from_shapes, node_frag
 from agentic.streams.scheduler.model import (
-    Gpu, Member, Meta, NodeRegistered, QueueConfigured, TaskAllocated, TaskCancelled, TaskSubmitted,
+    Gpu,
+    Member,
+    Meta,
+    NodeRegistered,
+    QueueConfigured,
+    TaskAllocated,
+    TaskCancelled,
+    TaskSubmitted,
 )
 
 from .openb import TraceNode, TracePod, typical_shapes

@@ -15,9 +15,24 @@ from .config import SchedulerConfig
 from .diagnose import diagnose
 from .frag import Workload, from_shapes, shape_key, typical
 from .model import (
-    Decision, InputEvent, Meta, NodeHeartbeat, NodeRegistered, NodeRemoved, NodeUpdated, PendingReason,
-    QueueConfigured, RejectReason, TaskAllocated, TaskCancelled, TaskFinished, TaskPending, TaskPreempted,
-    TaskRejected, TaskSubmitted, decision_meta,
+    Decision,
+    InputEvent,
+    Meta,
+    NodeHeartbeat,
+    NodeRegistered,
+    NodeRemoved,
+    NodeUpdated,
+    PendingReason,
+    QueueConfigured,
+    RejectReason,
+    TaskAllocated,
+    TaskCancelled,
+    TaskFinished,
+    TaskPending,
+    TaskPreempted,
+    TaskRejected,
+    TaskSubmitted,
+    decision_meta,
 )
 from .placement import Miss, Placed, allocate, fits_now, place, release
 from .state import ClusterState, QueueRecord, TaskRecord, quota_key

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .config import SchedulerConfig
-from .frag import Workload
+from .frag import F64, I64, Workload
 from .model import PendingReason, Topology
 from .placement import Miss, _attempt, release, replica_reqs
-from .frag import F64, I64
 from .scoring import Req, allowed_gpus, feasible, memoized
 from .state import ClusterState, TaskRecord
 

@@ -105,7 +105,7 @@ def node_frag(left: I64, cpu_left: I64, acc: B, wl: Workload) -> F64:
     """Expected fragmented GPU milli of each of K nodes: [K]."""
     total = left.sum(axis=1)
     if wl.size == 0:
-        return wl.p_cpu * total.astype(np.float64)
+        return np.asarray(wl.p_cpu * total, dtype=np.float64)
     cnt, small = type_stats(left, acc, wl)
     host = (cnt >= wl.count[None, :]) & (cpu_left[:, None] >= wl.cpu[None, :])
     f = np.where(host, small, total[:, None])

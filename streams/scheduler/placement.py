@@ -77,7 +77,7 @@ def fits_now(state: ClusterState, p: Placement) -> bool:
 
 def pick_gpus(state: ClusterState, i: int, req: Req, same_domain: bool) -> tuple[int, ...] | None:
     """Whole GPUs for a multi-GPU replica: one NVLink domain, contiguous indices when possible."""
-    ok, left = feasible(state, req, np.array([i]))
+    _ok, left = feasible(state, req, np.array([i]))
     cand = [g for g in range(state.gpu_slots) if left[0, g] >= req.milli]
     by_domain: dict[int, list[int]] = {}
     for g in cand:

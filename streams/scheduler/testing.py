@@ -7,8 +7,20 @@ from dataclasses import dataclass, field
 from .config import SchedulerConfig
 from .core import Scheduler
 from .model import (
-    Decision, Gpu, InputEvent, Member, Meta, NodeHeartbeat, NodeRegistered, NodeRemoved, Quota,
-    QueueConfigured, TaskCancelled, TaskFinished, TaskSubmitted, Topology,
+    Decision,
+    Gpu,
+    InputEvent,
+    Member,
+    Meta,
+    NodeHeartbeat,
+    NodeRegistered,
+    NodeRemoved,
+    QueueConfigured,
+    Quota,
+    TaskCancelled,
+    TaskFinished,
+    TaskSubmitted,
+    Topology,
 )
 from .state import ClusterState
 

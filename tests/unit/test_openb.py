@@ -8,7 +8,10 @@ from pathlib import Path
 from agentic.bench.openb import load_nodes, load_pods, typical_shapes
 from agentic.bench.scheduler import arrivals, node_events, run
 
-HEADER = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n"
+HEADER = (
+    "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,"
+    "creation_time,deletion_time,scheduled_time\n"
+)
 
 
 def write(tmp: Path, rows: list[str], nodes: list[str]) -> tuple[Path, Path]:

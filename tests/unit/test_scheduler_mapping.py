@@ -6,7 +6,7 @@ import agentic.events as ev
 from agentic.schemas.codec import event_to_json, validate
 from agentic.streams.scheduler import ClusterState, Scheduler
 from agentic.streams.scheduler.mapping import to_event, to_input
-from agentic.streams.scheduler.model import decision_meta, Meta
+from agentic.streams.scheduler.model import Meta, decision_meta
 
 
 def env(n: int, kind: str) -> ev.Envelope:

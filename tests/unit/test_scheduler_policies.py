@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from agentic.streams.scheduler import SchedulerConfig
 from agentic.streams.scheduler.model import (
-    Member, PendingReason, Quota, TaskAllocated, TaskPending, TaskPreempted, Topology,
+    Member,
+    PendingReason,
+    Quota,
+    TaskAllocated,
+    TaskPending,
+    TaskPreempted,
+    Topology,
 )
 from agentic.streams.scheduler.testing import Driver
 
@@ -132,7 +138,7 @@ def test_reservation_stops_starvation_and_backfills_short_tasks() -> None:
     assert isinstance(short, TaskAllocated)
     d.finish("short")
     out = d.finish("small1")
-    assert [x.task_id for x in only(out, TaskAllocated)][0] == "big"
+    assert next(x.task_id for x in only(out, TaskAllocated)) == "big"
 
 
 def test_pending_task_is_retried_when_a_node_joins() -> None:
