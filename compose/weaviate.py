@@ -16,8 +16,9 @@ from .process import PidRecord, install_atomically, require_tool, run_logged, sp
 NAME = "weaviate"
 VERSION = versions.WEAVIATE
 BINARY = "weaviate-server"
-GOSSIP_PORT = 7946  # data port = gossip + 1
-RAFT_PORT = 8300  # internal RPC port = raft + 1
+# Internal ports follow the HTTP port (8080 -> gossip 8180, data 8181, raft 8182, raft RPC 8183), so
+# a second instance on another HTTP port (tests, another checkout) does not collide with the first.
+INTERNAL_PORT_OFFSET = 100
 NODE_NAME = "agentic-node-1"  # stable: Weaviate's schema (RAFT) is tied to the node name
 
 
@@ -49,18 +50,20 @@ def install(settings: Settings) -> bool:
 
 def server_env(settings: Settings, data: Path) -> dict[str, str]:
     """Environment of a standalone single-node Weaviate with anonymous access and no vectorizer."""
+    gossip = settings.weaviate_http_port + INTERNAL_PORT_OFFSET
+    raft = gossip + 2  # with CLUSTER_IN_LOCALHOST the server dials raft + 1 for internal RPC
     return {
         "PERSISTENCE_DATA_PATH": str(data),
         "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
         "DEFAULT_VECTORIZER_MODULE": "none",
         "CLUSTER_HOSTNAME": NODE_NAME,
         "CLUSTER_IN_LOCALHOST": "true",
-        "CLUSTER_GOSSIP_BIND_PORT": str(GOSSIP_PORT),
-        "CLUSTER_DATA_BIND_PORT": str(GOSSIP_PORT + 1),
-        "RAFT_PORT": str(RAFT_PORT),
-        "RAFT_INTERNAL_RPC_PORT": str(RAFT_PORT + 1),
+        "CLUSTER_GOSSIP_BIND_PORT": str(gossip),
+        "CLUSTER_DATA_BIND_PORT": str(gossip + 1),
+        "RAFT_PORT": str(raft),
+        "RAFT_INTERNAL_RPC_PORT": str(raft + 1),
         "RAFT_BOOTSTRAP_EXPECT": "1",
-        "RAFT_JOIN": f"{NODE_NAME}:{RAFT_PORT}",
+        "RAFT_JOIN": f"{NODE_NAME}:{raft}",
         "GRPC_PORT": str(settings.weaviate_grpc_port),
         "DISABLE_TELEMETRY": "true",
         "GO_PROFILING_DISABLE": "true",
