@@ -31,6 +31,7 @@ class TracePod:
     creation_time: int
     deletion_time: int
     scheduled_time: int
+    qos: str = ""
 
     @property
     def total_gpu_milli(self) -> int:
@@ -59,7 +60,7 @@ def load_pods(path: Path) -> list[TracePod]:
             spec = tuple(s for s in (r.get("gpu_spec") or "").split("|") if s) if num > 0 else ()
             pods.append(TracePod(r["name"], _int(r["cpu_milli"]), _int(r["memory_mib"]), num, milli, spec,
                                  _int(r["creation_time"]), _int(r["deletion_time"]),
-                                 _int(r["scheduled_time"])))
+                                 _int(r["scheduled_time"]), r.get("qos") or ""))
     return pods
 
 

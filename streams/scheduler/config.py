@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PLACEMENTS = ("frag", "fgd", "bestfit", "spread", "random")
+PLACEMENTS = ("frag", "fgd", "bestfit", "spread", "random", "firstfit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,8 @@ class SchedulerConfig:
     - ``placement``: ``frag`` (ours: fragmentation gradient in full precision, best-fit tie-break,
       load-aware), ``fgd`` (FGD as its authors' simulator scores it: integer sigmoid scores),
       ``bestfit`` (the simulator's integer best-fit score), ``spread`` (least allocated),
-      ``random`` (uniform among fitting nodes, seeded by ``seed`` and the task's position).
+      ``random`` (uniform among fitting nodes, seeded by ``seed`` and the task's position),
+      ``firstfit`` (the first registered node that fits).
     - ``workload_prior``: the expected GPU-request distribution for ``frag``/``fgd``; when empty
       the core learns it online from submitted tasks (``learn_workload``), refreshed after
       ``learn_refresh`` submissions (geometric schedule: 16, 64, 256, ... then every 4096).

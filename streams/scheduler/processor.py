@@ -188,10 +188,17 @@ def cluster_status(processor: SchedulerProcessor, state: ClusterState,
     }
 
 
-def pending_reasons(processor: SchedulerProcessor, state: ClusterState, outputs: Sequence[Any]) -> dict[str, str]:
-    """The reason each pending task waits: its last TaskPending among ``outputs`` (the decision log, or the
-    tail folded after a checkpoint); for a task whose last TaskPending is older, the core's diagnosis now."""
+def pending_reasons(processor: SchedulerProcessor, state: ClusterState,
+                    outputs: Sequence[Any]) -> tuple[dict[str, str], int]:
+    """The reason each pending task waits, and how many reasons were diagnosed now: a task's last TaskPending
+    among ``outputs`` (the decision log, or the tail folded after a checkpoint), else (its last TaskPending is
+    before the checkpoint) the core's diagnosis of the current state, which does not see reservations."""
     last = {o.task_id: str(o.reason) for o in outputs if isinstance(o, ev.TaskPending)}
     wl = processor.core.workload(state)
-    return {task_id: last.get(task_id) or str(diagnose(state, processor.config, state.tasks[task_id], wl).reason)
-            for task_id in state.pending if task_id in state.tasks}
+    reasons: dict[str, str] = {}
+    for task_id in state.pending:
+        if task_id in last:
+            reasons[task_id] = last[task_id]
+        elif task_id in state.tasks:
+            reasons[task_id] = str(diagnose(state, processor.config, state.tasks[task_id], wl).reason)
+    return reasons, sum(1 for t in reasons if t not in last)

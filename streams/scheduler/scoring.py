@@ -111,7 +111,7 @@ def _score_nodes(
         gpu_key = np.where(fits, lf, np.iinfo(np.int64).max)
         pick[sel] = np.argmin(gpu_key, axis=1)
     policy = cfg.placement
-    if policy in ("random",):
+    if policy in ("random", "firstfit"):
         score[sel] = 0.0
     elif policy == "bestfit":
         score[sel] = bestfit_int(cpu, state.gpu_left[nodes].sum(axis=1), req)
