@@ -109,8 +109,10 @@ def cluster() -> None:
 
 
 @cluster.command("status")
-@click.option("--from-checkpoint/--full-replay", default=True, show_default=True,
-              help="Start from the latest checkpoint and fold the tail, or fold the whole input log.")
+@click.option("--from-checkpoint/--full-replay", default=False, show_default=True,
+              help="Start from the latest checkpoint and fold the tail (faster; a task pending since before the "
+                   "checkpoint gets the core's diagnosis now instead of its last TaskPending reason), or fold the "
+                   "whole input log (exact reasons).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_topic_options
 @click.pass_obj
@@ -124,8 +126,9 @@ def cluster_status_cmd(settings: Settings, from_checkpoint: bool, as_json: bool,
     proc = _scheduler(placement, input_topic, output_topic)
     folded = state_at(proc, wiring.codec(settings), settings.kafka_bootstrap,
                       checkpoint_topic=checkpoint_topic if from_checkpoint else None)
-    status = cluster_status(proc, folded.state, pending_reasons(proc, folded.state, [e.output for e in folded.tail]))
-    status = {"as_of_input_offset": folded.next_offset, "from_checkpoint": folded.checkpoint_offset, **status}
+    reasons, diagnosed = pending_reasons(proc, folded.state, [e.output for e in folded.tail])
+    status = {"as_of_input_offset": folded.next_offset, "from_checkpoint": folded.checkpoint_offset,
+              **cluster_status(proc, folded.state, reasons), "pending_reasons_diagnosed_now": diagnosed}
     if as_json:
         click.echo(json.dumps(status))
         return
