@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -46,7 +47,7 @@ def _text(rng: random.Random, n: int) -> str:
 
 
 def _env(et: str, rng: random.Random, i: int) -> ev.Envelope:
-    eid = derived_event_id("sample", et, str(i))
+    eid = str(uuid.UUID(int=rng.getrandbits(128), version=4))  # rng is seeded by (seed, type, i)
     return ev.Envelope(
         event_id=eid,
         event_type=et,
