@@ -59,8 +59,8 @@ def load_pods(path: Path) -> list[TracePod]:
             milli = min(_int(r["gpu_milli"]), MILLI) if num > 0 else 0
             spec = tuple(s for s in (r.get("gpu_spec") or "").split("|") if s) if num > 0 else ()
             pods.append(TracePod(r["name"], _int(r["cpu_milli"]), _int(r["memory_mib"]), num, milli, spec,
-                                 _int(r["creation_time"]), _int(r["deletion_time"]),
-                                 _int(r["scheduled_time"]), r.get("qos") or ""))
+                                 _int(r.get("creation_time", "")), _int(r.get("deletion_time", "")),
+                                 _int(r.get("scheduled_time", "")), r.get("qos") or ""))
     return pods
 
 

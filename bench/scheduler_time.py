@@ -21,7 +21,13 @@ import numpy as np
 
 from agentic.streams.scheduler import ClusterState, Scheduler, SchedulerConfig
 from agentic.streams.scheduler.model import (
-    Member, Meta, QueueConfigured, TaskAllocated, TaskFinished, TaskRejected, TaskSubmitted,
+    Member,
+    Meta,
+    QueueConfigured,
+    TaskAllocated,
+    TaskFinished,
+    TaskRejected,
+    TaskSubmitted,
 )
 
 from .openb import TraceNode, TracePod
@@ -46,8 +52,8 @@ def duration_s(p: TracePod) -> int:
 def replay(nodes: Sequence[TraceNode], pods: Sequence[TracePod], cfg: SchedulerConfig, seed: int,
            speedup: float = 1.0) -> dict[str, Any]:
     sched, state = Scheduler(cfg), ClusterState(capacity=len(nodes))
-    for ev in node_events(nodes, random.Random(seed)):
-        state, _ = sched.step(state, ev)
+    for node in node_events(nodes, random.Random(seed)):
+        state, _ = sched.step(state, node)
     queues = sorted({p_queue(p) for p in pods})
     for q in queues:
         state, _ = sched.step(state, QueueConfigured(Meta(f"queue-{q}", 0), q))

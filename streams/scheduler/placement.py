@@ -108,7 +108,12 @@ def _choose(
         cands = np.nonzero(np.isfinite(score))[0]
         if cands.shape[0] == 0:
             return None
-        i = int(cands[np.random.default_rng(list(rng_key)).integers(cands.shape[0])])
+        rng = np.random.default_rng(list(rng_key))
+        i = int(cands[rng.integers(cands.shape[0])])
+        if req.shared:  # the simulator's Random also picks the shared GPU at random
+            _, left = feasible(state, req, np.array([i]))
+            gpus = np.nonzero(left[0] >= req.milli)[0]
+            return i, (int(gpus[rng.integers(gpus.shape[0])]),), float(score[i])
     else:
         i = int(np.argmax(score))
         if not np.isfinite(score[i]):
