@@ -112,8 +112,8 @@ def _choose(
         i = int(cands[rng.integers(cands.shape[0])])
         if req.shared:  # the simulator's Random also picks the shared GPU at random
             _, left = feasible(state, req, np.array([i]))
-            gpus = np.nonzero(left[0] >= req.milli)[0]
-            return i, (int(gpus[rng.integers(gpus.shape[0])]),), float(score[i])
+            fit = np.nonzero(left[0] >= req.milli)[0]
+            return i, (int(fit[rng.integers(fit.shape[0])]),), float(score[i])
     else:
         i = int(np.argmax(score))
         if not np.isfinite(score[i]):
