@@ -224,14 +224,19 @@ class WeaviateMemoryStore:
         self._known_tenants.clear()
 
     def _collection(self, tenant: str, target: str | None = None) -> Any:
+        """The tenant's view of ``target`` (default: the alias), creating the tenant on first use.
+
+        Weaviate 1.39 manages tenants only through the real collection name, so the alias is
+        resolved for that; reads and writes go through the alias itself.
+        """
         name = weaviate_tenant(tenant)
-        coll = self._client.collections.use(target or self._alias)
         key = f"{target or self._alias}/{name}"
         if key not in self._known_tenants:
-            if not coll.tenants.exists(name):
-                coll.tenants.create([Tenant(name=name)])
+            real = self._client.collections.use(target or self.current_target() or self._alias)
+            if not real.tenants.exists(name):
+                real.tenants.create([Tenant(name=name)])
             self._known_tenants.add(key)
-        return coll.with_tenant(name)
+        return self._client.collections.use(target or self._alias).with_tenant(name)
 
     # ---- writes ------------------------------------------------------------------------------
 
@@ -282,7 +287,7 @@ class WeaviateMemoryStore:
     def delete_tenant(self, tenant: str, target: str | None = None) -> None:
         """Drop the Weaviate tenant with every object in it."""
         name = weaviate_tenant(tenant)
-        coll = self._client.collections.use(target or self._alias)
+        coll = self._client.collections.use(target or self.current_target() or self._alias)
         if coll.tenants.exists(name):
             coll.tenants.remove([name])
         self._known_tenants.discard(f"{target or self._alias}/{name}")

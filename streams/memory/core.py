@@ -11,8 +11,8 @@ Rules, in the order a write meets them:
 3. memories whose TTL has passed at this event's time expire first;
 4. the same event delivered twice changes nothing;
 5. an exact duplicate (same normalised content and type in the session) and a near-duplicate
-   (cosine >= threshold) are merged into the existing memory, which keeps every source memory id
-   and event id;
+   (cosine >= threshold, and the same numbers and capitalised names) are merged into the existing
+   memory, which keeps every source memory id and event id;
 6. a session above its cap evicts the memory with the lowest decayed importance, never one of the
    ``keep_recent`` newest;
 7. a SEMANTIC memory with ``subject``/``predicate``/``object`` metadata asserts a fact; a newer
@@ -51,7 +51,13 @@ from agentic.streams.memory.model import (
     WriteRejected,
     frozen_map,
 )
-from agentic.streams.memory.scoring import content_hash, effective_importance, heuristic_importance, unit
+from agentic.streams.memory.scoring import (
+    content_hash,
+    effective_importance,
+    heuristic_importance,
+    key_terms,
+    unit,
+)
 
 Result = tuple[MemoryState, tuple[Output, ...]]
 
@@ -214,9 +220,12 @@ def _find_duplicate(session: SessionState, memory: Memory, threshold: float) -> 
     sims = session.vectors @ unit(memory.embedding)
     same_type = np.array([m.memory_type == memory.memory_type for m in session.memories])
     sims = np.where(same_type, sims, -np.inf)
-    best = int(np.argmax(sims))
-    if float(sims[best]) >= threshold:
-        return best, "near_duplicate", round(float(sims[best]), 6)
+    terms = key_terms(memory.content)
+    for best in np.argsort(-sims, kind="stable"):
+        if float(sims[best]) < threshold:
+            break
+        if key_terms(session.memories[int(best)].content) == terms:
+            return int(best), "near_duplicate", round(float(sims[best]), 6)
     return None
 
 

@@ -27,6 +27,23 @@ def content_hash(content: str) -> str:
     return hashlib.sha256(_SPACE.sub(" ", content.strip().lower()).encode()).hexdigest()
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CAPITAL = re.compile(r"\b[A-Z][\w'-]*")
+_COMMON = frozenset((
+    "i", "in", "on", "at", "the", "a", "an", "and", "but", "or", "so", "if", "it", "we", "he",
+    "she", "they", "my", "our", "his", "her", "their", "this", "that", "when", "what", "where",
+    "who", "why", "how", "yes", "no", "ok", "oh", "hi", "hey", "also", "then",
+))
+
+
+def key_terms(content: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Numbers and capitalised names of a text: two memories that differ in them are different facts,
+    however close their embeddings (static embeddings barely move when one number changes)."""
+    numbers = frozenset(_NUMBER.findall(content))
+    names = frozenset(w.lower() for w in _CAPITAL.findall(content)) - _COMMON
+    return numbers, names
+
+
 def unit(vector: tuple[float, ...]) -> Vectors:
     """The vector as float64 with unit L2 norm (zero stays zero)."""
     arr = np.asarray(vector, dtype=np.float64)

@@ -195,3 +195,12 @@ def test_outputs_never_cross_tenants(ops: list[tuple[str, int, bool]]) -> None:
                 assert getattr(o, "tenant", tenant) == tenant
     for name, t in state.tenants.items():
         assert all(m.tenant == name for s in t.sessions.values() for m in s.memories)
+
+
+def test_near_duplicates_with_different_numbers_or_names_are_kept_apart() -> None:
+    same = vec(1.0, 0.1)
+    state, _ = replay([write(1, "I have 3 kids", embedding=same), write(2, "I have 4 kids", embedding=same),
+                       write(3, "Alice moved to Paris", embedding=vec(0.5, 1.0)),
+                       write(4, "Alice moved to Berlin", embedding=vec(0.5, 1.0)),
+                       write(5, "Alice moved to Berlin!!", embedding=vec(0.5, 1.0))])
+    assert stored_ids(state) == ["m1", "m2", "m3", "m4"]  # only m5 merged (into m4)
