@@ -139,7 +139,7 @@ def _frag_scores(
     """
     acc = workload_access(state, wl, nodes)
     usable = np.where(state.gpu_ok[nodes], state.gpu_left[nodes], 0)
-    f0 = node_frag(usable, cpu, acc, wl)
+    f0 = current_frag(state, cfg, wl)[nodes]
     if req.shared:
         f1 = frag_after_share(usable, cpu, acc, wl, req.cpu, req.milli)
         s = np.where(lf >= req.milli, _level(f0[:, None] - f1), NEG)
@@ -148,6 +148,17 @@ def _frag_scores(
     after = _pack_after(usable, req) if req.count > 0 else usable
     f1 = node_frag(after, cpu - req.cpu, acc, wl)
     return _level(f0 - f1), np.full(nodes.shape[0], -1, dtype=np.int64)
+
+
+def current_frag(state: ClusterState, cfg: SchedulerConfig, wl: Workload) -> F64:
+    """[n] expected fragmentation of every node now, memoised like the scores."""
+
+    def compute(idx: I64) -> tuple[F64, I64]:
+        usable = np.where(state.gpu_ok[idx], state.gpu_left[idx], 0)
+        f = node_frag(usable, state.cpu_left[idx], workload_access(state, wl, idx), wl)
+        return f, np.zeros(idx.shape[0], dtype=np.int64)
+
+    return memoized(state, ("frag0", cfg.placement), state.workload_epoch, compute)[0]
 
 
 def _level(delta: F64) -> F64:
