@@ -130,13 +130,27 @@ def topic_named(name: str) -> TopicSpec:
     raise KeyError(f"unknown topic {name!r}; known: {', '.join(t.name for t in TOPICS)}")
 
 
+_KEY_GETTERS: dict[type, tuple[tuple[bool, str], ...]] = {}
+
+
+def _key_getters(cls: type) -> tuple[tuple[bool, str], ...]:
+    """(on the envelope?, field name) for each key candidate this event class has, in order."""
+    spec = topic_for(cls.EVENT_TYPE)  # type: ignore[attr-defined]
+    own = set(getattr(cls, "__dataclass_fields__", {}))
+    from agentic.events import Envelope  # the envelope's fields are the fallback candidates
+
+    envelope_fields = set(Envelope.__dataclass_fields__)
+    getters = [(name not in own, name) for name in spec.key_fields if name in own or name in envelope_fields]
+    if not getters:
+        raise ValueError(f"{cls.__name__} has none of the key fields {spec.key_field!r} of {spec.name}")
+    return _KEY_GETTERS.setdefault(cls, tuple(getters))
+
+
 def key_for(event: Any) -> bytes:
     """The message key of an event (UTF-8), per its topic's ``key_field``."""
-    spec = topic_for(type(event).EVENT_TYPE)
-    for name in spec.key_fields:
-        value = getattr(event, name, None)
-        if value is None:
-            value = getattr(event.envelope, name, None)
+    cls = type(event)
+    for on_envelope, name in _KEY_GETTERS.get(cls) or _key_getters(cls):
+        value = getattr(event.envelope if on_envelope else event, name)
         if value is not None:
             return str(value).encode()
-    raise ValueError(f"{type(event).__name__} has none of the key fields {spec.key_field!r} of {spec.name}")
+    raise ValueError(f"{type(event).__name__}: every key field of its topic is null")
