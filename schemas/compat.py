@@ -49,6 +49,25 @@ class _Names:
     def __init__(self) -> None:
         self.types: dict[str, dict[str, Any]] = {}
 
+    def collect(self, t: Any, ns: str) -> None:
+        """Register every named type defined anywhere in ``t`` (also inside fields the other side lacks)."""
+        if isinstance(t, list):
+            for branch in t:
+                self.collect(branch, ns)
+        elif isinstance(t, dict):
+            kind = t.get("type")
+            if kind in ("record", "enum", "fixed"):
+                name = catalogue.full_name({"namespace": ns, **t})
+                self.types[name] = t
+                ns = name.rsplit(".", 1)[0]
+            for f in t.get("fields", []):
+                self.collect(f["type"], ns)
+            for key in ("items", "values"):
+                if key in t:
+                    self.collect(t[key], ns)
+            if isinstance(kind, (dict, list)):
+                self.collect(kind, ns)
+
     def resolve(self, t: Any, ns: str) -> Any:
         if isinstance(t, str) and t not in PRIMITIVES:
             full = t if "." in t else f"{ns}.{t}"
@@ -166,6 +185,8 @@ def check_pair(event_type: str, reader: dict[str, Any], writer: dict[str, Any],
                writer_version: int | None = None) -> list[Violation]:
     """Violations preventing ``reader`` from reading data written with ``writer``."""
     c = _Checker(event_type, writer_version)
+    c.rn.collect(reader, catalogue.NAMESPACE)
+    c.wn.collect(writer, catalogue.NAMESPACE)
     c.check(reader, writer, "", catalogue.NAMESPACE)
     return c.found
 

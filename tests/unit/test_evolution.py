@@ -164,3 +164,17 @@ def test_an_unreleased_change_is_reported() -> None:
     found = check_event_type("TaskSubmitted", reader)
     assert [v.rule for v in found] == ["unreleased"]
     assert "v2" in found[0].detail
+
+
+def test_named_types_are_resolved_by_reference() -> None:
+    """A writer that defines GpuShare in a field the reader dropped and references it later by name."""
+    share = {"type": "record", "name": "Share", "fields": [{"name": "milli", "type": "int"}]}
+    writer = {"type": "record", "name": "X", "namespace": "agentic.events", "fields": [
+        {"name": "old", "type": share}, {"name": "new", "type": {"type": "array", "items": "Share"}}]}
+    reader = {"type": "record", "name": "X", "namespace": "agentic.events", "fields": [
+        {"name": "new", "type": {"type": "array", "items": {
+            "type": "record", "name": "Share", "fields": [{"name": "milli", "type": "long"}]}}}]}
+    assert check_pair("X", reader, writer, 1) == []
+    narrowed = copy.deepcopy(reader)
+    narrowed["fields"][0]["type"]["items"]["fields"][0]["type"] = "boolean"
+    assert [(v.path, v.rule) for v in check_pair("X", narrowed, writer, 1)] == [("new[].milli", "type_changed")]
