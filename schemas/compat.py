@@ -217,14 +217,14 @@ def check_event_type(event_type: str, reader: dict[str, Any] | None = None) -> l
     out: list[Violation] = []
     if not versions:
         out.append(Violation(event_type, "<root>", "unreleased",
-                             f"no schemas/history/{event_type}/v1.avsc; run python -m agentic.schemas.history"))
+                             f"no schemas/history/{event_type}/v1.avsc; run python -m agentic.schemas.release"))
     for v in versions:
         out.extend(check_pair(event_type, current, history_schema(event_type, v), v))
     if versions and catalogue.fingerprint_json(history_schema(event_type, versions[-1])) != \
             catalogue.fingerprint_json(current):
         out.append(Violation(event_type, "<root>", "unreleased",
                              f"the current schema differs from v{versions[-1]}; release it as "
-                             f"v{versions[-1] + 1} (python -m agentic.schemas.history)"))
+                             f"v{versions[-1] + 1} (python -m agentic.schemas.release)"))
     return out
 
 
