@@ -66,7 +66,10 @@ def _read_all(settings: Settings, topic: str) -> list[tuple[bytes, list[tuple[st
         while len(out) < end:
             for msg in consumer.consume(1000, 2.0):
                 assert msg.error() is None, msg.error()
-                out.append((msg.value() or b"", list(msg.headers() or []), int(msg.offset() or 0)))
+                raw = msg.headers()
+                pairs = raw.items() if isinstance(raw, dict) else (raw or [])
+                headers = [(k, v) for k, v in pairs if isinstance(v, bytes)]
+                out.append((msg.value() or b"", headers, int(msg.offset() or 0)))
     finally:
         consumer.close()
     return out
