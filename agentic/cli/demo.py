@@ -69,20 +69,25 @@ def _run_scheduler(settings: Settings, ids: Any, stop: threading.Event, out: dic
 @click.command("demo")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="OpenB trace folder (default: $AGENTIC_OPENB_DIR or ../shared/data/openb).")
-@click.option("--pods", default="openb_pod_list_default.csv", show_default=True, help="Pod list of the trace.")
+@click.option("--pods", default="openb_pod_list_default.csv,openb_pod_list_gpushare40.csv", show_default=True,
+              help="Pod lists of the trace, comma-separated (pod names get the list's suffix).")
 @click.option("--nodes", default="openb_node_list_gpu_node.csv", show_default=True, help="Node list.")
 @click.option("--span-minutes", default=60, show_default=True, help="The trace compressed into this much event time.")
+@click.option("--median-share", default=0.35, show_default=True,
+              help="The median pod runs this share of the span (durations keep the trace's proportions).")
 @click.option("--limit", type=int, default=None, help="Only the first N pods of the list.")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Run replay --verify at the end.")
 @click.pass_obj
-def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_minutes: int, limit: int | None,
-         verify: bool) -> None:
+def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_minutes: int, median_share: float,
+         limit: int | None, verify: bool) -> None:
     """Feed the OpenB workload through the scheduler and the projections, report, and verify by replay."""
     console = Console()
     folder = data_dir or default_data_dir()
-    if not (folder / pods).exists() or not (folder / nodes).exists():
-        raise click.ClickException(f"OpenB files {pods} and {nodes} not found in {folder}; pass --data-dir "
-                                   "or set AGENTIC_OPENB_DIR")
+    pod_files = [folder / name.strip() for name in pods.split(",") if name.strip()]
+    missing = [str(p) for p in [*pod_files, folder / nodes] if not p.exists()]
+    if missing:
+        raise click.ClickException(f"OpenB files not found: {', '.join(missing)}; pass --data-dir or set "
+                                   "AGENTIC_OPENB_DIR")
     if settings.clickhouse_url is None and live_endpoint(settings):
         raise click.ClickException("an `agentic projector run` owns the chDB folder; stop it, the demo runs "
                                    "its own projector")
@@ -91,10 +96,11 @@ def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_
     except ClickHouseUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     run = time.strftime("d%H%M%S", time.gmtime())
-    events = workload(run, load_nodes(folder / nodes), load_pods(folder / pods)[:limit],
-                      end_ms=int(time.time() // 60 * 60_000), span_ms=span_minutes * 60_000)
-    console.print(f"[bold]demo run {run}[/bold]: {len(events)} scheduling inputs from {folder / pods} "
-                  f"({span_minutes} min of event time)")
+    trace = [p for f in pod_files for p in load_pods(f, suffix=f.stem.removeprefix("openb_pod_list_"))][:limit]
+    events = workload(run, load_nodes(folder / nodes), trace, end_ms=int(time.time() // 60 * 60_000),
+                      span_ms=span_minutes * 60_000, median_share=median_share)
+    console.print(f"[bold]demo run {run}[/bold]: {len(trace)} pods, {len(events)} scheduling inputs from "
+                  f"{', '.join(p.name for p in pod_files)} ({span_minutes} min of event time)")
     ids = wiring.schema_ids(settings)
     event_codec = EventCodec(ids)
     producer = wiring.producer(settings, event_codec)

@@ -54,7 +54,7 @@ def load_nodes(path: Path) -> list[TraceNode]:
                 for r in csv.DictReader(fh)]
 
 
-def load_pods(path: Path) -> list[TracePod]:
+def load_pods(path: Path, suffix: str = "") -> list[TracePod]:
     """Every pod; GPU share capped at 1000 and GPU-model constraints kept for GPU pods only."""
     out = []
     with path.open(newline="") as fh:
@@ -64,21 +64,34 @@ def load_pods(path: Path) -> list[TracePod]:
             if num > 1:
                 milli = 1000  # the catalogue's rule: a shared GPU share needs gpu_count == 1
             spec = tuple(s for s in (r.get("gpu_spec") or "").split("|") if s) if num > 0 else ()
-            out.append(TracePod(r["name"], _int(r["cpu_milli"]), _int(r["memory_mib"]), num, milli, spec,
-                                r.get("qos") or "", _int(r["creation_time"]), _int(r["deletion_time"])))
+            name = f"{r['name']}-{suffix}" if suffix else r["name"]
+            out.append(TracePod(name, _int(r["cpu_milli"]), _int(r["memory_mib"]), num, milli, spec,
+                                r.get("qos") or "", _int(r.get("creation_time")), _int(r.get("deletion_time"))))
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """Maps trace seconds onto event time: [0, trace_end_s] -> [start_ms, start_ms + span_ms]."""
+    """Trace time compressed into event time.
+
+    The pods arrive in trace order (creation time, then name), spread evenly over the first
+    `arrival_share` of the span (the trace's 149 days of gaps are not kept); each runs for its trace
+    duration scaled so that the median pod runs `median_share` of the span. The trace's own scale (pods
+    of minutes over months) would leave the cluster nearly empty at any moment.
+    """
 
     start_ms: int
     span_ms: int
-    trace_end_s: int
+    pods: int
+    median_duration_s: int
+    arrival_share: float = 0.75
+    median_share: float = 0.2
 
-    def at(self, trace_s: int) -> int:
-        return self.start_ms + (trace_s * self.span_ms) // max(self.trace_end_s, 1)
+    def arrival(self, rank: int) -> int:
+        return self.start_ms + int(self.span_ms * self.arrival_share * rank / max(self.pods, 1))
+
+    def duration(self, trace_s: int) -> int:
+        return int(trace_s * self.span_ms * self.median_share / max(self.median_duration_s, 1))
 
 
 def _env(run: str, kind: str, name: str, tenant: str, at_ms: int, correlation: str | None = None) -> ev.Envelope:
@@ -103,37 +116,38 @@ def queue_events(run: str, at_ms: int) -> Iterator[Any]:
 
 
 def task_events(run: str, i: int, pod: TracePod, tl: Timeline) -> Iterator[tuple[int, int, Any]]:
-    """(time, order, event) of one pod: its submission and its end."""
+    """(time, order, event) of the i-th pod (trace order): its submission and, within the span, its end."""
     tenant = TENANTS[i % len(TENANTS)]
     task_id = f"{run}-{pod.name}"
-    sub = _env(run, "TaskSubmitted", pod.name, tenant, tl.at(pod.creation_s))
+    sub = _env(run, "TaskSubmitted", pod.name, tenant, tl.arrival(i))
     kind = ev.WorkloadType.TRAINING if pod.num_gpu >= 1 and pod.gpu_milli == 1000 else (
         ev.WorkloadType.INFERENCE if pod.num_gpu else ev.WorkloadType.BATCH)
     member = ev.GangMember(name="pod", replicas=1, cpu_milli=pod.cpu_milli, memory_mib=pod.memory_mib,
                            gpu_count=pod.num_gpu, gpu_milli=pod.gpu_milli)
-    duration = max(0, tl.at(pod.deletion_s) - tl.at(pod.creation_s))
+    duration = tl.duration(max(0, pod.deletion_s - pod.creation_s))
     yield sub.occurred_at, 1, ev.TaskSubmitted(
         envelope=sub, task_id=task_id, queue=f"{run}-{tenant}", priority=PRIORITY.get(pod.qos, 0),
         workload_type=kind, preemptible=pod.qos == "BE", members=(member,), gpu_models=pod.gpu_spec,
         topology=ev.TopologyRequirement.NONE, expected_duration_ms=duration)
-    if pod.deletion_s > pod.creation_s:
-        end = _env(run, "TaskFinished", pod.name, tenant, tl.at(pod.deletion_s), correlation=sub.correlation_id)
-        yield end.occurred_at, 2, ev.TaskFinished(envelope=end, task_id=task_id, outcome=ev.TaskOutcome.SUCCEEDED,
+    end_ms = min(sub.occurred_at + duration, tl.start_ms + tl.span_ms)
+    end = _env(run, "TaskFinished", pod.name, tenant, end_ms, correlation=sub.correlation_id)
+    yield end.occurred_at, 2, ev.TaskFinished(envelope=end, task_id=task_id, outcome=ev.TaskOutcome.SUCCEEDED,
                                                   exit_code=0)
 
 
 def workload(run: str, nodes: list[TraceNode], pods: list[TracePod], end_ms: int,
-             span_ms: int = 3_600_000) -> list[Any]:
-    """Every input event of one demo run, in event-time order, the last one at `end_ms`."""
-    trace_end = max([p.deletion_s for p in pods] + [p.creation_s for p in pods] + [1])
-    tl = Timeline(end_ms - span_ms, span_ms, trace_end)
+             span_ms: int = 3_600_000, median_share: float = 0.35) -> list[Any]:
+    """Every input event of one demo run, in event-time order, ending at `end_ms` with the nodes' removal."""
+    ordered = sorted(pods, key=lambda p: (p.creation_s, p.name))
+    durations = sorted(max(0, p.deletion_s - p.creation_s) for p in ordered) or [1]
+    tl = Timeline(end_ms - span_ms, span_ms, len(ordered), durations[len(durations) // 2],
+                  median_share=median_share)
     timed: list[tuple[int, int, int, Any]] = [(tl.start_ms, 0, i, e) for i, e in
                                               enumerate([*queue_events(run, tl.start_ms),
                                                          *node_events(run, nodes, tl.start_ms)])]
-    for i, pod in enumerate(pods):
+    for i, pod in enumerate(ordered):
         timed += [(t, order, i, e) for t, order, e in task_events(run, i, pod, tl)]
     timed.sort(key=lambda x: (x[0], x[1], x[2]))
-    last = timed[-1][0] if timed else tl.start_ms
-    removal = [ev.NodeRemoved(envelope=_env(run, "NodeRemoved", n.name, "cluster", last), node_id=f"{run}-{n.name}",
+    removal = [ev.NodeRemoved(envelope=_env(run, "NodeRemoved", n.name, "cluster", end_ms), node_id=f"{run}-{n.name}",
                               reason="demo run ended") for n in nodes]
     return [e for *_, e in timed] + removal

@@ -16,7 +16,7 @@ from agentic.connectors.clickhouse import ClickHouseUnavailable, QueryEndpoint, 
 from agentic.connectors.kafka import ensure_topics
 from agentic.connectors.kafka_positions import end_offsets
 from agentic.connectors.registry import RegistrySchemaIds, SchemaRegistry
-from agentic.projections.clickhouse.projector import EVENT_TOPICS, Progress, Projector, ProjectorConfig
+from agentic.projections.clickhouse.projector import EVENT_TOPICS, GROUP_ID, Progress, Projector, ProjectorConfig
 from agentic.projections.clickhouse.sink import ClickHouseSink
 from agentic.schemas.topics import TOPICS
 
@@ -57,12 +57,16 @@ def projector() -> None:
 @projector.command("run")
 @click.option("--until-caught-up", is_flag=True, help="Exit once every partition is projected (lag 0).")
 @click.option("--batch", "batch_records", default=50_000, show_default=True, help="Records per insert batch.")
+@click.option("--topic", "topics", multiple=True, help="Only these topics (default: every event topic).")
+@click.option("--group", default=GROUP_ID, show_default=True, help="Consumer group for committed offsets (lag).")
 @click.option("--endpoint-port", default=0, show_default=True,
               help="Loopback port of the SQL endpoint for other commands (0: any free port).")
 @click.pass_obj
-def run(settings: Settings, until_caught_up: bool, batch_records: int, endpoint_port: int) -> None:
+def run(settings: Settings, until_caught_up: bool, batch_records: int, topics: tuple[str, ...], group: str,
+        endpoint_port: int) -> None:
     """Consume every event topic into ClickHouse; offsets are committed after each insert."""
-    proj = build_projector(settings, ProjectorConfig(batch_records=batch_records))
+    config = ProjectorConfig(topics=topics or EVENT_TOPICS, group_id=group, batch_records=batch_records)
+    proj = build_projector(settings, config)
     endpoint = QueryEndpoint(settings, endpoint_port).start() if settings.clickhouse_url is None else None
     stop = _Stop()
     started = time.monotonic()

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver.client import Client
+
+from agentic.config import Settings
 from agentic.connectors.clickhouse import open_client
 from agentic.projections.clickhouse import schema
 from agentic.projections.clickhouse.checksums import table_checksums
@@ -14,15 +17,13 @@ from agentic.projections.clickhouse.rows import COLUMNS, TYPED_TABLES, SourceRec
 from agentic.projections.clickhouse.sink import Batch, ClickHouseSink
 from agentic.schemas.codec import event_to_json
 from agentic.schemas.samples import sample_events
-from clickhouse_connect.driver.client import Client
-
-from agentic.config import Settings
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    """One chDB folder per module: a process may have one open at a time (closed at the module's end)."""
     settings = Settings(state_dir=Path(tmp_path_factory.mktemp("state")))
     client = open_client(settings)
     yield client
