@@ -190,9 +190,14 @@ def node_scores(
     state: ClusterState, cfg: SchedulerConfig, req: Req, wl: Workload | None
 ) -> tuple[F64, I64]:
     """Scores [n] and shared-GPU picks [n] for every registered node, from the memo when fresh."""
-    epoch = state.workload_epoch if cfg.placement in ("fgd", "frag") else 0
-    score, pick = memoized(state, (cfg.placement, req), epoch,
-                           lambda idx: _score_nodes(state, cfg, req, idx, wl))
+    frag = cfg.placement in ("fgd", "frag")
+    epoch = state.workload_epoch if frag else 0
+    # fragmentation ignores memory: share one memo across memory sizes, check memory apart
+    key = Req(req.cpu, 0, req.count, req.milli, req.models) if frag else req
+    score, pick = memoized(state, (cfg.placement, key), epoch,
+                           lambda idx: _score_nodes(state, cfg, key, idx, wl))
+    if frag and req.mem:
+        score = np.where(state.mem_left[: state.n] >= req.mem, score, NEG)
     if cfg.load_weight and cfg.placement in ("frag", "spread"):
         score = score - cfg.load_weight * state.load[: state.n]
     return score, pick
