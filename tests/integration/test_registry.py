@@ -32,7 +32,7 @@ def registry(services: Settings) -> Iterator[SchemaRegistry]:
 
 def _fresh_subject(event_type: str) -> str:
     """A subject of its own per test (TopicRecordNameStrategy shape, made-up topic)."""
-    return subject_for(f"test-{uuid.uuid4().hex[:10]}", event_type)
+    return str(subject_for(f"test-{uuid.uuid4().hex[:10]}", event_type))
 
 
 def test_register_all_sets_backward_transitive_and_is_idempotent(registry: SchemaRegistry) -> None:

@@ -168,10 +168,10 @@ def test_an_unreleased_change_is_reported() -> None:
 
 def test_named_types_are_resolved_by_reference() -> None:
     """A writer that defines GpuShare in a field the reader dropped and references it later by name."""
-    share = {"type": "record", "name": "Share", "fields": [{"name": "milli", "type": "int"}]}
-    writer = {"type": "record", "name": "X", "namespace": "agentic.events", "fields": [
+    share: dict[str, Any] = {"type": "record", "name": "Share", "fields": [{"name": "milli", "type": "int"}]}
+    writer: dict[str, Any] = {"type": "record", "name": "X", "namespace": "agentic.events", "fields": [
         {"name": "old", "type": share}, {"name": "new", "type": {"type": "array", "items": "Share"}}]}
-    reader = {"type": "record", "name": "X", "namespace": "agentic.events", "fields": [
+    reader: dict[str, Any] = {"type": "record", "name": "X", "namespace": "agentic.events", "fields": [
         {"name": "new", "type": {"type": "array", "items": {
             "type": "record", "name": "Share", "fields": [{"name": "milli", "type": "long"}]}}}]}
     assert check_pair("X", reader, writer, 1) == []
