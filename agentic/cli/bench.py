@@ -90,16 +90,60 @@ def backbone_cmd(settings: Any, n_events: int, rounds: int, partitions: int, as_
 @click.option("--limit", type=int, default=0, help="Only the first N pods by creation time (0 = all).")
 @click.option("--speedup", type=float, default=1.0, show_default=True,
               help="Divide arrival times by this factor (durations unchanged) to load the cluster.")
+@click.option("--node-fraction", type=float, default=1.0, show_default=True,
+              help="Keep this fraction of the nodes (every k-th by name) to create contention.")
 @click.option("--json", "as_json", is_flag=True, help="Compact JSON.")
 def scheduler_time_cmd(nodes_csv: Path, pods_csv: Path, policy: str, seed: int, limit: int, speedup: float,
-                       as_json: bool) -> None:
+                       node_fraction: float, as_json: bool) -> None:
     """Replay the trace over time with departures: queueing delay, JCT, Jain's index vs FIFO first-fit."""
     from agentic.bench.openb import load_nodes, load_pods
     from agentic.bench.scheduler_time import configs, replay
 
-    nodes = load_nodes(nodes_csv)
+    nodes = sorted(load_nodes(nodes_csv), key=lambda n: n.name)
+    step = max(1, round(1 / node_fraction)) if node_fraction < 1 else 1
+    nodes = nodes[::step]
     pods = sorted(load_pods(pods_csv), key=lambda p: (p.creation_time, p.name))
     pods = pods[:limit] if limit else pods
     out = {name: replay(nodes, pods, cfg, seed, speedup) for name, cfg in configs(policy, seed).items()}
-    click.echo(json.dumps({"pod_list": pods_csv.name, "seed": seed, "speedup": speedup, "results": out},
+    click.echo(json.dumps({"pod_list": pods_csv.name, "seed": seed, "speedup": speedup, "nodes": len(nodes),
+                           "results": out},
                           indent=None if as_json else 2))
+
+
+@bench.command("scheduler-kafka")
+@click.option("--nodes", "nodes_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DATA / "openb_node_list_gpu_node.csv", show_default=True, help="Node list CSV.")
+@click.option("--pods", "pods_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DATA / "openb_pod_list_default.csv", show_default=True, help="Pod list CSV.")
+@click.option("--arrive", type=float, default=1.3, show_default=True,
+              help="Arrived GPU request as a fraction of GPU capacity.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--policy", default="frag", show_default=True, help="Scheduler placement policy.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=5_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Compact JSON.")
+@click.pass_obj
+def scheduler_kafka_cmd(settings: Any, nodes_csv: Path, pods_csv: Path, arrive: float, seed: int, policy: str,
+                        checkpoint_every: int, as_json: bool) -> None:
+    """OpenB nodes and tasks through Kafka: the scheduler processor's decisions/s end to end."""
+    from agentic import wiring
+    from agentic.bench.scheduler_kafka import run
+
+    result = run(settings.kafka_bootstrap, wiring.codec(settings), nodes_csv, pods_csv, seed, arrive,
+                 checkpoint_every, policy)
+    click.echo(json.dumps(result, indent=None if as_json else 2))
+
+
+@bench.command("projections")
+@click.option("--events", "n_events", type=click.IntRange(min=1000), default=200_000, show_default=True,
+              help="Events produced (scheduling-heavy mix) before the timed runs.")
+@click.option("--partitions", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Partitions of each of the two benchmark topics.")
+@click.option("--batch", "batch_records", type=click.IntRange(min=100), default=50_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Compact JSON.")
+@click.pass_obj
+def projections_cmd(settings: Any, n_events: int, partitions: int, batch_records: int, as_json: bool) -> None:
+    """Kafka -> ClickHouse end to end (raw and typed tables) and replay rebuild, in events/s."""
+    from agentic.bench.projections import run
+
+    result = run(settings, n_events, partitions=partitions, batch_records=batch_records)
+    click.echo(json.dumps(result, indent=None if as_json else 2))
