@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from agentic.schemas.codec import DecodeError, EventCodec
-from agentic.schemas.topics import TOPICS, TopicSpec, key_for, topic_for
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # exported at runtime, not in the stubs
+
+from agentic.schemas.codec import DecodeError, EventCodec
+from agentic.schemas.topics import TOPICS, TopicSpec, key_for, topic_for
 
 log = structlog.get_logger(__name__)
 
