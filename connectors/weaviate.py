@@ -36,6 +36,10 @@ log = structlog.get_logger(__name__)
 
 MEMORY_ALIAS = "AgenticMemory"
 SCHEMA_VERSION = 1
+# HNSW build parameters: half Weaviate's defaults (128, 32), measured ~2-3x faster inserts of 256-d
+# memories on 2 cores; search quality is held up by the dynamic ef at query time.
+HNSW_EF_CONSTRUCTION = 64
+HNSW_MAX_CONNECTIONS = 16
 _NAMESPACE = uuid.UUID("6f1c1d1e-3a57-4c4e-9a43-7d7a3f0e5b21")
 _TENANT_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 Mode = Literal["hybrid", "vector", "keyword"]
@@ -157,7 +161,8 @@ class WeaviateMemoryStore:
     @classmethod
     def connect(cls, settings: Settings, dim: int, alias: str = MEMORY_ALIAS) -> WeaviateMemoryStore:
         client = weaviate.connect_to_local(host=settings.weaviate_host, port=settings.weaviate_http_port,
-                                           grpc_port=settings.weaviate_grpc_port)
+                                           grpc_port=settings.weaviate_grpc_port,
+                                           skip_init_checks=True)  # no version lookup on PyPI
         return cls(client, dim, alias)
 
     def close(self) -> None:
@@ -186,7 +191,9 @@ class WeaviateMemoryStore:
                 name,
                 properties=_properties(),
                 vector_config=Configure.Vectors.self_provided(
-                    vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE)),
+                    vector_index_config=Configure.VectorIndex.hnsw(
+                        distance_metric=VectorDistances.COSINE, ef_construction=HNSW_EF_CONSTRUCTION,
+                        max_connections=HNSW_MAX_CONNECTIONS)),
                 inverted_index_config=Configure.inverted_index(index_null_state=False),
                 multi_tenancy_config=Configure.multi_tenancy(enabled=True, auto_tenant_creation=True,
                                                              auto_tenant_activation=True),

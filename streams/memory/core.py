@@ -257,6 +257,9 @@ def _write(state: MemoryState, w: WriteMemory, config: MemoryConfig) -> Result:
         session, evicted = _enforce_cap(session, w.occurred_at, config, w.event_id)
         outputs += evicted
     tenant = _put_session(tenant, w.session_id, session)
+    if memory.expires_at is not None:
+        soonest = memory.expires_at if tenant.next_expiry is None else min(tenant.next_expiry, memory.expires_at)
+        tenant = replace(tenant, next_expiry=soonest)
     if dup is None:
         tenant, fact_outputs = _assert_fact(tenant, memory, w.event_id)
         outputs += fact_outputs
@@ -359,6 +362,8 @@ def _drop_facts(tenant: TenantState, memory_ids: set[str]) -> TenantState:
 
 
 def _expire_tenant(tenant: TenantState, name: str, now: int, cause: str) -> tuple[TenantState, list[Output]]:
+    if tenant.next_expiry is None or now < tenant.next_expiry:
+        return tenant, []
     outputs: list[Output] = []
     for session_name in sorted(tenant.sessions):
         session = tenant.sessions[session_name]
@@ -369,7 +374,8 @@ def _expire_tenant(tenant: TenantState, name: str, now: int, cause: str) -> tupl
                     for i in sorted(due)]
         remaining = _drop(session, due)
         tenant = _put_session(tenant, session_name, remaining if remaining.memories else None)
-    return tenant, outputs
+    left = [m.expires_at for s in tenant.sessions.values() for m in s.memories if m.expires_at is not None]
+    return replace(tenant, next_expiry=min(left) if left else None), outputs
 
 
 def _tick(state: MemoryState, t: Tick) -> Result:

@@ -145,6 +145,7 @@ class TenantState:
     deleted_memory_ids: frozenset[str] = frozenset()
     deleted_sessions: Mapping[str, int] = field(default_factory=frozen_map)  # session -> time
     deleted_at: int | None = None  # tenant tombstone time
+    next_expiry: int | None = None  # lower bound of the earliest expires_at: no scan before it
 
 
 @dataclass(frozen=True, slots=True)
