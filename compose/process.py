@@ -120,9 +120,12 @@ def spawn(
             list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
         )
+    # Detached: this process never waits on it (stop() reaps it if it is our child). Marking the
+    # Popen finished keeps its finaliser from warning "subprocess ... is still running".
+    proc.returncode = 0
     ticks = start_ticks(proc.pid)
     if ticks is None:
-        raise StackError(service, "start", f"process exited at once (code {proc.poll()})", log_file)
+        raise StackError(service, "start", "process exited at once", log_file)
     record = PidRecord(service, proc.pid, ticks, version, str(log_file))
     path = pid_file(state_dir, service)
     path.parent.mkdir(parents=True, exist_ok=True)
