@@ -210,8 +210,9 @@ def install_atomically(target: Path, build: Callable[[Path], None]) -> bool:
     with _file_lock(target.parent / f".{target.name}.lock"):
         if is_installed(target):
             return False
+        for leftover in target.parent.glob(f".{target.name}.tmp-*"):  # interrupted earlier installs
+            shutil.rmtree(leftover, ignore_errors=True)
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
             build(tmp)

@@ -15,10 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agentic.compose import stack, versions
+from agentic.compose import kafka, stack, versions
 from agentic.compose.process import (
     PidRecord,
     StackError,
+    install_atomically,
+    is_installed,
     pid_file,
     read_record,
     spawn,
@@ -179,6 +181,39 @@ def test_weaviate_client_multi_tenancy_and_hybrid_query(services: Settings) -> N
             assert all("another tenant" not in str(h.properties["text"]) for h in hits)
         finally:
             client.collections.delete(name)
+
+
+def test_an_interrupted_install_is_not_taken_for_a_finished_one(tmp_path: Path) -> None:
+    target = tmp_path / "tool-1.0"
+
+    def interrupted(tmp: Path) -> None:
+        (tmp / "half-written.jar").write_text("x")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        install_atomically(target, interrupted)
+    assert not target.exists() and not is_installed(target)
+    assert install_atomically(target, lambda tmp: (tmp / "tool.jar").write_text("ok")) is True
+    assert is_installed(target) and (target / "tool.jar").read_text() == "ok"
+    assert install_atomically(target, interrupted) is False  # cached: the build is not run again
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tool-1.0.tmp")] == []
+
+
+def test_kafka_config_is_single_node_kraft_on_the_given_address(tmp_path: Path) -> None:
+    props = dict(line.split("=", 1) for line in
+                 kafka.server_properties("127.0.0.1", 19092, 19093, tmp_path).splitlines())
+    assert props["process.roles"] == "broker,controller"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["log.dirs"] == str(tmp_path)
+    assert len(kafka.new_cluster_id()) == 22
+
+
+def test_unknown_service_names_are_rejected_with_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown service\(s\) \['zookeeper'\]: choose among"):
+        stack.select(["kafka", "zookeeper"])
+    assert stack.select(["weaviate", "kafka"]) == ["kafka", "weaviate"]
 
 
 def _free_port() -> int:
