@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic
+from typing import Any, Generic, Protocol, cast
 
 import structlog
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -147,7 +147,8 @@ class KafkaShell(Generic[S]):
         producer = RawProducer(self.config.bootstrap)
         consumer = assigned_consumer(self.config.bootstrap, self.group_id, {(self.topic, self.partition):
                                                                             rec.next_offset})
-        loop = _Loop(self, rec, producer, consumer)
+        loop = Pipeline(self, rec, producer, commit=lambda offset: consumer.commit(
+            offsets=[TopicPartition(self.topic, self.partition, offset)], asynchronous=False))
         try:
             idle_since = time.monotonic()
             while not stop.is_set():
@@ -170,10 +171,33 @@ def _caught_up(consumer: Consumer, topic: str, partition: int, next_offset: int)
     return next_offset >= int(high)
 
 
-class _Loop(Generic[S]):
-    """The per-record work of a running shell (state, marks, counters)."""
+def caught_up(bootstrap: str, topic: str, partition: int, next_offset: int) -> bool:
+    """True when ``next_offset`` is at the end of ``topic[partition]`` (every input so far is processed)."""
+    return next_offset >= int(end_offsets(bootstrap, [topic]).get((topic, partition), 0))
 
-    def __init__(self, shell: KafkaShell[S], rec: Recovery[S], producer: RawProducer, consumer: Consumer) -> None:
+
+class Record(Protocol):
+    """What the pipeline reads of a consumed record: confluent-kafka's `Message` has it; other
+    runtimes (faust) wrap their records in the same few methods."""
+
+    def error(self) -> Any: ...
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def headers(self) -> Any: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
+
+
+class Pipeline(Generic[S]):
+    """The per-record work of a running shell, whatever consumes the records: decode, step, send the outputs
+    not yet written with their marks, dead-letter what cannot be processed, checkpoint every N inputs.
+
+    ``commit(next_offset)`` is called after each checkpoint (the runtime's consumer-group commit, for lag
+    monitoring only)."""
+
+    def __init__(self, shell: KafkaShell[S], rec: Recovery[S], producer: RawProducer,
+                 commit: Callable[[int], None] | None = None) -> None:
         self.shell = shell
         self.p = shell.processor
         self.state = rec.state
@@ -181,13 +205,15 @@ class _Loop(Generic[S]):
         self.written = rec.mark  # last output mark known written (or sent, once we send)
         self.dead_mark = rec.dead_letter_mark
         self.producer = producer
-        self.consumer = consumer
+        self.commit = commit
+        self.last_input_at = time.monotonic()
         self.every = shell.config.checkpoint_every
         self.since_checkpoint = 0
         self.stats = shell.stats
         self.stats.next_offset = rec.next_offset
 
-    def handle(self, batch: list[Message]) -> None:
+    def handle(self, batch: Iterable[Record]) -> None:
+        self.last_input_at = time.monotonic()
         for msg in batch:
             err = msg.error()
             if err is not None:
@@ -197,7 +223,7 @@ class _Loop(Generic[S]):
                 self.checkpoint()
         self.producer.poll()
 
-    def _one(self, msg: Message) -> None:
+    def _one(self, msg: Record) -> None:
         offset = int(msg.offset() or 0)
         try:
             value = msg.value()
@@ -221,11 +247,12 @@ class _Loop(Generic[S]):
         self.stats.inputs += 1
         self.stats.next_offset = self.next_offset
 
-    def _dead_letter(self, msg: Message, offset: int, reason: str) -> None:
+    def _dead_letter(self, msg: Record, offset: int, reason: str) -> None:
         log.warning("shell.dead_letter", processor=self.p.name, offset=offset, reason=reason)
         if offset <= self.dead_mark:
             return
-        self.producer.send(f"{self.shell.topic}.dlq", msg.key(), msg.value() or b"", dlq_headers(msg, reason))
+        headers = dlq_headers(cast(Message, msg), reason)  # reads topic/partition/offset/headers, as Record has
+        self.producer.send(f"{self.shell.topic}.dlq", msg.key(), msg.value() or b"", headers)
         self.dead_mark = offset
         self.stats.dead_letters += 1
 
@@ -239,8 +266,8 @@ class _Loop(Generic[S]):
         value = cp.encode()
         self.producer.send(self.shell.config.checkpoint_topic, self.p.name.encode(), value)
         self.producer.flush()
-        self.consumer.commit(offsets=[TopicPartition(self.shell.topic, self.shell.partition, self.next_offset)],
-                        asynchronous=False)
+        if self.commit is not None:
+            self.commit(self.next_offset)
         self.since_checkpoint = 0
         self.stats.checkpoints += 1
         log.info("shell.checkpoint", processor=self.p.name, next_offset=self.next_offset, bytes=len(value))

@@ -1,0 +1,113 @@
+"""The faust-streaming runtime of the Kafka shell: a faust App and agent own the consumer lifecycle
+(group join, partition assignment, signals, shutdown); the shell's `Pipeline` does the per-record work.
+
+What faust gives us here, and what it does not:
+- the agent reads the input topic with raw bytes (``value_serializer="raw"``): values are decoded by our
+  `EventCodec`, never by faust's codecs;
+- on every assignment of the input partition the consumer is seeked to the shell's own position
+  (`Consumer.seek`): where the processor resumes is decided by the output log and the checkpoint, never
+  by faust's committed offsets (faust still commits them; they only serve lag monitoring);
+- outputs, dead letters and checkpoints go through the shell's idempotent confluent-kafka producer, not
+  faust's producer: one ordered producer is what makes the output log a prefix of the output sequence.
+The consumer side of aiokafka needs `cramjam` to read lz4-compressed batches (our producers use lz4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import faust
+import structlog
+from faust.types import TP
+
+from agentic.connectors.kafka import RawProducer
+
+from .kafka import KafkaShell, Pipeline, ShellStats, caught_up
+from .protocol import S
+
+log = structlog.get_logger(__name__)
+
+
+class _FaustRecord:
+    """A faust message seen through the `Record` methods the pipeline reads."""
+
+    __slots__ = ("_m",)
+
+    def __init__(self, message: Any) -> None:
+        self._m = message
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return str(self._m.topic)
+
+    def partition(self) -> int:
+        return int(self._m.partition)
+
+    def offset(self) -> int:
+        return int(self._m.offset)
+
+    def key(self) -> bytes | None:
+        return self._m.key  # type: ignore[no-any-return]
+
+    def value(self) -> bytes | None:
+        return self._m.value  # type: ignore[no-any-return]
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return list(self._m.headers or [])
+
+
+def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
+              stop: threading.Event | None = None) -> ShellStats:
+    """Recover, then run the processor as a faust agent until a signal, ``stop``, or (``until_idle``) caught up."""
+    rec = shell.recover()
+    cfg = shell.config
+    producer = RawProducer(cfg.bootstrap)
+    pipeline = Pipeline(shell, rec, producer)
+    app = faust.App(shell.group_id, broker=f"kafka://{cfg.bootstrap}", value_serializer="raw", key_serializer="raw",
+                    store="memory://", web_enabled=False, datadir=str(datadir), topic_partitions=1,
+                    consumer_auto_offset_reset="earliest", stream_buffer_maxsize=cfg.batch)
+    source = app.topic(shell.topic, value_type=bytes, key_type=bytes, partitions=1)
+    worker = faust.Worker(app, loglevel="warn", quiet=True, redirect_stdouts=False, override_logging=False)
+
+    async def on_assigned(sender: Any, *args: Any, signal: Any = None, **kw: Any) -> None:
+        assigned: set[TP] = kw.get("assigned", set())
+        for tp in assigned:
+            if tp.topic == shell.topic:
+                await app.consumer.seek(tp, pipeline.next_offset)
+                log.info("shell.faust.seek", topic=tp.topic, partition=tp.partition, offset=pipeline.next_offset)
+
+    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]  # mode's stub wants a positional-only sender
+
+    async def process(stream: Any) -> None:
+        async for events in stream.take_events(cfg.batch, within=0.05):
+            pipeline.handle([_FaustRecord(e.message) for e in events])
+
+    app.agent(source, name=f"{shell.processor.name}-agent")(process)
+
+    async def watch() -> None:
+        idle_check = 0.0
+        while True:
+            await asyncio.sleep(0.2)
+            if stop is not None and stop.is_set():
+                break
+            idle = time.monotonic() - pipeline.last_input_at
+            if until_idle and idle > cfg.idle_timeout and time.monotonic() - idle_check > 1.0:
+                idle_check = time.monotonic()
+                if caught_up(cfg.bootstrap, shell.topic, shell.partition, pipeline.next_offset):
+                    break
+        stopping.append(asyncio.ensure_future(worker.stop()))
+
+    stopping: list[asyncio.Future[Any]] = []
+    app.task(watch)
+    with contextlib.suppress(SystemExit):  # the worker exits the way a command line does
+        worker.execute_from_commandline()
+    pipeline.checkpoint()
+    log.info("shell.stopped", processor=shell.processor.name, runtime="faust", **shell.stats.as_dict())
+    return shell.stats
