@@ -23,8 +23,9 @@ from agentic.schemas.errors import DecodeError
 from .clickhouse import schema
 from .clickhouse.checksums import Checksum, RowDifference, differences, table_checksums
 from .clickhouse.decode import DictDecoder
+from .clickhouse.parallel import ChunkMapper, RawRecord
 from .clickhouse.rows import COLUMNS, SourceRecord
-from .clickhouse.sink import Batch, ClickHouseSink
+from .clickhouse.sink import ClickHouseSink
 
 log = structlog.get_logger(__name__)
 
@@ -35,35 +36,37 @@ ASOF_DB = "agentic_asof"
 # ----------------------------------------------------------------------------------- reading the log
 
 
-def read_log(bootstrap: str, decoder: DictDecoder, targets: dict[Position, int],
-             chunk: int = 20_000, idle_timeout_s: float = 30.0) -> Iterator[list[SourceRecord]]:
-    """Every record of every partition from offset 0 up to (excluding) `targets[partition]`, in chunks."""
+def read_log(bootstrap: str, targets: dict[Position, int], chunk: int = 50_000,
+             idle_timeout_s: float = 30.0) -> Iterator[list[RawRecord]]:
+    """Every raw record of every partition from offset 0 up to (excluding) `targets[partition]`, in chunks."""
     remaining = {tp: end for tp, end in targets.items() if end > 0}
     if not remaining:
         return
     consumer = assigned_consumer(bootstrap, REPLAY_GROUP, dict.fromkeys(remaining, 0))
-    record = decoder.record
     last = time.monotonic()
+    out: list[RawRecord] = []
     try:
         while remaining:
-            msgs = consumer.consume(chunk, 0.5)
-            out: list[SourceRecord] = []
+            msgs = consumer.consume(10_000, 0.5)
             for msg in msgs:
                 if msg.error() is not None:
                     continue
-                tp = (msg.topic(), msg.partition())
+                tp = (str(msg.topic()), int(msg.partition() or 0))
+                offset = int(msg.offset() or 0)
                 end = remaining.get(tp)
-                if end is None or msg.offset() >= end:
+                if end is None or offset >= end:
                     continue
-                out.append(record(tp[0], tp[1], msg.offset(), msg.key(), msg.value()))
-                if msg.offset() + 1 >= end:
+                out.append((tp[0], tp[1], offset, msg.key(), msg.value()))
+                if offset + 1 >= end:
                     del remaining[tp]
-            if out:
+            if msgs:
                 last = time.monotonic()
-                yield out
             elif time.monotonic() - last > idle_timeout_s:
                 raise TimeoutError(f"replay: no records for {idle_timeout_s:.0f}s while still expecting "
                                    f"{remaining}; was the topic truncated?")
+            if len(out) >= chunk or (out and not remaining):
+                yield out
+                out = []
     finally:
         consumer.close()
 
@@ -103,26 +106,24 @@ class RebuildStats:
 
 def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
             targets: dict[Position, int], cutoff: Cutoff | None = None, batch_records: int = 100_000,
-            on_progress: Callable[[int], None] | None = None) -> RebuildStats:
-    """Recreate `database` and project the log into it up to `targets` (keeping what `cutoff` keeps)."""
+            on_progress: Callable[[int], None] | None = None, workers: int = 0,
+            registry_url: str = "") -> RebuildStats:
+    """Recreate `database` and project the log into it up to `targets` (keeping what `cutoff` keeps).
+
+    With `workers` > 0, decoding and row mapping run in that many processes (`ChunkMapper`)."""
     schema.recreate(client, database)
     sink = ClickHouseSink(client, database)
     started = time.perf_counter()
     seen = kept = 0
-    batch = Batch()
-    for recs in read_log(bootstrap, decoder, targets):
-        seen += len(recs)
-        for rec in recs:
-            if cutoff is None or cutoff.keeps(rec):
-                batch.add(rec)
-        if batch.records >= batch_records:
-            kept += batch.records
-            sink.write(batch)
-            batch = Batch()
-        if on_progress is not None:
-            on_progress(seen)
-    kept += batch.records
-    sink.write(batch)
+    keep = cutoff.keeps if cutoff is not None else None
+    with ChunkMapper(decoder, registry_url, workers) as mapper:
+        for raws in read_log(bootstrap, targets, chunk=batch_records):
+            enc = mapper.map(raws, keep)
+            sink.write(enc)
+            seen += enc.seen
+            kept += enc.records
+            if on_progress is not None:
+                on_progress(seen)
     return RebuildStats(database, seen, kept, time.perf_counter() - started)
 
 

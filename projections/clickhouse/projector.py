@@ -21,7 +21,8 @@ from agentic.schemas.topics import TOPICS
 
 from . import schema
 from .decode import DictDecoder
-from .sink import Batch, ClickHouseSink, Position
+from .parallel import ChunkMapper, RawRecord
+from .sink import ClickHouseSink, Encoded, Position
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +40,8 @@ class ProjectorConfig:
     linger_s: float = 0.3
     retry_initial_s: float = 0.5
     retry_max_s: float = 15.0
+    workers: int = 0  # processes decoding and mapping (0: in this process)
+    registry_url: str = ""  # for the workers' own registry clients (needed when workers > 0)
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Projector:
         self.sink = sink
         self.config = config
         self.decoder = DictDecoder(ids)
+        self.mapper = ChunkMapper(self.decoder, config.registry_url, config.workers)
         self.progress = Progress()
         self._sleep = sleep
         self._consumer: Consumer | None = None
@@ -80,6 +84,7 @@ class Projector:
         positions = {tp: marks.get(tp, 0) for tp in parts}
         self.progress.positions = dict(positions)
         self._consumer = assigned_consumer(self.bootstrap, self.config.group_id, positions)
+        self.mapper.__enter__()
         self.refresh_lag()
         log.info("projector.started", database=self.config.database, partitions=len(parts),
                  resume_at=sum(positions.values()), lag=self.progress.lag)
@@ -89,28 +94,27 @@ class Projector:
         return self.progress.lag
 
     # ---- one batch
-    def poll_batch(self) -> Batch:
+    def poll_batch(self) -> Encoded:
+        """Up to `batch_records` new records (or what came within `linger_s`), decoded and mapped."""
         assert self._consumer is not None, "call start() first"
-        batch = Batch()
+        raws: list[RawRecord] = []
         deadline = time.monotonic() + self.config.linger_s
-        record = self.decoder.record
         positions = self.progress.positions
-        while batch.records < self.config.batch_records:
+        while len(raws) < self.config.batch_records:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            msgs = self._consumer.consume(min(10_000, self.config.batch_records - batch.records), left)
-            for msg in msgs:
+            for msg in self._consumer.consume(min(10_000, self.config.batch_records - len(raws)), left):
                 if msg.error() is not None:
                     log.warning("projector.kafka_error", error=str(msg.error()))
                     continue
                 topic, partition, offset = str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
                 if offset < positions.get((topic, partition), 0):
                     continue  # already projected (a redelivery)
-                batch.add(record(topic, partition, offset, msg.key(), msg.value()))
-        return batch
+                raws.append((topic, partition, offset, msg.key(), msg.value()))
+        return self.mapper.map(raws)
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Encoded) -> None:
         """Write `batch` (retrying with backoff, recovering before each retry), then commit offsets."""
         if not batch.records:
             return
@@ -174,6 +178,7 @@ class Projector:
         return self.progress
 
     def close(self) -> None:
+        self.mapper.close()
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None

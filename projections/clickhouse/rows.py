@@ -62,27 +62,23 @@ class SourceRecord:
 # ------------------------------------------------------------------------------------------ raw row
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return value.hex()
-    return str(value)
-
-
-def payload_json(event: Event) -> str:
-    """The event without its envelope, as compact JSON with sorted keys (deterministic)."""
-    body = {k: v for k, v in event.items() if k != "envelope"}
-    return json.dumps(body, separators=(",", ":"), sort_keys=True, default=_json_default)
+def payload(event: Event) -> dict[str, Any]:
+    """The event without its envelope. The sink writes it as compact JSON with sorted keys (deterministic);
+    ClickHouse stores that JSON text verbatim in the String column `payload`."""
+    body = dict(event)  # a C-level copy, then one deletion: cheaper than filtering every key
+    body.pop("envelope", None)
+    return body
 
 
 def raw_row(rec: SourceRecord) -> Row:
     key = rec.key.decode("utf-8", "replace") if rec.key is not None else ""
     if rec.event is None:
         return (rec.topic, rec.partition, rec.offset, "", UNDECODABLE, 0, "", "", "", None, key,
-                json.dumps({"error": rec.error or "undecodable"}))
+                {"error": rec.error or "undecodable"})
     env = rec.event["envelope"]
     return (rec.topic, rec.partition, rec.offset, str(env["event_id"]), env["event_type"],
             int(env["occurred_at"]), env["tenant"], env["source"], env["correlation_id"],
-            env.get("causation_id"), key, payload_json(rec.event))
+            env.get("causation_id"), key, payload(rec.event))
 
 
 def prefix(rec: SourceRecord, idx: int = 0) -> Row:

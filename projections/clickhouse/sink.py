@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
 import structlog
 from clickhouse_connect.driver.client import Client
 
@@ -26,6 +28,24 @@ from .rows import COLUMNS, TYPED_TABLES, Row, SourceRecord, rows_for
 log = structlog.get_logger(__name__)
 
 Position = tuple[str, int]
+
+# One block per insert (atomic), JSON objects in a String column kept as their text, exact floats.
+INSERT_SETTINGS = {"max_insert_block_size": 10_000_000, "min_insert_block_size_rows": 0,
+                   "min_insert_block_size_bytes": 0, "input_format_json_read_objects_as_strings": 1,
+                   "precise_float_parsing": 1}
+_OPTS = orjson.OPT_SORT_KEYS
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    return str(value)
+
+
+def encode_rows(rows: list[Row]) -> bytes:
+    """Rows as JSONCompactEachRow (one JSON array per line; dict values, e.g. payloads, with sorted keys)."""
+    dumps = orjson.dumps
+    return b"\n".join([dumps(r, default=_default, option=_OPTS) for r in rows])
 
 
 @dataclass
@@ -47,6 +67,34 @@ class Batch:
             self.add(rec)
         return self
 
+    def encode(self) -> Encoded:
+        blobs = {t: [encode_rows(rows)] for t, rows in self.rows.items() if rows}
+        return Encoded(blobs, dict(self.next_offsets), self.records, self.records)
+
+
+@dataclass
+class Encoded:
+    """A batch ready to insert: JSONCompactEachRow bytes per table (in pieces), positions, counts."""
+
+    blobs: dict[str, list[bytes]]
+    next_offsets: dict[Position, int]
+    records: int  # records whose rows are in the blobs
+    seen: int  # records read (a point-in-time rebuild leaves some out)
+
+    def blob(self, table: str) -> bytes:
+        return b"\n".join(p for p in self.blobs.get(table, ()) if p)
+
+    @staticmethod
+    def merge(parts: Iterable[Encoded]) -> Encoded:
+        out = Encoded({}, {}, 0, 0)
+        for part in parts:
+            for table, pieces in part.blobs.items():
+                out.blobs.setdefault(table, []).extend(pieces)
+            out.next_offsets.update(part.next_offsets)
+            out.records += part.records
+            out.seen += part.seen
+        return out
+
 
 class ClickHouseSink:
     """Writes batches into one database (the live projection or a shadow)."""
@@ -55,16 +103,20 @@ class ClickHouseSink:
         self.client = client
         self.database = database
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch | Encoded) -> None:
         """Typed tables first, `events` last (one block): see the module doc. Raises on failure."""
-        for table in TYPED_TABLES:
-            self._insert(table, batch.rows[table])
-        self._insert("events", batch.rows["events"])
+        enc = batch.encode() if isinstance(batch, Batch) else batch
+        for table in (*TYPED_TABLES, "events"):
+            self.insert_blob(table, enc.blob(table))
 
-    def _insert(self, table: str, rows: list[Row]) -> None:
-        if rows:
-            self.client.insert(table, rows, column_names=list(COLUMNS[table]), database=self.database,
-                               settings={"max_insert_block_size": 10_000_000})
+    def insert_rows(self, table: str, rows: list[Row]) -> None:
+        """One insert of `rows` into `table` (as one block)."""
+        self.insert_blob(table, encode_rows(rows) if rows else b"")
+
+    def insert_blob(self, table: str, data: bytes) -> None:
+        if data:
+            self.client.raw_insert(f"{self.database}.{table}", list(COLUMNS[table]), insert_block=data,
+                                   settings=INSERT_SETTINGS, fmt="JSONCompactEachRow")
 
     def watermarks(self) -> dict[Position, int]:
         """Next offset to project per (topic, partition): max(offset)+1 of the raw `events` table."""

@@ -69,8 +69,7 @@ def test_half_written_batch_is_recovered_to_exactly_one_uninterrupted_run(chdb: 
         sink.write(Batch().extend(records(60)))
         crashed = Batch().extend(records(60, start=60))
         for table in TYPED_TABLES:  # the crash: typed rows went in, the raw `events` insert never did
-            if crashed.rows[table]:
-                chdb.insert(table, crashed.rows[table], column_names=list(COLUMNS[table]), database=database)
+            sink.insert_rows(table, crashed.rows[table])
         assert counts(chdb, database) != counts(chdb, whole)
         assert sink.recover() > 0
         resume = sink.watermarks()[("agentic.test", 0)]
@@ -103,7 +102,7 @@ def test_differences_name_the_corrupted_missing_and_duplicated_rows(chdb: Client
                      "SETTINGS mutations_sync = 2")
         chdb.command(f"DELETE FROM {other}.events WHERE offset = 23")
         again = Batch().extend(records(1, start=30))
-        chdb.insert("events", again.rows["events"], column_names=list(COLUMNS["events"]), database=database)
+        ClickHouseSink(chdb, database).insert_rows("events", again.rows["events"])
         assert table_checksums(chdb, database)["events"] != table_checksums(chdb, other)["events"]
         found = {(d.offset, d.kind) for d in differences(chdb, database, other, "events")}
         assert found == {(17, "differs"), (23, "missing_in_rebuild"), (30, "duplicated_in_live")}

@@ -71,7 +71,7 @@ def projector(settings: Settings, client: Client, topics: tuple[str, ...], datab
               **config: float) -> Projector:
     schema.create(client, database)
     cfg = ProjectorConfig(topics=topics, database=database, group_id=f"test-{uuid.uuid4().hex[:8]}",
-                          batch_records=1_000, linger_s=0.05, **config)  # type: ignore[arg-type]
+                          batch_records=1_000, linger_s=0.05, **config)
     return Projector(settings.kafka_bootstrap, ClickHouseSink(client, database), wiring.schema_ids(settings), cfg)
 
 

@@ -1,0 +1,91 @@
+"""Decoding and row mapping of raw Kafka records in worker processes (the Python-heavy part of a projection).
+
+The parent reads Kafka and inserts; workers turn chunks of raw records into `Encoded` insert payloads
+(JSONCompactEachRow bytes per table). Chunks come back in the order they were sent, so the sink sees the
+same rows in the same order as with `workers=0` (everything in-process), and the same checksums.
+Workers are started with the ``spawn`` method: the parent runs chDB's threads, which must not be forked.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .decode import DictDecoder
+from .rows import SourceRecord
+from .sink import Batch, Encoded, Position
+
+RawRecord = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
+Keep = Callable[[SourceRecord], bool]
+
+_DECODER: DictDecoder | None = None
+
+
+def encode_chunk(decoder: DictDecoder, raws: Iterable[RawRecord], keep: Keep | None = None) -> Encoded:
+    """Decode, map and encode one chunk; records `keep` refuses still advance the positions."""
+    batch = Batch()
+    seen: dict[Position, int] = {}
+    record = decoder.record
+    n = 0
+    for topic, partition, offset, key, value in raws:
+        n += 1
+        seen[(topic, partition)] = offset + 1
+        rec = record(topic, partition, offset, key, value)
+        if keep is None or keep(rec):
+            batch.add(rec)
+    enc = batch.encode()
+    enc.next_offsets.update(seen)
+    enc.seen = n
+    return enc
+
+
+def _init_worker(registry_url: str) -> None:
+    global _DECODER
+    from agentic.connectors.registry import RegistrySchemaIds, SchemaRegistry
+    from agentic.schemas.topics import TOPICS
+
+    _DECODER = DictDecoder(RegistrySchemaIds(SchemaRegistry(registry_url), TOPICS))
+
+
+def _work(args: tuple[list[RawRecord], Keep | None]) -> Encoded:
+    assert _DECODER is not None, "worker not initialised"
+    return encode_chunk(_DECODER, args[0], args[1])
+
+
+@dataclass
+class ChunkMapper:
+    """Maps chunks in `workers` processes (0: in this process with `decoder`)."""
+
+    decoder: DictDecoder
+    registry_url: str
+    workers: int = 0
+    chunk: int = 5_000
+    _pool: Any = field(default=None, init=False, repr=False)
+
+    def __enter__(self) -> ChunkMapper:
+        if self.workers > 0:
+            ctx = mp.get_context("spawn")
+            self._pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.registry_url,))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def map(self, raws: list[RawRecord], keep: Keep | None = None) -> Encoded:
+        """All of `raws` as one `Encoded` (chunks mapped in parallel, merged in order)."""
+        if self._pool is None or len(raws) <= self.chunk:
+            return encode_chunk(self.decoder, raws, keep)
+        parts = [raws[i:i + self.chunk] for i in range(0, len(raws), self.chunk)]
+        return Encoded.merge(self._pool.map(_work, [(p, keep) for p in parts]))
+
+    def map_stream(self, chunks: Iterator[list[RawRecord]], keep: Keep | None = None) -> Iterator[Encoded]:
+        for raws in chunks:
+            yield self.map(raws, keep)
