@@ -23,6 +23,7 @@ from . import clickhouse, kafka, registry, weaviate
 from .process import (
     PidRecord,
     StackError,
+    pid_file,
     port_open,
     read_record,
     split_host_port,
@@ -132,11 +133,12 @@ def _wait_ready(settings: Settings, name: str, record: PidRecord, timeout: float
 
     ok = wait_for(lambda: not alive() or svc.ready(settings), timeout, interval=0.5)
     if not alive():
+        pid_file(settings.state_dir, name).unlink(missing_ok=True)
         raise StackError(name, "start", f"process {record.pid} exited before it was ready",
                          Path(record.log_file))
     if not ok:
-        raise StackError(name, "wait for readiness", f"not ready after {timeout:.0f} s (pid {record.pid} "
-                         f"still running)", Path(record.log_file))
+        raise StackError(name, "wait for readiness", f"not ready after {timeout:.0f} s; pid {record.pid} "
+                         "is still running (`agentic stack down` stops it)", Path(record.log_file))
     return time.monotonic() - t0
 
 
