@@ -111,13 +111,11 @@ def run(settings: Settings, cfg: MemoryBenchConfig) -> dict[str, Any]:
         lines = _load_lines(cfg.n_memories, cfg.seed)
         fresh = MemoryService(embedder, store, MemoryConfig())  # its own core state: a fresh service
         t0 = time.perf_counter()
-        stored = merged = 0
-        for start in range(0, len(lines), cfg.batch):
-            report = fresh.write(lines[start:start + cfg.batch])
-            if report.failed:
-                raise RuntimeError(f"load ingest failed: {report.failed[:3]}")
-            stored, merged = stored + report.stored, merged + report.merged
+        report = fresh.write_batches(lines[i:i + cfg.batch] for i in range(0, len(lines), cfg.batch))
         ingest_s = time.perf_counter() - t0
+        if report.failed or report.rejected:
+            raise RuntimeError(f"load ingest failed: {report.failed[:3] or report.rejected[:3]}")
+        merged = report.merged
         log.info("bench.memory.ingested", memories=len(lines), seconds=round(ingest_s, 1))
 
         queries = [q.text for c in convs for q in c.questions][: cfg.queries]

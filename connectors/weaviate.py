@@ -36,10 +36,22 @@ log = structlog.get_logger(__name__)
 
 MEMORY_ALIAS = "AgenticMemory"
 SCHEMA_VERSION = 1
-# HNSW build parameters: half Weaviate's defaults (128, 32), measured ~2-3x faster inserts of 256-d
-# memories on 2 cores; search quality is held up by the dynamic ef at query time.
-HNSW_EF_CONSTRUCTION = 64
-HNSW_MAX_CONNECTIONS = 16
+# Vector index of a tenant. "flat-bq" (default): brute force over 1-bit quantised vectors held in
+# memory, the best 200 rescored with the full vectors. Measured on 2 shared cores at 20,000
+# 256-d vectors: inserts 2,663/s (HNSW ef_construction=64, M=16: 405/s), near_vector p95 20 ms
+# (HNSW 11 ms), same self-recall. Memory tenants are small and written often, so inserts win.
+# "hnsw" remains for tenants of millions of memories.
+VectorIndex = Literal["flat-bq", "hnsw"]
+BQ_RESCORE_LIMIT = 200
+
+
+def _vector_index(kind: VectorIndex) -> Any:
+    if kind == "hnsw":
+        return Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE, ef_construction=64,
+                                          max_connections=16)
+    return Configure.VectorIndex.flat(
+        distance_metric=VectorDistances.COSINE,
+        quantizer=Configure.VectorIndex.Quantizer.bq(cache=True, rescore_limit=BQ_RESCORE_LIMIT))
 _NAMESPACE = uuid.UUID("6f1c1d1e-3a57-4c4e-9a43-7d7a3f0e5b21")
 _TENANT_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 Mode = Literal["hybrid", "vector", "keyword"]
@@ -152,18 +164,21 @@ def _properties() -> list[Property]:
 class WeaviateMemoryStore:
     """The memory read model in Weaviate. Build with :meth:`connect`; close when done."""
 
-    def __init__(self, client: weaviate.WeaviateClient, dim: int, alias: str = MEMORY_ALIAS) -> None:
+    def __init__(self, client: weaviate.WeaviateClient, dim: int, alias: str = MEMORY_ALIAS,
+                 index: VectorIndex = "flat-bq") -> None:
         self._client = client
+        self._index = index
         self._dim = dim
         self._alias = alias
         self._known_tenants: set[str] = set()
 
     @classmethod
-    def connect(cls, settings: Settings, dim: int, alias: str = MEMORY_ALIAS) -> WeaviateMemoryStore:
+    def connect(cls, settings: Settings, dim: int, alias: str = MEMORY_ALIAS,
+                index: VectorIndex = "flat-bq") -> WeaviateMemoryStore:
         client = weaviate.connect_to_local(host=settings.weaviate_host, port=settings.weaviate_http_port,
                                            grpc_port=settings.weaviate_grpc_port,
                                            skip_init_checks=True)  # no version lookup on PyPI
-        return cls(client, dim, alias)
+        return cls(client, dim, alias, index)
 
     def close(self) -> None:
         self._client.close()
@@ -190,10 +205,7 @@ class WeaviateMemoryStore:
             self._client.collections.create(
                 name,
                 properties=_properties(),
-                vector_config=Configure.Vectors.self_provided(
-                    vector_index_config=Configure.VectorIndex.hnsw(
-                        distance_metric=VectorDistances.COSINE, ef_construction=HNSW_EF_CONSTRUCTION,
-                        max_connections=HNSW_MAX_CONNECTIONS)),
+                vector_config=Configure.Vectors.self_provided(vector_index_config=_vector_index(self._index)),
                 inverted_index_config=Configure.inverted_index(index_null_state=False),
                 multi_tenancy_config=Configure.multi_tenancy(enabled=True, auto_tenant_creation=True,
                                                              auto_tenant_activation=True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ class MemoryService:
                 parsed[i] = _with_vector(parsed[i], tuple(row.tolist()))
         return parsed
 
-    def write(self, lines: Sequence[Mapping[str, Any]]) -> WriteReport:
+    def _consolidate(self, lines: Sequence[Mapping[str, Any]]) -> tuple[int, list[Output]]:
         commands = self.prepare(lines)
         outputs: list[Output] = []
         state = self._state
@@ -77,22 +78,42 @@ class MemoryService:
             state, out = apply(state, cmd, self._config)
             outputs.extend(out)
         self._state = state
-        outcome = self._projection.apply_outputs(outputs)
+        return len(commands), outputs
+
+    @staticmethod
+    def _report(received: int, outputs: Sequence[Output], failed: tuple[tuple[str, str], ...]) -> WriteReport:
         rejected = tuple((o.memory_id, o.field, o.rule) for o in outputs if isinstance(o, WriteRejected))
         merged = sum(1 for o in outputs if isinstance(o, MemoryConsolidated))
-        return WriteReport(len(commands), len(commands) - merged - len(rejected), merged, rejected,
-                           outcome.failed)
+        return WriteReport(received, received - merged - len(rejected), merged, rejected, failed)
+
+    def write(self, lines: Sequence[Mapping[str, Any]]) -> WriteReport:
+        """Validate, embed, consolidate and store a batch; returns once it is searchable."""
+        received, outputs = self._consolidate(lines)
+        return self._report(received, outputs, self._projection.apply_outputs(outputs).failed)
+
+    def write_batches(self, batches: Iterable[Sequence[Mapping[str, Any]]]) -> WriteReport:
+        """Write batches in order, embedding and consolidating batch n+1 while Weaviate stores batch n.
+
+        One worker thread applies projections strictly in batch order; returns when all are stored.
+        """
+        reports: list[WriteReport] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-projection") as pool:
+            pending: list[tuple[int, list[Output], Future[Any]]] = []
+            for lines in batches:
+                received, outputs = self._consolidate(lines)
+                pending.append((received, outputs, pool.submit(self._projection.apply_outputs, outputs)))
+                while len(pending) > 2:  # bounded: backpressure on the producer side
+                    r, o, fut = pending.pop(0)
+                    reports.append(self._report(r, o, fut.result().failed))
+            for r, o, fut in pending:
+                reports.append(self._report(r, o, fut.result().failed))
+        return _sum(reports)
 
     def write_file(self, path: Path, batch: int = 2000) -> WriteReport:
         """Write a JSON-lines file in batches; every line is validated before the first write."""
         rows = _read_jsonl(path)
         self.prepare_check(rows)
-        totals = WriteReport(0, 0, 0, (), ())
-        for start in range(0, len(rows), batch):
-            r = self.write(rows[start:start + batch])
-            totals = WriteReport(totals.received + r.received, totals.stored + r.stored,
-                                 totals.merged + r.merged, totals.rejected + r.rejected, totals.failed + r.failed)
-        return totals
+        return self.write_batches(rows[start:start + batch] for start in range(0, len(rows), batch))
 
     def prepare_check(self, rows: Sequence[Mapping[str, Any]]) -> None:
         for n, obj in enumerate(rows, start=1):
@@ -119,6 +140,12 @@ class MemoryService:
                         session=session, types=kinds, since=since, until=until)
         hits: list[SearchHit] = self._store.search(q, self._target)
         return hits
+
+
+def _sum(reports: Sequence[WriteReport]) -> WriteReport:
+    return WriteReport(sum(r.received for r in reports), sum(r.stored for r in reports),
+                       sum(r.merged for r in reports), tuple(x for r in reports for x in r.rejected),
+                       tuple(x for r in reports for x in r.failed))
 
 
 def _with_vector(cmd: WriteMemory, vector: tuple[float, ...]) -> WriteMemory:

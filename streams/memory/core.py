@@ -21,7 +21,6 @@ Rules, in the order a write meets them:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -101,11 +100,11 @@ def _with(mapping: Mapping[str, Any], key: str, value: Any) -> Mapping[str, Any]
 
 
 def _put_tenant(state: MemoryState, name: str, tenant: TenantState) -> MemoryState:
-    return MemoryState(_with(state.tenants, name, tenant))
+    return MemoryState(state.tenants.set(name, tenant))
 
 
 def _put_session(tenant: TenantState, name: str, session: SessionState | None) -> TenantState:
-    return replace(tenant, sessions=_with(tenant.sessions, name, session))
+    return replace(tenant, sessions=tenant.sessions.set(name, session))
 
 
 def _readonly(arr: Vectors) -> Vectors:
@@ -119,8 +118,8 @@ def _session_of(memories: tuple[Memory, ...]) -> SessionState:
     return SessionState(memories, _readonly(np.stack([unit(m.embedding) for m in memories])))
 
 
-def _append(session: SessionState, memory: Memory) -> SessionState:
-    row = unit(memory.embedding)[None, :]
+def _append(session: SessionState, memory: Memory, vector: Vectors) -> SessionState:
+    row = vector[None, :]
     vectors = row if not session.memories else np.vstack([session.vectors, row])
     return SessionState((*session.memories, memory), _readonly(vectors))
 
@@ -160,7 +159,8 @@ def validate(w: WriteMemory, dim: int | None = None) -> tuple[str, str] | None:
     if dim is not None and len(w.embedding) != dim:
         return "embedding", (f"must have {dim} dimensions like the session's other memories, "
                              f"got {len(w.embedding)}")
-    if not all(math.isfinite(x) for x in w.embedding) or not any(w.embedding):
+    arr = np.asarray(w.embedding, dtype=np.float64)
+    if not bool(np.isfinite(arr).all()) or not bool(arr.any()):
         return "embedding", "must be finite and not all zeros"
     if w.importance is not None and not 0.0 <= w.importance <= 1.0:
         return "importance", f"must be within [0, 1] or null, got {w.importance}"
@@ -211,13 +211,16 @@ def _merge(kept: Memory, new: Memory) -> Memory:
     )
 
 
-def _find_duplicate(session: SessionState, memory: Memory, threshold: float) -> tuple[int, str, float] | None:
+def _find_duplicate(session: SessionState, memory: Memory, vector: Vectors,
+                    threshold: float) -> tuple[int, str, float] | None:
     for i, m in enumerate(session.memories):
         if m.content_hash == memory.content_hash and m.memory_type == memory.memory_type:
             return i, "exact_duplicate", 1.0
     if not session.memories or session.vectors.shape[1] != len(memory.embedding):
         return None
-    sims = session.vectors @ unit(memory.embedding)
+    sims = session.vectors @ vector
+    if float(sims.max()) < threshold:
+        return None
     same_type = np.array([m.memory_type == memory.memory_type for m in session.memories])
     sims = np.where(same_type, sims, -np.inf)
     terms = key_terms(memory.content)
@@ -244,7 +247,8 @@ def _write(state: MemoryState, w: WriteMemory, config: MemoryConfig) -> Result:
     tenant, outputs = _expire_tenant(tenant, w.tenant, w.occurred_at, w.event_id)
     session = tenant.sessions.get(w.session_id, SessionState())
     memory = _new_memory(w)
-    dup = _find_duplicate(session, memory, config.near_duplicate_threshold)
+    vector = unit(w.embedding)
+    dup = _find_duplicate(session, memory, vector, config.near_duplicate_threshold)
     if dup is not None:
         index, reason, similarity = dup
         merged = _merge(session.memories[index], memory)
@@ -252,7 +256,7 @@ def _write(state: MemoryState, w: WriteMemory, config: MemoryConfig) -> Result:
         outputs += [MemoryConsolidated(merged.memory_id, merged.source_memory_ids, merged.source_event_ids,
                                        reason, similarity, w.event_id), MemoryStored(merged, w.event_id)]
     else:
-        session = _append(session, memory)
+        session = _append(session, memory, vector)
         outputs.append(MemoryStored(memory, w.event_id))
         session, evicted = _enforce_cap(session, w.occurred_at, config, w.event_id)
         outputs += evicted
@@ -365,7 +369,7 @@ def _expire_tenant(tenant: TenantState, name: str, now: int, cause: str) -> tupl
     if tenant.next_expiry is None or now < tenant.next_expiry:
         return tenant, []
     outputs: list[Output] = []
-    for session_name in sorted(tenant.sessions):
+    for session_name in tenant.sessions.sorted_keys():
         session = tenant.sessions[session_name]
         due = {i for i, m in enumerate(session.memories) if m.expires_at is not None and m.expires_at <= now}
         if not due:
@@ -380,7 +384,7 @@ def _expire_tenant(tenant: TenantState, name: str, now: int, cause: str) -> tupl
 
 def _tick(state: MemoryState, t: Tick) -> Result:
     outputs: list[Output] = []
-    for name in sorted(state.tenants):
+    for name in state.tenants.sorted_keys():
         tenant, out = _expire_tenant(state.tenants[name], name, t.occurred_at, t.event_id)
         if out:
             state = _put_tenant(state, name, tenant)

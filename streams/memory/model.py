@@ -6,16 +6,18 @@ onto them (and back), so the core does not depend on the wire format.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 Vectors = npt.NDArray[np.float64]
+V = TypeVar("V")
 
 
 class MemoryType(StrEnum):
@@ -125,6 +127,59 @@ class Fact:
     event_id: str
 
 
+_BUCKETS = 64
+
+
+def _bucket(key: str) -> int:
+    return zlib.crc32(key.encode()) % _BUCKETS  # stable across processes, unlike hash()
+
+
+def _empty_buckets() -> tuple[Mapping[str, Any], ...]:
+    empty: Mapping[str, Any] = MappingProxyType({})
+    return (empty,) * _BUCKETS
+
+
+@dataclass(frozen=True, slots=True)
+class PMap(Generic[V]):
+    """A small persistent map: 64 read-only buckets, so a change copies one bucket, not the map.
+
+    Iteration is in sorted key order, so everything derived from it is deterministic.
+    """
+
+    buckets: tuple[Mapping[str, V], ...] = field(default_factory=_empty_buckets)
+
+    def get(self, key: str, default: V | None = None) -> V | None:
+        return self.buckets[_bucket(key)].get(key, default)
+
+    def __getitem__(self, key: str) -> V:
+        return self.buckets[_bucket(key)][key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.buckets[_bucket(key)]
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.buckets)
+
+    def set(self, key: str, value: V | None) -> PMap[V]:
+        """A new map with ``key`` bound to ``value``, or removed when ``value`` is None."""
+        i = _bucket(key)
+        items = dict(self.buckets[i])
+        if value is None:
+            items.pop(key, None)
+        else:
+            items[key] = value
+        return PMap((*self.buckets[:i], MappingProxyType(items), *self.buckets[i + 1:]))
+
+    def sorted_keys(self) -> list[str]:
+        return sorted(k for b in self.buckets for k in b)
+
+    def items(self) -> list[tuple[str, V]]:
+        return [(k, self[k]) for k in self.sorted_keys()]
+
+    def values(self) -> list[V]:
+        return [self[k] for k in self.sorted_keys()]
+
+
 def _empty_vectors() -> Vectors:
     return np.zeros((0, 0), dtype=np.float64)
 
@@ -140,7 +195,7 @@ class SessionState:
 
 @dataclass(frozen=True, slots=True)
 class TenantState:
-    sessions: Mapping[str, SessionState] = field(default_factory=frozen_map)
+    sessions: PMap[SessionState] = field(default_factory=PMap)
     facts: tuple[Fact, ...] = ()
     deleted_memory_ids: frozenset[str] = frozenset()
     deleted_sessions: Mapping[str, int] = field(default_factory=frozen_map)  # session -> time
@@ -150,7 +205,7 @@ class TenantState:
 
 @dataclass(frozen=True, slots=True)
 class MemoryState:
-    tenants: Mapping[str, TenantState] = field(default_factory=frozen_map)
+    tenants: PMap[TenantState] = field(default_factory=PMap)
 
 
 @dataclass(frozen=True, slots=True)

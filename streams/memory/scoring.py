@@ -59,7 +59,7 @@ def heuristic_importance(memory_type: MemoryType, content: str) -> float:
     """
     score = _BASE_IMPORTANCE[memory_type]
     score += 0.1 * min(2, len(_SALIENT.findall(content)))
-    score += 0.05 if any(ch.isdigit() for ch in content) else 0.0
+    score += 0.05 if _NUMBER.search(content) else 0.0
     words = content.split()
     names = sum(1 for w in words[1:] if w[:1].isupper())
     score += 0.05 * min(2, names)
