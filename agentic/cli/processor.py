@@ -63,10 +63,12 @@ def processor() -> None:
               help="Write a checkpoint every N inputs.")
 @click.option("--idle-timeout", type=float, default=3.0, show_default=True,
               help="With --until-idle: seconds without new input before stopping.")
+@click.option("--runtime", type=click.Choice(["faust", "confluent"]), default="faust", show_default=True,
+              help="faust-streaming agent (App/worker lifecycle) or a plain confluent-kafka loop; same pipeline.")
 @_topic_options
 @click.pass_obj
 def run_cmd(settings: Settings, name: str, until_idle: bool, checkpoint_every: int, idle_timeout: float,
-            placement: str, input_topic: str, output_topic: str, checkpoint_topic: str) -> None:
+            runtime: str, placement: str, input_topic: str, output_topic: str, checkpoint_topic: str) -> None:
     """Run processor NAME: consume its inputs in order, publish its decisions, checkpoint its state."""
     from agentic import wiring
     from agentic.connectors.kafka import ensure_topics
@@ -81,8 +83,15 @@ def run_cmd(settings: Settings, name: str, until_idle: bool, checkpoint_every: i
     except ValueError as exc:
         click.echo(f"processor {name}: {exc}", err=True)
         sys.exit(2)
-    stats = shell.run(until_idle=until_idle, stop=_stop_on_signals())
-    click.echo(json.dumps({"processor": name, "version": proc.version, **stats.as_dict()}))
+    if runtime == "faust":
+        from agentic.streams.shell.faust_runtime import run_faust
+
+        datadir = settings.state_dir / "faust" / name
+        datadir.mkdir(parents=True, exist_ok=True)
+        stats = run_faust(shell, datadir, until_idle=until_idle)  # the faust worker handles SIGTERM/SIGINT
+    else:
+        stats = shell.run(until_idle=until_idle, stop=_stop_on_signals())
+    click.echo(json.dumps({"processor": name, "runtime": runtime, "version": proc.version, **stats.as_dict()}))
 
 
 @processor.command("status")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from pathlib import Path
@@ -31,6 +32,10 @@ from .kafka import KafkaShell, Pipeline, ShellStats, caught_up
 from .protocol import S
 
 log = structlog.get_logger(__name__)
+
+# faust joins a consumer group: after a kill -9 the dead member holds the partition until its session expires,
+# so a restart waits up to the session timeout (faust's default: 60 s). 10 s keeps restarts short.
+SESSION_TIMEOUT_S = 10.0
 
 
 class _FaustRecord:
@@ -72,12 +77,16 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
     pipeline = Pipeline(shell, rec, producer)
     app = faust.App(shell.group_id, broker=f"kafka://{cfg.bootstrap}", value_serializer="raw", key_serializer="raw",
                     store="memory://", web_enabled=False, datadir=str(datadir), topic_partitions=1,
-                    consumer_auto_offset_reset="earliest", stream_buffer_maxsize=cfg.batch)
+                    consumer_auto_offset_reset="earliest", stream_buffer_maxsize=cfg.batch,
+                    broker_session_timeout=SESSION_TIMEOUT_S, broker_heartbeat_interval=1.0,
+                    broker_rebalance_timeout=SESSION_TIMEOUT_S)
     source = app.topic(shell.topic, value_type=bytes, key_type=bytes, partitions=1)
-    worker = faust.Worker(app, loglevel="warn", quiet=True, redirect_stdouts=False, override_logging=False)
+    worker = faust.Worker(app, loglevel="warn", quiet=True, redirect_stdouts=False, override_logging=False,
+                          stdout=sys.stderr)  # stdout stays ours (the CLI prints its JSON result there)
+    worker.spinner = None  # no terminal spinner in logs
 
     async def on_assigned(sender: Any, *args: Any, signal: Any = None, **kw: Any) -> None:
-        assigned: set[TP] = kw.get("assigned", set())
+        assigned: set[TP] = kw.get("assigned") or (args[0] if args else set())
         for tp in assigned:
             if tp.topic == shell.topic:
                 await app.consumer.seek(tp, pipeline.next_offset)

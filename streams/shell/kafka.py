@@ -74,6 +74,7 @@ class ShellStats:
     inputs: int = 0
     outputs: int = 0
     skipped: int = 0  # outputs re-derived on restart that were already written
+    redelivered: int = 0  # input records delivered again by the consumer, ignored
     dead_letters: int = 0
     checkpoints: int = 0
     next_offset: int = 0
@@ -82,6 +83,7 @@ class ShellStats:
     def as_dict(self) -> dict[str, Any]:
         elapsed = max(time.monotonic() - self.started_at, 1e-9)
         return {"inputs": self.inputs, "outputs": self.outputs, "skipped_already_written": self.skipped,
+                "redelivered_ignored": self.redelivered,
                 "dead_letters": self.dead_letters, "checkpoints": self.checkpoints,
                 "next_offset": self.next_offset, "elapsed_s": round(elapsed, 3)}
 
@@ -176,6 +178,10 @@ def caught_up(bootstrap: str, topic: str, partition: int, next_offset: int) -> b
     return next_offset >= int(end_offsets(bootstrap, [topic]).get((topic, partition), 0))
 
 
+class InputGapError(RuntimeError):
+    """The consumer delivered an input offset beyond the next one expected: folding on would lose inputs."""
+
+
 class Record(Protocol):
     """What the pipeline reads of a consumed record: confluent-kafka's `Message` has it; other
     runtimes (faust) wrap their records in the same few methods."""
@@ -225,6 +231,14 @@ class Pipeline(Generic[S]):
 
     def _one(self, msg: Record) -> None:
         offset = int(msg.offset() or 0)
+        if offset < self.next_offset:  # delivered again by the consumer (e.g. fetched before a seek): folded already
+            self.stats.redelivered += 1
+            return
+        if offset > self.next_offset:
+            raise InputGapError(f"processor {self.p.name}: input {self.shell.topic} jumped from offset "
+                                f"{self.next_offset} to {offset}; the consumer skipped records (or the input is "
+                                "written transactionally, which the shell does not support). Restart it: it "
+                                "resumes exactly from its checkpoint and output log")
         try:
             value = msg.value()
             if value is None:
