@@ -36,6 +36,10 @@ from .protocol import Emitted, Processor, S, Unprocessable, fold_positioned
 
 log = structlog.get_logger(__name__)
 
+# A checkpoint is one record: it must fit Kafka's default max.message.bytes (1 MiB) with room for overhead.
+# Snapshots are zlib-compressed: the OpenB cluster (1,213 nodes, ~10k tasks) is ~5 MB raw, ~0.3 MB compressed.
+MAX_CHECKPOINT_BYTES = 1_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class ShellConfig:
@@ -278,11 +282,16 @@ class Pipeline(Generic[S]):
         cp = Checkpoint(self.p.name, self.p.version, self.shell.topic, self.shell.partition, self.next_offset,
                         (self.written.offset, self.written.index), self.p.snapshot(self.state))
         value = cp.encode()
+        self.since_checkpoint = 0
+        if len(value) > MAX_CHECKPOINT_BYTES:  # Kafka would refuse it; recovery then uses an older one or replays
+            log.warning("shell.checkpoint_too_large", processor=self.p.name, next_offset=self.next_offset,
+                        bytes=len(value), limit=MAX_CHECKPOINT_BYTES,
+                        fix="raise max.message.bytes of the checkpoint topic and this limit together")
+            return
         self.producer.send(self.shell.config.checkpoint_topic, self.p.name.encode(), value)
         self.producer.flush()
         if self.commit is not None:
             self.commit(self.next_offset)
-        self.since_checkpoint = 0
         self.stats.checkpoints += 1
         log.info("shell.checkpoint", processor=self.p.name, next_offset=self.next_offset, bytes=len(value))
 
