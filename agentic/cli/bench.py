@@ -120,16 +120,18 @@ def scheduler_time_cmd(nodes_csv: Path, pods_csv: Path, policy: str, seed: int, 
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--policy", default="frag", show_default=True, help="Scheduler placement policy.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=5_000, show_default=True)
+@click.option("--runtime", type=click.Choice(["both", "faust", "confluent"]), default="both", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Compact JSON.")
 @click.pass_obj
 def scheduler_kafka_cmd(settings: Any, nodes_csv: Path, pods_csv: Path, arrive: float, seed: int, policy: str,
-                        checkpoint_every: int, as_json: bool) -> None:
+                        checkpoint_every: int, runtime: str, as_json: bool) -> None:
     """OpenB nodes and tasks through Kafka: the scheduler processor's decisions/s end to end."""
     from agentic import wiring
     from agentic.bench.scheduler_kafka import run
 
+    runtimes = ("faust", "confluent") if runtime == "both" else (runtime,)
     result = run(settings.kafka_bootstrap, wiring.codec(settings), nodes_csv, pods_csv, seed, arrive,
-                 checkpoint_every, policy)
+                 checkpoint_every, policy, runtimes)
     click.echo(json.dumps(result, indent=None if as_json else 2))
 
 
