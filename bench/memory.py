@@ -4,7 +4,9 @@ Everything runs against the real Weaviate of the stack, in collections of its ow
 ``BenchMemory``), through the same write path as the service: validate -> embed -> consolidation
 core -> Weaviate batch upsert. Keys of the JSON result:
 
-- ``ingest_per_s``: memories per second end to end (embedding included) while loading the store;
+- ``ingest_per_s``: memories per second end to end (embedding included) while loading the store,
+  until Weaviate acknowledged every batch; ``ingest_indexed_per_s`` also waits until the vector
+  index has absorbed them (differs only when Weaviate runs with ASYNC_INDEXING=true);
 - ``search_p50_ms`` / ``search_p95_ms``: hybrid search (query embedding included), k=10, on one
   tenant holding ``n_memories`` memories; ``search_ms_by_mode`` has the same for every mode;
 - ``recall``: mode -> k -> mean fraction of a question's evidence turns found in the top k, on the
@@ -29,7 +31,7 @@ import structlog
 from agentic.bench.memory_data import Conversation, build_dataset, load_locomo, memory_lines
 from agentic.config import Settings
 from agentic.connectors.embeddings import DEFAULT_EMBEDDER, load_embedder
-from agentic.connectors.weaviate import MODES, Mode, WeaviateMemoryStore
+from agentic.connectors.weaviate import DEFAULT_ALPHA, MODES, Mode, WeaviateMemoryStore
 from agentic.memory.service import MemoryService
 from agentic.streams.memory import MemoryConfig
 
@@ -45,7 +47,7 @@ class MemoryBenchConfig:
     n_memories: int = 100_000
     conversations: int = 10
     queries: int = 500
-    alpha: float = 0.5
+    alpha: float = DEFAULT_ALPHA
     embedder: str = DEFAULT_EMBEDDER
     batch: int = 2000
     seed: int = 7
@@ -155,7 +157,7 @@ def run(settings: Settings, cfg: MemoryBenchConfig) -> dict[str, Any]:
               help="Memories stored in the load tenant before search latency is measured.")
 @click.option("--conversations", type=int, default=10, show_default=True)
 @click.option("--queries", type=int, default=500, show_default=True)
-@click.option("--alpha", type=float, default=0.5, show_default=True)
+@click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True)
 @click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True)
 @click.option("--locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Measure recall on a LoCoMo-format JSON file instead of the generated dataset.")

@@ -22,7 +22,7 @@ import click
 
 from agentic.config import Settings
 from agentic.connectors.embeddings import DEFAULT_EMBEDDER, load_embedder
-from agentic.connectors.weaviate import MODES, WeaviateMemoryStore
+from agentic.connectors.weaviate import DEFAULT_ALPHA, MODES, WeaviateMemoryStore
 from agentic.memory import MemoryInputError, MemoryService
 from agentic.projections.weaviate.memory import MemoryProjection
 from agentic.streams.memory import DeleteMemory, DeleteScope, MemoryState, apply
@@ -71,7 +71,7 @@ def write_cmd(settings: Settings, path: Path, embedder: str, as_json: bool) -> N
 @click.option("--until", type=int, default=None, help="Latest occurred_at, ms since the epoch.")
 @click.option("--k", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
-@click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--alpha", type=click.FloatRange(0, 1), default=DEFAULT_ALPHA, show_default=True,
               help="Hybrid weight of the vector side (0 = BM25 only, 1 = vector only).")
 @click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True)
 @click.option("--json", "as_json", is_flag=True)

@@ -18,7 +18,14 @@ import numpy as np
 import structlog
 
 from agentic.connectors.embeddings import Embedder, check_vector
-from agentic.connectors.weaviate import Mode, SearchHit, SearchQuery, WeaviateMemoryStore, weaviate_tenant
+from agentic.connectors.weaviate import (
+    DEFAULT_ALPHA,
+    Mode,
+    SearchHit,
+    SearchQuery,
+    WeaviateMemoryStore,
+    weaviate_tenant,
+)
 from agentic.memory.lines import MemoryInputError, parse_line, parse_memory_type
 from agentic.projections.weaviate.memory import MemoryProjection
 from agentic.streams.memory import MemoryConfig, MemoryConsolidated, MemoryState, WriteMemory, WriteRejected, apply
@@ -126,7 +133,7 @@ class MemoryService:
 
     def search(self, tenant: str | None, query: str, session: str | None = None,
                types: Iterable[str] | None = None, since: int | None = None, until: int | None = None,
-               k: int = 10, mode: Mode = "hybrid", alpha: float = 0.5) -> list[SearchHit]:
+               k: int = 10, mode: Mode = "hybrid", alpha: float = DEFAULT_ALPHA) -> list[SearchHit]:
         if tenant is None or not str(tenant).strip():
             raise MemoryInputError("tenant: required; a search is always scoped to one tenant")
         weaviate_tenant(tenant)
