@@ -72,7 +72,7 @@ def run_cmd(settings: Settings, name: str, until_idle: bool, checkpoint_every: i
     """Run processor NAME: consume its inputs in order, publish its decisions, checkpoint its state."""
     from agentic import wiring
     from agentic.connectors.kafka import ensure_topics
-    from agentic.streams.shell.kafka import KafkaShell, ShellConfig
+    from agentic.streams.shell.kafka import KafkaShell, ShellConfig, VersionConflictError
 
     ensure_topics(settings.kafka_bootstrap)
     proc = _scheduler(placement, input_topic, output_topic)
@@ -83,14 +83,18 @@ def run_cmd(settings: Settings, name: str, until_idle: bool, checkpoint_every: i
     except ValueError as exc:
         click.echo(f"processor {name}: {exc}", err=True)
         sys.exit(2)
-    if runtime == "faust":
-        from agentic.streams.shell.faust_runtime import run_faust
+    try:
+        if runtime == "faust":
+            from agentic.streams.shell.faust_runtime import run_faust
 
-        datadir = settings.state_dir / "faust" / name
-        datadir.mkdir(parents=True, exist_ok=True)
-        stats = run_faust(shell, datadir, until_idle=until_idle)  # the faust worker handles SIGTERM/SIGINT
-    else:
-        stats = shell.run(until_idle=until_idle, stop=_stop_on_signals())
+            datadir = settings.state_dir / "faust" / name
+            datadir.mkdir(parents=True, exist_ok=True)
+            stats = run_faust(shell, datadir, until_idle=until_idle)  # the faust worker handles SIGTERM/SIGINT
+        else:
+            stats = shell.run(until_idle=until_idle, stop=_stop_on_signals())
+    except VersionConflictError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     click.echo(json.dumps({"processor": name, "runtime": runtime, "version": proc.version, **stats.as_dict()}))
 
 

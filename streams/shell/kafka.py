@@ -127,7 +127,13 @@ class KafkaShell(Generic[S]):
     def recover(self) -> Recovery[S]:
         """Rebuild the state from the latest usable checkpoint and read how far outputs and dead letters go."""
         p, bootstrap = self.processor, self.config.bootstrap
-        mark = tails.last_mark(bootstrap, p.output, 0, p.name) or NOTHING_WRITTEN
+        last = tails.last_output(bootstrap, p.output, 0, p.name)
+        if last is not None and last[1] is not None and last[1] != p.version:
+            raise VersionConflictError(
+                f"processor {p.name}: the last record of {p.output} was written by version {last[1]!r}, this is "
+                f"{p.version!r} (another configuration or core). Appending would mix two decision logs: run the "
+                "same configuration, or write this one to a new output topic")
+        mark = NOTHING_WRITTEN if last is None else last[0]
         dead = tails.last_dead_letter(bootstrap, self.topic, self.partition)
         checkpoint = tails.latest_checkpoint(bootstrap, self.config.checkpoint_topic, p.name)
         why_not = None
@@ -180,6 +186,10 @@ def _caught_up(consumer: Consumer, topic: str, partition: int, next_offset: int)
 def caught_up(bootstrap: str, topic: str, partition: int, next_offset: int) -> bool:
     """True when ``next_offset`` is at the end of ``topic[partition]`` (every input so far is processed)."""
     return next_offset >= int(end_offsets(bootstrap, [topic]).get((topic, partition), 0))
+
+
+class VersionConflictError(ValueError):
+    """The output topic was last written by another version of the processor."""
 
 
 class InputGapError(RuntimeError):
@@ -256,7 +266,7 @@ class Pipeline(Generic[S]):
             if self.written.covers(offset, index):
                 self.stats.skipped += 1
                 continue
-            headers = output_headers(self.p.name, self.shell.topic, self.shell.partition, offset, index)
+            headers = output_headers(self.p.name, self.shell.topic, self.shell.partition, offset, index, self.p.version)
             self.producer.send(self.p.output, self.shell.key(out), self.shell.codec.encode(out), headers)
             self.written = Mark(offset, index)
             self.stats.outputs += 1

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 PROCESSOR = "agentic.processor"
+PROCESSOR_VERSION = "agentic.processor.version"
 SOURCE_TOPIC = "agentic.source.topic"
 SOURCE_PARTITION = "agentic.source.partition"
 SOURCE_OFFSET = "agentic.source.offset"
@@ -36,10 +37,22 @@ class Mark:
 NOTHING_WRITTEN = Mark(-1, -1)
 
 
-def output_headers(processor: str, topic: str, partition: int, offset: int, index: int) -> HeaderList:
-    return [(PROCESSOR, processor.encode()), (SOURCE_TOPIC, topic.encode()),
-            (SOURCE_PARTITION, str(partition).encode()), (SOURCE_OFFSET, str(offset).encode()),
-            (SOURCE_INDEX, str(index).encode())]
+def output_headers(processor: str, topic: str, partition: int, offset: int, index: int,
+                   version: str | None = None) -> HeaderList:
+    headers: HeaderList = [(PROCESSOR, processor.encode()), (SOURCE_TOPIC, topic.encode()),
+                           (SOURCE_PARTITION, str(partition).encode()), (SOURCE_OFFSET, str(offset).encode()),
+                           (SOURCE_INDEX, str(index).encode())]
+    if version is not None:
+        headers.append((PROCESSOR_VERSION, version.encode()))
+    return headers
+
+
+def version_of(headers: Sequence[tuple[str, bytes | None]] | None) -> str | None:
+    """The processor version in an output record's headers (None for records written without one)."""
+    for key, value in headers or []:
+        if key == PROCESSOR_VERSION and value is not None:
+            return value.decode()
+    return None
 
 
 def mark_of(headers: Sequence[tuple[str, bytes | None]] | None, processor: str) -> Mark | None:

@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from agentic.connectors.kafka import DLQ_OFFSET, DLQ_PARTITION, DLQ_TOPIC
 
 from .checkpoint import Checkpoint, CheckpointError
-from .marks import Mark, mark_of
+from .marks import Mark, mark_of, version_of
 
 T = TypeVar("T")
 
@@ -70,7 +70,19 @@ def scan_back(bootstrap: str, topic: str, partition: int, pick: Callable[[Messag
 
 def last_mark(bootstrap: str, topic: str, partition: int, processor: str) -> Mark | None:
     """The mark of the last output ``processor`` wrote to ``topic[partition]``."""
-    return scan_back(bootstrap, topic, partition, lambda m: mark_of(m.headers(), processor))  # type: ignore[arg-type]
+    last = last_output(bootstrap, topic, partition, processor)
+    return None if last is None else last[0]
+
+
+def last_output(bootstrap: str, topic: str, partition: int, processor: str) -> tuple[Mark, str | None] | None:
+    """Mark and processor version of the last output ``processor`` wrote to ``topic[partition]``."""
+
+    def pick(msg: Message) -> tuple[Mark, str | None] | None:
+        headers = msg.headers()
+        mark = mark_of(headers, processor)  # type: ignore[arg-type]  # confluent's header list is str/bytes pairs
+        return None if mark is None else (mark, version_of(headers))  # type: ignore[arg-type]
+
+    return scan_back(bootstrap, topic, partition, pick)
 
 
 def latest_checkpoint(bootstrap: str, topic: str, processor: str) -> Checkpoint | None:

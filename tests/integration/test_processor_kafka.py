@@ -28,7 +28,7 @@ from agentic.schemas.samples import sample_event
 from agentic.schemas.topics import key_for
 from agentic.streams.scheduler.processor import scheduler_processor
 from agentic.streams.shell import Mark, fold_positioned, mark_of
-from agentic.streams.shell.kafka import KafkaShell, ShellConfig, read_events, state_at
+from agentic.streams.shell.kafka import KafkaShell, ShellConfig, VersionConflictError, read_events, state_at
 
 pytestmark = pytest.mark.integration
 
@@ -172,7 +172,8 @@ def test_restart_after_a_clean_stop_writes_nothing_again(services: Settings, cod
     assert end_offsets(services.kafka_bootstrap, [t_out])[(t_out, 0)] == first.outputs
 
 
-def test_checkpoint_of_another_configuration_is_ignored(services: Settings, codec: EventCodec) -> None:
+def test_another_configuration_ignores_the_checkpoint_and_refuses_to_append_to_the_log(
+        services: Settings, codec: EventCodec) -> None:
     from agentic.streams.scheduler import SchedulerConfig
 
     t_in, t_out, t_cp = _topics()
@@ -180,7 +181,13 @@ def test_checkpoint_of_another_configuration_is_ignored(services: Settings, code
     _publish(services, codec, t_in, synthetic_inputs(8, 200, seed=9), {})
     config = ShellConfig(services.kafka_bootstrap, checkpoint_topic=t_cp, checkpoint_every=50, idle_timeout=0.3)
     KafkaShell(scheduler_processor(inputs=(t_in,), output=t_out), codec, config).run(until_idle=True)
-    other = scheduler_processor(SchedulerConfig(placement="spread"), inputs=(t_in,), output=t_out)
-    recovery = KafkaShell(other, codec, config).recover()
+    spread = SchedulerConfig(placement="spread")
+
+    with pytest.raises(VersionConflictError, match="written by version"):
+        KafkaShell(scheduler_processor(spread, inputs=(t_in,), output=t_out), codec, config).recover()
+
+    other_out = f"{t_out}.spread"
+    create_topics(services.kafka_bootstrap, t_in, other_out, t_cp)
+    recovery = KafkaShell(scheduler_processor(spread, inputs=(t_in,), output=other_out), codec, config).recover()
     assert recovery.checkpoint_offset is None and recovery.next_offset == 0
     assert "version" in (recovery.ignored_checkpoint or "")

@@ -23,6 +23,7 @@ from agentic.streams.shell import (
     mark_of,
     output_headers,
 )
+from agentic.streams.shell.marks import version_of
 
 CODEC = EventCodec(StaticSchemaIds())
 
@@ -104,6 +105,9 @@ def test_output_headers_carry_the_mark_of_their_processor_only() -> None:
     assert mark_of(headers, "scheduler") == Mark(42, 3)
     assert mark_of(headers, "other") is None
     assert mark_of(None, "scheduler") is None
+    assert version_of(headers) is None
+    versioned = [(k, v if isinstance(v, bytes) else None) for k, v in output_headers("s", "in", 0, 1, 0, "1/1/ab")]
+    assert version_of(versioned) == "1/1/ab" and mark_of(versioned, "s") == Mark(1, 0)
 
 
 # ----------------------------------------------------------------------------- the scheduler processor
