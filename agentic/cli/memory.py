@@ -53,6 +53,8 @@ def write_cmd(settings: Settings, path: Path, embedder: str, as_json: bool) -> N
         report = service.write_file(path)
     except MemoryInputError as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
+    finally:
+        service.close()
     data = {"received": report.received, "stored": report.stored, "merged": report.merged,
             "rejected": [list(r) for r in report.rejected], "failed": [list(f) for f in report.failed]}
     click.echo(json.dumps(data) if as_json else
@@ -86,6 +88,8 @@ def search_cmd(settings: Settings, tenant: str, query: str, session: str | None,
                               k=k, mode=mode, alpha=alpha)
     except MemoryInputError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        service.close()
     if as_json:
         results = [{**dataclasses.asdict(h), "metadata": dict(h.metadata)} for h in hits]
         click.echo(json.dumps({"tenant": tenant, "query": query, "mode": mode, "k": k, "results": results}))

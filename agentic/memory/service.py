@@ -57,6 +57,9 @@ class MemoryService:
         self._target = target
         self._state = MemoryState()
 
+    def close(self) -> None:
+        self._store.close()
+
     @property
     def embedder(self) -> Embedder:
         return self._embedder
