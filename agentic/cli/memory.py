@@ -119,3 +119,34 @@ def delete_cmd(settings: Settings, tenant: str, memory_id: str | None, session: 
     finally:
         store.close()
     click.echo(f"deleted ({scope.value.lower()}): {'ok' if outcome.commit else outcome.failed}")
+
+
+@memory.command("process")
+@click.option("--group", default="agentic-memory-consolidator", show_default=True, help="Kafka consumer group.")
+@click.option("--replay", is_flag=True, help="Rebuild from offset 0 under a new consumer group (after a restart).")
+@click.option("--idle-timeout", type=float, default=None, help="Stop after this many idle seconds.")
+@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True)
+@click.pass_obj
+def process_cmd(settings: Settings, group: str, replay: bool, idle_timeout: float | None, embedder: str) -> None:
+    """Run the consolidation processor: agentic.memory events -> core -> derived events + Weaviate."""
+    import uuid
+
+    from agentic import wiring
+    from agentic.connectors.kafka import EventConsumer
+    from agentic.schemas.topics import MEMORY
+    from agentic.streams.memory.processor import MemoryProcessor
+
+    model = load_embedder(embedder)
+    store = WeaviateMemoryStore.connect(settings, model.dim)
+    codec = wiring.codec(settings)
+    consumer = EventConsumer(settings.kafka_bootstrap, f"{group}-{uuid.uuid4()}" if replay else group,
+                             [MEMORY.name], codec, None)
+    try:
+        projection = MemoryProjection(store)
+        projection.setup()
+        processor = MemoryProcessor(consumer, wiring.producer(settings, codec), model, projection)
+        n = processor.run(stop=lambda: False, idle_timeout=idle_timeout)
+        click.echo(f"{n} memory events processed")
+    finally:
+        consumer.close()
+        store.close()
