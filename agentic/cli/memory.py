@@ -150,3 +150,72 @@ def process_cmd(settings: Settings, group: str, replay: bool, idle_timeout: floa
     finally:
         consumer.close()
         store.close()
+
+
+@memory.group("checkpoint")
+def checkpoint() -> None:
+    """Checkpoints of long-running tasks: create, resume (latest state), summary (history)."""
+
+
+def _checkpoints(settings: Settings) -> Any:
+    from agentic.memory.checkpoints import Checkpoints
+    from agentic.sdk import AgenticClient
+
+    return Checkpoints(AgenticClient.connect(settings, source="memory-cli"))
+
+
+def _checkpoint_json(c: Any) -> dict[str, Any]:
+    return {"task_id": c.task_id, "checkpoint_id": c.checkpoint_id, "sequence": c.sequence,
+            "created_at": c.created_at, "state": c.state, "intermediate_result": c.intermediate_result,
+            "reflection": c.reflection, "next_steps": list(c.next_steps)}
+
+
+@checkpoint.command("create")
+@click.option("--tenant", required=True)
+@click.option("--task", "task_id", required=True)
+@click.option("--state", "state_text", required=True, help="Task state as a JSON document (or @file).")
+@click.option("--result", default=None, help="Intermediate result so far.")
+@click.option("--reflection", default=None)
+@click.option("--next-step", "next_steps", multiple=True, help="Planned next step (repeatable, in order).")
+@click.pass_obj
+def checkpoint_create(settings: Settings, tenant: str, task_id: str, state_text: str, result: str | None,
+                      reflection: str | None, next_steps: tuple[str, ...]) -> None:
+    """Save the task's state; returns once Kafka acknowledged the checkpoint."""
+    text = Path(state_text[1:]).read_text() if state_text.startswith("@") else state_text
+    try:
+        state = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"state: not valid JSON ({exc.msg})") from exc
+    try:
+        made = _checkpoints(settings).create(tenant, task_id, state, result, reflection, next_steps)
+    except MemoryInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(_checkpoint_json(made)))
+
+
+@checkpoint.command("resume")
+@click.option("--tenant", required=True)
+@click.option("--task", "task_id", required=True)
+@click.pass_obj
+def checkpoint_resume(settings: Settings, tenant: str, task_id: str) -> None:
+    """Print the latest checkpoint of the task as JSON (exit 1 if it has none)."""
+    found = _checkpoints(settings).resume(tenant, task_id)
+    if found is None:
+        raise click.ClickException(f"task {task_id!r} of tenant {tenant!r} has no checkpoint")
+    click.echo(json.dumps(_checkpoint_json(found)))
+
+
+@checkpoint.command("summary")
+@click.option("--tenant", required=True)
+@click.option("--task", "task_id", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def checkpoint_summary(settings: Settings, tenant: str, task_id: str, as_json: bool) -> None:
+    """Every checkpoint of the task in order: sequence, time, reflection and next steps."""
+    found = _checkpoints(settings).history(tenant, task_id)
+    if as_json:
+        click.echo(json.dumps([_checkpoint_json(c) for c in found]))
+        return
+    for c in found:
+        click.echo(f"#{c.sequence} {c.created_at} result={c.intermediate_result!r} "
+                   f"reflection={c.reflection!r} next={list(c.next_steps)}")
