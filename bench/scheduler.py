@@ -36,7 +36,15 @@ from agentic.streams.scheduler.model import (
 from .openb import TraceNode, TracePod, typical_shapes
 
 QUEUE = "openb"
-POLICIES = ("random", "bestfit", "fgd", "frag", "spread")
+# variants of the fragmentation policies measured against FGD (docs/scheduler.md): name -> config fields
+VARIANTS: dict[str, dict[str, Any]] = {
+    "frag+gpubf": {"gpu_tiebreak": "bestfit"},
+    "frag+nodebf": {"node_tiebreak": "bestfit"},
+    "frag+used": {"node_tiebreak": "used"},
+    "frag+cov100": {"typical_coverage": 1.0},
+    "fgd+gpubf": {"gpu_tiebreak": "bestfit"},
+}
+POLICIES = ("random", "bestfit", "fgd", "frag", "spread", *VARIANTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +89,11 @@ def node_events(nodes: Sequence[TraceNode], rng: random.Random) -> list[NodeRegi
 
 
 def config_for(policy: str, pods: Sequence[TracePod], seed: int, frag_prior: bool) -> SchedulerConfig:
-    prior = typical_shapes(list(pods)) if policy == "fgd" or (policy == "frag" and frag_prior) else ()
-    return SchedulerConfig(placement=policy, seed=seed, workload_prior=prior, drf=False,
-                           preemption=False, reservation=False)
+    """The core's configuration for a policy name (a placement, or a placement+variant of VARIANTS)."""
+    placement = policy.split("+")[0]
+    prior = typical_shapes(list(pods)) if placement == "fgd" or (placement == "frag" and frag_prior) else ()
+    return SchedulerConfig(placement=placement, seed=seed, workload_prior=prior, drf=False,
+                           preemption=False, reservation=False, **VARIANTS.get(policy, {}))
 
 
 def run(nodes: Sequence[TraceNode], pods: Sequence[TracePod], policy: str, seed: int,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PLACEMENTS = ("frag", "fgd", "bestfit", "spread", "random", "firstfit")
+GPU_TIEBREAKS = ("first", "bestfit")
+NODE_TIEBREAKS = ("order", "bestfit", "used")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,11 @@ class SchedulerConfig:
     - ``drf``/``preemption``/``reservation``: fair share, priority preemption, anti-starvation.
     - ``aging_ms``: a pending task gains one priority level per ``aging_ms`` of waiting.
     - ``load_weight``: weight of the heartbeat load penalty in the score (0..1 load).
+    - ``gpu_tiebreak`` (``frag``/``fgd``, shared GPUs): among a node's GPUs with the best level,
+      ``first`` (lowest index, as FGD) or ``bestfit`` (least free milli).
+    - ``node_tiebreak`` (``frag``/``fgd``): among nodes with the best level, ``order`` (first
+      registered, as FGD), ``bestfit`` (the simulator's best-fit score) or ``used`` (most GPU
+      milli already allocated).
     """
 
     placement: str = "frag"
@@ -47,12 +54,18 @@ class SchedulerConfig:
     aging_ms: int = 60_000
     load_weight: float = 0.1
     max_pending_retries: int = 64
+    gpu_tiebreak: str = "first"
+    node_tiebreak: str = "order"
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
             raise ValueError(
                 f"SchedulerConfig.placement: {self.placement!r} is not one of {PLACEMENTS}; pick one of them"
             )
+        if self.gpu_tiebreak not in GPU_TIEBREAKS:
+            raise ValueError(f"SchedulerConfig.gpu_tiebreak: {self.gpu_tiebreak!r} is not one of {GPU_TIEBREAKS}")
+        if self.node_tiebreak not in NODE_TIEBREAKS:
+            raise ValueError(f"SchedulerConfig.node_tiebreak: {self.node_tiebreak!r} is not one of {NODE_TIEBREAKS}")
         if not 0 < self.typical_coverage <= 1:
             raise ValueError("SchedulerConfig.typical_coverage must be in (0, 1]; use 0.95 as FGD does")
         if self.aging_ms <= 0:

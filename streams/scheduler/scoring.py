@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import fragindex
 from .config import SchedulerConfig
-from .frag import F64, I64, B, Workload, frag_after_share, node_frag
+from .frag import F64, I64, B, Workload
 from .model import MILLI_PER_GPU
 from .state import ClusterState
 
@@ -48,15 +49,25 @@ class _Entry:
     pick: I64
     ver: I64
     epoch: int
+    seen: int = -1  # state.version at the last refresh: nothing can be stale while it holds
 
 
 def allowed_gpus(state: ClusterState, req: Req, idx: I64) -> B:
     """[K, G] GPUs of nodes idx that exist, are healthy and are of an allowed model."""
     ok = state.gpu_ok[idx]
     if req.models:
-        allowed = np.array([m in req.models for m in state.models] or [False], dtype=bool)
-        ok = ok & allowed[state.gpu_model[idx]]
+        ok = ok & model_mask(state, req.models)[state.gpu_model[idx]]
     return np.asarray(ok)
+
+
+def model_mask(state: ClusterState, models: tuple[str, ...]) -> B:
+    """[known models] whether each GPU model is one of `models` (memoised; new models clear the memo)."""
+    key = ("models", models)
+    mask: B | None = state.memo.get(key)
+    if mask is None:
+        mask = np.array([m in models for m in state.models] or [False], dtype=bool)
+        state.memo[key] = mask
+    return mask
 
 
 def feasible(state: ClusterState, req: Req, idx: I64) -> tuple[B, I64]:
@@ -68,29 +79,9 @@ def feasible(state: ClusterState, req: Req, idx: I64) -> tuple[B, I64]:
     return ok, left
 
 
-def workload_access(state: ClusterState, wl: Workload, idx: I64) -> B:
-    key = ("access", state.workload_epoch, len(state.models))
-    acc = state.memo.get(key)
-    if acc is None:
-        acc = wl.access(state.models)
-        state.memo[key] = acc
-    return np.asarray(acc[state.gpu_model[idx]] & state.gpu_ok[idx][:, :, None])
-
-
 def bestfit_int(cpu_left: I64, gpu_left_total: I64, req: Req) -> F64:
     raw = 0.5 * (cpu_left - req.cpu) / MAX_SPEC_CPU + 0.5 * (gpu_left_total - req.gpu_milli) / MAX_SPEC_GPU
     return np.trunc((1.0 - raw) * 100.0)
-
-
-def _pack_after(left: I64, req: Req) -> I64:
-    """Free milli per GPU after taking req.count GPUs, least sufficient first (index order on ties)."""
-    g = left.shape[1]
-    key = np.where(left >= req.milli, left * g + np.arange(g)[None, :], np.iinfo(np.int64).max)
-    order = np.argsort(key, axis=1, kind="stable")[:, : req.count]
-    after = left.copy()
-    rows = np.arange(left.shape[0])[:, None]
-    after[rows, order] -= req.milli
-    return after
 
 
 def _score_nodes(
@@ -105,12 +96,11 @@ def _score_nodes(
     nodes = idx[sel]
     lf = left[sel]
     cpu = state.cpu_left[nodes]
-    fits = lf >= req.milli if req.count > 0 else None
-    if req.shared and fits is not None:
-        # best-fit GPU: least free milli that fits, lowest index on ties
-        gpu_key = np.where(fits, lf, np.iinfo(np.int64).max)
-        pick[sel] = np.argmin(gpu_key, axis=1)
     policy = cfg.placement
+    if req.shared and policy not in ("fgd", "frag"):
+        # best-fit GPU: least free milli that fits, lowest index on ties
+        gpu_key = np.where(lf >= req.milli, lf, np.iinfo(np.int64).max)
+        pick[sel] = np.argmin(gpu_key, axis=1)
     if policy in ("random", "firstfit"):
         score[sel] = 0.0
     elif policy == "bestfit":
@@ -131,38 +121,24 @@ def _score_nodes(
 def _frag_scores(
     state: ClusterState, cfg: SchedulerConfig, req: Req, nodes: I64, lf: I64, cpu: I64, wl: Workload
 ) -> tuple[F64, I64]:
-    """FGD's score: 100 * sigmoid(fragmentation decrease / 1000), truncated to an integer level.
+    """FGD's integer score levels (see fragindex): the first registered node wins among equal levels.
 
-    The integer levels matter: nodes whose gradients differ by less than a level tie, and ties go
-    to the node registered first (a first-fit order). Measured on OpenB, full-precision gradients
-    with a best-fit tie-break allocate about a point less (see docs/scheduler.md).
+    The integer levels matter: full-precision gradients with a best-fit tie-break allocate about a
+    point less on OpenB (see docs/scheduler.md).
     """
-    acc = workload_access(state, wl, nodes)
-    usable = np.where(state.gpu_ok[nodes], state.gpu_left[nodes], 0)
-    f0 = current_frag(state, cfg, wl)[nodes]
+    st = fragindex.type_stats(state, wl, state.workload_epoch)
     if req.shared:
-        f1 = frag_after_share(usable, cpu, acc, wl, req.cpu, req.milli)
-        s = np.where(lf >= req.milli, _level(f0[:, None] - f1), NEG)
-        pick = np.argmax(s, axis=1)  # first GPU with the best level
-        return s[np.arange(s.shape[0]), pick], pick
-    after = _pack_after(usable, req) if req.count > 0 else usable
-    f1 = node_frag(after, cpu - req.cpu, acc, wl)
-    return _level(f0 - f1), np.full(nodes.shape[0], -1, dtype=np.int64)
-
-
-def current_frag(state: ClusterState, cfg: SchedulerConfig, wl: Workload) -> F64:
-    """[n] expected fragmentation of every node now, memoised like the scores."""
-
-    def compute(idx: I64) -> tuple[F64, I64]:
-        usable = np.where(state.gpu_ok[idx], state.gpu_left[idx], 0)
-        f = node_frag(usable, state.cpu_left[idx], workload_access(state, wl, idx), wl)
-        return f, np.zeros(idx.shape[0], dtype=np.int64)
-
-    return memoized(state, ("frag0", cfg.placement), state.workload_epoch, compute)[0]
-
-
-def _level(delta: F64) -> F64:
-    return np.trunc(100.0 / (1.0 + np.exp(-delta / 1000.0)))
+        s, pick = fragindex.shared_scores(state, st, nodes, lf, req.cpu, req.milli,
+                                          cfg.gpu_tiebreak == "bestfit")
+    else:
+        s = fragindex.whole_scores(state, st, nodes, lf, req.cpu, req.count, req.milli)
+        pick = np.full(nodes.shape[0], -1, dtype=np.int64)
+    if cfg.node_tiebreak == "bestfit":  # a fraction of a level: orders equal levels only
+        s = s + bestfit_int(cpu, st.total[nodes], req) / 1000.0
+    elif cfg.node_tiebreak == "used":
+        gpus = np.maximum(state.gpu_ok[nodes].sum(axis=1), 1)
+        s = s + 0.1 * (1.0 - st.total[nodes] / (gpus * MILLI_PER_GPU))
+    return s, pick
 
 
 def memoized(
@@ -177,6 +153,9 @@ def memoized(
         entry = _Entry(np.full(cap, NEG), np.full(cap, -1, dtype=np.int64),
                        np.full(cap, -1, dtype=np.int64), epoch)
         state.memo[key] = entry
+    if entry.seen == state.version:
+        return entry.score[:n], entry.pick[:n]
+    entry.seen = state.version
     stale = np.nonzero(entry.ver[:n] != state.node_version[:n])[0]
     if stale.shape[0]:
         s, p = compute(stale)
