@@ -3,9 +3,10 @@ offsets, and a consumer with an explicit assignment. An addition beside `connect
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from agentic.connectors.kafka import consumer_config
@@ -24,10 +25,23 @@ def end_offsets(bootstrap: str, topics: Sequence[str], timeout: float = 10.0) ->
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "agentic-watermarks",
                          "enable.auto.commit": False})
     try:
-        return {(t, p): int(consumer.get_watermark_offsets(TopicPartition(t, p), timeout=timeout)[1])
-                for t, p in partitions_of(bootstrap, topics, timeout)}
+        return {(t, p): _high(consumer, t, p, timeout) for t, p in partitions_of(bootstrap, topics, timeout)}
     finally:
         consumer.close()
+
+
+def _high(consumer: Consumer, topic: str, partition: int, timeout: float) -> int:
+    """The high watermark; a partition created a moment ago may have no leader yet: wait for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)[1])
+        except KafkaException as exc:
+            retriable = exc.args[0].code() in (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                                               KafkaError.UNKNOWN_TOPIC_OR_PART)
+            if not retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def assigned_consumer(bootstrap: str, group_id: str, positions: dict[Position, int]) -> Consumer:

@@ -69,7 +69,7 @@ def _run_scheduler(settings: Settings, ids: Any, stop: threading.Event, out: dic
 @click.command("demo")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="OpenB trace folder (default: $AGENTIC_OPENB_DIR or ../shared/data/openb).")
-@click.option("--pods", default="openb_pod_list_default.csv,openb_pod_list_gpushare40.csv", show_default=True,
+@click.option("--pods", default="openb_pod_list_default.csv", show_default=True,
               help="Pod lists of the trace, comma-separated (pod names get the list's suffix).")
 @click.option("--nodes", default="openb_node_list_gpu_node.csv", show_default=True, help="Node list.")
 @click.option("--span-minutes", default=60, show_default=True, help="The trace compressed into this much event time.")
@@ -132,7 +132,8 @@ def _pipeline(settings: Settings, client: Any, ids: Any, producer: Any, events: 
     thread = threading.Thread(target=_run_scheduler, args=(settings, ids, stop, sched), daemon=True)
     t0 = time.perf_counter()
     thread.start()
-    proj = Projector(settings.kafka_bootstrap, ClickHouseSink(client, "agentic"), ids, ProjectorConfig())
+    config = ProjectorConfig(workers=2, registry_url=settings.registry_url)
+    proj = Projector(settings.kafka_bootstrap, ClickHouseSink(client, "agentic"), ids, config)
     proj.start()
     p0 = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

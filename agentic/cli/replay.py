@@ -27,6 +27,7 @@ from agentic.projections.clickhouse.sink import ClickHouseSink
 from agentic.schemas.topics import TOPICS
 
 log = structlog.get_logger(__name__)
+REBUILD_WORKERS = 2  # processes decoding and mapping during a rebuild (this machine class has 2 cores)
 
 
 def parse_until(text: str, latest_ms: int) -> rp.Cutoff:
@@ -92,7 +93,8 @@ def run_verify(settings: Settings, client, decoder: DictDecoder, ids, decisions:
     if lag:
         console.print(f"[yellow]the live projection is {lag} records behind Kafka; comparing the "
                       f"{sum(marks.values())} records it has[/yellow]")
-    stats = rp.rebuild(client, settings.kafka_bootstrap, decoder, schema.SHADOW_DB, marks)
+    stats = rp.rebuild(client, settings.kafka_bootstrap, decoder, schema.SHADOW_DB, marks,
+                       workers=REBUILD_WORKERS, registry_url=settings.registry_url)
     console.print(f"rebuilt {stats.records} records into {stats.database} in {stats.seconds:.1f}s "
                   f"({stats.events_per_s:,.0f} events/s)")
     checks = rp.compare(client, schema.LIVE_DB, schema.SHADOW_DB, limit)
@@ -147,7 +149,8 @@ def run_until(settings: Settings, client, decoder: DictDecoder, until: str) -> N
     latest = client.query("SELECT max(occurred_at_ms) FROM agentic.events").result_rows[0][0] or 0
     cutoff = parse_until(until, int(latest))
     ends = end_offsets(settings.kafka_bootstrap, EVENT_TOPICS)
-    stats = rp.rebuild(client, settings.kafka_bootstrap, decoder, rp.ASOF_DB, ends, cutoff)
+    stats = rp.rebuild(client, settings.kafka_bootstrap, decoder, rp.ASOF_DB, ends, cutoff,
+                       workers=REBUILD_WORKERS, registry_url=settings.registry_url)
     console = Console()
     when = (dt.datetime.fromtimestamp(cutoff.time_ms / 1000, tz=dt.UTC).isoformat() if cutoff.time_ms is not None
             else f"offset {cutoff.offset}")
