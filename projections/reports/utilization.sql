@@ -7,3 +7,4 @@ SELECT a.minute AS minute,
 FROM agentic.gpu_allocation_timeline AS a
 LEFT JOIN agentic.gpu_utilisation_timeline AS u ON u.minute = a.minute
 ORDER BY minute
+SETTINGS join_use_nulls = 1
