@@ -81,7 +81,7 @@ def _run_scheduler(settings: Settings, ids: Any, stop: threading.Event, out: dic
 def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_minutes: int, median_share: float,
          limit: int | None, verify: bool) -> None:
     """Feed the OpenB workload through the scheduler and the projections, report, and verify by replay."""
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)
     folder = data_dir or default_data_dir()
     pod_files = [folder / name.strip() for name in pods.split(",") if name.strip()]
     missing = [str(p) for p in [*pod_files, folder / nodes] if not p.exists()]

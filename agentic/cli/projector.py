@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from types import FrameType
 
@@ -112,7 +113,7 @@ def status(settings: Settings) -> None:
     for (topic, partition), end in sorted(ends.items()):
         at = done.get((topic, partition), 0)
         table.add_row(topic, str(partition), str(at), str(end), str(max(0, end - at)))
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 140).print(table)
     total = sum(max(0, e - done.get(tp, 0)) for tp, e in ends.items())
     running = live_endpoint(settings) if settings.clickhouse_url is None else settings.clickhouse_url
     click.echo(f"total lag {total}; projector {'running at ' + running if running else 'not running'}")

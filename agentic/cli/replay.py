@@ -85,7 +85,7 @@ def replay(settings: Settings, verify: bool, until: str | None, decisions: bool,
 
 def run_verify(settings: Settings, client, decoder: DictDecoder, ids, decisions: bool,  # type: ignore[no-untyped-def]
                limit: int) -> bool:
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)
     schema.create(client, schema.LIVE_DB)
     marks = ClickHouseSink(client, schema.LIVE_DB).watermarks()
     ends = end_offsets(settings.kafka_bootstrap, EVENT_TOPICS)
@@ -151,7 +151,7 @@ def run_until(settings: Settings, client, decoder: DictDecoder, until: str) -> N
     ends = end_offsets(settings.kafka_bootstrap, EVENT_TOPICS)
     stats = rp.rebuild(client, settings.kafka_bootstrap, decoder, rp.ASOF_DB, ends, cutoff,
                        workers=REBUILD_WORKERS, registry_url=settings.registry_url)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)
     when = (dt.datetime.fromtimestamp(cutoff.time_ms / 1000, tz=dt.UTC).isoformat() if cutoff.time_ms is not None
             else f"offset {cutoff.offset}")
     console.print(f"state as of {when}: {stats.kept} of {stats.records} events kept, in database "
