@@ -16,7 +16,6 @@ core -> Weaviate batch upsert. Keys of the JSON result:
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 import structlog
 
@@ -151,21 +149,3 @@ def run(settings: Settings, cfg: MemoryBenchConfig) -> dict[str, Any]:
     finally:
         store.close()
 
-
-@click.command("memory")
-@click.option("--memories", "n_memories", type=int, default=100_000, show_default=True,
-              help="Memories stored in the load tenant before search latency is measured.")
-@click.option("--conversations", type=int, default=10, show_default=True)
-@click.option("--queries", type=int, default=500, show_default=True)
-@click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True)
-@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True)
-@click.option("--locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Measure recall on a LoCoMo-format JSON file instead of the generated dataset.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-@click.pass_obj
-def memory_bench_cmd(settings: Settings, n_memories: int, conversations: int, queries: int, alpha: float,
-                     embedder: str, locomo: Path | None, as_json: bool) -> None:
-    """Memory ingest/s, hybrid search p50/p95 at N memories, recall@k for hybrid, vector and keyword."""
-    result = run(settings, MemoryBenchConfig(n_memories=n_memories, conversations=conversations,
-                                             queries=queries, alpha=alpha, embedder=embedder, locomo=locomo))
-    click.echo(json.dumps(result, indent=None if as_json else 2))

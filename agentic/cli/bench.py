@@ -152,3 +152,26 @@ def projections_cmd(settings: Any, n_events: int, partitions: int, batch_records
 
     result = run(settings, n_events, partitions=partitions, batch_records=batch_records, workers=workers)
     click.echo(json.dumps(result, indent=None if as_json else 2))
+
+
+@bench.command("memory")
+@click.option("--memories", "n_memories", type=click.IntRange(min=1000), default=100_000, show_default=True,
+              help="Memories stored in one tenant before search latency is measured.")
+@click.option("--conversations", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Generated conversations (a tenant each) for recall@k.")
+@click.option("--queries", type=click.IntRange(min=10), default=500, show_default=True)
+@click.option("--alpha", type=click.FloatRange(0, 1), default=None, help="Hybrid vector weight (default 0.75).")
+@click.option("--embedder", default="wordllama-256", show_default=True)
+@click.option("--locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Recall on a LoCoMo-format JSON file instead of the generated dataset.")
+@click.option("--json", "as_json", is_flag=True, help="Compact JSON.")
+@click.pass_obj
+def memory_cmd(settings: Any, n_memories: int, conversations: int, queries: int, alpha: float | None,
+               embedder: str, locomo: Path | None, as_json: bool) -> None:
+    """Memory ingest/s end to end, hybrid search p50/p95 at N memories, recall@k by retrieval mode."""
+    from agentic.bench.memory import MemoryBenchConfig, run
+    from agentic.connectors.weaviate import DEFAULT_ALPHA
+
+    cfg = MemoryBenchConfig(n_memories=n_memories, conversations=conversations, queries=queries,
+                            alpha=DEFAULT_ALPHA if alpha is None else alpha, embedder=embedder, locomo=locomo)
+    click.echo(json.dumps(run(settings, cfg), indent=None if as_json else 2))
