@@ -11,6 +11,7 @@ the configured ClickHouse server.
 from __future__ import annotations
 
 import os
+import resource
 import tempfile
 import time
 import uuid
@@ -61,6 +62,11 @@ def _produce(settings: Settings, codec: EventCodec, topics: list[str], events: l
     producer.flush()
 
 
+def _cpu_s() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: int = 50_000,
         workers: int = 2) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
@@ -81,13 +87,16 @@ def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: i
                                  batch_records=batch_records, linger_s=0.5, workers=workers,
                                  registry_url=settings.registry_url)
         proj = Projector(settings.kafka_bootstrap, ClickHouseSink(client, live), ids, config)
+        cpu0 = _cpu_s()
         proj.start()
         started = time.perf_counter()
         proj.catch_up(ends, timeout_s=900)
         e2e_s = time.perf_counter() - started
         proj.close()
+        cpu1 = _cpu_s()
         stats = rp.rebuild(client, settings.kafka_bootstrap, DictDecoder(ids), shadow, ends,
                            batch_records=batch_records, workers=workers, registry_url=settings.registry_url)
+        cpu2 = _cpu_s()
         rows = int(client.query(f"SELECT count() FROM {live}.events").result_rows[0][0])
         same = rp.compare(client, live, shadow)
         if not settings.clickhouse_url:
@@ -104,6 +113,9 @@ def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: i
         "end_to_end_s": round(e2e_s, 3),
         "rebuild_events_per_s": round(stats.events_per_s),
         "rebuild_s": round(stats.seconds, 3),
+        # CPU seconds of this process, its chDB threads and its workers: what the figures cost, whatever the load
+        "end_to_end_cpu_s": round(cpu1 - cpu0, 2),
+        "rebuild_cpu_s": round(cpu2 - cpu1, 2),
         "raw_rows": rows,
         "rebuild_equals_live": all(c.ok for c in same),
         "clickhouse": settings.clickhouse_url or "chDB in-process",
