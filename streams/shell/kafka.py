@@ -256,7 +256,7 @@ class Pipeline(Generic[S]):
         try:
             value = msg.value()
             if value is None:
-                raise DecodeError("the record has no value (a tombstone is not an event)")
+                raise DecodeError("truncated", "the record has no value (a tombstone is not an event)")
             event = self.shell.codec.decode(value)
             self.state, outputs = self.p.step(self.state, event)
         except (DecodeError, Unprocessable) as exc:
