@@ -83,7 +83,7 @@ def _pipeline(rec: Recovery[int], every: int = 1000) -> tuple[Pipeline[int], Sin
                             config=ShellConfig("unused:9092", checkpoint_topic="cp", checkpoint_every=every),
                             stats=ShellStats())
     sink = Sink()
-    return Pipeline(shell, rec, sink), sink  # type: ignore[arg-type,unused-ignore]  # stand-ins for shell, producer
+    return Pipeline(shell, rec, sink), sink  # SimpleNamespace and Sink stand in for the shell and producer
 
 
 VALUES = [b"2", b"1", b"oops", b"4", b"6", b"3", b"8"]
