@@ -27,7 +27,7 @@ import numpy as np
 import structlog
 import weaviate
 from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
-from weaviate.classes.query import Filter, MetadataQuery
+from weaviate.classes.query import Filter, MetadataQuery, Sort
 from weaviate.classes.tenants import Tenant
 from weaviate.collections.classes.data import DataObject
 
@@ -325,6 +325,16 @@ class WeaviateMemoryStore:
         target = self.current_target() or self._alias
         nodes = self._client.cluster.nodes(collection=target, output="verbose")
         return sum(int(sh.vector_queue_length or 0) for n in nodes for sh in (n.shards or ()))
+
+    def chain(self, tenant: str, session_id: str, limit: int = 1000, target: str | None = None) -> list[SearchHit]:
+        """A session's memories in the order they happened (created_at, then memory id)."""
+        coll = self._collection(tenant, target)
+        res = coll.query.fetch_objects(
+            filters=Filter.all_of([Filter.by_property("tenant").equal(tenant),
+                                   Filter.by_property("session_id").equal(session_id)]),
+            sort=Sort.by_property("created_at", ascending=True), limit=limit)
+        hits = [_hit(o, "keyword") for o in res.objects if o.properties["tenant"] == tenant]
+        return sorted(hits, key=lambda h: (h.created_at, h.memory_id))
 
     def count(self, tenant: str, target: str | None = None) -> int:
         agg = self._collection(tenant, target).aggregate.over_all(total_count=True)

@@ -219,3 +219,51 @@ def checkpoint_summary(settings: Settings, tenant: str, task_id: str, as_json: b
     for c in found:
         click.echo(f"#{c.sequence} {c.created_at} result={c.intermediate_result!r} "
                    f"reflection={c.reflection!r} next={list(c.next_steps)}")
+
+
+@memory.command("chain")
+@click.option("--tenant", required=True)
+@click.option("--session", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def chain_cmd(settings: Settings, tenant: str, session: str, as_json: bool) -> None:
+    """A session's memories in the order they happened, with provenance."""
+    store = WeaviateMemoryStore.connect(settings, load_embedder(DEFAULT_EMBEDDER).dim)
+    try:
+        store.ensure_schema()
+        hits = store.chain(tenant, session)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"tenant": tenant, "session": session,
+                               "memories": [{**dataclasses.asdict(h), "metadata": dict(h.metadata)} for h in hits]}))
+        return
+    for h in hits:
+        click.echo(f"{h.created_at}  {h.memory_id}  {h.content}")
+
+
+@memory.command("neighbors")
+@click.option("--tenant", required=True)
+@click.option("--entity", required=True)
+@click.option("--depth", type=click.IntRange(1, 5), default=1, show_default=True)
+@click.option("--at", type=int, default=None, help="Only facts valid at this time (ms since the epoch).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def neighbors_cmd(settings: Settings, tenant: str, entity: str, depth: int, at: int | None, as_json: bool) -> None:
+    """Facts (triples) around ENTITY up to DEPTH hops, read from the event log."""
+    from agentic.memory.graph import neighbors, triples
+    from agentic.schemas.topics import MEMORY
+    from agentic.sdk import AgenticClient
+
+    client = AgenticClient.connect(settings, source="memory-cli")
+    try:
+        facts = triples((c.event for c in client.tail(MEMORY.name, idle_timeout=2.0)), tenant)
+    finally:
+        client.close()
+    edges = neighbors(facts, entity, depth, at)
+    if as_json:
+        click.echo(json.dumps({"tenant": tenant, "entity": entity, "edges": [dataclasses.asdict(e) for e in edges]}))
+        return
+    for e in edges:
+        until = "now" if e.valid_to is None else e.valid_to
+        click.echo(f"[{e.depth}] {e.subject} -{e.predicate}-> {e.object}  ({e.valid_from}..{until})")

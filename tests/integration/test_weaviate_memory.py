@@ -167,3 +167,12 @@ def test_alias_swap_moves_readers_to_a_new_version(store: WeaviateMemoryStore) -
     store.swap_alias(v2)
     assert store.current_target() == v2 != v1
     assert [h.memory_id for h in store.search(query)] == ["new"]
+
+
+def test_chain_returns_a_session_in_time_order(service: MemoryService, store: WeaviateMemoryStore) -> None:
+    service.write([line("acme", "c", "third thing", occurred_at=3000),
+                   line("acme", "a", "first thing", occurred_at=1000),
+                   line("acme", "b", "second thing", occurred_at=2000),
+                   line("acme", "x", "other session", occurred_at=1500, session_id="s9"),
+                   line("other", "y", "other tenant", occurred_at=500)])
+    assert [h.memory_id for h in store.chain("acme", "s1")] == ["a", "b", "c"]
