@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, cast
 
 import structlog
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from agentic.connectors.kafka import RawProducer, dlq_headers
@@ -169,18 +169,13 @@ class KafkaShell(Generic[S]):
                     idle_since = time.monotonic()
                     loop.handle(batch)
                 elif until_idle and time.monotonic() - idle_since > self.config.idle_timeout and \
-                        _caught_up(consumer, self.topic, self.partition, loop.next_offset):
+                        caught_up(self.config.bootstrap, self.topic, self.partition, loop.next_offset):
                     break
             loop.checkpoint()
         finally:
             consumer.close()
         log.info("shell.stopped", processor=self.processor.name, **self.stats.as_dict())
         return self.stats
-
-
-def _caught_up(consumer: Consumer, topic: str, partition: int, next_offset: int) -> bool:
-    high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
-    return next_offset >= int(high)
 
 
 def caught_up(bootstrap: str, topic: str, partition: int, next_offset: int) -> bool:
