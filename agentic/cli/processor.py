@@ -122,7 +122,7 @@ def cluster() -> None:
 
 
 @cluster.command("status")
-@click.option("--from-checkpoint/--full-replay", default=False, show_default=True,
+@click.option("--from-checkpoint/--full-replay", default=True, show_default=True,
               help="Start from the latest checkpoint and fold the tail (faster; a task pending since before the "
                    "checkpoint gets the core's diagnosis now instead of its last TaskPending reason), or fold the "
                    "whole input log (exact reasons).")
