@@ -28,7 +28,9 @@ from faust.types import TP
 
 from agentic.connectors.kafka import RawProducer
 
+from . import tails
 from .kafka import KafkaShell, Pipeline, ShellStats, caught_up
+from .marks import NOTHING_WRITTEN
 from .protocol import S
 
 log = structlog.get_logger(__name__)
@@ -89,10 +91,19 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
         assigned: set[TP] = kw.get("assigned") or (args[0] if args else set())
         for tp in assigned:
             if tp.topic == shell.topic:
+                # another member may have owned the partition since we read the log: if the output log moved,
+                # rebuild from the log (checkpoint + tail) instead of trusting our state
+                now = tails.last_mark(cfg.bootstrap, shell.processor.output, 0, shell.processor.name)
+                if (now or NOTHING_WRITTEN) != pipeline.written:
+                    pipeline.reset(shell.recover())
                 await app.consumer.seek(tp, pipeline.next_offset)
                 log.info("shell.faust.seek", topic=tp.topic, partition=tp.partition, offset=pipeline.next_offset)
 
+    async def on_revoked(sender: Any, *args: Any, signal: Any = None, **kw: Any) -> None:
+        producer.flush()  # whoever gets the partition next must see every output we sent
+
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]  # mode's stub wants a positional-only sender
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 
     async def process(stream: Any) -> None:
         async for events in stream.take_events(cfg.batch, within=0.05):

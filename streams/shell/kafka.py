@@ -215,16 +215,20 @@ class Pipeline(Generic[S]):
                  commit: Callable[[int], None] | None = None) -> None:
         self.shell = shell
         self.p = shell.processor
-        self.state = rec.state
-        self.next_offset = rec.next_offset
-        self.written = rec.mark  # last output mark known written (or sent, once we send)
-        self.dead_mark = rec.dead_letter_mark
         self.producer = producer
         self.commit = commit
         self.last_input_at = time.monotonic()
         self.every = shell.config.checkpoint_every
-        self.since_checkpoint = 0
         self.stats = shell.stats
+        self.reset(rec)
+
+    def reset(self, rec: Recovery[S]) -> None:
+        """Continue from ``rec`` (start-up, or a runtime that got the partition back after another owner)."""
+        self.state = rec.state
+        self.next_offset = rec.next_offset
+        self.written = rec.mark  # last output mark known written (or sent, once we send)
+        self.dead_mark = rec.dead_letter_mark
+        self.since_checkpoint = 0
         self.stats.next_offset = rec.next_offset
 
     def handle(self, batch: Iterable[Record]) -> None:

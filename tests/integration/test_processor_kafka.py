@@ -159,6 +159,42 @@ def test_killed_and_restarted_processor_writes_the_uninterrupted_decision_log(
     assert processor.snapshot(from_checkpoint.state) == processor.snapshot(full.state)
 
 
+def test_two_faust_workers_in_one_group_with_the_first_killed_write_the_uninterrupted_log(
+        services: Settings, codec: EventCodec, tmp_path: Path) -> None:
+    """A second worker joins the group mid-stream (the group may move the partition to it), then the first
+    is killed: whoever gets the partition re-reads where the output log stands before going on."""
+    t_in, t_out, t_cp = _topics()
+    create_topics(services.kafka_bootstrap, t_in, t_out, t_cp)
+    _publish(services, codec, t_in, synthetic_inputs(30, 2500, seed=31), {})
+    processor = scheduler_processor(inputs=(t_in,), output=t_out)
+    _, emitted = fold_positioned(processor, read_events(services.kafka_bootstrap, codec, t_in))
+    expected = [(codec.encode(e.output), Mark(e.position, e.index)) for e in emitted]
+    cmd = [*_cli(services, t_in, t_out, t_cp, "faust")]
+    cmd.remove("--until-idle")  # both run until stopped
+    log = tmp_path / "workers.log"
+    with log.open("ab") as sink:
+        owner = subprocess.Popen(cmd, env=_env(services, tmp_path / "a"), stdout=subprocess.DEVNULL, stderr=sink)
+        while end_offsets(services.kafka_bootstrap, [t_out]).get((t_out, 0), 0) < 1:  # the owner is running
+            assert owner.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.05)
+        standby = subprocess.Popen(cmd, env=_env(services, tmp_path / "b"), stdout=subprocess.DEVNULL, stderr=sink)
+        try:
+            time.sleep(3)  # the standby joins the group
+            written = end_offsets(services.kafka_bootstrap, [t_out]).get((t_out, 0), 0)
+            assert _kill_when(services, owner, t_out, written + 200), "the owner finished before it was killed"
+            deadline = time.monotonic() + 240
+            while end_offsets(services.kafka_bootstrap, [t_out]).get((t_out, 0), 0) < len(expected):
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                assert standby.poll() is None, log.read_text()[-3000:]
+                time.sleep(0.5)
+            time.sleep(2)  # nothing more may come
+        finally:
+            standby.send_signal(signal.SIGTERM)
+            standby.wait(timeout=60)
+    got = [(value, mark_of(headers, "scheduler")) for value, headers, _ in _read_all(services, t_out)]
+    assert got == expected
+
+
 def test_restart_after_a_clean_stop_writes_nothing_again(services: Settings, codec: EventCodec) -> None:
     t_in, t_out, t_cp = _topics()
     create_topics(services.kafka_bootstrap, t_in, t_out, t_cp)
