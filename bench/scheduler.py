@@ -43,6 +43,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "frag+used": {"node_tiebreak": "used"},
     "frag+cov100": {"typical_coverage": 1.0},
     "fgd+gpubf": {"gpu_tiebreak": "bestfit"},
+    "frag+gpuw": {"workload_weight": "gpu"},
+    "frag+gpuw+cov100": {"workload_weight": "gpu", "typical_coverage": 1.0},
+    "fgd+gpuw": {"workload_weight": "gpu"},
 }
 POLICIES = ("random", "bestfit", "fgd", "frag", "spread", *VARIANTS)
 

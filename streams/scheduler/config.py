@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 PLACEMENTS = ("frag", "fgd", "bestfit", "spread", "random", "firstfit")
 GPU_TIEBREAKS = ("first", "bestfit")
 NODE_TIEBREAKS = ("order", "bestfit", "used")
+WORKLOAD_WEIGHTS = ("pods", "gpu")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class SchedulerConfig:
     - ``node_tiebreak`` (``frag``/``fgd``): among nodes with the best level, ``order`` (first
       registered, as FGD), ``bestfit`` (the simulator's best-fit score) or ``used`` (most GPU
       milli already allocated).
+    - ``workload_weight``: how much each request type weighs in the expected fragmentation:
+      ``pods`` (its share of the pods, as FGD) or ``gpu`` (its share of the requested GPU milli).
     """
 
     placement: str = "frag"
@@ -56,6 +59,7 @@ class SchedulerConfig:
     max_pending_retries: int = 64
     gpu_tiebreak: str = "first"
     node_tiebreak: str = "order"
+    workload_weight: str = "pods"
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -66,6 +70,9 @@ class SchedulerConfig:
             raise ValueError(f"SchedulerConfig.gpu_tiebreak: {self.gpu_tiebreak!r} is not one of {GPU_TIEBREAKS}")
         if self.node_tiebreak not in NODE_TIEBREAKS:
             raise ValueError(f"SchedulerConfig.node_tiebreak: {self.node_tiebreak!r} is not one of {NODE_TIEBREAKS}")
+        if self.workload_weight not in WORKLOAD_WEIGHTS:
+            raise ValueError(f"SchedulerConfig.workload_weight: {self.workload_weight!r} is not one of "
+                             f"{WORKLOAD_WEIGHTS}")
         if not 0 < self.typical_coverage <= 1:
             raise ValueError("SchedulerConfig.typical_coverage must be in (0, 1]; use 0.95 as FGD does")
         if self.aging_ms <= 0:

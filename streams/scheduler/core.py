@@ -13,7 +13,7 @@ import numpy as np
 from . import fairness
 from .config import SchedulerConfig
 from .diagnose import diagnose
-from .frag import Workload, from_shapes, shape_key, typical
+from .frag import Workload, from_shapes, shape_key, typical, weighted
 from .model import (
     Decision,
     InputEvent,
@@ -59,7 +59,7 @@ class Scheduler:
     def __init__(self, config: SchedulerConfig | None = None) -> None:
         self.config = config or SchedulerConfig()
         self._prior: Workload | None = (
-            from_shapes(self.config.workload_prior, self.config.typical_coverage)
+            from_shapes(self.config.workload_prior, self.config.typical_coverage, self.config.workload_weight)
             if self.config.workload_prior else None
         )
 
@@ -87,7 +87,8 @@ class Scheduler:
         if self._prior is not None:
             return self._prior
         if state.workload is None:
-            state.workload = typical(state.workload_basis, self.config.typical_coverage)
+            state.workload = typical(weighted(state.workload_basis, self.config.workload_weight),
+                                     self.config.typical_coverage)
         return state.workload
 
     # ----- nodes and queues -----------------------------------------------------------------
@@ -143,6 +144,7 @@ class Scheduler:
             return
         gpu = float(np.mean(ev.gpu_utilization)) if ev.gpu_utilization else 0.0
         state.load[i] = min(1.0, max(0.0, max(ev.cpu_load, gpu)))
+        state.memo.pop("any_load", None)
         state.touch(i)
 
     def _queue(self, state: ClusterState, ev: QueueConfigured) -> None:

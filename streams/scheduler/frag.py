@@ -76,12 +76,20 @@ def typical(counts: Mapping[ShapeKey, float], coverage: float) -> Workload:
     )
 
 
-def from_shapes(shapes: tuple[WorkloadShape, ...], coverage: float) -> Workload:
+def from_shapes(shapes: tuple[WorkloadShape, ...], coverage: float, weighting: str = "pods") -> Workload:
     counts: dict[ShapeKey, float] = {}
     for s in shapes:
         key = shape_key(s.cpu_milli, s.gpu_milli, s.gpu_count, s.gpu_models)
         counts[key] = counts.get(key, 0.0) + s.weight
-    return typical(counts, coverage)
+    return typical(weighted(counts, weighting), coverage)
+
+
+def weighted(counts: Mapping[ShapeKey, float], weighting: str) -> dict[ShapeKey, float]:
+    """Type weights from pod counts: `pods` (FGD: each pod counts once) or `gpu` (each pod counts
+    its GPU milli, so a type weighs its share of the GPU demand; CPU-only types weigh nothing)."""
+    if weighting == "pods":
+        return dict(counts)
+    return {k: w * k[1] * k[2] for k, w in counts.items() if k[1] * k[2] > 0}
 
 
 def shape_key(cpu: int, milli: int, count: int, models: tuple[str, ...]) -> ShapeKey:

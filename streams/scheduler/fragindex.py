@@ -1,19 +1,20 @@
 """Incremental fragmentation scores (FGD) over all nodes, cheap per decision.
 
-Two levels of derived data, both kept in `state.memo` (never snapshotted) and refreshed lazily:
+For a node and a request type t of the workload, FGD needs two numbers: how many GPUs can take t
+(`cnt`) and the free milli of the GPUs that cannot (`small`). Both are sums over the node's GPUs of
+a contribution that depends only on the GPU's model and free milli, so for each workload the core
+tabulates `contrib[model, free milli, t] = cnt << SHIFT | small` once, and then:
 
-- `TypeStats`: for every node and every request type t of the workload, the number of GPUs able
-  to take t (`cnt`), the free milli of the GPUs that cannot (`small`), and the node's expected
-  fragmentation `frag`. A row is recomputed only when its node's version changed; a new workload
-  (a refresh of the learned distribution) recomputes every row once, in one vectorised pass.
-- per request shape, the score of every node (see `scoring.memoized`): only the nodes whose
-  version changed are rescored, and a rescore reads the type statistics instead of recomputing
-  them, so even a cold rescore of all nodes costs O(nodes x types), not O(nodes x GPUs x types).
+- a node's statistics are one gather and one sum over its GPUs (`TypeStats`, kept in
+  `state.memo`, never snapshotted; a row is recomputed only when its node's version changed, a new
+  workload recomputes them all in one vectorised pass);
+- a replica changes the node only through the GPUs it takes: the statistics after it are the
+  current ones minus those GPUs' contributions before plus after (`whole_scores`,
+  `shared_scores`), so scoring K nodes costs O(K x types) and no per-GPU rescan.
 
-A replica changes one node: the fragmentation after it differs from the node's current one only
-through the GPUs it takes, so the delta is computed from those GPUs' contributions per type. A
-shared request is scored on each distinct (free milli, model) GPU of a node; the first GPU with
-the best level wins, as in FGD's simulator.
+Per request shape, the scores of every node are memoised in `scoring.memoized` and only nodes
+whose version changed are rescored. A shared request is scored on each GPU of a node; the first
+GPU with the best level wins, as in FGD's simulator.
 """
 
 from __future__ import annotations
@@ -22,24 +23,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frag import F64, I64, B, Workload
+from .frag import F64, I64, Workload
+from .model import MILLI_PER_GPU
 from .state import ClusterState
 
+SHIFT = 20  # cnt << SHIFT | small: small <= GPU slots x 1000 < 2**SHIFT (up to 1,048 slots)
+MASK = (1 << SHIFT) - 1
+DEDUPE_ABOVE = 16  # nodes per batch above which equivalent GPUs are evaluated once
 NEG = -np.inf
 
 
 @dataclass
 class TypeStats:
-    """Per node and workload type: GPUs able to take it, free milli of the others; node fragmentation."""
+    """Per node and workload type: packed (cnt, small); free milli and expected fragmentation."""
 
     wl: Workload
-    acc_model: B  # [models + 1, T] whether a GPU of a model may serve a type
-    cnt: I64  # [cap, T]
-    small: I64  # [cap, T]
+    contrib: I64  # [models, 1001, T] packed contribution of one GPU by model and free milli
+    s: I64  # [cap, T] packed statistics of each node
     total: I64  # [cap] free milli of usable GPUs
     frag: F64  # [cap]
     ver: I64  # [cap] node version the row was computed at
     seen: int = -1  # state.version at the last refresh
+
+
+def contributions(wl: Workload, models: list[str]) -> I64:
+    """[models, 1001, T]: a GPU of each model with each free milli, packed (fits << SHIFT | milli if not)."""
+    acc = wl.access(models)  # [M, T]
+    free = np.arange(MILLI_PER_GPU + 1)[None, :, None]
+    fits = (free >= wl.milli) & acc[:, None, :]
+    return np.asarray(np.where(fits, 1 << SHIFT, free), dtype=np.int64)
 
 
 def type_stats(state: ClusterState, wl: Workload, epoch: int) -> TypeStats:
@@ -47,13 +59,12 @@ def type_stats(state: ClusterState, wl: Workload, epoch: int) -> TypeStats:
     key = ("typestats", epoch, len(state.models))
     st: TypeStats | None = state.memo.get(key)
     cap = state.cpu_cap.shape[0]
-    if st is None or st.cnt.shape[0] < cap:
+    if st is None or st.s.shape[0] < cap:
         for k in [k for k in state.memo if isinstance(k, tuple) and k and k[0] == "typestats"]:
             del state.memo[k]
-        t = wl.size
-        st = TypeStats(wl, wl.access(state.models), np.zeros((cap, t), dtype=np.int64),
-                       np.zeros((cap, t), dtype=np.int64), np.zeros(cap, dtype=np.int64),
-                       np.zeros(cap, dtype=np.float64), np.full(cap, -1, dtype=np.int64))
+        st = TypeStats(wl, contributions(wl, state.models), np.zeros((cap, wl.size), dtype=np.int64),
+                       np.zeros(cap, dtype=np.int64), np.zeros(cap, dtype=np.float64),
+                       np.full(cap, -1, dtype=np.int64))
         state.memo[key] = st
     if st.seen != state.version:
         st.seen = state.version
@@ -65,25 +76,31 @@ def type_stats(state: ClusterState, wl: Workload, epoch: int) -> TypeStats:
 
 
 def _fill_rows(state: ClusterState, st: TypeStats, idx: I64) -> None:
-    wl = st.wl
     usable = np.where(state.gpu_ok[idx], state.gpu_left[idx], 0)
     total = usable.sum(axis=1)
-    st.total[idx] = total
-    st.ver[idx] = state.node_version[idx]
-    if wl.size == 0:
-        st.frag[idx] = wl.p_cpu * total
-        return
-    fits = (usable[:, :, None] >= wl.milli) & st.acc_model[state.gpu_model[idx]]
-    cnt = fits.sum(axis=1)
-    small = np.where(fits, 0, usable[:, :, None]).sum(axis=1)
-    st.cnt[idx], st.small[idx] = cnt, small
-    st.frag[idx] = _frag(wl, cnt, small, total, state.cpu_left[idx])
+    s = st.contrib[state.gpu_model[idx], usable].sum(axis=1)
+    st.s[idx], st.total[idx], st.ver[idx] = s, total, state.node_version[idx]
+    st.frag[idx] = _frag(st.wl, s, total, state.cpu_left[idx])
 
 
-def _frag(wl: Workload, cnt: I64, small: I64, total: I64, cpu_left: I64) -> F64:
-    """Expected fragmented milli from per-type statistics ([K, T]) and free totals ([K])."""
-    host = (cnt >= wl.count) & (cpu_left[:, None] >= wl.cpu)
-    f = np.where(host, small, total[:, None])
+def single_model(state: ClusterState) -> I64:
+    """[n] the model of all of a node's healthy GPUs, -1 when mixed or none (memoised per capacity)."""
+    key = ("model1", state.capacity_version, state.n)
+    m1: I64 | None = state.memo.get(key)
+    if m1 is None:
+        ok, model = state.gpu_ok[: state.n], state.gpu_model[: state.n]
+        hi = np.where(ok, model, -1).max(axis=1)
+        m1 = np.where(hi == np.where(ok, model, hi[:, None]).min(axis=1), hi, -1)
+        for k in [k for k in state.memo if isinstance(k, tuple) and k and k[0] == "model1"]:
+            del state.memo[k]
+        state.memo[key] = m1
+    return m1
+
+
+def _frag(wl: Workload, s: I64, total: I64, cpu_left: I64) -> F64:
+    """Expected fragmented milli from packed per-type statistics [..., T], free totals and CPU [...]."""
+    host = ((s >> SHIFT) >= wl.count) & (cpu_left[..., None] >= wl.cpu)
+    f = np.where(host, s & MASK, total[..., None])
     return np.asarray(wl.p_cpu * total + f @ wl.p, dtype=np.float64)
 
 
@@ -100,23 +117,19 @@ def whole_scores(
     lf: [K, G] free milli of the GPUs the request may use (0 for the others).
     """
     wl = st.wl
-    cnt, small, total = st.cnt[nodes], st.small[nodes], st.total[nodes]
-    cpu_after = state.cpu_left[nodes] - cpu_req
-    if wl.size == 0:
-        return level(st.frag[nodes] - wl.p_cpu * (total - count * milli))
-    if count == 0:
-        return level(st.frag[nodes] - _frag(wl, cnt, small, total, cpu_after))
-    g = lf.shape[1]
-    key = np.where(lf >= milli, lf * g + np.arange(g), np.iinfo(np.int64).max)
-    taken = np.argsort(key, axis=1, kind="stable")[:, :count]  # [K, c]
-    left = np.take_along_axis(lf, taken, axis=1)  # [K, c]
-    acc = st.acc_model[np.take_along_axis(state.gpu_model[nodes], taken, axis=1)]  # [K, c, T]
-    lose = (left[:, :, None] >= wl.milli) & acc
-    rest = left - milli
-    gain = (rest[:, :, None] >= wl.milli) & acc
-    cnt2 = cnt - lose.sum(axis=1) + gain.sum(axis=1)
-    small2 = small - np.where(lose, 0, left[:, :, None]).sum(axis=1) + np.where(gain, 0, rest[:, :, None]).sum(axis=1)
-    after = _frag(wl, cnt2, small2, total - count * milli, cpu_after)
+    s, total2 = st.s[nodes], st.total[nodes] - count * milli
+    if count > 0:
+        model1 = single_model(state)[nodes]
+        if milli == MILLI_PER_GPU and (model1 >= 0).all():
+            s = s - count * st.contrib[model1, MILLI_PER_GPU]  # full GPUs of one model, now empty
+        else:
+            g = lf.shape[1]
+            key = np.where(lf >= milli, lf * g + np.arange(g), np.iinfo(np.int64).max)
+            taken = np.argsort(key, axis=1, kind="stable")[:, :count]  # [K, c]
+            left = np.take_along_axis(lf, taken, axis=1)
+            model = np.take_along_axis(state.gpu_model[nodes], taken, axis=1)
+            s = s + (st.contrib[model, left - milli] - st.contrib[model, left]).sum(axis=1)
+    after = _frag(wl, s, total2, state.cpu_left[nodes] - cpu_req)
     return level(st.frag[nodes] - after)
 
 
@@ -126,38 +139,29 @@ def shared_scores(
 ) -> tuple[F64, I64]:
     """Best level of each node for a shared replica, and the GPU giving it.
 
-    Among a node's GPUs with the best level the lowest index wins, or with `bestfit_gpu` the one
-    with the least free milli (then the lowest index).
-
-    Every node must have a GPU with `milli` free in lf. GPUs of a node with the same free milli and
-    model score the same, so only the first of each is evaluated.
+    Every node must have a GPU with `milli` free in lf. Among a node's GPUs with the best level
+    the lowest index wins, or with `bestfit_gpu` the one with the least free milli (then the
+    lowest index). Above DEDUPE_ABOVE nodes, GPUs of a node with the same free milli and model
+    (which score the same) are evaluated once.
     """
     g = lf.shape[1]
     model = state.gpu_model[nodes]
-    gkey = np.where(lf >= milli, lf * (len(state.models) + 1) + model, -1)
-    dup = (gkey[:, :, None] == gkey[:, None, :]) & np.tri(g, k=-1, dtype=bool)[None, :, :]
-    cand = (gkey >= 0) & ~dup.any(axis=2)
-    rows, gpus = np.nonzero(cand)  # row-major: grouped by node, GPUs ascending
-    wl = st.wl
-    left = lf[rows, gpus]
-    total2 = st.total[nodes][rows] - milli
-    if wl.size == 0:
-        after = wl.p_cpu * total2
+    fits = lf >= milli
+    if nodes.shape[0] <= DEDUPE_ABOVE:
+        rows, gpus = np.nonzero(fits)
     else:
-        acc = st.acc_model[model[rows, gpus]]  # [C, T]
-        lose = (left[:, None] >= wl.milli) & acc
-        rest = left - milli
-        gain = (rest[:, None] >= wl.milli) & acc
-        cnt2 = st.cnt[nodes][rows] - lose + gain
-        small2 = st.small[nodes][rows] - np.where(lose, 0, left[:, None]) + np.where(gain, 0, rest[:, None])
-        after = _frag(wl, cnt2, small2, total2, state.cpu_left[nodes][rows] - cpu_req)
-    lv = level(st.frag[nodes][rows] - after)
-    # per node: the best level, then (best-fit) the least free milli, then the lowest GPU index,
-    # packed into one integer to reduce once
-    packed = lv.astype(np.int64) * g + (g - 1 - gpus)
+        gkey = np.where(fits, lf * (len(state.models) + 1) + model, -1)
+        dup = (gkey[:, :, None] == gkey[:, None, :]) & np.tri(g, k=-1, dtype=bool)[None, :, :]
+        rows, gpus = np.nonzero(fits & ~dup.any(axis=2))  # row-major: by node, GPUs ascending
+    nr, left, m = nodes[rows], lf[rows, gpus], model[rows, gpus]
+    s = st.s[nr] + st.contrib[m, left - milli] - st.contrib[m, left]
+    after = _frag(st.wl, s, st.total[nr] - milli, state.cpu_left[nr] - cpu_req)
+    lv = level(st.frag[nr] - after)
+    key = lv.astype(np.int64)
     if bestfit_gpu:
-        packed = (lv.astype(np.int64) * 1001 + (1000 - left)) * g + (g - 1 - gpus)
-    starts = np.nonzero(np.r_[True, rows[1:] != rows[:-1]])[0]
-    best = np.maximum.reduceat(packed, starts)
+        key = key * 1001 + (MILLI_PER_GPU - left)
+    packed = np.full(lf.shape, -1, dtype=np.int64)
+    packed[rows, gpus] = key * g + (g - 1 - gpus)  # max: best level, (least free,) lowest index
+    best = packed.max(axis=1)
     lv_best = best // g // 1001 if bestfit_gpu else best // g
     return lv_best.astype(np.float64), g - 1 - best % g

@@ -14,7 +14,7 @@ import numpy as np
 from .config import SchedulerConfig
 from .frag import B, Workload
 from .model import GpuShare, PendingReason, Placement, Topology
-from .scoring import Req, feasible, node_scores
+from .scoring import Req, allowed_gpus, feasible, node_scores
 from .state import ClusterState, TaskRecord
 
 MAX_TOPOLOGY_CANDIDATES = 16
@@ -77,11 +77,12 @@ def fits_now(state: ClusterState, p: Placement) -> bool:
 
 def pick_gpus(state: ClusterState, i: int, req: Req, same_domain: bool) -> tuple[int, ...] | None:
     """Whole GPUs for a multi-GPU replica: one NVLink domain, contiguous indices when possible."""
-    _ok, left = feasible(state, req, np.array([i]))
-    cand = [g for g in range(state.gpu_slots) if left[0, g] >= req.milli]
+    left = np.where(allowed_gpus(state, req, np.array([i]))[0], state.gpu_left[i], 0).tolist()
+    domain = state.gpu_domain[i].tolist()
+    cand = [g for g in range(state.gpu_slots) if left[g] >= req.milli]
     by_domain: dict[int, list[int]] = {}
     for g in cand:
-        by_domain.setdefault(int(state.gpu_domain[i, g]), []).append(g)
+        by_domain.setdefault(domain[g], []).append(g)
     domains = sorted((len(gs), d) for d, gs in by_domain.items() if len(gs) >= req.count)
     for _, d in domains:  # the tightest domain that can take the whole replica
         gs = by_domain[d]
@@ -89,10 +90,10 @@ def pick_gpus(state: ClusterState, i: int, req: Req, same_domain: bool) -> tuple
             window = gs[s : s + req.count]
             if window[-1] - window[0] == req.count - 1:
                 return tuple(window)
-        return tuple(sorted(gs, key=lambda g: (int(left[0, g]), g))[: req.count])
+        return tuple(sorted(gs, key=lambda g: (left[g], g))[: req.count])
     if same_domain or len(cand) < req.count:
         return None
-    return tuple(sorted(cand, key=lambda g: (int(left[0, g]), g))[: req.count])
+    return tuple(sorted(cand, key=lambda g: (left[g], g))[: req.count])
 
 
 def _choose(

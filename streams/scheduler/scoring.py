@@ -177,6 +177,14 @@ def node_scores(
                            lambda idx: _score_nodes(state, cfg, key, idx, wl))
     if frag and req.mem:
         score = np.where(state.mem_left[: state.n] >= req.mem, score, NEG)
-    if cfg.load_weight and cfg.placement in ("frag", "spread"):
+    if cfg.load_weight and cfg.placement in ("frag", "spread") and any_load(state):
         score = score - cfg.load_weight * state.load[: state.n]
     return score, pick
+
+
+def any_load(state: ClusterState) -> bool:
+    """Whether some node reports load (memoised; a heartbeat drops the memo, see core)."""
+    hit = state.memo.get("any_load")
+    if hit is None:
+        hit = state.memo["any_load"] = bool(state.load[: state.n].any())
+    return bool(hit)
