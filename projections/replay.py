@@ -9,6 +9,7 @@ by table and source position.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from agentic.schemas.errors import DecodeError
 from .clickhouse import schema
 from .clickhouse.checksums import Checksum, RowDifference, differences, table_checksums
 from .clickhouse.decode import DictDecoder
-from .clickhouse.parallel import ChunkMapper, RawRecord
+from .clickhouse.parallel import ChunkMapper, Pending, RawRecord
 from .clickhouse.rows import COLUMNS, SourceRecord
 from .clickhouse.sink import ClickHouseSink
 
@@ -117,13 +118,17 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
     seen = kept = 0
     keep = cutoff.keeps if cutoff is not None else None
     with ChunkMapper(decoder, registry_url, workers) as mapper:
-        for raws in read_log(bootstrap, targets, chunk=batch_records):
-            enc = mapper.map(raws, keep)
-            sink.write(enc)
-            seen += enc.seen
-            kept += enc.records
-            if on_progress is not None:
-                on_progress(seen)
+        inflight: Pending | None = None
+        for raws in itertools.chain(read_log(bootstrap, targets, chunk=batch_records), [[]]):  # [] flushes
+            nxt = mapper.map_async(raws, keep) if raws else None  # workers map this batch...
+            if inflight is not None:  # ...while the previous one is inserted
+                enc = inflight.get()
+                sink.write(enc)
+                seen += enc.seen
+                kept += enc.records
+                if on_progress is not None:
+                    on_progress(seen)
+            inflight = nxt
     return RebuildStats(database, seen, kept, time.perf_counter() - started)
 
 

@@ -9,7 +9,7 @@ Workers are started with the ``spawn`` method: the parent runs chDB's threads, w
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,22 @@ class ChunkMapper:
         parts = [raws[i:i + self.chunk] for i in range(0, len(raws), self.chunk)]
         return Encoded.merge(self._pool.map(_work, [(p, keep) for p in parts]))
 
-    def map_stream(self, chunks: Iterator[list[RawRecord]], keep: Keep | None = None) -> Iterator[Encoded]:
-        for raws in chunks:
-            yield self.map(raws, keep)
+    def map_async(self, raws: list[RawRecord], keep: Keep | None = None) -> Pending:
+        """Start mapping `raws` in the workers and return at once (in-process: mapped before returning)."""
+        if self._pool is None or len(raws) <= self.chunk:
+            return Pending(done=encode_chunk(self.decoder, raws, keep))
+        parts = [raws[i:i + self.chunk] for i in range(0, len(raws), self.chunk)]
+        return Pending(result=self._pool.map_async(_work, [(p, keep) for p in parts]))
+
+
+@dataclass
+class Pending:
+    """A batch being mapped: `get()` waits for it (pipelining: insert one batch while the next is mapped)."""
+
+    done: Encoded | None = None
+    result: Any = None
+
+    def get(self) -> Encoded:
+        if self.done is None:
+            self.done = Encoded.merge(self.result.get())
+        return self.done

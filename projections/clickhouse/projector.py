@@ -21,7 +21,7 @@ from agentic.schemas.topics import TOPICS
 
 from . import schema
 from .decode import DictDecoder
-from .parallel import ChunkMapper, RawRecord
+from .parallel import ChunkMapper, Pending, RawRecord
 from .sink import ClickHouseSink, Encoded, Position
 
 log = structlog.get_logger(__name__)
@@ -71,6 +71,7 @@ class Projector:
         self.config = config
         self.decoder = DictDecoder(ids)
         self.mapper = ChunkMapper(self.decoder, config.registry_url, config.workers)
+        self._inflight: Pending | None = None
         self.progress = Progress()
         self._sleep = sleep
         self._consumer: Consumer | None = None
@@ -96,6 +97,10 @@ class Projector:
     # ---- one batch
     def poll_batch(self) -> Encoded:
         """Up to `batch_records` new records (or what came within `linger_s`), decoded and mapped."""
+        return self.mapper.map(self.poll_raw())
+
+    def poll_raw(self) -> list[RawRecord]:
+        """Up to `batch_records` new raw records, or what came within `linger_s`."""
         assert self._consumer is not None, "call start() first"
         raws: list[RawRecord] = []
         deadline = time.monotonic() + self.config.linger_s
@@ -112,7 +117,7 @@ class Projector:
                 if offset < positions.get((topic, partition), 0):
                     continue  # already projected (a redelivery)
                 raws.append((topic, partition, offset, msg.key(), msg.value()))
-        return self.mapper.map(raws)
+        return raws
 
     def write(self, batch: Encoded) -> None:
         """Write `batch` (retrying with backoff, recovering before each retry), then commit offsets."""
@@ -142,9 +147,23 @@ class Projector:
             log.warning("projector.commit_failed", error=str(exc))
 
     def step(self) -> int:
-        batch = self.poll_batch()
-        self.write(batch)
-        return batch.records
+        """Poll the next batch and start mapping it; write the batch mapped during the previous step.
+
+        Returns how many records were written. Workers map batch k+1 while batch k is inserted."""
+        raws = self.poll_raw()
+        nxt = self.mapper.map_async(raws) if raws else None
+        written = 0
+        if self._inflight is not None:
+            batch = self._inflight.get()
+            self.write(batch)
+            written = batch.seen
+        self._inflight = nxt
+        return written
+
+    @property
+    def busy(self) -> bool:
+        """A batch is being mapped and not yet written."""
+        return self._inflight is not None
 
     # ---- loops
     def run(self, should_stop: Callable[[], bool] = lambda: False,
@@ -160,7 +179,7 @@ class Projector:
                 last_lag = time.monotonic()
             if on_batch is not None:
                 on_batch(self.progress)
-            if until_caught_up and n == 0 and self.progress.lag == 0:
+            if until_caught_up and n == 0 and not self.busy and self.progress.lag == 0:
                 break
         return self.progress
 
@@ -178,6 +197,7 @@ class Projector:
         return self.progress
 
     def close(self) -> None:
+        self._inflight = None  # mapped but not written: the next start resumes at the watermark anyway
         self.mapper.close()
         if self._consumer is not None:
             self._consumer.close()
