@@ -105,9 +105,16 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]  # mode's stub wants a positional-only sender
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 
+    failures: list[Exception] = []
+
     async def process(stream: Any) -> None:
-        async for events in stream.take_events(cfg.batch, within=0.05):
-            pipeline.handle([_FaustRecord(e.message) for e in events])
+        try:
+            async for events in stream.take_events(cfg.batch, within=0.05):
+                pipeline.handle([_FaustRecord(e.message) for e in events])
+        except Exception as exc:  # faust would restart the agent past the failed batch: stop the worker instead
+            failures.append(exc)
+            log.error("shell.faust.failed", processor=shell.processor.name, error=repr(exc))
+            stopping.append(asyncio.ensure_future(worker.stop()))
 
     app.agent(source, name=f"{shell.processor.name}-agent")(process)
 
@@ -128,6 +135,8 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
     app.task(watch)
     with contextlib.suppress(SystemExit):  # the worker exits the way a command line does
         worker.execute_from_commandline()
+    if failures:  # no checkpoint of a state that may be half-way through a batch; a restart resumes exactly
+        raise failures[0]
     pipeline.checkpoint()
     log.info("shell.stopped", processor=shell.processor.name, runtime="faust", **shell.stats.as_dict())
     return shell.stats

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, cast
 
 import structlog
-from confluent_kafka import KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from agentic.connectors.kafka import RawProducer, dlq_headers
@@ -151,6 +151,14 @@ class KafkaShell(Generic[S]):
                  ignored_checkpoint=why_not, output_mark=(mark.offset, mark.index), dead_letter_mark=dead)
         return recovery
 
+    def _commit(self, consumer: Consumer, offset: int) -> None:
+        """The group offset is for lag monitoring only: a failed commit is logged, never fatal (a faust worker
+        of the same group, for one, makes the broker refuse commits from this group-less consumer)."""
+        try:
+            consumer.commit(offsets=[TopicPartition(self.topic, self.partition, offset)], asynchronous=False)
+        except KafkaException as exc:
+            log.warning("shell.commit_failed", processor=self.processor.name, offset=offset, error=str(exc))
+
     # ---------------------------------------------------------------------------------- run
     def run(self, until_idle: bool = False, stop: threading.Event | None = None) -> ShellStats:
         """Recover, then process inputs until ``stop`` is set (or, with ``until_idle``, until caught up)."""
@@ -159,8 +167,7 @@ class KafkaShell(Generic[S]):
         producer = RawProducer(self.config.bootstrap)
         consumer = assigned_consumer(self.config.bootstrap, self.group_id, {(self.topic, self.partition):
                                                                             rec.next_offset})
-        loop = Pipeline(self, rec, producer, commit=lambda offset: consumer.commit(
-            offsets=[TopicPartition(self.topic, self.partition, offset)], asynchronous=False))
+        loop = Pipeline(self, rec, producer, commit=lambda offset: self._commit(consumer, offset))
         try:
             idle_since = time.monotonic()
             while not stop.is_set():

@@ -28,6 +28,7 @@ from agentic.schemas.samples import sample_event
 from agentic.schemas.topics import key_for
 from agentic.streams.scheduler.processor import scheduler_processor
 from agentic.streams.shell import Mark, fold_positioned, mark_of
+from agentic.streams.shell.faust_runtime import run_faust
 from agentic.streams.shell.kafka import KafkaShell, ShellConfig, VersionConflictError, read_events, state_at
 
 pytestmark = pytest.mark.integration
@@ -227,3 +228,48 @@ def test_another_configuration_ignores_the_checkpoint_and_refuses_to_append_to_t
     recovery = KafkaShell(scheduler_processor(spread, inputs=(t_in,), output=other_out), codec, config).recover()
     assert recovery.checkpoint_offset is None and recovery.next_offset == 0
     assert "version" in (recovery.ignored_checkpoint or "")
+
+
+class _Failing:
+    """The scheduler processor (same name, version, topics), with a bug that strikes on one input."""
+
+    def __init__(self, inner: Any, fail_at: str) -> None:
+        self.inner, self.fail_at = inner, fail_at
+        self.name, self.version, self.inputs, self.output = inner.name, inner.version, inner.inputs, inner.output
+
+    def initial_state(self) -> Any:
+        return self.inner.initial_state()
+
+    def step(self, state: Any, event: Any) -> Any:
+        if event.envelope.event_id == self.fail_at:
+            raise RuntimeError("a bug in the core")
+        return self.inner.step(state, event)
+
+    def snapshot(self, state: Any) -> bytes:
+        return bytes(self.inner.snapshot(state))
+
+    def restore(self, data: bytes) -> Any:
+        return self.inner.restore(data)
+
+
+@pytest.mark.parametrize("runtime", ["faust", "confluent"])
+def test_a_failing_core_stops_the_processor_without_a_checkpoint_past_the_failure(
+        services: Settings, codec: EventCodec, tmp_path: Path, runtime: str) -> None:
+    t_in, t_out, t_cp = _topics()
+    create_topics(services.kafka_bootstrap, t_in, t_out, t_cp)
+    events = synthetic_inputs(8, 300, seed=12)
+    _publish(services, codec, t_in, events, {})
+    healthy = scheduler_processor(inputs=(t_in,), output=t_out)
+    processor = _Failing(healthy, fail_at=events[250].envelope.event_id)
+    shell = KafkaShell(processor, codec, ShellConfig(services.kafka_bootstrap, checkpoint_topic=t_cp,
+                                                     checkpoint_every=100, idle_timeout=0.3))
+    with pytest.raises(RuntimeError, match="a bug in the core"):
+        if runtime == "faust":
+            run_faust(shell, tmp_path, until_idle=True)
+        else:
+            shell.run(until_idle=True)
+    assert shell.recover().checkpoint_offset == 200  # the last one before the failing input, none after it
+    KafkaShell(healthy, codec, shell.config).run(until_idle=True)
+    _, emitted = fold_positioned(healthy, read_events(services.kafka_bootstrap, codec, t_in))
+    got = [(value, mark_of(headers, "scheduler")) for value, headers, _ in _read_all(services, t_out)]
+    assert got == [(codec.encode(e.output), Mark(e.position, e.index)) for e in emitted]
