@@ -67,7 +67,7 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: int = 50_000,
+def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: int = 20_000,
         workers: int = 2) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     run_id = uuid.uuid4().hex[:8]
