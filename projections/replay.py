@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 REPLAY_GROUP = "agentic-replay"
 ASOF_DB = "agentic_asof"
+MIN_RECORDS_FOR_WORKERS = 60_000
 
 
 # ----------------------------------------------------------------------------------- reading the log
@@ -117,6 +118,8 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
     started = time.perf_counter()
     seen = kept = 0
     keep = cutoff.keeps if cutoff is not None else None
+    if sum(targets.values()) < MIN_RECORDS_FOR_WORKERS:
+        workers = 0  # starting worker processes costs more than it saves on a small log
     with ChunkMapper(decoder, registry_url, workers) as mapper:
         inflight: Pending | None = None
         for raws in itertools.chain(read_log(bootstrap, targets, chunk=batch_records), [[]]):  # [] flushes
