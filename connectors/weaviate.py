@@ -158,11 +158,12 @@ def _properties() -> list[Property]:
         Property(name="session_id", **_TEXT_FIELD),  # type: ignore[arg-type]
         Property(name="memory_type", **_TEXT_FIELD),  # type: ignore[arg-type]
         Property(name="created_at", data_type=DataType.INT),
-        Property(name="expires_at", data_type=DataType.INT),
-        Property(name="importance", data_type=DataType.NUMBER),
+        # provenance and bookkeeping: stored and returned, never filtered on, so not indexed
+        Property(name="expires_at", data_type=DataType.INT, index_filterable=False),
+        Property(name="importance", data_type=DataType.NUMBER, index_filterable=False),
         Property(name="source_memory_ids", **_TEXT_LIST),  # type: ignore[arg-type]
-        Property(name="source_event_ids", **_TEXT_LIST),  # type: ignore[arg-type]
-        Property(name="source_refs", **_TEXT_LIST),  # type: ignore[arg-type]
+        Property(name="source_event_ids", **_TEXT_LIST, index_filterable=False),  # type: ignore[arg-type]
+        Property(name="source_refs", **_TEXT_LIST, index_filterable=False),  # type: ignore[arg-type]
         Property(name="metadata_json", data_type=DataType.TEXT, index_searchable=False,
                  index_filterable=False),
     ]
