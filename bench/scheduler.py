@@ -46,6 +46,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "frag+gpuw": {"workload_weight": "gpu"},
     "frag+gpuw+cov100": {"workload_weight": "gpu", "typical_coverage": 1.0},
     "fgd+gpuw": {"workload_weight": "gpu"},
+    "frag+cov99": {"typical_coverage": 0.99},
+    "frag+demand": {"typical_demand": True},
+    "fgd+demand": {"typical_demand": True},
+    "fgd+cov100": {"typical_coverage": 1.0},
 }
 POLICIES = ("random", "bestfit", "fgd", "frag", "spread", *VARIANTS)
 

@@ -43,6 +43,8 @@ class SchedulerConfig:
       milli already allocated).
     - ``workload_weight``: how much each request type weighs in the expected fragmentation:
       ``pods`` (its share of the pods, as FGD) or ``gpu`` (its share of the requested GPU milli).
+    - ``typical_demand``: the typical shapes cover ``typical_coverage`` of the requested GPU milli
+      as well as of the pods (FGD: pods only, which can leave every multi-GPU shape out).
     """
 
     placement: str = "frag"
@@ -60,6 +62,7 @@ class SchedulerConfig:
     gpu_tiebreak: str = "first"
     node_tiebreak: str = "order"
     workload_weight: str = "pods"
+    typical_demand: bool = False
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:

@@ -59,7 +59,8 @@ class Scheduler:
     def __init__(self, config: SchedulerConfig | None = None) -> None:
         self.config = config or SchedulerConfig()
         self._prior: Workload | None = (
-            from_shapes(self.config.workload_prior, self.config.typical_coverage, self.config.workload_weight)
+            from_shapes(self.config.workload_prior, self.config.typical_coverage, self.config.workload_weight,
+                        self.config.typical_demand)
             if self.config.workload_prior else None
         )
 
@@ -88,7 +89,7 @@ class Scheduler:
             return self._prior
         if state.workload is None:
             state.workload = typical(weighted(state.workload_basis, self.config.workload_weight),
-                                     self.config.typical_coverage)
+                                     self.config.typical_coverage, self.config.typical_demand)
         return state.workload
 
     # ----- nodes and queues -----------------------------------------------------------------

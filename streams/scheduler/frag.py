@@ -48,10 +48,13 @@ class Workload:
         return acc
 
 
-def typical(counts: Mapping[ShapeKey, float], coverage: float) -> Workload:
+def typical(counts: Mapping[ShapeKey, float], coverage: float, demand: bool = False) -> Workload:
     """The most frequent shapes covering `coverage` of the weight, renormalised (FGD's typical pods).
 
-    Ties in frequency are broken by the shape key so that the result never depends on dict order.
+    With `demand`, shapes are then added by GPU demand (weight x milli x GPUs) until the kept
+    ones also cover `coverage` of the requested GPU milli, so that rare but large requests (multi-GPU
+    tasks) are part of the expectation; weights stay pod shares.
+    Ties are broken by the shape key so that the result never depends on dict order.
     """
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     total = sum(w for _, w in items)
@@ -64,6 +67,15 @@ def typical(counts: Mapping[ShapeKey, float], coverage: float) -> Workload:
             break
         kept.append((key, w))
         acc += w
+    if demand:
+        need = coverage * sum(w * k[1] * k[2] for k, w in items)
+        have = sum(w * k[1] * k[2] for k, w in kept)
+        for key, w in sorted(items[len(kept):], key=lambda kv: (-kv[1] * kv[0][1] * kv[0][2], kv[0])):
+            if have >= need:
+                break
+            kept.append((key, w))
+            acc += w
+            have += w * key[1] * key[2]
     gpu = [(k, w / acc) for k, w in kept if k[1] > 0 and k[2] > 0]
     p_cpu = sum(w / acc for k, w in kept if not (k[1] > 0 and k[2] > 0))
     return Workload(
@@ -76,12 +88,14 @@ def typical(counts: Mapping[ShapeKey, float], coverage: float) -> Workload:
     )
 
 
-def from_shapes(shapes: tuple[WorkloadShape, ...], coverage: float, weighting: str = "pods") -> Workload:
+def from_shapes(
+    shapes: tuple[WorkloadShape, ...], coverage: float, weighting: str = "pods", demand: bool = False
+) -> Workload:
     counts: dict[ShapeKey, float] = {}
     for s in shapes:
         key = shape_key(s.cpu_milli, s.gpu_milli, s.gpu_count, s.gpu_models)
         counts[key] = counts.get(key, 0.0) + s.weight
-    return typical(weighted(counts, weighting), coverage)
+    return typical(weighted(counts, weighting), coverage, demand)
 
 
 def weighted(counts: Mapping[ShapeKey, float], weighting: str) -> dict[ShapeKey, float]:

@@ -101,7 +101,7 @@ def _frag(wl: Workload, s: I64, total: I64, cpu_left: I64) -> F64:
     """Expected fragmented milli from packed per-type statistics [..., T], free totals and CPU [...]."""
     host = ((s >> SHIFT) >= wl.count) & (cpu_left[..., None] >= wl.cpu)
     f = np.where(host, s & MASK, total[..., None])
-    return np.asarray(wl.p_cpu * total + f @ wl.p, dtype=np.float64)
+    return np.asarray(wl.p_cpu * total + np.dot(f, wl.p), dtype=np.float64)
 
 
 def level(delta: F64) -> F64:

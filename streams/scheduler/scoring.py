@@ -88,34 +88,35 @@ def _score_nodes(
     state: ClusterState, cfg: SchedulerConfig, req: Req, idx: I64, wl: Workload | None
 ) -> tuple[F64, I64]:
     ok, left = feasible(state, req, idx)
+    if ok.all():  # the common case of a few stale nodes: no scatter
+        return _policy_scores(state, cfg, req, idx, left, wl)
     score = np.full(idx.shape[0], NEG)
     pick = np.full(idx.shape[0], -1, dtype=np.int64)
-    if not ok.any():
-        return score, pick
-    sel = np.nonzero(ok)[0]
-    nodes = idx[sel]
-    lf = left[sel]
-    cpu = state.cpu_left[nodes]
+    if ok.any():
+        sel = np.nonzero(ok)[0]
+        score[sel], pick[sel] = _policy_scores(state, cfg, req, idx[sel], left[sel], wl)
+    return score, pick
+
+
+def _policy_scores(
+    state: ClusterState, cfg: SchedulerConfig, req: Req, nodes: I64, lf: I64, wl: Workload | None
+) -> tuple[F64, I64]:
+    """Scores and shared-GPU picks of feasible nodes (lf: their usable free milli per GPU)."""
     policy = cfg.placement
-    if req.shared and policy not in ("fgd", "frag"):
-        # best-fit GPU: least free milli that fits, lowest index on ties
-        gpu_key = np.where(lf >= req.milli, lf, np.iinfo(np.int64).max)
-        pick[sel] = np.argmin(gpu_key, axis=1)
-    if policy in ("random", "firstfit"):
-        score[sel] = 0.0
-    elif policy == "bestfit":
-        score[sel] = bestfit_int(cpu, state.gpu_left[nodes].sum(axis=1), req)
-    elif policy == "spread":
+    if policy in ("fgd", "frag"):
+        assert wl is not None
+        return _frag_scores(state, cfg, req, nodes, lf, state.cpu_left[nodes], wl)
+    pick = np.full(nodes.shape[0], -1, dtype=np.int64)
+    if req.shared:  # best-fit GPU: least free milli that fits, lowest index on ties
+        pick = np.argmin(np.where(lf >= req.milli, lf, np.iinfo(np.int64).max), axis=1)
+    cpu = state.cpu_left[nodes]
+    if policy == "bestfit":
+        return bestfit_int(cpu, state.gpu_left[nodes].sum(axis=1), req), pick
+    if policy == "spread":
         cap_cpu = np.maximum(state.cpu_cap[nodes], 1)
         gpu_cap = np.maximum(state.gpu_ok[nodes].sum(axis=1) * MILLI_PER_GPU, 1)
-        score[sel] = (cpu - req.cpu) / cap_cpu + (lf.sum(axis=1) - req.gpu_milli) / gpu_cap
-    else:
-        assert wl is not None
-        s, p = _frag_scores(state, cfg, req, nodes, lf, cpu, wl)
-        score[sel] = s
-        if req.shared:
-            pick[sel] = p
-    return score, pick
+        return (cpu - req.cpu) / cap_cpu + (lf.sum(axis=1) - req.gpu_milli) / gpu_cap, pick
+    return np.zeros(nodes.shape[0]), pick  # random, firstfit
 
 
 def _frag_scores(
