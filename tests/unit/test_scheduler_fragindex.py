@@ -11,9 +11,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentic.streams.scheduler import ClusterState, Scheduler, SchedulerConfig, WorkloadShape
-from agentic.streams.scheduler import fragindex
-from agentic.streams.scheduler.frag import I64, from_shapes, frag_after_share, node_frag, typical
+from agentic.streams.scheduler import ClusterState, Scheduler, SchedulerConfig, WorkloadShape, fragindex
+from agentic.streams.scheduler.frag import I64, frag_after_share, from_shapes, node_frag, typical
 from agentic.streams.scheduler.model import Gpu, Meta, NodeRegistered
 from agentic.streams.scheduler.scoring import Req, allowed_gpus, feasible
 
@@ -44,7 +43,9 @@ def random_cluster(rng: np.random.Generator, nodes: int) -> ClusterState:
     return state
 
 
-def reference(state: ClusterState, req: Req, nodes: I64, wl_shapes: tuple[WorkloadShape, ...]) -> tuple[list[float], list[int]]:
+def reference(
+    state: ClusterState, req: Req, nodes: I64, wl_shapes: tuple[WorkloadShape, ...]
+) -> tuple[list[float], list[int]]:
     wl = from_shapes(wl_shapes, 0.95)
     usable = np.where(state.gpu_ok[nodes], state.gpu_left[nodes], 0)
     acc = wl.access(state.models)[state.gpu_model[nodes]] & state.gpu_ok[nodes][:, :, None]
