@@ -133,8 +133,9 @@ class Scheduler:
         for t in [t for t in state.tasks.values() if t.running]:
             if any(p.node_id == ev.node_id for p in t.placements):
                 self._evict(state, t)
-                out.items.append(TaskPreempted(out.meta(t.correlation_id), t.task_id, "", (ev.node_id,),
-                                               f"node {ev.node_id} removed: {ev.reason}"))
+                # No task asked for this capacity: the preemptor is the departing node, `node:<id>`.
+                out.items.append(TaskPreempted(out.meta(t.correlation_id), t.task_id, f"node:{ev.node_id}",
+                                               (ev.node_id,), f"node {ev.node_id} removed: {ev.reason}"))
         state.gpu_total_milli -= int(state.gpu_ok[i].sum()) * 1000
         state.active[i] = state.schedulable[i] = False
         state.reshape(i)

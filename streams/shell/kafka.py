@@ -26,7 +26,7 @@ from confluent_kafka.admin import AdminClient
 
 from agentic.connectors.kafka import RawProducer, dlq_headers
 from agentic.connectors.kafka_positions import assigned_consumer, end_offsets
-from agentic.schemas.codec import DecodeError, EventCodec
+from agentic.schemas.codec import DecodeError, EventCodec, EventValidationError
 from agentic.schemas.topics import CHECKPOINTS, key_for
 
 from . import tails
@@ -272,8 +272,13 @@ class Pipeline(Generic[S]):
             if self.written.covers(offset, index):
                 self.stats.skipped += 1
                 continue
+            try:
+                value = self.shell.codec.encode(out)
+            except EventValidationError as exc:  # a processor bug: keep going, keep the evidence
+                self._dead_letter(msg, offset, f"output {index} ({type(out).__name__}) is invalid: {exc}")
+                continue
             headers = output_headers(self.p.name, self.shell.topic, self.shell.partition, offset, index, self.p.version)
-            self.producer.send(self.p.output, self.shell.key(out), self.shell.codec.encode(out), headers)
+            self.producer.send(self.p.output, self.shell.key(out), value, headers)
             self.written = Mark(offset, index)
             self.stats.outputs += 1
         self.next_offset = offset + 1
