@@ -28,7 +28,16 @@ from agentic.connectors.weaviate import (
 )
 from agentic.memory.lines import MemoryInputError, parse_line, parse_memory_type
 from agentic.projections.weaviate.memory import MemoryProjection
-from agentic.streams.memory import MemoryConfig, MemoryConsolidated, MemoryState, WriteMemory, WriteRejected, apply
+from agentic.streams.memory import (
+    DeleteMemory,
+    DeleteScope,
+    MemoryConfig,
+    MemoryConsolidated,
+    MemoryState,
+    WriteMemory,
+    WriteRejected,
+    apply,
+)
 from agentic.streams.memory.model import Output
 
 log = structlog.get_logger(__name__)
@@ -150,6 +159,29 @@ class MemoryService:
                         session=session, types=kinds, since=since, until=until)
         hits: list[SearchHit] = self._store.search(q, self._target)
         return hits
+
+    def chain(self, tenant: str, session: str) -> list[SearchHit]:
+        """The session's memories in the order they happened."""
+        weaviate_tenant(tenant)
+        chained: list[SearchHit] = self._store.chain(tenant, session, target=self._target)
+        return chained
+
+    def delete(self, tenant: str, *, memory_id: str | None = None, session: str | None = None,
+               everything: bool = False, at: int = 0) -> None:
+        """Apply a tombstone (exactly one of memory_id, session, everything) to the core and Weaviate.
+
+        The core remembers it, so a later replayed write of the same memory is rejected.
+        """
+        chosen = [x for x in (memory_id, session, everything or None) if x]
+        if len(chosen) != 1:
+            raise MemoryInputError("memory_id/session/everything: give exactly one of them")
+        scope = DeleteScope.MEMORY if memory_id else DeleteScope.SESSION if session else DeleteScope.TENANT
+        event_id = f"delete:{tenant}:{scope.value}:{memory_id or session or ''}:{at}"
+        self._state, outputs = apply(self._state, DeleteMemory(event_id, at, tenant, scope, memory_id or session or ""),
+                                     self._config)
+        outcome = self._projection.apply_outputs(outputs)
+        if not outcome.commit:
+            raise RuntimeError(f"delete not applied in Weaviate: {outcome.failed[:3]}; retry the delete")
 
 
 def _sum(reports: Sequence[WriteReport]) -> WriteReport:

@@ -176,3 +176,14 @@ def test_chain_returns_a_session_in_time_order(service: MemoryService, store: We
                    line("acme", "x", "other session", occurred_at=1500, session_id="s9"),
                    line("other", "y", "other tenant", occurred_at=500)])
     assert [h.memory_id for h in store.chain("acme", "s1")] == ["a", "b", "c"]
+
+
+def test_service_delete_then_replayed_write_stays_deleted(service: MemoryService, store: WeaviateMemoryStore) -> None:
+    original = line("acme", "gone", "the locker code is 2468", occurred_at=1000)
+    service.write([original, line("acme", "kept", "the weather was nice", occurred_at=1100)])
+    service.delete("acme", memory_id="gone", at=2000)
+    report = service.write([original])  # the same write delivered again after the delete
+    assert report.rejected and report.rejected[0][:2] == ("gone", "memory_id")
+    assert [h.memory_id for h in service.search("acme", "locker code 2468", k=10)] == ["kept"]
+    with pytest.raises(MemoryInputError, match="exactly one"):
+        service.delete("acme")
