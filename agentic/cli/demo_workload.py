@@ -8,66 +8,34 @@ nodes at the end, so the next run starts from an empty cluster.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from agentic import events as ev
+from agentic.bench import openb
+from agentic.bench.openb import TraceNode, TracePod, load_nodes
 from agentic.events import derived_event_id, new_envelope
+
+__all__ = ["TENANTS", "Timeline", "TraceNode", "TracePod", "load_nodes", "load_pods", "workload"]
 
 SOURCE = "agentic.demo"
 TENANTS = ("acme", "globex", "initech")
 PRIORITY = {"Guaranteed": 3, "LS": 2, "Burstable": 1, "BE": 0}
 
 
-@dataclass(frozen=True, slots=True)
-class TraceNode:
-    name: str
-    cpu_milli: int
-    memory_mib: int
-    gpus: int
-    model: str
-
-
-@dataclass(frozen=True, slots=True)
-class TracePod:
-    name: str
-    cpu_milli: int
-    memory_mib: int
-    num_gpu: int
-    gpu_milli: int
-    gpu_spec: tuple[str, ...]
-    qos: str
-    creation_s: int
-    deletion_s: int
-
-
-def _int(text: str | None) -> int:
-    return int(float(text)) if text else 0
-
-
-def load_nodes(path: Path) -> list[TraceNode]:
-    with path.open(newline="") as fh:
-        return [TraceNode(r["sn"], _int(r["cpu_milli"]), _int(r["memory_mib"]), _int(r["gpu"]), r["model"] or "")
-                for r in csv.DictReader(fh)]
-
-
 def load_pods(path: Path, suffix: str = "") -> list[TracePod]:
-    """Every pod; GPU share capped at 1000 and GPU-model constraints kept for GPU pods only."""
-    out = []
-    with path.open(newline="") as fh:
-        for r in csv.DictReader(fh):
-            num = _int(r["num_gpu"])
-            milli = min(_int(r["gpu_milli"]), 1000) if num > 0 else 0
-            if num > 1:
-                milli = 1000  # the catalogue's rule: a shared GPU share needs gpu_count == 1
-            spec = tuple(s for s in (r.get("gpu_spec") or "").split("|") if s) if num > 0 else ()
-            name = f"{r['name']}-{suffix}" if suffix else r["name"]
-            out.append(TracePod(name, _int(r["cpu_milli"]), _int(r["memory_mib"]), num, milli, spec,
-                                r.get("qos") or "", _int(r.get("creation_time")), _int(r.get("deletion_time"))))
-    return out
+    """The trace's pods (`agentic.bench.openb` rules), named `<name>-<suffix>` when several lists are mixed.
+    A multi-GPU pod asks for whole GPUs (the catalogue's rule: a share below 1000 needs gpu_count == 1)."""
+    pods = []
+    for p in openb.load_pods(path):
+        if suffix:
+            p = replace(p, name=f"{p.name}-{suffix}")
+        if p.num_gpu > 1:
+            p = replace(p, gpu_milli=1000)
+        pods.append(p)
+    return pods
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +92,7 @@ def task_events(run: str, i: int, pod: TracePod, tl: Timeline) -> Iterator[tuple
         ev.WorkloadType.INFERENCE if pod.num_gpu else ev.WorkloadType.BATCH)
     member = ev.GangMember(name="pod", replicas=1, cpu_milli=pod.cpu_milli, memory_mib=pod.memory_mib,
                            gpu_count=pod.num_gpu, gpu_milli=pod.gpu_milli)
-    duration = tl.duration(max(0, pod.deletion_s - pod.creation_s))
+    duration = tl.duration(max(0, pod.deletion_time - pod.creation_time))
     yield sub.occurred_at, 1, ev.TaskSubmitted(
         envelope=sub, task_id=task_id, queue=f"{run}-{tenant}", priority=PRIORITY.get(pod.qos, 0),
         workload_type=kind, preemptible=pod.qos == "BE", members=(member,), gpu_models=pod.gpu_spec,
@@ -138,8 +106,8 @@ def task_events(run: str, i: int, pod: TracePod, tl: Timeline) -> Iterator[tuple
 def workload(run: str, nodes: list[TraceNode], pods: list[TracePod], end_ms: int,
              span_ms: int = 3_600_000, median_share: float = 0.35) -> list[Any]:
     """Every input event of one demo run, in event-time order, ending at `end_ms` with the nodes' removal."""
-    ordered = sorted(pods, key=lambda p: (p.creation_s, p.name))
-    durations = sorted(max(0, p.deletion_s - p.creation_s) for p in ordered) or [1]
+    ordered = sorted(pods, key=lambda p: (p.creation_time, p.name))
+    durations = sorted(max(0, p.deletion_time - p.creation_time) for p in ordered) or [1]
     tl = Timeline(end_ms - span_ms, span_ms, len(ordered), durations[len(durations) // 2],
                   median_share=median_share)
     timed: list[tuple[int, int, int, Any]] = [(tl.start_ms, 0, i, e) for i, e in
