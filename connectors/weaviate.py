@@ -202,6 +202,10 @@ class WeaviateMemoryStore:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
     def alias(self) -> str:
         return self._alias
 
@@ -336,6 +340,22 @@ class WeaviateMemoryStore:
             sort=Sort.by_property("created_at", ascending=True), limit=limit)
         hits = [_hit(o, "keyword") for o in res.objects if o.properties["tenant"] == tenant]
         return sorted(hits, key=lambda h: (h.created_at, h.memory_id))
+
+    def present(self, tenant: str, memory_ids: Sequence[str], target: str | None = None) -> set[str]:
+        """Which of these ids are searchable now, as a memory or merged into one."""
+        if not memory_ids:
+            return set()
+        wanted = set(memory_ids)
+        coll = self._collection(tenant, target)
+        res = coll.query.fetch_objects(
+            filters=Filter.by_property("memory_id").contains_any(sorted(wanted))
+            | Filter.by_property("source_memory_ids").contains_any(sorted(wanted)),
+            limit=max(100, 2 * len(wanted)), return_properties=["memory_id", "source_memory_ids", "tenant"])
+        found: set[str] = set()
+        for o in res.objects:
+            if o.properties["tenant"] == tenant:
+                found |= ({str(o.properties["memory_id"])} | set(o.properties.get("source_memory_ids") or ())) & wanted
+        return found
 
     def count(self, tenant: str, target: str | None = None) -> int:
         agg = self._collection(tenant, target).aggregate.over_all(total_count=True)

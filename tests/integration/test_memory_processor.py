@@ -79,3 +79,33 @@ def test_events_become_searchable_deletes_delete_and_replay_rebuilds(services: S
     assert store.count(tenant) == 1
     hits = store.search(SearchQuery(tenant, "Dana allergic shellfish", vector, k=5))
     assert all("m1" not in h.source_memory_ids for h in hits)  # the merged memory went with m2
+
+
+def test_sdk_write_wait_returns_once_searchable(services: Settings, store: WeaviateMemoryStore) -> None:
+    import threading
+
+    from agentic.memory import MemoryInputError
+    from agentic.memory.client import MemoryClient
+    from agentic.sdk import AgenticClient
+
+    embedder = WordLlamaEmbedder()
+    codec = wiring.codec(services)
+    consumer = EventConsumer(services.kafka_bootstrap, f"test-memory-{uuid.uuid4()}", [MEMORY.name], codec, None)
+    processor = MemoryProcessor(consumer, wiring.producer(services, codec), embedder, MemoryProjection(store))
+    stop = threading.Event()
+    worker = threading.Thread(target=processor.run, args=(stop.is_set,), daemon=True)
+    worker.start()
+    try:
+        client = MemoryClient(AgenticClient.connect(services), store)
+        tenant = f"sdk-{uuid.uuid4().hex[:8]}"
+        ids = client.write([{"tenant": tenant, "memory_id": "w1", "content": "Omar's flight lands at 9pm Friday"}],
+                           wait=True, timeout=60)
+        vector = tuple(float(x) for x in embedder.embed(["when does Omar land"])[0])
+        assert ids == ["w1"]
+        assert [h.memory_id for h in store.search(SearchQuery(tenant, "when does Omar land", vector, k=3))] == ["w1"]
+        with pytest.raises(MemoryInputError, match="line 1: embedding"):
+            client.write([{"tenant": tenant, "content": "x", "embedding": [0.1, 0.2]}])
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        consumer.close()
