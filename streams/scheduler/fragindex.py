@@ -105,8 +105,10 @@ def _frag(wl: Workload, s: I64, total: I64, cpu_left: I64) -> F64:
 
 
 def level(delta: F64) -> F64:
-    """FGD's score: 100 * sigmoid(fragmentation decrease / 1000), truncated to an integer level."""
-    return np.trunc(100.0 / (1.0 + np.exp(-delta / 1000.0)))
+    """FGD's score: 100 * sigmoid(fragmentation decrease / 1000), truncated to an integer level.
+
+    The exponent is capped (level 0 either way) so that masked-out candidates never overflow."""
+    return np.trunc(100.0 / (1.0 + np.exp(np.minimum(-delta / 1000.0, 700.0))))
 
 
 def whole_scores(
@@ -147,21 +149,35 @@ def shared_scores(
     g = lf.shape[1]
     model = state.gpu_model[nodes]
     fits = lf >= milli
-    if nodes.shape[0] <= DEDUPE_ABOVE:
-        rows, gpus = np.nonzero(fits)
-    else:
-        gkey = np.where(fits, lf * (len(state.models) + 1) + model, -1)
-        dup = (gkey[:, :, None] == gkey[:, None, :]) & np.tri(g, k=-1, dtype=bool)[None, :, :]
-        rows, gpus = np.nonzero(fits & ~dup.any(axis=2))  # row-major: by node, GPUs ascending
+    if nodes.shape[0] <= DEDUPE_ABOVE:  # a few nodes: every GPU at once, [K, G, T]
+        left = np.where(fits, lf, milli)  # non-fitting GPUs are scored as if empty after, then masked
+        s = st.s[nodes][:, None, :] + st.contrib[model, left - milli] - st.contrib[model, left]
+        after = _frag(st.wl, s, (st.total[nodes] - milli)[:, None],
+                      np.broadcast_to((state.cpu_left[nodes] - cpu_req)[:, None], lf.shape))
+        lv = level(st.frag[nodes][:, None] - after)
+        key = _gpu_key(lv, left, np.arange(g), g, bestfit_gpu)
+        return _best(np.where(fits, key, -1).max(axis=1), g, bestfit_gpu)
+    gkey = np.where(fits, lf * (len(state.models) + 1) + model, -1)
+    dup = (gkey[:, :, None] == gkey[:, None, :]) & np.tri(g, k=-1, dtype=bool)[None, :, :]
+    rows, gpus = np.nonzero(fits & ~dup.any(axis=2))  # row-major: by node, GPUs ascending
     nr, left, m = nodes[rows], lf[rows, gpus], model[rows, gpus]
     s = st.s[nr] + st.contrib[m, left - milli] - st.contrib[m, left]
     after = _frag(st.wl, s, st.total[nr] - milli, state.cpu_left[nr] - cpu_req)
     lv = level(st.frag[nr] - after)
+    packed = np.full(lf.shape, -1, dtype=np.int64)
+    packed[rows, gpus] = _gpu_key(lv, left, gpus, g, bestfit_gpu)
+    return _best(packed.max(axis=1), g, bestfit_gpu)
+
+
+def _gpu_key(lv: F64, left: I64, gpus: I64, g: int, bestfit_gpu: bool) -> I64:
+    """One integer per candidate GPU whose maximum is the best level, then (best-fit) the least
+    free milli, then the lowest GPU index."""
     key = lv.astype(np.int64)
     if bestfit_gpu:
         key = key * 1001 + (MILLI_PER_GPU - left)
-    packed = np.full(lf.shape, -1, dtype=np.int64)
-    packed[rows, gpus] = key * g + (g - 1 - gpus)  # max: best level, (least free,) lowest index
-    best = packed.max(axis=1)
-    lv_best = best // g // 1001 if bestfit_gpu else best // g
-    return lv_best.astype(np.float64), g - 1 - best % g
+    return np.asarray(key * g + (g - 1 - gpus), dtype=np.int64)
+
+
+def _best(best: I64, g: int, bestfit_gpu: bool) -> tuple[F64, I64]:
+    lv = best // g // 1001 if bestfit_gpu else best // g
+    return lv.astype(np.float64), g - 1 - best % g

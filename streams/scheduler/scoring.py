@@ -105,7 +105,7 @@ def _policy_scores(
     policy = cfg.placement
     if policy in ("fgd", "frag"):
         assert wl is not None
-        return _frag_scores(state, cfg, req, nodes, lf, state.cpu_left[nodes], wl)
+        return _frag_scores(state, cfg, req, nodes, lf, wl)
     pick = np.full(nodes.shape[0], -1, dtype=np.int64)
     if req.shared:  # best-fit GPU: least free milli that fits, lowest index on ties
         pick = np.argmin(np.where(lf >= req.milli, lf, np.iinfo(np.int64).max), axis=1)
@@ -120,7 +120,7 @@ def _policy_scores(
 
 
 def _frag_scores(
-    state: ClusterState, cfg: SchedulerConfig, req: Req, nodes: I64, lf: I64, cpu: I64, wl: Workload
+    state: ClusterState, cfg: SchedulerConfig, req: Req, nodes: I64, lf: I64, wl: Workload
 ) -> tuple[F64, I64]:
     """FGD's integer score levels (see fragindex): the first registered node wins among equal levels.
 
@@ -135,7 +135,7 @@ def _frag_scores(
         s = fragindex.whole_scores(state, st, nodes, lf, req.cpu, req.count, req.milli)
         pick = np.full(nodes.shape[0], -1, dtype=np.int64)
     if cfg.node_tiebreak == "bestfit":  # a fraction of a level: orders equal levels only
-        s = s + bestfit_int(cpu, st.total[nodes], req) / 1000.0
+        s = s + bestfit_int(state.cpu_left[nodes], st.total[nodes], req) / 1000.0
     elif cfg.node_tiebreak == "used":
         gpus = np.maximum(state.gpu_ok[nodes].sum(axis=1), 1)
         s = s + 0.1 * (1.0 - st.total[nodes] / (gpus * MILLI_PER_GPU))
