@@ -50,6 +50,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "frag+demand": {"typical_demand": True},
     "fgd+demand": {"typical_demand": True},
     "fgd+cov100": {"typical_coverage": 1.0},
+    "frag+lv50": {"frag_levels": 50},
+    "frag+lv200": {"frag_levels": 200},
+    "frag+cov99+lv200": {"typical_coverage": 0.99, "frag_levels": 200},
 }
 POLICIES = ("random", "bestfit", "fgd", "frag", "spread", *VARIANTS)
 

@@ -43,6 +43,8 @@ class SchedulerConfig:
       milli already allocated).
     - ``workload_weight``: how much each request type weighs in the expected fragmentation:
       ``pods`` (its share of the pods, as FGD) or ``gpu`` (its share of the requested GPU milli).
+    - ``frag_levels``: the integer score levels of the fragmentation gradient (FGD: 100); nodes
+      within a level tie and go to the first registered.
     - ``typical_demand``: the typical shapes cover ``typical_coverage`` of the requested GPU milli
       as well as of the pods (FGD: pods only, which can leave every multi-GPU shape out).
     """
@@ -63,6 +65,7 @@ class SchedulerConfig:
     node_tiebreak: str = "order"
     workload_weight: str = "pods"
     typical_demand: bool = False
+    frag_levels: int = 100
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -76,6 +79,8 @@ class SchedulerConfig:
         if self.workload_weight not in WORKLOAD_WEIGHTS:
             raise ValueError(f"SchedulerConfig.workload_weight: {self.workload_weight!r} is not one of "
                              f"{WORKLOAD_WEIGHTS}")
+        if self.frag_levels < 1:
+            raise ValueError("SchedulerConfig.frag_levels must be >= 1; FGD uses 100")
         if not 0 < self.typical_coverage <= 1:
             raise ValueError("SchedulerConfig.typical_coverage must be in (0, 1]; use 0.95 as FGD does")
         if self.aging_ms <= 0:

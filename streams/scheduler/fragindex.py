@@ -104,15 +104,17 @@ def _frag(wl: Workload, s: I64, total: I64, cpu_left: I64) -> F64:
     return np.asarray(wl.p_cpu * total + np.dot(f, wl.p), dtype=np.float64)
 
 
-def level(delta: F64) -> F64:
-    """FGD's score: 100 * sigmoid(fragmentation decrease / 1000), truncated to an integer level.
+def level(delta: F64, levels: int = 100) -> F64:
+    """FGD's score: levels * sigmoid(fragmentation decrease / 1000), truncated to an integer level
+    (FGD: 100 levels).
 
     The exponent is capped (level 0 either way) so that masked-out candidates never overflow."""
-    return np.trunc(100.0 / (1.0 + np.exp(np.minimum(-delta / 1000.0, 700.0))))
+    return np.trunc(levels / (1.0 + np.exp(np.minimum(-delta / 1000.0, 700.0))))
 
 
 def whole_scores(
-    state: ClusterState, st: TypeStats, nodes: I64, lf: I64, cpu_req: int, count: int, milli: int
+    state: ClusterState, st: TypeStats, nodes: I64, lf: I64, cpu_req: int, count: int, milli: int,
+    levels: int = 100,
 ) -> F64:
     """Levels of nodes for a replica taking `count` GPUs (the least sufficient ones), or none (count 0).
 
@@ -132,12 +134,12 @@ def whole_scores(
             model = np.take_along_axis(state.gpu_model[nodes], taken, axis=1)
             s = s + (st.contrib[model, left - milli] - st.contrib[model, left]).sum(axis=1)
     after = _frag(wl, s, total2, state.cpu_left[nodes] - cpu_req)
-    return level(st.frag[nodes] - after)
+    return level(st.frag[nodes] - after, levels)
 
 
 def shared_scores(
     state: ClusterState, st: TypeStats, nodes: I64, lf: I64, cpu_req: int, milli: int,
-    bestfit_gpu: bool = False,
+    bestfit_gpu: bool = False, levels: int = 100,
 ) -> tuple[F64, I64]:
     """Best level of each node for a shared replica, and the GPU giving it.
 
@@ -154,7 +156,7 @@ def shared_scores(
         s = st.s[nodes][:, None, :] + st.contrib[model, left - milli] - st.contrib[model, left]
         after = _frag(st.wl, s, (st.total[nodes] - milli)[:, None],
                       np.broadcast_to((state.cpu_left[nodes] - cpu_req)[:, None], lf.shape))
-        lv = level(st.frag[nodes][:, None] - after)
+        lv = level(st.frag[nodes][:, None] - after, levels)
         key = _gpu_key(lv, left, np.arange(g), g, bestfit_gpu)
         return _best(np.where(fits, key, -1).max(axis=1), g, bestfit_gpu)
     gkey = np.where(fits, lf * (len(state.models) + 1) + model, -1)
@@ -163,7 +165,7 @@ def shared_scores(
     nr, left, m = nodes[rows], lf[rows, gpus], model[rows, gpus]
     s = st.s[nr] + st.contrib[m, left - milli] - st.contrib[m, left]
     after = _frag(st.wl, s, st.total[nr] - milli, state.cpu_left[nr] - cpu_req)
-    lv = level(st.frag[nr] - after)
+    lv = level(st.frag[nr] - after, levels)
     packed = np.full(lf.shape, -1, dtype=np.int64)
     packed[rows, gpus] = _gpu_key(lv, left, gpus, g, bestfit_gpu)
     return _best(packed.max(axis=1), g, bestfit_gpu)

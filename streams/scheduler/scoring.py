@@ -130,9 +130,9 @@ def _frag_scores(
     st = fragindex.type_stats(state, wl, state.workload_epoch)
     if req.shared:
         s, pick = fragindex.shared_scores(state, st, nodes, lf, req.cpu, req.milli,
-                                          cfg.gpu_tiebreak == "bestfit")
+                                          cfg.gpu_tiebreak == "bestfit", cfg.frag_levels)
     else:
-        s = fragindex.whole_scores(state, st, nodes, lf, req.cpu, req.count, req.milli)
+        s = fragindex.whole_scores(state, st, nodes, lf, req.cpu, req.count, req.milli, cfg.frag_levels)
         pick = np.full(nodes.shape[0], -1, dtype=np.int64)
     if cfg.node_tiebreak == "bestfit":  # a fraction of a level: orders equal levels only
         s = s + bestfit_int(state.cpu_left[nodes], st.total[nodes], req) / 1000.0
