@@ -113,8 +113,8 @@ def run(nodes: Sequence[TraceNode], pods: Sequence[TracePod], policy: str, seed:
     arr = arrivals(pods, capacity, arrive, rng)
     sched = Scheduler(config_for(policy, pods, seed, frag_prior))
     state = ClusterState(capacity=len(nodes))
-    for ev in node_events(nodes, rng):
-        state, _ = sched.step(state, ev)
+    for node_ev in node_events(nodes, rng):
+        state, _ = sched.step(state, node_ev)
     state, _ = sched.step(state, QueueConfigured(Meta("queue", 0), QUEUE))
     measure_wl = from_shapes(typical_shapes(list(pods)), 0.95)
     arrived = 0

@@ -202,11 +202,16 @@ def position(msg: Message) -> tuple[str, int, int]:
     return str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
 
 
-def dlq_headers(msg: Message, reason: str) -> Headers:
-    """The record's own headers plus the reason and the source position."""
+def header_pairs(msg: Message) -> list[tuple[str, bytes | None]]:
+    """A record's headers as (name, bytes) pairs, in order (the client may hand back str values)."""
     raw = msg.headers()
     own = raw.items() if isinstance(raw, dict) else (raw or [])
-    kept: Headers = [(k, v) for k, v in own if k not in DLQ_HEADERS]
+    return [(k, v.encode() if isinstance(v, str) else v) for k, v in own]
+
+
+def dlq_headers(msg: Message, reason: str) -> Headers:
+    """The record's own headers plus the reason and the source position."""
+    kept: Headers = [(k, v) for k, v in header_pairs(msg) if k not in DLQ_HEADERS]
     topic, partition, offset = position(msg)
     return [*kept, (DLQ_REASON, reason.encode()), (DLQ_TOPIC, topic.encode()),
             (DLQ_PARTITION, str(partition).encode()), (DLQ_OFFSET, str(offset).encode())]

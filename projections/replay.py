@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import structlog
 from clickhouse_connect.driver.client import Client
 
+from agentic.connectors.kafka import header_pairs
 from agentic.connectors.kafka_positions import Position, assigned_consumer
 from agentic.schemas.errors import DecodeError
 
@@ -163,9 +164,14 @@ def compare(client: Client, live: str, rebuilt: str, limit: int = 20) -> list[Ta
 class DecisionProcessor(Protocol):
     """The part of `agentic.streams.shell.Processor` replay needs: a pure step over typed events."""
 
-    name: str
-    inputs: tuple[str, ...]
-    output: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def inputs(self) -> tuple[str, ...]: ...
+
+    @property
+    def output(self) -> str: ...
 
     def initial_state(self) -> Any: ...
 
@@ -288,7 +294,7 @@ def topic_records(bootstrap: str, topic_ends: dict[Position, int]) -> ReadRecord
                     offset = int(msg.offset() or 0)
                     if msg.error() is not None or tp not in remaining or offset >= remaining[tp]:
                         continue
-                    yield offset, bytes(msg.value() or b""), list(msg.headers() or [])
+                    yield offset, bytes(msg.value() or b""), header_pairs(msg)
                     if offset + 1 >= remaining[tp]:
                         del remaining[tp]
         finally:

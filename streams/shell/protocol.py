@@ -37,10 +37,18 @@ class Processor(Protocol[S, E_contra, O_co]):
     - ``snapshot(state) -> bytes`` / ``restore(bytes) -> state``: ``restore(snapshot(s))`` behaves exactly as ``s``.
     """
 
-    name: str
-    version: str
-    inputs: tuple[str, ...]
-    output: str
+    # Read-only members: a frozen dataclass or a property satisfies them.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def inputs(self) -> tuple[str, ...]: ...
+
+    @property
+    def output(self) -> str: ...
 
     def initial_state(self) -> S: ...
 
