@@ -129,3 +129,33 @@ def test_members_with_cpu_only_replicas_use_no_gpu() -> None:
     (a,) = d.submit("cpu", members=(Member("m", 2, 1000, 1000, 0, 0),))
     assert isinstance(a, TaskAllocated) and all(p.gpus == () for p in a.placements)
     assert int(np.asarray(d.state.gpu_left[:1]).sum()) == 2000
+
+
+@pytest.mark.parametrize("variant", [
+    {"typical_coverage": 0.99}, {"gpu_tiebreak": "bestfit", "node_tiebreak": "used"},
+    {"frag_levels": 50, "typical_demand": True}, {"node_tiebreak": "bestfit", "workload_weight": "gpu"},
+])
+def test_frag_variants_are_deterministic_and_restorable(variant: dict) -> None:  # type: ignore[type-arg]
+    def fresh() -> Driver:
+        d = Driver(SchedulerConfig(placement="frag", aging_ms=2_000, **variant))
+        for i in range(4):
+            d.node(f"n{i}", 4, domains=(0, 0, 1, 1))
+        d.queue("q")
+        return d
+
+    whole, half, again = fresh(), fresh(), fresh()
+    scenario(whole, range(80))
+    scenario(again, range(80))
+    assert whole.log == again.log
+    scenario(half, range(40))
+    resumed = replace(half, state=ClusterState.restore(json.loads(json.dumps(half.state.snapshot()))), log=[])
+    resumed.__post_init__()
+    scenario(resumed, range(40, 80))
+    assert resumed.log == whole.log[len(half.log):]
+
+
+def test_unknown_variant_names_are_refused_with_the_field() -> None:
+    with pytest.raises(ValueError, match="gpu_tiebreak"):
+        SchedulerConfig(gpu_tiebreak="nope")
+    with pytest.raises(ValueError, match="frag_levels"):
+        SchedulerConfig(frag_levels=0)
