@@ -15,7 +15,7 @@ from typing import Any
 
 from .decode import DictDecoder
 from .rows import SourceRecord
-from .sink import Batch, Encoded, Position
+from .sink import Encoded, Position, encode_events
 
 RawRecord = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
 Keep = Callable[[SourceRecord], bool]
@@ -25,17 +25,17 @@ _DECODER: DictDecoder | None = None
 
 def encode_chunk(decoder: DictDecoder, raws: Iterable[RawRecord], keep: Keep | None = None) -> Encoded:
     """Decode, map and encode one chunk; records `keep` refuses still advance the positions."""
-    batch = Batch()
     seen: dict[Position, int] = {}
     record = decoder.record
+    kept: list[SourceRecord] = []
     n = 0
     for topic, partition, offset, key, value in raws:
         n += 1
         seen[(topic, partition)] = offset + 1
         rec = record(topic, partition, offset, key, value)
         if keep is None or keep(rec):
-            batch.add(rec)
-    enc = batch.encode()
+            kept.append(rec)
+    enc = encode_events(kept)
     enc.next_offsets.update(seen)
     enc.seen = n
     return enc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 Row = tuple[Any, ...]
@@ -60,6 +61,15 @@ class SourceRecord:
 
 
 # ------------------------------------------------------------------------------------------ raw row
+
+
+def number_text(value: float | None) -> str:
+    """A float as ClickHouse's ``toString(Float64)`` writes it (shortest round-trip digits, positional, no
+    trailing ``.0``), so the in-engine mapping can produce the same text; None as ``None``."""
+    if value is None:
+        return "None"
+    text = format(Decimal(repr(float(value))), "f")
+    return text[:-2] if text.endswith(".0") else text
 
 
 def payload(event: Event) -> dict[str, Any]:
@@ -265,7 +275,7 @@ def memory_deleted(rec: SourceRecord, ev: Event) -> dict[str, list[Row]]:
 def memory_consolidated(rec: SourceRecord, ev: Event) -> dict[str, list[Row]]:
     return _memory_row(rec, ev["result_memory_id"], session_id=ev.get("session_id"),
                        importance=ev.get("importance"),
-                       detail=f"method={ev['method']} similarity={ev.get('similarity')}",
+                       detail=f"method={ev['method']} similarity={number_text(ev.get('similarity'))}",
                        related=list(ev["source_ids"]))
 
 

@@ -10,7 +10,7 @@ from agentic.projections.clickhouse.rows import TABLES
 
 LIVE_DB = "agentic"
 SHADOW_DB = "agentic_shadow"
-DDL_FILES = ("001_tables.sql", "002_views.sql")
+DDL_FILES = ("001_tables.sql", "002_views.sql", "003_mappings.sql")
 
 
 def statements(database: str) -> list[str]:

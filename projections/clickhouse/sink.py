@@ -1,10 +1,17 @@
-"""The idempotent batching sink: rows of many records -> one insert per table, raw `events` last.
+"""The idempotent batching sink: the raw rows of many records -> two inserts, the typed rows derived in-engine.
+
+Python maps a record to its raw `events` row only (one decode, one JSON dump per event). The typed read
+models are derived inside ClickHouse by materialized views on `events_in`, a Null-engine table with the
+columns of `events` (``sql/003_mappings.sql``; the pure Python mapping in `rows.py` is their reference,
+and an integration test holds the two equal for every event type).
 
 Idempotence, decided and tested (tests/integration/test_clickhouse_sink.py):
 
-- The raw `events` table is the projection's commit record: a batch's `events` rows go in as ONE insert
-  (one block, atomic), after the batch's typed rows. So ``max(offset)+1`` per (topic, partition) in
-  `events` (`watermarks`) is exactly how far the projection is complete.
+- A batch is written as the same JSONCompactEachRow bytes inserted twice: into `events_in` (its views write
+  the typed rows), then into `events`. The raw `events` table is the projection's commit record: a batch's
+  `events` rows go in as ONE insert (one block, atomic), after the batch's typed rows. So
+  ``max(offset)+1`` per (topic, partition) in `events` (`watermarks`) is exactly how far the projection
+  is complete.
 - On start-up and before retrying a failed batch, `recover` deletes typed rows beyond those watermarks
   (left by a batch whose `events` insert never happened); the projector then resumes every partition at
   its watermark, whatever Kafka's committed offsets say, and skips anything below it.
@@ -23,7 +30,7 @@ import orjson
 import structlog
 from clickhouse_connect.driver.client import Client
 
-from .rows import COLUMNS, TYPED_TABLES, Row, SourceRecord, rows_for
+from .rows import COLUMNS, TYPED_TABLES, Row, SourceRecord, raw_row, rows_for
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +41,7 @@ INSERT_SETTINGS = {"max_insert_block_size": 10_000_000, "min_insert_block_size_r
                    "min_insert_block_size_bytes": 0, "input_format_json_read_objects_as_strings": 1,
                    "precise_float_parsing": 1}
 _OPTS = orjson.OPT_SORT_KEYS
+STAGING = "events_in"  # Null engine: its materialized views write the typed tables (sql/003_mappings.sql)
 
 
 def _default(value: Any) -> Any:
@@ -68,8 +76,20 @@ class Batch:
         return self
 
     def encode(self) -> Encoded:
-        blobs = {t: [encode_rows(rows)] for t, rows in self.rows.items() if rows}
+        """The raw rows only: the sink derives the typed rows in the engine (`rows` keeps the reference)."""
+        blobs = {"events": [encode_rows(self.rows["events"])]} if self.rows["events"] else {}
         return Encoded(blobs, dict(self.next_offsets), self.records, self.records)
+
+
+def encode_events(recs: Iterable[SourceRecord]) -> Encoded:
+    """The hot path of `Batch(...).encode()`: raw rows straight to JSONCompactEachRow, no typed rows."""
+    dumps = orjson.dumps
+    lines: list[bytes] = []
+    offsets: dict[Position, int] = {}
+    for rec in recs:
+        lines.append(dumps(raw_row(rec), default=_default, option=_OPTS))
+        offsets[(rec.topic, rec.partition)] = rec.offset + 1
+    return Encoded({"events": [b"\n".join(lines)]} if lines else {}, offsets, len(lines), len(lines))
 
 
 @dataclass
@@ -104,19 +124,27 @@ class ClickHouseSink:
         self.database = database
 
     def write(self, batch: Batch | Encoded) -> None:
-        """Typed tables first, `events` last (one block): see the module doc. Raises on failure."""
+        """`events_in` first (typed rows, in-engine), `events` last (one block): see the module doc.
+
+        Raises on failure; `recover` then removes typed rows the batch may have left."""
         enc = batch.encode() if isinstance(batch, Batch) else batch
-        for table in (*TYPED_TABLES, "events"):
-            self.insert_blob(table, enc.blob(table))
+        data = enc.blob("events")
+        if data:
+            self._insert(STAGING, COLUMNS["events"], data)
+            self._insert("events", COLUMNS["events"], data)
 
     def insert_rows(self, table: str, rows: list[Row]) -> None:
         """One insert of `rows` into `table` (as one block)."""
         self.insert_blob(table, encode_rows(rows) if rows else b"")
 
     def insert_blob(self, table: str, data: bytes) -> None:
+        """One insert of JSONCompactEachRow `data` into `table` itself (no in-engine mapping)."""
         if data:
-            self.client.raw_insert(f"{self.database}.{table}", list(COLUMNS[table]), insert_block=data,
-                                   settings=INSERT_SETTINGS, fmt="JSONCompactEachRow")
+            self._insert(table, COLUMNS[table], data)
+
+    def _insert(self, table: str, columns: tuple[str, ...], data: bytes) -> None:
+        self.client.raw_insert(f"{self.database}.{table}", list(columns), insert_block=data,
+                               settings=INSERT_SETTINGS, fmt="JSONCompactEachRow")
 
     def watermarks(self) -> dict[Position, int]:
         """Next offset to project per (topic, partition): max(offset)+1 of the raw `events` table."""
