@@ -55,7 +55,7 @@ class MemoryBenchConfig:
 def recall_of(conversations: Sequence[Conversation], service: MemoryService, alpha: float,
               modes: Sequence[Mode] = MODES) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """Mean recall@k per mode, and recall@10 per mode and question category."""
-    sums = {m: dict.fromkeys(KS, 0.0) for m in modes}
+    sums: dict[str, dict[int, float]] = {m: dict.fromkeys(KS, 0.0) for m in modes}
     cats: dict[str, dict[str, list[float]]] = {m: {} for m in modes}
     n = 0
     for conv in conversations:

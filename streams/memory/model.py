@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -147,6 +147,12 @@ class PMap(Generic[V]):
     """
 
     buckets: tuple[Mapping[str, V], ...] = field(default_factory=_empty_buckets)
+
+    @overload
+    def get(self, key: str) -> V | None: ...
+
+    @overload
+    def get(self, key: str, default: V) -> V: ...
 
     def get(self, key: str, default: V | None = None) -> V | None:
         return self.buckets[_bucket(key)].get(key, default)

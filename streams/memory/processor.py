@@ -47,13 +47,11 @@ class MemoryProcessor:
 
     def _commands(self, batch: Sequence[Any]) -> list[tuple[Any, Command]]:
         pairs = [(item, cmd) for item in batch if (cmd := command_of(item.event)) is not None]
-        todo = [i for i, (_, c) in enumerate(pairs) if isinstance(c, WriteMemory) and not c.embedding]
+        todo = [(i, c) for i, (_, c) in enumerate(pairs) if isinstance(c, WriteMemory) and not c.embedding]
         if todo:
-            texts = [pairs[i][1].content for i in todo]
-            vectors = self._embedder.embed(texts).astype(np.float64)
-            for i, row in zip(todo, vectors, strict=True):
-                item, cmd = pairs[i]
-                pairs[i] = (item, replace(cmd, embedding=tuple(row.tolist())))
+            vectors = self._embedder.embed([w.content for _, w in todo]).astype(np.float64)
+            for (i, write), row in zip(todo, vectors, strict=True):
+                pairs[i] = (pairs[i][0], replace(write, embedding=tuple(row.tolist())))
         return pairs
 
     def step(self, max_records: int = 2000, timeout: float = 0.5) -> int:
