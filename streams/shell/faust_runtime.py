@@ -81,7 +81,7 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
                     store="memory://", web_enabled=False, datadir=str(datadir), topic_partitions=1,
                     consumer_auto_offset_reset="earliest", stream_buffer_maxsize=cfg.batch,
                     broker_session_timeout=SESSION_TIMEOUT_S, broker_heartbeat_interval=1.0,
-                    broker_rebalance_timeout=SESSION_TIMEOUT_S)
+                    broker_rebalance_timeout=SESSION_TIMEOUT_S, broker_max_poll_records=cfg.batch)
     source = app.topic(shell.topic, value_type=bytes, key_type=bytes, partitions=1)
     worker = faust.Worker(app, loglevel="warn", quiet=True, redirect_stdouts=False, override_logging=False,
                           stdout=sys.stderr)  # stdout stays ours (the CLI prints its JSON result there)

@@ -83,13 +83,23 @@ class ShellStats:
     checkpoints: int = 0
     next_offset: int = 0
     started_at: float = field(default_factory=time.monotonic)
+    first_input_at: float | None = None  # monotonic time the first batch of inputs arrived
+    last_handled_at: float | None = None  # monotonic time the last batch was handled (its outputs sent)
+
+    @property
+    def processing_s(self) -> float:
+        """From the first input received to the last one handled (start-up and idle waits excluded)."""
+        if self.first_input_at is None or self.last_handled_at is None:
+            return 0.0
+        return self.last_handled_at - self.first_input_at
 
     def as_dict(self) -> dict[str, Any]:
         elapsed = max(time.monotonic() - self.started_at, 1e-9)
         return {"inputs": self.inputs, "outputs": self.outputs, "skipped_already_written": self.skipped,
                 "redelivered_ignored": self.redelivered,
                 "dead_letters": self.dead_letters, "checkpoints": self.checkpoints,
-                "next_offset": self.next_offset, "elapsed_s": round(elapsed, 3)}
+                "next_offset": self.next_offset, "elapsed_s": round(elapsed, 3),
+                "processing_s": round(self.processing_s, 3)}
 
 
 def single_input(processor: Processor[Any, Any, Any], bootstrap: str) -> str:
@@ -240,6 +250,8 @@ class Pipeline(Generic[S]):
 
     def handle(self, batch: Iterable[Record]) -> None:
         self.last_input_at = time.monotonic()
+        if self.stats.first_input_at is None:
+            self.stats.first_input_at = self.last_input_at
         for msg in batch:
             err = msg.error()
             if err is not None:
@@ -248,6 +260,7 @@ class Pipeline(Generic[S]):
             if self.since_checkpoint >= self.every:
                 self.checkpoint()
         self.producer.poll()
+        self.stats.last_handled_at = time.monotonic()
 
     def _one(self, msg: Record) -> None:
         offset = int(msg.offset() or 0)
