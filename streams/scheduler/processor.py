@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -127,8 +127,15 @@ class SchedulerProcessor:
 
     @property
     def version(self) -> str:
-        """Format, policy version and a digest of the whole configuration: another config, another version."""
-        digest = hashlib.sha256(repr(self.config).encode()).hexdigest()[:12]
+        """Format, policy version and a digest of the settings that differ from the defaults.
+
+        A new configuration field with a default does not change it; a non-default setting does. A change of
+        the core's decisions (or of a default) must bump `SchedulerConfig.policy_version`.
+        """
+        defaults = SchedulerConfig()
+        changed = sorted((f.name, repr(getattr(self.config, f.name))) for f in fields(self.config)
+                         if f.name != "policy_version" and getattr(self.config, f.name) != getattr(defaults, f.name))
+        digest = hashlib.sha256(repr(changed).encode()).hexdigest()[:12]
         return f"{FORMAT}/{self.config.policy_version}/{digest}"
 
     def initial_state(self) -> ClusterState:

@@ -151,3 +151,13 @@ def test_scheduler_turns_a_finish_of_an_unknown_task_into_a_rejection() -> None:
     _, out = p.step(p.initial_state(), task_finished("nobody", at=5))
     assert [type(o).__name__ for o in out] == ["TaskRejected"]
     assert out[0].reason == "UNKNOWN_TASK" and out[0].envelope.causation_id
+
+
+def test_scheduler_version_names_the_non_default_settings_and_the_policy_version() -> None:
+    from agentic.streams.scheduler import SchedulerConfig
+
+    default = scheduler_processor().version
+    assert scheduler_processor(SchedulerConfig(placement="frag")).version == default  # the default, spelled out
+    assert scheduler_processor(SchedulerConfig(placement="spread")).version != default
+    assert scheduler_processor(SchedulerConfig(seed=7)).version != scheduler_processor(SchedulerConfig(seed=8)).version
+    assert scheduler_processor(SchedulerConfig(policy_version="2")).version.split("/")[1] == "2"
