@@ -8,6 +8,7 @@ PLACEMENTS = ("frag", "fgd", "bestfit", "spread", "random", "firstfit")
 GPU_TIEBREAKS = ("first", "bestfit")
 NODE_TIEBREAKS = ("order", "bestfit", "used")
 WORKLOAD_WEIGHTS = ("pods", "gpu")
+CPU_TIEBREAKS = ("order", "gpufull")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +32,8 @@ class SchedulerConfig:
       ``random`` (uniform among fitting nodes, seeded by ``seed`` and the task's position),
       ``firstfit`` (the first registered node that fits).
     - ``workload_prior``: the expected GPU-request distribution for ``frag``/``fgd``; when empty
-      the core learns it online from submitted tasks (``learn_workload``), refreshed after
-      ``learn_refresh`` submissions (geometric schedule: 16, 64, 256, ... then every 4096).
+      the core learns it online from submitted tasks (``learn_workload``), refreshed after the
+      submissions counts in ``learn_schedule`` (16, 32, ..., 2048), then every ``learn_period``.
     - ``drf``/``preemption``/``reservation``: fair share, priority preemption, anti-starvation.
     - ``aging_ms``: a pending task gains one priority level per ``aging_ms`` of waiting.
     - ``load_weight``: weight of the heartbeat load penalty in the score (0..1 load).
@@ -45,6 +46,9 @@ class SchedulerConfig:
       ``pods`` (its share of the pods, as FGD) or ``gpu`` (its share of the requested GPU milli).
     - ``frag_levels``: the integer score levels of the fragmentation gradient (FGD: 100); nodes
       within a level tie and go to the first registered.
+    - ``cpu_tiebreak`` (``frag``/``fgd``, requests without GPUs): among nodes with the best level,
+      ``order`` (first registered, as FGD) or ``gpufull`` (least free GPU milli first: CPU goes
+      where it strands no idle GPU).
     - ``typical_demand``: the typical shapes cover ``typical_coverage`` of the requested GPU milli
       as well as of the pods (FGD: pods only, which can leave every multi-GPU shape out).
     """
@@ -66,6 +70,9 @@ class SchedulerConfig:
     workload_weight: str = "pods"
     typical_demand: bool = False
     frag_levels: int = 100
+    cpu_tiebreak: str = "order"
+    learn_schedule: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048)
+    learn_period: int = 2048
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -79,6 +86,10 @@ class SchedulerConfig:
         if self.workload_weight not in WORKLOAD_WEIGHTS:
             raise ValueError(f"SchedulerConfig.workload_weight: {self.workload_weight!r} is not one of "
                              f"{WORKLOAD_WEIGHTS}")
+        if self.cpu_tiebreak not in CPU_TIEBREAKS:
+            raise ValueError(f"SchedulerConfig.cpu_tiebreak: {self.cpu_tiebreak!r} is not one of {CPU_TIEBREAKS}")
+        if not self.learn_schedule or self.learn_period < 1:
+            raise ValueError("SchedulerConfig.learn_schedule must not be empty and learn_period must be >= 1")
         if self.frag_levels < 1:
             raise ValueError("SchedulerConfig.frag_levels must be >= 1; FGD uses 100")
         if not 0 < self.typical_coverage <= 1:

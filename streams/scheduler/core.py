@@ -38,9 +38,6 @@ from .placement import Miss, Placed, allocate, fits_now, place, release
 from .state import ClusterState, QueueRecord, TaskRecord, quota_key
 from .validate import check_submission
 
-LEARN_SCHEDULE = (16, 32, 64, 128, 256, 512, 1024, 2048)
-LEARN_PERIOD = 2048
-
 
 @dataclass
 class _Out:
@@ -209,8 +206,8 @@ class Scheduler:
         for m in ev.members:
             key = shape_key(m.cpu_milli, m.gpu_milli, m.gpu_count, ev.gpu_models)
             state.shape_counts[key] = state.shape_counts.get(key, 0.0) + m.replicas
-        s = state.submissions
-        if s in LEARN_SCHEDULE or (s > LEARN_SCHEDULE[-1] and s % LEARN_PERIOD == 0):
+        s, cfg = state.submissions, self.config
+        if s in cfg.learn_schedule or (s > cfg.learn_schedule[-1] and s % cfg.learn_period == 0):
             state.workload_basis = dict(state.shape_counts)
             state.workload_epoch += 1
             state.workload = None
