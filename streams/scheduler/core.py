@@ -23,6 +23,7 @@ from .model import (
     NodeRemoved,
     NodeUpdated,
     PendingReason,
+    Placement,
     QueueConfigured,
     RejectReason,
     TaskAllocated,
@@ -297,12 +298,7 @@ class Scheduler:
             for v in reversed(released):
                 self._restore(state, v)
             return None
-        evicted = []
-        for v in reversed(released):  # give back what the preemptor did not need
-            if all(fits_now(state, p) for p in v.saved):
-                self._restore(state, v)
-            else:
-                evicted.append(v)
+        evicted = [v for v in reversed(released) if not self._restore_if_fits(state, v)]
         for v in sorted(evicted, key=lambda v: v.seq):
             nodes = tuple(sorted({p.node_id for p in v.saved}))
             v.saved = v.placements = ()
@@ -315,6 +311,20 @@ class Scheduler:
         v.saved = v.placements
         self._release_task(state, v)
         v.placements = v.saved
+
+    def _restore_if_fits(self, state: ClusterState, v: TaskRecord) -> bool:
+        """Give a victim back its placements if they all still fit together (else leave it evicted)."""
+        done: list[Placement] = []
+        for p in v.saved:
+            if not fits_now(state, p):  # checked against the replicas already put back
+                for q in reversed(done):
+                    release(state, q)
+                return False
+            allocate(state, p)
+            done.append(p)
+        v.placements, v.running, v.saved = v.saved, True, ()
+        fairness.apply_usage(state.queues[v.queue], fairness.usage_delta(state, v.placements), +1)
+        return True
 
     def _restore(self, state: ClusterState, v: TaskRecord) -> None:
         for p in v.saved:

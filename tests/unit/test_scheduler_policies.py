@@ -165,3 +165,17 @@ def test_multi_member_gang_places_every_replica() -> None:
     assert isinstance(a, TaskAllocated)
     assert sorted((p.member, p.replica) for p in a.placements) == [
         ("ps", 0), ("worker", 0), ("worker", 1), ("worker", 2)]
+
+
+def test_a_victim_is_given_back_only_if_all_its_replicas_fit_together() -> None:
+    # found by the property test: each replica of the victim fits alone on n0 after the preemptor
+    # took 1 cpu there, but not both together; the victim must be evicted, not over-committed
+    d = Driver(SchedulerConfig(placement="frag"))
+    for i in range(3):
+        d.node(f"n{i}", 4, cpu=16_000, mem=64_000)
+    d.queue("q")
+    d.submit("victim", cpu=8000, replicas=2, preemptible=True)
+    out = d.submit("gang", gpus=3, cpu=1, replicas=3, priority=1)
+    assert [type(x) for x in out] == [TaskPreempted, TaskAllocated]
+    assert out[0].task_id == "victim" and not d.state.tasks["victim"].running
+    assert (d.state.cpu_left[:3] >= 0).all()
