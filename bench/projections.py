@@ -67,6 +67,14 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _consume_only(bootstrap: str, ends: dict[tuple[str, int], int]) -> tuple[float, float]:
+    """Same-run baseline: wall and CPU seconds to read the log with the rebuild's reader, no decoding."""
+    cpu0, started = _cpu_s(), time.perf_counter()
+    n = sum(len(chunk) for chunk in rp.read_log(bootstrap, ends))
+    assert n == sum(ends.values()), f"read {n} records, expected {sum(ends.values())}"
+    return time.perf_counter() - started, _cpu_s() - cpu0
+
+
 def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: int = 20_000,
         workers: int = 2) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
@@ -78,6 +86,7 @@ def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: i
     ids = wiring.schema_ids(settings)
     _produce(settings, EventCodec(ids), topics, mixed_events(n_events))
     ends = end_offsets(settings.kafka_bootstrap, topics)
+    consume_s, consume_cpu_s = _consume_only(settings.kafka_bootstrap, ends)
     with tempfile.TemporaryDirectory(prefix="agentic-bench-") as tmp:
         local = settings if settings.clickhouse_url else replace(settings, state_dir=Path(tmp))
         client = open_client(local)
@@ -116,6 +125,11 @@ def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: i
         # CPU seconds of this process, its chDB threads and its workers: what the figures cost, whatever the load
         "end_to_end_cpu_s": round(cpu1 - cpu0, 2),
         "rebuild_cpu_s": round(cpu2 - cpu1, 2),
+        "raw_consume_events_per_s": round(n_events / consume_s),  # baseline: read the log, no decoding
+        "raw_consume_cpu_s": round(consume_cpu_s, 2),
+        "cpu_us_per_event": {"end_to_end": round(1e6 * (cpu1 - cpu0) / n_events, 1),
+                             "rebuild": round(1e6 * (cpu2 - cpu1) / n_events, 1),
+                             "raw_consume": round(1e6 * consume_cpu_s / n_events, 1)},
         "raw_rows": rows,
         "rebuild_equals_live": all(c.ok for c in same),
         "clickhouse": settings.clickhouse_url or "chDB in-process",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -121,18 +122,18 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
     keep = cutoff.keeps if cutoff is not None else None
     if sum(targets.values()) < MIN_RECORDS_FOR_WORKERS:
         workers = 0  # starting worker processes costs more than it saves on a small log
-    with ChunkMapper(decoder, registry_url, workers) as mapper:
+    with ChunkMapper(decoder, registry_url, workers) as mapper, ThreadPoolExecutor(1) as writer:
         inflight: Pending | None = None
         for raws in itertools.chain(read_log(bootstrap, targets, chunk=batch_records), [[]]):  # [] flushes
-            nxt = mapper.map_async(raws, keep) if raws else None  # workers map this batch...
-            if inflight is not None:  # ...while the previous one is inserted
-                enc = inflight.get()
-                sink.write(enc)
+            enc = inflight.get() if inflight is not None else None
+            job = writer.submit(sink.write, enc) if enc is not None else None  # the previous batch is inserted
+            inflight = mapper.map_async(raws, keep) if raws else None  # ...while this one is mapped
+            if job is not None and enc is not None:
+                job.result()
                 seen += enc.seen
                 kept += enc.records
                 if on_progress is not None:
                     on_progress(seen)
-            inflight = nxt
     return RebuildStats(database, seen, kept, time.perf_counter() - started)
 
 

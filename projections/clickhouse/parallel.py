@@ -49,6 +49,10 @@ def _init_worker(registry_url: str) -> None:
     _DECODER = DictDecoder(RegistrySchemaIds(SchemaRegistry(registry_url), TOPICS))
 
 
+def _ready(_: int) -> bool:
+    return _DECODER is not None
+
+
 def _work(args: tuple[list[RawRecord], Keep | None]) -> Encoded:
     assert _DECODER is not None, "worker not initialised"
     return encode_chunk(_DECODER, args[0], args[1])
@@ -68,6 +72,7 @@ class ChunkMapper:
         if self.workers > 0:
             ctx = mp.get_context("spawn")
             self._pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.registry_url,))
+            self._pool.map(_ready, range(self.workers), chunksize=1)  # imports and registry client done
         return self
 
     def __exit__(self, *exc: object) -> None:

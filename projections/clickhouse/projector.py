@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -72,6 +73,7 @@ class Projector:
         self.decoder = DictDecoder(ids)
         self.mapper = ChunkMapper(self.decoder, config.registry_url, config.workers)
         self._inflight: Pending | None = None
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="projector-writer")
         self.progress = Progress()
         self._sleep = sleep
         self._consumer: Consumer | None = None
@@ -147,18 +149,19 @@ class Projector:
             log.warning("projector.commit_failed", error=str(exc))
 
     def step(self) -> int:
-        """Poll the next batch and start mapping it; write the batch mapped during the previous step.
+        """Poll the next batch and map it while the batch mapped during the previous step is written.
 
-        Returns how many records were written. Workers map batch k+1 while batch k is inserted."""
+        Returns how many records were written. Batch k is inserted (and its offsets committed) on a writer
+        thread, chDB releasing the GIL, while this thread (or the workers) maps batch k+1; nothing more is
+        read from Kafka until batch k is in (backpressure)."""
         raws = self.poll_raw()
+        batch = self._inflight.get() if self._inflight is not None else None
+        job = self._writer.submit(self.write, batch) if batch is not None else None
         nxt = self.mapper.map_async(raws) if raws else None
-        written = 0
-        if self._inflight is not None:
-            batch = self._inflight.get()
-            self.write(batch)
-            written = batch.seen
+        if job is not None:
+            job.result()
         self._inflight = nxt
-        return written
+        return batch.seen if batch is not None else 0
 
     @property
     def busy(self) -> bool:
@@ -199,6 +202,8 @@ class Projector:
     def close(self) -> None:
         self._inflight = None  # mapped but not written: the next start resumes at the watermark anyway
         self.mapper.close()
+        self._writer.shutdown(wait=True)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="projector-writer")  # start() may follow
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
