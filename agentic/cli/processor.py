@@ -8,6 +8,7 @@ processor's version string includes a digest of it, so checkpoints of another co
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -95,6 +96,14 @@ def run_cmd(settings: Settings, name: str, until_idle: bool, checkpoint_every: i
     except VersionConflictError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
+    except Exception as exc:
+        if runtime != "faust":
+            raise
+        # after a failure faust can leave a non-daemon consumer thread running, and the interpreter would
+        # wait for it forever at exit: report and leave now (nothing is pending: no checkpoint after a failure)
+        click.echo(f"processor {name} failed: {exc!r}", err=True)
+        sys.stderr.flush()
+        os._exit(1)
     click.echo(json.dumps({"processor": name, "runtime": runtime, "version": proc.version, **stats.as_dict()}))
 
 

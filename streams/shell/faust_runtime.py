@@ -29,7 +29,7 @@ from faust.types import TP
 from agentic.connectors.kafka import RawProducer
 
 from . import tails
-from .kafka import KafkaShell, Pipeline, ShellStats, caught_up
+from .kafka import InputGapError, KafkaShell, Pipeline, ShellStats, caught_up
 from .marks import NOTHING_WRITTEN
 from .protocol import S
 
@@ -70,6 +70,40 @@ class _FaustRecord:
         return list(self._m.headers or [])
 
 
+def _handle_in_order(pipeline: Pipeline[Any], events: list[Any]) -> bool:
+    """Hand the batch to the pipeline up to the first record beyond the next expected offset; False if there
+    was one. faust delivers records it fetched from its committed offset before our seek took effect: those
+    below the pipeline's position are ignored by it, those beyond it must be re-read after a new seek."""
+    expected = pipeline.next_offset
+    take: list[_FaustRecord] = []
+    for e in events:
+        offset = int(e.message.offset)
+        if offset > expected:
+            pipeline.handle(take)
+            return False
+        take.append(_FaustRecord(e.message))
+        expected = max(expected, offset + 1)
+    pipeline.handle(take)
+    return True
+
+
+class _Resyncs:
+    """Counts seeks back to the pipeline's position; too many without progress is a real gap in the input."""
+
+    LIMIT = 20
+
+    def __init__(self) -> None:
+        self.offset, self.stalled = -1, 0
+
+    def count(self, offset: int, topic: str) -> None:
+        self.stalled = self.stalled + 1 if offset == self.offset else 0
+        self.offset = offset
+        log.warning("shell.faust.resync", topic=topic, offset=offset, stalled=self.stalled)
+        if self.stalled >= self.LIMIT:
+            raise InputGapError(f"input {topic}: offset {offset} never arrives after {self.LIMIT} seeks; records "
+                                "are missing from the topic (compacted or transactional input is not supported)")
+
+
 def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
               stop: threading.Event | None = None) -> ShellStats:
     """Recover, then run the processor as a faust agent until a signal, ``stop``, or (``until_idle``) caught up."""
@@ -106,11 +140,14 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 
     failures: list[Exception] = []
+    resyncs = _Resyncs()
 
     async def process(stream: Any) -> None:
         try:
             async for events in stream.take_events(cfg.batch, within=0.05):
-                pipeline.handle([_FaustRecord(e.message) for e in events])
+                if not _handle_in_order(pipeline, events):
+                    resyncs.count(pipeline.next_offset, shell.topic)
+                    await app.consumer.seek(TP(shell.topic, shell.partition), pipeline.next_offset)
         except Exception as exc:  # faust would restart the agent past the failed batch: stop the worker instead
             failures.append(exc)
             log.error("shell.faust.failed", processor=shell.processor.name, error=repr(exc))

@@ -102,6 +102,11 @@ class ShellStats:
                 "processing_s": round(self.processing_s, 3)}
 
 
+def group_id_for(processor: str) -> str:
+    """The consumer group a processor commits its position to (lag monitoring only)."""
+    return f"agentic-processor-{processor}"
+
+
 def single_input(processor: Processor[Any, Any, Any], bootstrap: str) -> str:
     """The processor's one input topic; raise if it has several topics or partitions (no total order)."""
     if len(processor.inputs) != 1:
@@ -130,7 +135,7 @@ class KafkaShell(Generic[S]):
         self.key = key
         self.topic = single_input(processor, config.bootstrap)
         self.partition = 0
-        self.group_id = config.group_id or f"agentic-processor-{processor.name}"
+        self.group_id = config.group_id or group_id_for(processor.name)
         self.stats = ShellStats()
 
     # ------------------------------------------------------------------------------ recovery

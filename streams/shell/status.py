@@ -10,6 +10,7 @@ from confluent_kafka import Consumer, TopicPartition
 from agentic.connectors.kafka_positions import end_offsets
 
 from . import tails
+from .kafka import group_id_for
 from .protocol import Processor
 
 
@@ -27,12 +28,12 @@ def processor_status(bootstrap: str, processor: Processor[Any, Any, Any], checkp
     topic = processor.inputs[0]
     ends = end_offsets(bootstrap, [topic, processor.output, f"{topic}.dlq"])
     end = ends.get((topic, 0), 0)
-    committed = _committed(bootstrap, group_id or f"agentic-processor-{processor.name}", topic)
+    committed = _committed(bootstrap, group_id or group_id_for(processor.name), topic)
     mark = tails.last_mark(bootstrap, processor.output, 0, processor.name)
     checkpoint = tails.latest_checkpoint(bootstrap, checkpoint_topic, processor.name)
     return {
         "processor": processor.name, "version": processor.version, "input": topic, "input_end": end,
-        "committed_offset": committed, "lag": end - (committed or 0),
+        "committed_offset": committed, "lag": end - (committed or 0),  # committed at each checkpoint
         "output": processor.output, "output_records": ends.get((processor.output, 0), 0),
         "last_output_mark": None if mark is None else [mark.offset, mark.index],
         "checkpoint_next_offset": None if checkpoint is None else checkpoint.next_offset,

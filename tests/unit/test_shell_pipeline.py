@@ -145,3 +145,20 @@ def test_a_tombstone_is_dead_lettered_not_a_crash() -> None:
     pipeline.handle([Rec(0, None), Rec(1, b"2")])
     assert b"tombstone" in dict(sink.sent["in.dlq"][0][2])[DLQ_REASON]
     assert _outputs(sink) == [(b"sum=2", Mark(1, 0)), (b"n=2", Mark(1, 1))]
+
+
+def _faust_events(offsets: list[int]) -> list[SimpleNamespace]:
+    return [SimpleNamespace(message=SimpleNamespace(topic="in", partition=0, offset=o, key=b"k",
+                                                    value=VALUES[o], headers=[])) for o in offsets]
+
+
+def test_faust_batches_are_taken_in_order_up_to_a_record_fetched_from_elsewhere() -> None:
+    from agentic.streams.shell.faust_runtime import _handle_in_order
+
+    pipeline, sink = _pipeline(Recovery(0, 0, NOTHING_WRITTEN, -1, None))
+    assert _handle_in_order(pipeline, _faust_events([4, 5])) is False  # fetched before the seek: re-read
+    assert pipeline.next_offset == 0 and not sink.sent
+    assert _handle_in_order(pipeline, _faust_events([0, 1, 3])) is False  # 0 and 1 taken, 3 is beyond 2
+    assert pipeline.next_offset == 2
+    assert _handle_in_order(pipeline, _faust_events([1, 2, 3, 4])) is True  # 1 again is ignored
+    assert pipeline.next_offset == 5 and pipeline.stats.redelivered == 1
