@@ -24,13 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from clickhouse_connect.driver.client import Client
 
 from .rows import COLUMNS, TYPED_TABLES, Row, SourceRecord, raw_row, rows_for
+
+if TYPE_CHECKING:  # not imported at run time: decoding workers import this module and need no client
+    from clickhouse_connect.driver.client import Client
 
 log = structlog.get_logger(__name__)
 

@@ -71,3 +71,10 @@ def test_batch_tracks_the_next_offset_per_partition() -> None:
     batch = Batch().extend([record("NodeHeartbeat", 0, 5), record("NodeHeartbeat", 1, 6)])
     assert batch.records == 2 and batch.next_offsets == {("agentic.x", 2): 7}
     assert len(batch.rows["events"]) == 2 and len(batch.rows["node_heartbeats"]) == 2
+
+
+def test_the_decoder_checks_the_codec_s_magic_byte() -> None:
+    from agentic.projections.clickhouse.decode import MAGIC
+    from agentic.schemas.codec import MAGIC as CODEC_MAGIC
+
+    assert MAGIC == CODEC_MAGIC
