@@ -54,7 +54,7 @@ class SchedulerConfig:
     """
 
     placement: str = "frag"
-    policy_version: str = "1"
+    policy_version: str = "2"  # 2: victims given back only when all their replicas fit together
     seed: int = 0
     workload_prior: tuple[WorkloadShape, ...] = field(default=())
     learn_workload: bool = True
