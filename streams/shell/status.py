@@ -14,7 +14,8 @@ from .kafka import group_id_for
 from .protocol import Processor
 
 
-def _committed(bootstrap: str, group_id: str, topic: str) -> int | None:
+def committed_offset(bootstrap: str, group_id: str, topic: str) -> int | None:
+    """The offset ``group_id`` committed for partition 0 of ``topic`` (None: nothing committed)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
     try:
         offset = consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
@@ -28,7 +29,7 @@ def processor_status(bootstrap: str, processor: Processor[Any, Any, Any], checkp
     topic = processor.inputs[0]
     ends = end_offsets(bootstrap, [topic, processor.output, f"{topic}.dlq"])
     end = ends.get((topic, 0), 0)
-    committed = _committed(bootstrap, group_id or group_id_for(processor.name), topic)
+    committed = committed_offset(bootstrap, group_id or group_id_for(processor.name), topic)
     mark = tails.last_mark(bootstrap, processor.output, 0, processor.name)
     checkpoint = tails.latest_checkpoint(bootstrap, checkpoint_topic, processor.name)
     return {

@@ -273,3 +273,35 @@ def test_a_failing_core_stops_the_processor_without_a_checkpoint_past_the_failur
     _, emitted = fold_positioned(healthy, read_events(services.kafka_bootstrap, codec, t_in))
     got = [(value, mark_of(headers, "scheduler")) for value, headers, _ in _read_all(services, t_out)]
     assert got == [(codec.encode(e.output), Mark(e.position, e.index)) for e in emitted]
+
+
+def test_faust_restart_with_its_group_offset_ahead_of_the_checkpoint_re_reads_from_the_checkpoint(
+        services: Settings, codec: EventCodec, tmp_path: Path) -> None:
+    """faust commits its own offsets as it goes; after a kill they are ahead of the last checkpoint and faust
+    first delivers records from there: the shell seeks back to its position instead of skipping inputs."""
+    from agentic.streams.shell.kafka import group_id_for
+    from agentic.streams.shell.status import committed_offset
+
+    t_in, t_out, t_cp = _topics()
+    create_topics(services.kafka_bootstrap, t_in, t_out, t_cp)
+    _publish(services, codec, t_in, synthetic_inputs(30, 4000, seed=41), {})
+    processor = scheduler_processor(inputs=(t_in,), output=t_out)
+    _, emitted = fold_positioned(processor, read_events(services.kafka_bootstrap, codec, t_in))
+    expected = [(codec.encode(e.output), Mark(e.position, e.index)) for e in emitted]
+    cmd = _cli(services, t_in, t_out, t_cp, "faust")
+    cmd[cmd.index("--checkpoint-every") + 1] = "1000000"  # no checkpoint before the kill
+    log = tmp_path / "processor.log"
+    with log.open("ab") as sink:
+        first = subprocess.Popen(cmd, env=_env(services, tmp_path), stdout=subprocess.DEVNULL, stderr=sink)
+        deadline = time.monotonic() + 120
+        while (committed_offset(services.kafka_bootstrap, group_id_for("scheduler"), t_in) or 0) < 500:
+            assert first.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        last = subprocess.run(cmd, env=_env(services, tmp_path), stdout=subprocess.DEVNULL, stderr=sink,
+                              timeout=300, check=False)
+    assert last.returncode == 0, log.read_text()[-3000:]
+    assert "shell.faust.resync" in log.read_text()  # faust delivered from its own offset first
+    got = [(value, mark_of(headers, "scheduler")) for value, headers, _ in _read_all(services, t_out)]
+    assert got == expected
