@@ -5,8 +5,9 @@ Everything runs against the real Weaviate of the stack, in collections of its ow
 core -> Weaviate batch upsert. Keys of the JSON result:
 
 - ``ingest_per_s``: memories per second end to end (embedding included) while loading the store,
-  until Weaviate acknowledged every batch; ``ingest_indexed_per_s`` also waits until the vector
-  index has absorbed them (differs only when Weaviate runs with ASYNC_INDEXING=true);
+  until Weaviate acknowledged every batch (objects and BM25 index written); ``ingest_indexed_per_s``
+  also waits until the vector index holds them, i.e. until every memory is searchable in every
+  mode (what ``write(wait=True)`` waits for; differs when Weaviate runs with ASYNC_INDEXING=true);
 - ``search_p50_ms`` / ``search_p95_ms``: hybrid search (query embedding included), k=10, on one
   tenant holding ``n_memories`` memories; ``search_ms_by_mode`` has the same for every mode;
 - ``recall``: mode -> k -> mean fraction of a question's evidence turns found in the top k, on the
@@ -111,13 +112,13 @@ def run(settings: Settings, cfg: MemoryBenchConfig) -> dict[str, Any]:
         lines = _load_lines(cfg.n_memories, cfg.seed)
         fresh = MemoryService(embedder, store, MemoryConfig())  # its own core state: a fresh service
         t0 = time.perf_counter()
-        report = fresh.write_batches(lines[i:i + cfg.batch] for i in range(0, len(lines), cfg.batch))
+        report = fresh.write_batches((lines[i:i + cfg.batch] for i in range(0, len(lines), cfg.batch)),
+                                     wait=False)
         ingest_s = time.perf_counter() - t0
         if report.failed or report.rejected:
             raise RuntimeError(f"load ingest failed: {report.failed[:3] or report.rejected[:3]}")
         merged = report.merged
-        while store.index_queue() > 0:  # async indexing: let the vector index catch up first
-            time.sleep(0.5)
+        fresh.wait_searchable([LOAD_TENANT], timeout=1800.0)  # async indexing: vectors searchable
         settled_s = time.perf_counter() - t0
         log.info("bench.memory.ingested", memories=len(lines), seconds=round(ingest_s, 1))
 

@@ -63,7 +63,8 @@ class MemoryClient:
             for tenant, ids in by_tenant.items():
                 for found in self._store.present(tenant, sorted(ids)):
                     pending.discard((tenant, found))
-            if not pending:
+            if not pending:  # stored; with ASYNC_INDEXING the vectors may still be queued
+                self._store.wait_indexed({t for t, _ in keys}, max(0.0, deadline - time.monotonic()))
                 return
             if time.monotonic() > deadline:
                 sample = sorted(pending)[:3]

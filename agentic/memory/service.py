@@ -34,6 +34,7 @@ from agentic.streams.memory import (
     MemoryConfig,
     MemoryConsolidated,
     MemoryState,
+    MemoryStored,
     WriteMemory,
     WriteRejected,
     apply,
@@ -105,34 +106,44 @@ class MemoryService:
         merged = sum(1 for o in outputs if isinstance(o, MemoryConsolidated))
         return WriteReport(received, received - merged - len(rejected), merged, rejected, failed)
 
-    def write(self, lines: Sequence[Mapping[str, Any]]) -> WriteReport:
-        """Validate, embed, consolidate and store a batch; returns once it is searchable."""
-        received, outputs = self._consolidate(lines)
-        return self._report(received, outputs, self._projection.apply_outputs(outputs).failed)
+    def write(self, lines: Sequence[Mapping[str, Any]], wait: bool = True) -> WriteReport:
+        """Validate, embed, consolidate and store a batch; with ``wait``, returns once it is searchable."""
+        return self.write_batches([lines], wait=wait)
 
-    def write_batches(self, batches: Iterable[Sequence[Mapping[str, Any]]]) -> WriteReport:
+    def write_batches(self, batches: Iterable[Sequence[Mapping[str, Any]]], wait: bool = True) -> WriteReport:
         """Write batches in order, embedding and consolidating batch n+1 while Weaviate stores batch n.
 
-        One worker thread applies projections strictly in batch order; returns when all are stored.
+        One worker thread applies projections strictly in batch order. Returns when Weaviate
+        acknowledged every batch and, with ``wait``, when the vector index of every tenant written
+        holds them too (a server with ASYNC_INDEXING acknowledges before indexing vectors).
         """
         reports: list[WriteReport] = []
+        tenants: set[str] = set()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-projection") as pool:
             pending: list[tuple[int, list[Output], Future[Any]]] = []
             for lines in batches:
                 received, outputs = self._consolidate(lines)
+                tenants |= {o.memory.tenant for o in outputs if isinstance(o, MemoryStored)}
                 pending.append((received, outputs, pool.submit(self._projection.apply_outputs, outputs)))
                 while len(pending) > 2:  # bounded: backpressure on the producer side
                     r, o, fut = pending.pop(0)
                     reports.append(self._report(r, o, fut.result().failed))
             for r, o, fut in pending:
                 reports.append(self._report(r, o, fut.result().failed))
+        if wait:
+            self.wait_searchable(tenants)
         return _sum(reports)
 
-    def write_file(self, path: Path, batch: int = 2000) -> WriteReport:
+    def wait_searchable(self, tenants: Iterable[str], timeout: float = 300.0) -> float:
+        """Block until every acknowledged write of these tenants is in their vector index."""
+        waited: float = self._store.wait_indexed(tenants, timeout, target=self._target)
+        return waited
+
+    def write_file(self, path: Path, batch: int = 2000, wait: bool = True) -> WriteReport:
         """Write a JSON-lines file in batches; every line is validated before the first write."""
         rows = _read_jsonl(path)
         self.prepare_check(rows)
-        return self.write_batches(rows[start:start + batch] for start in range(0, len(rows), batch))
+        return self.write_batches((rows[start:start + batch] for start in range(0, len(rows), batch)), wait=wait)
 
     def prepare_check(self, rows: Sequence[Mapping[str, Any]]) -> None:
         for n, obj in enumerate(rows, start=1):

@@ -187,3 +187,17 @@ def test_service_delete_then_replayed_write_stays_deleted(service: MemoryService
     assert [h.memory_id for h in service.search("acme", "locker code 2468", k=10)] == ["kept"]
     with pytest.raises(MemoryInputError, match="exactly one"):
         service.delete("acme")
+
+
+def test_written_memories_are_vector_searchable_when_write_returns(service: MemoryService,
+                                                                   store: WeaviateMemoryStore) -> None:
+    """``write`` returns only once the vector index holds the batch (the stack runs ASYNC_INDEXING,
+    under which an acknowledged object is invisible to vector search until it is indexed)."""
+    lines = [line("acme", f"bulk-{i}", f"Note {i}: the shipment {i * 7919 % 10007} left dock {i % 13}")
+             for i in range(3000)]
+    report = service.write_batches([lines[i:i + 1000] for i in range(0, 3000, 1000)])
+    assert report.ok and report.stored == 3000
+    assert store.index_queue(["acme"]) == 0
+    for i in range(2990, 3000):
+        hits = service.search("acme", lines[i]["content"], k=1, mode="vector")
+        assert [h.memory_id for h in hits] == [f"bulk-{i}"]

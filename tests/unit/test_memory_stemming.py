@@ -1,0 +1,25 @@
+"""The light stemmer behind the BM25 side of memory search (pure)."""
+
+from __future__ import annotations
+
+from agentic.connectors.stemming import stem, stem_text
+
+
+def test_inflections_of_a_word_share_one_stem() -> None:
+    groups = [("adopt", "adopted", "adopting", "adopts"), ("class", "classes"),
+              ("agency", "agencies"), ("stop", "stopped", "stopping", "stops"),
+              ("paint", "painted", "painting", "paints"), ("create", "created", "creates")]
+    for group in groups:
+        assert len({stem(w) for w in group}) == 1, group
+
+
+def test_short_words_numbers_and_unrelated_words_stay_apart() -> None:
+    assert stem("is") == "is" and stem("2023") == "2023" and stem("bus") == "bus"
+    assert stem("sing") == "sing" and stem("red") == "red"  # too short to strip
+    assert stem("running") != stem("ruin")
+
+
+def test_text_is_lowercased_possessives_dropped_and_query_matches_content() -> None:
+    assert stem_text("Caroline's Painting CLASSES!") == "carolin paint class"
+    assert set(stem_text("When did Melanie adopt her dogs?").split()) >= {"adopt", "dog", "melani"}
+    assert set(stem_text("Melanie: we adopted two dogs").split()) >= {"adopt", "dog", "melani"}
