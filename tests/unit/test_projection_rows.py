@@ -78,3 +78,11 @@ def test_the_decoder_checks_the_codec_s_magic_byte() -> None:
     from agentic.schemas.codec import MAGIC as CODEC_MAGIC
 
     assert MAGIC == CODEC_MAGIC
+
+
+@pytest.mark.parametrize(("value", "text"), [(0.93, "0.93"), (1.0, "1"), (1e-05, "0.00001"), (None, "None"),
+                                             (1.2345678901234568e17, "123456789012345680"), (-2.5, "-2.5")])
+def test_number_text_writes_floats_as_clickhouse_to_string_does(value: float | None, text: str) -> None:
+    from agentic.projections.clickhouse.rows import number_text
+
+    assert number_text(value) == text
