@@ -8,7 +8,7 @@ PLACEMENTS = ("frag", "fgd", "bestfit", "spread", "random", "firstfit")
 GPU_TIEBREAKS = ("first", "bestfit")
 NODE_TIEBREAKS = ("order", "bestfit", "used")
 WORKLOAD_WEIGHTS = ("pods", "gpu")
-CPU_TIEBREAKS = ("order", "gpufull")
+CPU_TIEBREAKS = ("", "order", "gpufull")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,8 @@ class SchedulerConfig:
       within a level tie and go to the first registered.
     - ``cpu_tiebreak`` (``frag``/``fgd``, requests without GPUs): among nodes with the best level,
       ``order`` (first registered, as FGD) or ``gpufull`` (least free GPU milli first: CPU goes
-      where it strands no idle GPU).
+      where it strands no idle GPU); empty (the default) means ``gpufull`` for ``frag`` and
+      ``order`` for ``fgd``.
     - ``typical_demand``: the typical shapes cover ``typical_coverage`` of the requested GPU milli
       as well as of the pods (FGD: pods only, which can leave every multi-GPU shape out).
     """
@@ -70,9 +71,13 @@ class SchedulerConfig:
     workload_weight: str = "pods"
     typical_demand: bool = False
     frag_levels: int = 100
-    cpu_tiebreak: str = "order"
+    cpu_tiebreak: str = ""  # "": gpufull for frag, order for fgd (FGD as published)
     learn_schedule: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048)
     learn_period: int = 2048
+
+    @property
+    def cpu_tiebreak_effective(self) -> str:
+        return self.cpu_tiebreak or ("gpufull" if self.placement == "frag" else "order")
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:

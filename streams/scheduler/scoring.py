@@ -134,7 +134,7 @@ def _frag_scores(
     else:
         s = fragindex.whole_scores(state, st, nodes, lf, req.cpu, req.count, req.milli, cfg.frag_levels)
         pick = np.full(nodes.shape[0], -1, dtype=np.int64)
-    if req.count == 0 and cfg.cpu_tiebreak == "gpufull":  # half a level at most: equal levels only
+    if req.count == 0 and cfg.cpu_tiebreak_effective == "gpufull":  # half a level at most: equal levels only
         s = s + 0.5 * (1.0 - np.minimum(st.total[nodes], MAX_SPEC_GPU) / MAX_SPEC_GPU)
     if cfg.node_tiebreak == "bestfit":  # a fraction of a level: orders equal levels only
         s = s + bestfit_int(state.cpu_left[nodes], st.total[nodes], req) / 1000.0
