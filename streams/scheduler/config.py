@@ -55,7 +55,7 @@ class SchedulerConfig:
     """
 
     placement: str = "frag"
-    policy_version: str = "2"  # 2: victims given back only when all their replicas fit together
+    policy_version: str = "2"  # 2: preemption victims given back only if all fit; frag cpu_tiebreak gpufull
     seed: int = 0
     workload_prior: tuple[WorkloadShape, ...] = field(default=())
     learn_workload: bool = True
