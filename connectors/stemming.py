@@ -14,6 +14,7 @@ Measured on the generated LoCoMo-style dataset (860 questions): keyword-only rec
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _VOWEL = re.compile(r"[aeiouy]")
@@ -21,6 +22,7 @@ _PLURALS = (("sses", "ss"), ("ies", "y"), ("xes", "x"), ("ches", "ch"), ("shes",
 _SUFFIXES = ("ingly", "edly", "ing", "ed", "ly")
 
 
+@lru_cache(maxsize=1 << 16)  # pure; conversation vocabularies repeat words a lot
 def stem(word: str) -> str:
     """The stem of one lowercase word."""
     if word.endswith("'s"):
