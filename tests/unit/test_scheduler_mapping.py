@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import agentic.events as ev
 from agentic.schemas.codec import event_to_json, validate
 from agentic.streams.scheduler import ClusterState, Scheduler
@@ -28,7 +30,7 @@ def submitted(n: int, task: str, queue: str, count: int, milli: int) -> ev.TaskS
 
 
 def test_events_in_decisions_out_are_valid_and_deterministic() -> None:
-    inputs = [
+    inputs: list[Any] = [
         ev.NodeRegistered(envelope=env(1, "NodeRegistered"), node_id="n0", cpu_milli=8000, memory_mib=32000,
                           gpus=(gpu(0), gpu(1)), rack="r0", zone="z0", labels={}, healthy=True, cordoned=False),
         ev.QueueConfigured(envelope=env(2, "QueueConfigured"), queue="q", weight=1.0, priority=0,
@@ -41,7 +43,7 @@ def test_events_in_decisions_out_are_valid_and_deterministic() -> None:
                         exit_code=0),
     ]
 
-    def run() -> list[dict[str, object]]:
+    def run() -> list[dict[str, Any]]:
         sched, state, out = Scheduler(), ClusterState(), []
         for e in inputs:
             core_in = to_input(e)

@@ -20,7 +20,7 @@ def only(decisions: tuple[object, ...], kind: type) -> list:  # type: ignore[typ
 
 
 def cluster(nodes: int = 2, gpus: int = 2, **cfg: object) -> Driver:
-    d = Driver(SchedulerConfig(**cfg))  # type: ignore[arg-type]
+    d = Driver(SchedulerConfig(**cfg))
     for i in range(nodes):
         d.node(f"n{i}", gpus)
     d.queue("q")
