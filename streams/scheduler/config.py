@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 PLACEMENTS = ("frag", "fgd", "bestfit", "spread", "random", "firstfit")
 GPU_TIEBREAKS = ("first", "bestfit")
-NODE_TIEBREAKS = ("order", "bestfit", "used")
+NODE_TIEBREAKS = ("order", "bestfit", "used", "balance")
 WORKLOAD_WEIGHTS = ("pods", "gpu")
 CPU_TIEBREAKS = ("", "order", "gpufull")
 
@@ -40,8 +40,9 @@ class SchedulerConfig:
     - ``gpu_tiebreak`` (``frag``/``fgd``, shared GPUs): among a node's GPUs with the best level,
       ``first`` (lowest index, as FGD) or ``bestfit`` (least free milli).
     - ``node_tiebreak`` (``frag``/``fgd``): among nodes with the best level, ``order`` (first
-      registered, as FGD), ``bestfit`` (the simulator's best-fit score) or ``used`` (most GPU
-      milli already allocated).
+      registered, as FGD), ``bestfit`` (the simulator's best-fit score), ``used`` (most GPU
+      milli already allocated) or ``balance`` (GPU requests: the node whose free CPU and GPU
+      fractions stay closest).
     - ``workload_weight``: how much each request type weighs in the expected fragmentation:
       ``pods`` (its share of the pods, as FGD) or ``gpu`` (its share of the requested GPU milli).
     - ``frag_levels``: the integer score levels of the fragmentation gradient (FGD: 100); nodes

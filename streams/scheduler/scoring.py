@@ -141,6 +141,10 @@ def _frag_scores(
     elif cfg.node_tiebreak == "used":
         gpus = np.maximum(state.gpu_ok[nodes].sum(axis=1), 1)
         s = s + 0.1 * (1.0 - st.total[nodes] / (gpus * MILLI_PER_GPU))
+    elif cfg.node_tiebreak == "balance" and req.count > 0:  # CPU and GPU left in proportion
+        cpu = (state.cpu_left[nodes] - req.cpu) / np.maximum(state.cpu_cap[nodes], 1)
+        gpu = (st.total[nodes] - req.gpu_milli) / np.maximum(state.gpu_ok[nodes].sum(axis=1) * MILLI_PER_GPU, 1)
+        s = s + 0.4 * (1.0 - np.minimum(np.abs(cpu - gpu), 1.0))
     return s, pick
 
 
