@@ -54,10 +54,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "frag+lv200": {"frag_levels": 200},
     "frag+cov99+lv200": {"typical_coverage": 0.99, "frag_levels": 200},
     "frag+cpugf": {"cpu_tiebreak": "gpufull"},  # the default of frag since policy_version 2
-    "frag+order": {"cpu_tiebreak": "order"},
+    "frag+order": {"cpu_tiebreak": "order"},  # frag before: FGD's tie-breaks throughout
     "frag+balance": {"node_tiebreak": "balance"},
     "fgd+balance": {"node_tiebreak": "balance"},
-    "fgd+balance+cpugf": {"node_tiebreak": "balance", "cpu_tiebreak": "gpufull"},  # frag before: FGD's tie-breaks throughout
+    "fgd+balance+cpugf": {"node_tiebreak": "balance", "cpu_tiebreak": "gpufull"},
     "fgd+cpugf": {"cpu_tiebreak": "gpufull"},
     "frag+early": {"learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
     "frag+freeze": {"learn_schedule": (16, 32, 64, 128, 256, 512), "learn_period": 10**9},
