@@ -15,7 +15,7 @@ from typing import Any
 
 from .decode import DictDecoder
 from .rows import SourceRecord
-from .sink import Encoded, Position, encode_events
+from .sink import Encoded, Position, raw_line
 
 RawRecord = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
 Keep = Callable[[SourceRecord], bool]
@@ -24,21 +24,21 @@ _DECODER: DictDecoder | None = None
 
 
 def encode_chunk(decoder: DictDecoder, raws: Iterable[RawRecord], keep: Keep | None = None) -> Encoded:
-    """Decode, map and encode one chunk; records `keep` refuses still advance the positions."""
+    """Decode and encode one chunk, one record at a time; records `keep` refuses still advance the positions.
+
+    Each decoded event dies as soon as its line is written: holding a batch of decoded dicts made
+    Python's cyclic garbage collector rescan them, which cost more than the decoding itself."""
     seen: dict[Position, int] = {}
     record = decoder.record
-    kept: list[SourceRecord] = []
+    lines: list[bytes] = []
     n = 0
     for topic, partition, offset, key, value in raws:
         n += 1
         seen[(topic, partition)] = offset + 1
         rec = record(topic, partition, offset, key, value)
         if keep is None or keep(rec):
-            kept.append(rec)
-    enc = encode_events(kept)
-    enc.next_offsets.update(seen)
-    enc.seen = n
-    return enc
+            lines.append(raw_line(rec))
+    return Encoded.of_lines(lines, seen, n)
 
 
 def _init_worker(registry_url: str) -> None:

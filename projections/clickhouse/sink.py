@@ -85,15 +85,19 @@ class Batch:
         return Encoded(blobs, dict(self.next_offsets), self.records, self.records)
 
 
+def raw_line(rec: SourceRecord) -> bytes:
+    """The record's raw `events` row as one JSONCompactEachRow line."""
+    return orjson.dumps(raw_row(rec), default=_default, option=_OPTS)
+
+
 def encode_events(recs: Iterable[SourceRecord]) -> Encoded:
-    """The hot path of `Batch(...).encode()`: raw rows straight to JSONCompactEachRow, no typed rows."""
-    dumps = orjson.dumps
+    """`Batch(...).encode()` without the typed rows: raw rows straight to JSONCompactEachRow."""
     lines: list[bytes] = []
     offsets: dict[Position, int] = {}
     for rec in recs:
-        lines.append(dumps(raw_row(rec), default=_default, option=_OPTS))
+        lines.append(raw_line(rec))
         offsets[(rec.topic, rec.partition)] = rec.offset + 1
-    return Encoded({"events": [b"\n".join(lines)]} if lines else {}, offsets, len(lines), len(lines))
+    return Encoded.of_lines(lines, offsets, len(lines))
 
 
 @dataclass
@@ -104,6 +108,11 @@ class Encoded:
     next_offsets: dict[Position, int]
     records: int  # records whose rows are in the blobs
     seen: int  # records read (a point-in-time rebuild leaves some out)
+
+    @staticmethod
+    def of_lines(lines: list[bytes], next_offsets: dict[Position, int], seen: int) -> Encoded:
+        """Raw `events` lines (the typed rows are derived in the engine)."""
+        return Encoded({"events": [b"\n".join(lines)]} if lines else {}, next_offsets, len(lines), seen)
 
     def blob(self, table: str) -> bytes:
         return b"\n".join(p for p in self.blobs.get(table, ()) if p)
