@@ -2,9 +2,9 @@
 reconstruct the state as of a past moment, and re-derive processor decisions from their recorded inputs.
 
 Everything here reads Kafka with explicit offsets (no consumer group state is touched) and writes only
-to non-live databases. The live projection and its rebuild go through the same pure mapping
-(`rows.rows_for`) and the same sink, so equal logs must give equal checksums; any difference is reported
-by table and source position.
+to non-live databases. The live projection and its rebuild go through the same decoder, the same raw rows
+and the same SQL mapping (`clickhouse/sql/003_mappings.sql`), so equal logs must give equal checksums; any
+difference is reported by table and source position.
 """
 
 from __future__ import annotations
@@ -114,7 +114,9 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
             registry_url: str = "") -> RebuildStats:
     """Recreate `database` and project the log into it up to `targets` (keeping what `cutoff` keeps).
 
-    With `workers` > 0, decoding and row mapping run in that many processes (`ChunkMapper`)."""
+    The raw `events` rows are inserted batch by batch (a writer thread inserts batch k while batch k+1 is
+    decoded; with `workers` > 0 decoding runs in that many processes, `ChunkMapper`); the typed tables are
+    then derived from the rebuilt `events` with the live projection's own mapping SELECTs, one pass each."""
     schema.recreate(client, database)
     sink = ClickHouseSink(client, database)
     started = time.perf_counter()
@@ -126,7 +128,7 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
         inflight: Pending | None = None
         for raws in itertools.chain(read_log(bootstrap, targets, chunk=batch_records), [[]]):  # [] flushes
             enc = inflight.get() if inflight is not None else None
-            job = writer.submit(sink.write, enc) if enc is not None else None  # the previous batch is inserted
+            job = writer.submit(sink.write_raw, enc) if enc is not None else None  # the previous batch is inserted
             inflight = mapper.map_async(raws, keep) if raws else None  # ...while this one is mapped
             if job is not None and enc is not None:
                 job.result()
@@ -134,6 +136,7 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
                 kept += enc.records
                 if on_progress is not None:
                     on_progress(seen)
+    sink.derive_typed()  # the typed tables from the rebuilt raw log, one pass each
     return RebuildStats(database, seen, kept, time.perf_counter() - started)
 
 
