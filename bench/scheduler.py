@@ -36,31 +36,30 @@ from agentic.streams.scheduler.model import (
 from .openb import TraceNode, TracePod, typical_shapes
 
 QUEUE = "openb"
-# variants of the fragmentation policies measured against FGD (docs/scheduler.md): name -> config fields
+# Variants of the fragmentation policies measured against FGD (docs/scheduler.md): name -> config
+# fields. The frag+X variants were measured on top of frag with FGD's tie-breaks (ORDER), frag's
+# default before policy_version 2, and keep those tie-breaks so that the figures can be re-run.
+ORDER: dict[str, Any] = {"cpu_tiebreak": "order", "node_tiebreak": "order"}
 VARIANTS: dict[str, dict[str, Any]] = {
-    "frag+gpubf": {"gpu_tiebreak": "bestfit"},
-    "frag+nodebf": {"node_tiebreak": "bestfit"},
-    "frag+used": {"node_tiebreak": "used"},
-    "frag+cov100": {"typical_coverage": 1.0},
-    "fgd+gpubf": {"gpu_tiebreak": "bestfit"},
-    "frag+gpuw": {"workload_weight": "gpu"},
-    "frag+gpuw+cov100": {"workload_weight": "gpu", "typical_coverage": 1.0},
-    "fgd+gpuw": {"workload_weight": "gpu"},
-    "frag+cov99": {"typical_coverage": 0.99},
-    "frag+demand": {"typical_demand": True},
+    "frag+order": ORDER,
+    "frag+cpugf": {**ORDER, "cpu_tiebreak": "gpufull"},
+    "frag+balance": {"cpu_tiebreak": "gpufull", "node_tiebreak": "balance"},  # = frag since version 2
+    "frag+balance+order": {**ORDER, "node_tiebreak": "balance"},
+    "frag+gpubf": {**ORDER, "gpu_tiebreak": "bestfit"},
+    "frag+nodebf": {**ORDER, "node_tiebreak": "bestfit"},
+    "frag+used": {**ORDER, "node_tiebreak": "used"},
+    "frag+cov99": {**ORDER, "typical_coverage": 0.99},
+    "frag+cov100": {**ORDER, "typical_coverage": 1.0},
+    "frag+gpuw": {**ORDER, "workload_weight": "gpu"},
+    "frag+demand": {**ORDER, "typical_demand": True},
+    "frag+lv50": {**ORDER, "frag_levels": 50},
+    "frag+lv200": {**ORDER, "frag_levels": 200},
+    "frag+early": {**ORDER, "learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
+    "frag+freeze": {**ORDER, "learn_schedule": (16, 32, 64, 128, 256, 512), "learn_period": 10**9},
     "fgd+demand": {"typical_demand": True},
-    "fgd+cov100": {"typical_coverage": 1.0},
-    "frag+lv50": {"frag_levels": 50},
-    "frag+lv200": {"frag_levels": 200},
-    "frag+cov99+lv200": {"typical_coverage": 0.99, "frag_levels": 200},
-    "frag+cpugf": {"cpu_tiebreak": "gpufull"},  # the default of frag since policy_version 2
-    "frag+order": {"cpu_tiebreak": "order"},  # frag before: FGD's tie-breaks throughout
-    "frag+balance": {"node_tiebreak": "balance"},
+    "fgd+cpugf": {"cpu_tiebreak": "gpufull"},
     "fgd+balance": {"node_tiebreak": "balance"},
     "fgd+balance+cpugf": {"node_tiebreak": "balance", "cpu_tiebreak": "gpufull"},
-    "fgd+cpugf": {"cpu_tiebreak": "gpufull"},
-    "frag+early": {"learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
-    "frag+freeze": {"learn_schedule": (16, 32, 64, 128, 256, 512), "learn_period": 10**9},
 }
 POLICIES = ("random", "bestfit", "fgd", "frag", "spread", *VARIANTS)
 

@@ -97,6 +97,18 @@ def single_model(state: ClusterState) -> I64:
     return m1
 
 
+def gpu_capacity(state: ClusterState) -> I64:
+    """[n] milli of each node's healthy GPUs (memoised per capacity)."""
+    key = ("gpucap", state.capacity_version, state.n)
+    cap: I64 | None = state.memo.get(key)
+    if cap is None:
+        cap = state.gpu_ok[: state.n].sum(axis=1) * MILLI_PER_GPU
+        for k in [k for k in state.memo if isinstance(k, tuple) and k and k[0] == "gpucap"]:
+            del state.memo[k]
+        state.memo[key] = cap
+    return cap
+
+
 def _frag(wl: Workload, s: I64, total: I64, cpu_left: I64) -> F64:
     """Expected fragmented milli from packed per-type statistics [..., T], free totals and CPU [...]."""
     host = ((s >> SHIFT) >= wl.count) & (cpu_left[..., None] >= wl.cpu)

@@ -136,14 +136,15 @@ def _frag_scores(
         pick = np.full(nodes.shape[0], -1, dtype=np.int64)
     if req.count == 0 and cfg.cpu_tiebreak_effective == "gpufull":  # half a level at most: equal levels only
         s = s + 0.5 * (1.0 - np.minimum(st.total[nodes], MAX_SPEC_GPU) / MAX_SPEC_GPU)
-    if cfg.node_tiebreak == "bestfit":  # a fraction of a level: orders equal levels only
+    node_tiebreak = cfg.node_tiebreak_effective
+    if node_tiebreak == "bestfit":  # a fraction of a level: orders equal levels only
         s = s + bestfit_int(state.cpu_left[nodes], st.total[nodes], req) / 1000.0
-    elif cfg.node_tiebreak == "used":
+    elif node_tiebreak == "used":
         gpus = np.maximum(state.gpu_ok[nodes].sum(axis=1), 1)
         s = s + 0.1 * (1.0 - st.total[nodes] / (gpus * MILLI_PER_GPU))
-    elif cfg.node_tiebreak == "balance" and req.count > 0:  # CPU and GPU left in proportion
+    elif node_tiebreak == "balance" and req.count > 0:  # CPU and GPU left in proportion
         cpu = (state.cpu_left[nodes] - req.cpu) / np.maximum(state.cpu_cap[nodes], 1)
-        gpu = (st.total[nodes] - req.gpu_milli) / np.maximum(state.gpu_ok[nodes].sum(axis=1) * MILLI_PER_GPU, 1)
+        gpu = (st.total[nodes] - req.gpu_milli) / np.maximum(fragindex.gpu_capacity(state)[nodes], 1)
         s = s + 0.4 * (1.0 - np.minimum(np.abs(cpu - gpu), 1.0))
     return s, pick
 
