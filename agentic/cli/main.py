@@ -6,6 +6,7 @@ that `agentic --help` does not import Kafka, ClickHouse or Weaviate clients it d
 
 from __future__ import annotations
 
+import gc
 import importlib
 
 import click
@@ -58,4 +59,7 @@ def cli(ctx: click.Context, log_format: str | None) -> None:
 
 
 def main() -> None:
+    # Stream processing allocates many short-lived objects: collect the young generation 70x less often
+    # (CPython's default of 700 allocations makes decoding a large batch trigger hundreds of collections).
+    gc.set_threshold(50_000, 20, 20)
     cli()
