@@ -11,7 +11,7 @@ import agentic.events as ev
 
 from . import model as m
 
-SOURCE = "scheduler"
+SOURCE = "agentic.scheduler"  # the envelope source of every decision
 
 
 def _meta(env: ev.Envelope) -> m.Meta:
@@ -78,4 +78,4 @@ def to_event(d: m.Decision) -> Any:
         return ev.TaskPreempted(envelope=_env(d.meta, "TaskPreempted"), task_id=d.task_id,
                                 preemptor_task_id=d.preemptor_task_id, node_ids=d.node_ids, reason=d.reason)
     return ev.TaskRejected(envelope=_env(d.meta, "TaskRejected"), task_id=d.task_id,
-                           reason=ev.RejectReason(d.reason.value), field=d.field, message=d.message)
+                           reason=ev.RejectReason(d.reason.value), field=d.field or None, message=d.message)

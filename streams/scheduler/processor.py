@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -25,90 +25,24 @@ from .config import SchedulerConfig
 from .core import Scheduler
 from .diagnose import diagnose
 from .frag import cluster_frag_ratio
+from .mapping import to_event, to_input
 from .state import ClusterState
 
-SOURCE = "agentic.scheduler"
 FORMAT = "1"  # snapshot and mapping format; part of the processor version
 
 
-# ------------------------------------------------------------------------------ events -> core
-def _meta(e: ev.Envelope) -> m.Meta:
-    return m.Meta(e.event_id, e.occurred_at, e.tenant, e.correlation_id)
-
-
-def _gpus(gpus: Sequence[ev.GpuDevice]) -> tuple[m.Gpu, ...]:
-    return tuple(m.Gpu(g.index, g.model, g.memory_mib, g.nvlink_domain, g.healthy) for g in gpus)
-
-
-def _node(x: ev.NodeRegistered | ev.NodeUpdated) -> dict[str, Any]:
-    return {"meta": _meta(x.envelope), "node_id": x.node_id, "cpu_milli": x.cpu_milli, "memory_mib": x.memory_mib,
-            "gpus": _gpus(x.gpus), "rack": x.rack, "zone": x.zone, "labels": tuple(sorted(x.labels.items())),
-            "healthy": x.healthy, "cordoned": x.cordoned}
-
-
-def _submitted(x: ev.TaskSubmitted) -> m.TaskSubmitted:
-    members = tuple(m.Member(g.name, g.replicas, g.cpu_milli, g.memory_mib, g.gpu_count, g.gpu_milli)
-                    for g in x.members)
-    return m.TaskSubmitted(_meta(x.envelope), x.task_id, x.queue, members, x.priority, str(x.workload_type),
-                           x.preemptible, tuple(x.gpu_models), m.Topology(str(x.topology)), x.expected_duration_ms)
-
-
-def _queue(x: ev.QueueConfigured) -> m.QueueConfigured:
-    quotas = tuple(m.Quota(q.resource, q.guaranteed, q.gpu_model, q.borrow_limit) for q in x.quotas)
-    return m.QueueConfigured(_meta(x.envelope), x.queue, x.weight, x.priority, quotas)
-
-
-_TO_CORE: dict[type, Callable[[Any], m.InputEvent]] = {
-    ev.NodeRegistered: lambda x: m.NodeRegistered(**_node(x)),
-    ev.NodeUpdated: lambda x: m.NodeUpdated(**_node(x)),
-    ev.NodeRemoved: lambda x: m.NodeRemoved(_meta(x.envelope), x.node_id, x.reason),
-    ev.NodeHeartbeat: lambda x: m.NodeHeartbeat(_meta(x.envelope), x.node_id, x.cpu_load, x.memory_used_mib,
-                                                 tuple(x.gpu_utilization)),
-    ev.QueueConfigured: _queue,
-    ev.TaskSubmitted: _submitted,
-    ev.TaskCancelled: lambda x: m.TaskCancelled(_meta(x.envelope), x.task_id, x.reason),
-    ev.TaskFinished: lambda x: m.TaskFinished(_meta(x.envelope), x.task_id, str(x.outcome),
-                                              0 if x.exit_code is None else x.exit_code),
-}
+# ------------------------------------------------------------------------------ events <-> core
+SCHEDULING_EVENT_TYPES = tuple(sorted(SCHEDULING_INPUTS.event_types))
 
 
 def to_core(event: Any) -> m.InputEvent:
-    """The core's input for a decoded event; `Unprocessable` for an event the scheduler does not read."""
-    convert = _TO_CORE.get(type(event))
-    if convert is None:
+    """The core's input for a decoded event (`mapping.to_input`); `Unprocessable` for an event the scheduler
+    does not read."""
+    converted = to_input(event)
+    if converted is None:
         raise Unprocessable(f"{type(event).__name__} is not a scheduling input; the scheduler reads "
-                            f"{', '.join(sorted(t.__name__ for t in _TO_CORE))}: publish it to its own topic")
-    return convert(event)
-
-
-# ------------------------------------------------------------------------------ core -> events
-def _envelope(d: m.DecisionMeta, event_type: str) -> ev.Envelope:
-    return ev.Envelope(event_id=d.event_id, event_type=event_type, occurred_at=d.occurred_at, tenant=d.tenant,
-                       source=SOURCE, correlation_id=d.correlation_id, causation_id=d.causation_id)
-
-
-def _placement(p: m.Placement) -> ev.Placement:
-    return ev.Placement(member=p.member, replica=p.replica, node_id=p.node_id,
-                        gpus=tuple(ev.GpuShare(index=g.index, milli=g.milli) for g in p.gpus),
-                        cpu_milli=p.cpu_milli, memory_mib=p.memory_mib)
-
-
-def to_event(d: m.Decision) -> Any:
-    """The Avro event of a core decision."""
-    if isinstance(d, m.TaskAllocated):
-        return ev.TaskAllocated(envelope=_envelope(d.meta, "TaskAllocated"), task_id=d.task_id, queue=d.queue,
-                                placements=tuple(_placement(p) for p in d.placements), score=d.score,
-                                score_breakdown=dict(d.score_breakdown), policy=d.policy,
-                                policy_version=d.policy_version, wait_ms=d.wait_ms)
-    if isinstance(d, m.TaskPending):
-        return ev.TaskPending(envelope=_envelope(d.meta, "TaskPending"), task_id=d.task_id, queue=d.queue,
-                              reason=ev.PendingReason(str(d.reason)), detail=d.detail, nearest_node=d.nearest_node,
-                              shortfall=dict(d.shortfall))
-    if isinstance(d, m.TaskPreempted):
-        return ev.TaskPreempted(envelope=_envelope(d.meta, "TaskPreempted"), task_id=d.task_id,
-                                preemptor_task_id=d.preemptor_task_id, node_ids=d.node_ids, reason=d.reason)
-    return ev.TaskRejected(envelope=_envelope(d.meta, "TaskRejected"), task_id=d.task_id,
-                           reason=ev.RejectReason(str(d.reason)), field=d.field or None, message=d.message)
+                            f"{', '.join(SCHEDULING_EVENT_TYPES)}: publish it to its own topic")
+    return converted
 
 
 # ------------------------------------------------------------------------------ the processor
