@@ -179,3 +179,33 @@ def test_a_victim_is_given_back_only_if_all_its_replicas_fit_together() -> None:
     assert [type(x) for x in out] == [TaskPreempted, TaskAllocated]
     assert out[0].task_id == "victim" and not d.state.tasks["victim"].running
     assert (d.state.cpu_left[:3] >= 0).all()
+
+
+def test_frag_sends_cpu_only_tasks_where_no_gpu_idles() -> None:
+    def run(**cfg: str) -> str:
+        d = Driver(SchedulerConfig(placement="frag", **cfg))
+        d.node("n0", 4)
+        d.node("n1", 4, model="H100")
+        d.queue("q")
+        d.submit("fill", gpus=4, models=("H100",))  # n1's GPUs are all taken
+        (out,) = d.submit("cpu", cpu=2000)
+        assert isinstance(out, TaskAllocated)
+        return str(out.placements[0].node_id)
+
+    assert run() == "n1"  # the node without idle GPUs, among equal fragmentation levels
+    assert run(cpu_tiebreak="order", node_tiebreak="order") == "n0"  # FGD: the first registered
+
+
+def test_frag_keeps_cpu_and_gpu_running_out_together() -> None:
+    def run(**cfg: str) -> str:
+        d = Driver(SchedulerConfig(placement="frag", **cfg))
+        d.node("n0", 4)
+        d.node("n1", 4)
+        d.queue("q")
+        d.submit("cpu-heavy", cpu=48_000)  # both nodes have 4 idle GPUs: n0 (first) takes it
+        (out,) = d.submit("gpu", gpus=1, cpu=1000)
+        assert isinstance(out, TaskAllocated)
+        return str(out.placements[0].node_id)
+
+    assert run() == "n1"  # n0 would be left with 75% of its GPUs and 23% of its CPU
+    assert run(cpu_tiebreak="order", node_tiebreak="order") == "n0"
