@@ -97,16 +97,17 @@ def single_model(state: ClusterState) -> I64:
     return m1
 
 
-def gpu_capacity(state: ClusterState) -> I64:
-    """[n] milli of each node's healthy GPUs (memoised per capacity)."""
-    key = ("gpucap", state.capacity_version, state.n)
-    cap: I64 | None = state.memo.get(key)
-    if cap is None:
-        cap = state.gpu_ok[: state.n].sum(axis=1) * MILLI_PER_GPU
-        for k in [k for k in state.memo if isinstance(k, tuple) and k and k[0] == "gpucap"]:
+def capacities(state: ClusterState) -> tuple[I64, I64]:
+    """[n] CPU milli and healthy GPU milli of each node, at least 1 (memoised per capacity)."""
+    key = ("caps", state.capacity_version, state.n)
+    caps: tuple[I64, I64] | None = state.memo.get(key)
+    if caps is None:
+        caps = (np.maximum(state.cpu_cap[: state.n], 1),
+                np.maximum(state.gpu_ok[: state.n].sum(axis=1) * MILLI_PER_GPU, 1))
+        for k in [k for k in state.memo if isinstance(k, tuple) and k and k[0] == "caps"]:
             del state.memo[k]
-        state.memo[key] = cap
-    return cap
+        state.memo[key] = caps
+    return caps
 
 
 def _frag(wl: Workload, s: I64, total: I64, cpu_left: I64) -> F64:

@@ -143,9 +143,10 @@ def _frag_scores(
         gpus = np.maximum(state.gpu_ok[nodes].sum(axis=1), 1)
         s = s + 0.1 * (1.0 - st.total[nodes] / (gpus * MILLI_PER_GPU))
     elif node_tiebreak == "balance" and req.count > 0:  # CPU and GPU left in proportion
-        cpu = (state.cpu_left[nodes] - req.cpu) / np.maximum(state.cpu_cap[nodes], 1)
-        gpu = (st.total[nodes] - req.gpu_milli) / np.maximum(fragindex.gpu_capacity(state)[nodes], 1)
-        s = s + 0.4 * (1.0 - np.minimum(np.abs(cpu - gpu), 1.0))
+        cpu_cap, gpu_cap = fragindex.capacities(state)
+        cpu = (state.cpu_left[nodes] - req.cpu) / cpu_cap[nodes]  # both in [0, 1] on feasible nodes
+        gpu = (st.total[nodes] - req.gpu_milli) / gpu_cap[nodes]
+        s = s + 0.4 * (1.0 - np.abs(cpu - gpu))
     return s, pick
 
 
