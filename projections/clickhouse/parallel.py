@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentic.schemas.errors import DecodeError
+
 from .decode import DictDecoder
-from .rows import SourceRecord
-from .sink import Encoded, Position, raw_line
+from .rows import SourceRecord, event_row
+from .sink import Encoded, Position, event_line, raw_line
 
 RawRecord = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
 Keep = Callable[[SourceRecord], bool]
@@ -29,12 +31,18 @@ def encode_chunk(decoder: DictDecoder, raws: Iterable[RawRecord], keep: Keep | N
     Each decoded event dies as soon as its line is written: holding a batch of decoded dicts made
     Python's cyclic garbage collector rescan them, which cost more than the decoding itself."""
     seen: dict[Position, int] = {}
-    record = decoder.record
+    record, decode = decoder.record, decoder.decode
     lines: list[bytes] = []
     n = 0
     for topic, partition, offset, key, value in raws:
         n += 1
         seen[(topic, partition)] = offset + 1
+        if keep is None and value is not None:  # the projector's path: no SourceRecord unless undecodable
+            try:
+                lines.append(event_line(event_row(topic, partition, offset, key, decode(value))))
+                continue
+            except DecodeError:
+                pass
         rec = record(topic, partition, offset, key, value)
         if keep is None or keep(rec):
             lines.append(raw_line(rec))

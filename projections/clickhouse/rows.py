@@ -81,14 +81,19 @@ def payload(event: Event) -> dict[str, Any]:
 
 
 def raw_row(rec: SourceRecord) -> Row:
-    key = rec.key.decode("utf-8", "replace") if rec.key is not None else ""
     if rec.event is None:
+        key = rec.key.decode("utf-8", "replace") if rec.key is not None else ""
         return (rec.topic, rec.partition, rec.offset, "", UNDECODABLE, 0, "", "", "", None, key,
                 {"error": rec.error or "undecodable"})
-    env = rec.event["envelope"]
-    return (rec.topic, rec.partition, rec.offset, str(env["event_id"]), env["event_type"],
-            int(env["occurred_at"]), env["tenant"], env["source"], env["correlation_id"],
-            env.get("causation_id"), key, payload(rec.event))
+    return event_row(rec.topic, rec.partition, rec.offset, rec.key, rec.event)
+
+
+def event_row(topic: str, partition: int, offset: int, key: bytes | None, event: Event) -> Row:
+    """The raw row of a decoded event (`raw_row` without building a `SourceRecord`: the projector's hot path)."""
+    env = event["envelope"]
+    return (topic, partition, offset, str(env["event_id"]), env["event_type"], int(env["occurred_at"]),
+            env["tenant"], env["source"], env["correlation_id"], env.get("causation_id"),
+            key.decode("utf-8", "replace") if key is not None else "", payload(event))
 
 
 def prefix(rec: SourceRecord, idx: int = 0) -> Row:

@@ -90,6 +90,11 @@ def raw_line(rec: SourceRecord) -> bytes:
     return orjson.dumps(raw_row(rec), default=_default, option=_OPTS)
 
 
+def event_line(row: Row) -> bytes:
+    """A raw row (`rows.event_row`) as one JSONCompactEachRow line."""
+    return orjson.dumps(row, default=_default, option=_OPTS)
+
+
 def encode_events(recs: Iterable[SourceRecord]) -> Encoded:
     """`Batch(...).encode()` without the typed rows: raw rows straight to JSONCompactEachRow."""
     lines: list[bytes] = []
