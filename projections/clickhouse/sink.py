@@ -38,12 +38,14 @@ log = structlog.get_logger(__name__)
 
 Position = tuple[str, int]
 
-# One block per insert (atomic), JSON objects in a String column kept as their text, exact floats.
+# One block per insert (atomic): no parallel parsing, which splits an insert over 10 MB into several blocks
+# and parts (and costs several times the CPU). JSON objects in a String column kept as text, exact floats.
 # The typed views of `events_in` run in parallel threads; no dedup pass inside an inserted block (a batch
 # never holds a position twice; rows inserted twice by other writers still collapse in merges and FINAL).
 INSERT_SETTINGS = {"max_insert_block_size": 10_000_000, "min_insert_block_size_rows": 0,
                    "min_insert_block_size_bytes": 0, "input_format_json_read_objects_as_strings": 1,
-                   "precise_float_parsing": 1, "parallel_view_processing": 1, "optimize_on_insert": 0}
+                   "precise_float_parsing": 1, "parallel_view_processing": 1, "optimize_on_insert": 0,
+                   "input_format_parallel_parsing": 0}
 _OPTS = orjson.OPT_SORT_KEYS
 STAGING = "events_in"  # Null engine: its materialized views write the typed tables (sql/003_mappings.sql)
 

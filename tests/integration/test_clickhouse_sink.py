@@ -133,3 +133,17 @@ def test_in_engine_typed_rows_equal_the_python_reference_mapping_for_every_event
         assert table_checksums(chdb, database) == table_checksums(chdb, reference)
     finally:
         schema.drop(chdb, reference)
+
+
+def test_a_batch_bigger_than_a_parallel_parsing_chunk_is_still_one_block(chdb: Client, database: str) -> None:
+    """The commit record must be atomic: ClickHouse splits inserts over 10 MB into several blocks unless told not to."""
+    from agentic.projections.clickhouse.sink import encode_events
+
+    events = [event_to_json(e) for e in sample_events(50, seed=3)]
+    enc = encode_events(SourceRecord("agentic.test", 0, i, b"k", events[i % 50]) for i in range(60_000))
+    assert len(enc.blob("events")) > 10 * 2**20
+    chdb.command(f"SYSTEM STOP MERGES {database}.events")
+    ClickHouseSink(chdb, database).write(enc)
+    parts = chdb.query("SELECT count() FROM system.parts WHERE database = {db:String} AND table = 'events' "
+                       "AND active", parameters={"db": database}).result_rows[0][0]
+    assert (parts, counts(chdb, database)["events"]) == (1, 60_000)
