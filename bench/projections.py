@@ -75,7 +75,7 @@ def _consume_only(bootstrap: str, ends: dict[tuple[str, int], int]) -> tuple[flo
     return time.perf_counter() - started, _cpu_s() - cpu0
 
 
-def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: int = 20_000,
+def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: int = 50_000,
         workers: int = 2) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     run_id = uuid.uuid4().hex[:8]

@@ -109,7 +109,7 @@ class RebuildStats:
 
 
 def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
-            targets: dict[Position, int], cutoff: Cutoff | None = None, batch_records: int = 20_000,
+            targets: dict[Position, int], cutoff: Cutoff | None = None, batch_records: int = 50_000,
             on_progress: Callable[[int], None] | None = None, workers: int = 0,
             registry_url: str = "") -> RebuildStats:
     """Recreate `database` and project the log into it up to `targets` (keeping what `cutoff` keeps).

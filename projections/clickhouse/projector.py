@@ -37,7 +37,7 @@ class ProjectorConfig:
     topics: tuple[str, ...] = EVENT_TOPICS
     group_id: str = GROUP_ID
     database: str = schema.LIVE_DB
-    batch_records: int = 20_000
+    batch_records: int = 50_000  # bigger blocks: fewer parts per table (22.5 vs 29.3 us CPU/event at 20,000)
     linger_s: float = 0.3
     retry_initial_s: float = 0.5
     retry_max_s: float = 15.0
