@@ -24,6 +24,7 @@ from typing import Any
 
 import faust
 import structlog
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from faust.types import TP
 
 from agentic.connectors.kafka import RawProducer
@@ -104,11 +105,33 @@ class _Resyncs:
                                 "are missing from the topic (compacted or transactional input is not supported)")
 
 
+def _align_group_offset(bootstrap: str, group_id: str, topic: str, partition: int, offset: int) -> None:
+    """Commit the shell's position as the faust group's offset before the worker starts, so that faust fetches
+    from there (not from an offset it committed past the last checkpoint before a crash). A group that
+    still has a member of a killed worker refuses commits until that member's session expires: retry for a
+    session timeout, then go on (the seek on assignment and the resync still keep the order exact)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    deadline = time.monotonic() + SESSION_TIMEOUT_S + 2.0
+    try:
+        while True:
+            try:
+                consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+                return
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    log.warning("shell.faust.align_failed", group=group_id, offset=offset, error=str(exc))
+                    return
+                time.sleep(1.0)
+    finally:
+        consumer.close()
+
+
 def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
               stop: threading.Event | None = None) -> ShellStats:
     """Recover, then run the processor as a faust agent until a signal, ``stop``, or (``until_idle``) caught up."""
     rec = shell.recover()
     cfg = shell.config
+    _align_group_offset(cfg.bootstrap, shell.group_id, shell.topic, shell.partition, rec.next_offset)
     producer = RawProducer(cfg.bootstrap)
     pipeline = Pipeline(shell, rec, producer)
     app = faust.App(shell.group_id, broker=f"kafka://{cfg.bootstrap}", value_serializer="raw", key_serializer="raw",

@@ -344,21 +344,11 @@ def read_events(bootstrap: str, codec: EventCodec, topic: str, start: int = 0, e
     try:
         stop = end if end is not None else int(consumer.get_watermark_offsets(
             TopicPartition(topic, partition), timeout=10)[1])
-        position = start
-        while position < stop:
-            batch = consumer.consume(5_000, 1.0)
-            if not batch and int(consumer.position([TopicPartition(topic, partition)])[0].offset) >= stop:
-                return
-            for msg in batch:
-                if msg.error() is not None:
-                    raise KafkaException(msg.error())
-                position = int(msg.offset() or 0)
-                if position >= stop:
-                    return
-                try:
-                    yield position, codec.decode(msg.value() or b"")
-                except DecodeError:
-                    continue
+        for msg in tails.iter_range(consumer, topic, partition, start, stop):
+            try:
+                yield int(msg.offset() or 0), codec.decode(msg.value() or b"")
+            except DecodeError:
+                continue
     finally:
         consumer.close()
 

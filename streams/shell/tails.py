@@ -3,7 +3,8 @@ dead letter. What the Kafka shell needs to know on start-up, read from Kafka its
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -16,33 +17,42 @@ from .marks import Mark, mark_of, version_of
 T = TypeVar("T")
 
 _FIRST_WINDOW = 64
+READ_TIMEOUT_S = 30.0
 
 
 def _reader(bootstrap: str) -> Consumer:
+    # read_uncommitted: reading up to the high watermark must not wait for someone else's open transaction
     return Consumer({"bootstrap.servers": bootstrap, "group.id": "agentic-shell-tail", "enable.auto.commit": False,
-                     "enable.partition.eof": False, "isolation.level": "read_committed",
+                     "enable.partition.eof": False, "isolation.level": "read_uncommitted",
                      "fetch.wait.max.ms": 20})
 
 
-def _read_range(consumer: Consumer, tp: TopicPartition, start: int, end: int) -> list[Message]:
-    """Records of ``[start, end)`` (fewer when some offsets are control records or compacted away)."""
-    consumer.assign([TopicPartition(tp.topic, tp.partition, start)])
-    out: list[Message] = []
+def iter_range(consumer: Consumer, topic: str, partition: int, start: int, end: int) -> Iterator[Message]:
+    """Records of ``topic[partition]`` in ``[start, end)`` (fewer when offsets are control records or compacted
+    away), through ``consumer``; raises `TimeoutError` when no progress is made for `READ_TIMEOUT_S`."""
+    if start >= end:
+        return
+    consumer.assign([TopicPartition(topic, partition, start)])
+    deadline = time.monotonic() + READ_TIMEOUT_S
     while True:
         batch = consumer.consume(1000, 1.0)
         if not batch:
-            position = consumer.position([TopicPartition(tp.topic, tp.partition)])[0].offset
+            position = consumer.position([TopicPartition(topic, partition)])[0].offset
             if position >= end:
-                return out
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic}[{partition}] offsets {start}..{end}: stuck at {position} "
+                                   f"for {READ_TIMEOUT_S:.0f} s; check the broker (`agentic stack status`)")
             continue
+        deadline = time.monotonic() + READ_TIMEOUT_S
         for msg in batch:
             if msg.error() is not None:
                 raise KafkaException(msg.error())
             if int(msg.offset() or 0) >= end:
-                return out
-            out.append(msg)
+                return
+            yield msg
         if int(batch[-1].offset() or 0) >= end - 1:
-            return out
+            return
 
 
 def scan_back(bootstrap: str, topic: str, partition: int, pick: Callable[[Message], T | None]) -> T | None:
@@ -51,15 +61,15 @@ def scan_back(bootstrap: str, topic: str, partition: int, pick: Callable[[Messag
     or the topic does not exist."""
     consumer = _reader(bootstrap)
     try:
-        if topic not in consumer.list_topics(topic, timeout=10).topics or \
-                consumer.list_topics(topic, timeout=10).topics[topic].error is not None:
+        found_topic = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if found_topic is None or found_topic.error is not None:
             return None
         tp = TopicPartition(topic, partition)
         low, high = consumer.get_watermark_offsets(tp, timeout=10)
         end, window = int(high), _FIRST_WINDOW
         while end > low:
             start = max(int(low), end - window)
-            found = [v for v in map(pick, _read_range(consumer, tp, start, end)) if v is not None]
+            found = [v for v in map(pick, iter_range(consumer, topic, partition, start, end)) if v is not None]
             if found:
                 return found[-1]
             end, window = start, window * 2
