@@ -31,16 +31,18 @@ from agentic.streams.scheduler.model import (
 )
 
 from .openb import TraceNode, TracePod
-from .scheduler import node_events
+from .scheduler import VARIANTS, node_events
 
 BASELINE = "fifo-firstfit"
 
 
 def configs(policy: str, seed: int) -> dict[str, SchedulerConfig]:
+    """FIFO first-fit and the policy (a placement, or a placement+variant of bench.scheduler.VARIANTS)."""
     return {
         BASELINE: SchedulerConfig(placement="firstfit", drf=False, preemption=False, reservation=False,
                                   aging_ms=10**12, seed=seed),
-        policy: SchedulerConfig(placement=policy, seed=seed, aging_ms=600_000),
+        policy: SchedulerConfig(placement=policy.split("+")[0], seed=seed, aging_ms=600_000,
+                                **VARIANTS.get(policy, {})),
     }
 
 
