@@ -114,9 +114,10 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
             registry_url: str = "") -> RebuildStats:
     """Recreate `database` and project the log into it up to `targets` (keeping what `cutoff` keeps).
 
-    The raw `events` rows are inserted batch by batch (a writer thread inserts batch k while batch k+1 is
-    decoded; with `workers` > 0 decoding runs in that many processes, `ChunkMapper`); the typed tables are
-    then derived from the rebuilt `events` with the live projection's own mapping SELECTs, one pass each."""
+    Batches go through the live projection's sink (typed rows by the same views); a writer thread inserts
+    batch k while batch k+1 is decoded (with `workers` > 0 decoding runs in that many processes,
+    `ChunkMapper`). Deriving the typed tables from the rebuilt `events` at the end instead was measured
+    slower (17 vs 10 µs of engine CPU per event: it reads and parses the payloads again)."""
     schema.recreate(client, database)
     sink = ClickHouseSink(client, database)
     started = time.perf_counter()
@@ -128,7 +129,7 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
         inflight: Pending | None = None
         for raws in itertools.chain(read_log(bootstrap, targets, chunk=batch_records), [[]]):  # [] flushes
             enc = inflight.get() if inflight is not None else None
-            job = writer.submit(sink.write_raw, enc) if enc is not None else None  # the previous batch is inserted
+            job = writer.submit(sink.write, enc) if enc is not None else None  # the previous batch is inserted
             inflight = mapper.map_async(raws, keep) if raws else None  # ...while this one is mapped
             if job is not None and enc is not None:
                 job.result()
@@ -136,7 +137,6 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
                 kept += enc.records
                 if on_progress is not None:
                     on_progress(seen)
-    sink.derive_typed()  # the typed tables from the rebuilt raw log, one pass each
     return RebuildStats(database, seen, kept, time.perf_counter() - started)
 
 

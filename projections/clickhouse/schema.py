@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from importlib import resources
 
 from clickhouse_connect.driver.client import Client
@@ -24,21 +23,6 @@ def statements(database: str) -> list[str]:
     return out
 
 
-_MAPPING_VIEW = re.compile(r"CREATE MATERIALIZED VIEW IF NOT EXISTS \S+ TO (\S+) AS\s+(.*)", re.DOTALL)
-
-
-def mapping_selects(database: str) -> dict[str, str]:
-    """The typed mapping views' SELECTs (sql/003_mappings.sql) reading `events` instead of `events_in`, by target
-    table: a rebuild derives the typed tables from its rebuilt `events` in one pass each."""
-    out: dict[str, str] = {}
-    for sql in statements(database):
-        found = _MAPPING_VIEW.fullmatch(sql)
-        if found is not None and f"FROM {database}.events_in" in found.group(2):
-            target = found.group(1).removeprefix(f"{database}.")
-            out[target] = found.group(2).replace(f"FROM {database}.events_in", f"FROM {database}.events")
-    return out
-
-
 def create(client: Client, database: str = LIVE_DB) -> None:
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     for sql in statements(database):
@@ -57,4 +41,4 @@ def recreate(client: Client, database: str) -> None:
     create(client, database)
 
 
-__all__ = ["LIVE_DB", "SHADOW_DB", "TABLES", "create", "drop", "mapping_selects", "recreate", "statements"]
+__all__ = ["LIVE_DB", "SHADOW_DB", "TABLES", "create", "drop", "recreate", "statements"]

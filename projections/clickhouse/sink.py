@@ -153,22 +153,6 @@ class ClickHouseSink:
             self._insert(STAGING, COLUMNS["events"], data)
             self._insert("events", COLUMNS["events"], data)
 
-    def write_raw(self, batch: Encoded) -> None:
-        """The raw `events` rows only (a rebuild: `derive_typed` fills the typed tables once at the end)."""
-        self.insert_blob("events", batch.blob("events"))
-
-    def derive_typed(self) -> None:
-        """Fill every typed table from `events` in one pass each, with the mapping views' own SELECTs.
-
-        For a database rebuilt from scratch (no crash protocol needed: a failed rebuild starts over): one
-        big insert per table instead of a view run and a part per table for every batch."""
-        from .schema import mapping_selects  # schema imports rows too; kept out of the workers' imports
-
-        for table, select in mapping_selects(self.database).items():
-            cols = ", ".join(f"`{c}`" for c in COLUMNS[table])  # by name, as the view does
-            self.client.command(f"INSERT INTO {self.database}.{table} ({cols}) SELECT {cols} FROM ({select})",
-                                settings=INSERT_SETTINGS)
-
     def insert_rows(self, table: str, rows: list[Row]) -> None:
         """One insert of `rows` into `table` (as one block)."""
         self.insert_blob(table, encode_rows(rows) if rows else b"")
