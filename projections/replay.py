@@ -118,8 +118,8 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
     batch k while batch k+1 is decoded (with `workers` > 0 decoding runs in that many processes,
     `ChunkMapper`). Deriving the typed tables from the rebuilt `events` at the end instead was measured
     slower (17 vs 10 µs of engine CPU per event: it reads and parses the payloads again)."""
-    schema.recreate(client, database)
-    sink = ClickHouseSink(client, database)
+    schema.recreate(client, database, staged=False)  # rebuilt from scratch: views on `events`, one insert
+    sink = ClickHouseSink(client, database, staged=False)
     started = time.perf_counter()
     seen = kept = 0
     keep = cutoff.keeps if cutoff is not None else None

@@ -23,10 +23,13 @@ def statements(database: str) -> list[str]:
     return out
 
 
-def create(client: Client, database: str = LIVE_DB) -> None:
+def create(client: Client, database: str = LIVE_DB, staged: bool = True) -> None:
+    """The tables and views of `database`. `staged`: the typed views read `events_in` (the projector's crash
+    protocol, see sink.py); else they read `events` itself, one parse per batch less, for a database that
+    is rebuilt from scratch (a failed rebuild starts over) and never written by a projector."""
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     for sql in statements(database):
-        client.command(sql)
+        client.command(sql if staged else sql.replace(f"FROM {database}.events_in", f"FROM {database}.events"))
 
 
 def drop(client: Client, database: str) -> None:
@@ -36,9 +39,9 @@ def drop(client: Client, database: str) -> None:
     client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
 
 
-def recreate(client: Client, database: str) -> None:
+def recreate(client: Client, database: str, staged: bool = True) -> None:
     drop(client, database)
-    create(client, database)
+    create(client, database, staged)
 
 
 __all__ = ["LIVE_DB", "SHADOW_DB", "TABLES", "create", "drop", "recreate", "statements"]

@@ -139,9 +139,10 @@ class Encoded:
 class ClickHouseSink:
     """Writes batches into one database (the live projection or a shadow)."""
 
-    def __init__(self, client: Client, database: str) -> None:
+    def __init__(self, client: Client, database: str, staged: bool = True) -> None:
         self.client = client
         self.database = database
+        self.staged = staged  # as the database was created (`schema.create`): views on `events_in` or `events`
 
     def write(self, batch: Batch | Encoded) -> None:
         """`events_in` first (typed rows, in-engine), `events` last (one block): see the module doc.
@@ -150,7 +151,8 @@ class ClickHouseSink:
         enc = batch.encode() if isinstance(batch, Batch) else batch
         data = enc.blob("events")
         if data:
-            self._insert(STAGING, COLUMNS["events"], data)
+            if self.staged:
+                self._insert(STAGING, COLUMNS["events"], data)
             self._insert("events", COLUMNS["events"], data)
 
     def insert_rows(self, table: str, rows: list[Row]) -> None:
