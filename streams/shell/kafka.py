@@ -142,6 +142,8 @@ class KafkaShell(Generic[S]):
     def recover(self) -> Recovery[S]:
         """Rebuild the state from the latest usable checkpoint and read how far outputs and dead letters go."""
         p, bootstrap = self.processor, self.config.bootstrap
+        # the checkpoint before the output mark: a writer still running can only move the mark past it
+        checkpoint = tails.latest_checkpoint(bootstrap, self.config.checkpoint_topic, p.name)
         last = tails.last_output(bootstrap, p.output, 0, p.name)
         if last is not None and last[1] is not None and last[1] != p.version:
             raise VersionConflictError(
@@ -150,7 +152,6 @@ class KafkaShell(Generic[S]):
                 "same configuration, or write this one to a new output topic")
         mark = NOTHING_WRITTEN if last is None else last[0]
         dead = tails.last_dead_letter(bootstrap, self.topic, self.partition)
-        checkpoint = tails.latest_checkpoint(bootstrap, self.config.checkpoint_topic, p.name)
         why_not = None
         if checkpoint is not None:
             why_not = checkpoint.usable_for(p.name, p.version, self.topic, self.partition)
