@@ -77,7 +77,8 @@ def _read_all(settings: Settings, topic: str) -> list[tuple[bytes, list[tuple[st
 
 
 def _cli(settings: Settings, t_in: str, t_out: str, t_cp: str, runtime: str) -> list[str]:
-    return [sys.executable, "-c", "from agentic.cli.main import main; main()", "--log-format", "json",
+    # The installed console script: `python -c` from the checkout would import the source folder `agentic/`.
+    return [str(Path(sys.executable).with_name("agentic")), "--log-format", "json",
             "processor", "run", "scheduler", "--runtime", runtime, "--until-idle", "--idle-timeout", "1",
             "--checkpoint-every", str(CHECKPOINT_EVERY), "--inputs", t_in, "--decisions", t_out,
             "--checkpoints", t_cp]

@@ -139,7 +139,10 @@ def _checksums_of(state: Path) -> dict[str, list[int]]:
             "from agentic.projections.clickhouse.checksums import table_checksums; "
             "c = open_client(Settings(state_dir=Path(sys.argv[1]))); "
             "print(json.dumps(table_checksums(c, 'agentic')))")
-    out = subprocess.run([sys.executable, "-c", code, str(state)], check=True, capture_output=True, text=True)
+    # cwd outside the checkout: `python -c` puts cwd first on sys.path, and the checkout's `agentic/` folder is
+    # not the installed package.
+    out = subprocess.run([sys.executable, "-c", code, str(state)], check=True, capture_output=True, text=True,
+                         cwd=state.parent)
     return {k: list(v) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
