@@ -1,0 +1,1 @@
+"""SQL files of the ClickHouse projection (package data, read with importlib.resources)."""
