@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import httpx
 import structlog
 
 log = structlog.get_logger("agentic.compose")
@@ -165,6 +166,14 @@ def wait_for(check: Callable[[], bool], timeout: float, interval: float = 0.25) 
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def http_get(url: str, timeout: float = 3.0) -> httpx.Response | None:
+    """GET `url`; None when nothing answers (a service that is down or still starting)."""
+    try:
+        return httpx.get(url, timeout=timeout)
+    except httpx.HTTPError:
+        return None
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:

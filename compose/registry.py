@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from agentic.config import Settings
 
 from . import versions
@@ -21,6 +19,7 @@ from .java import find_java
 from .process import (
     PidRecord,
     StackError,
+    http_get,
     install_atomically,
     require_tool,
     run_logged,
@@ -105,19 +104,12 @@ def launch(settings: Settings) -> PidRecord:
     return spawn(NAME, argv, state_dir=settings.state_dir, version=VERSION, cwd=work)
 
 
-def _get(url: str) -> httpx.Response | None:
-    try:
-        return httpx.get(url, timeout=3.0)
-    except httpx.HTTPError:
-        return None
-
-
 def ready(settings: Settings) -> bool:
     """True when the Confluent-compatible API answers (and, for Apicurio, its storage is ready)."""
-    health = _get(f"{management_url(settings)}/health/ready")
+    health = http_get(f"{management_url(settings)}/health/ready")
     if health is not None and health.status_code != 200:
         return False  # Apicurio is up but its kafkasql storage is still replaying
-    subjects = _get(f"{settings.registry_url.rstrip('/')}/subjects")
+    subjects = http_get(f"{settings.registry_url.rstrip('/')}/subjects")
     return subjects is not None and int(subjects.status_code) == 200
 
 
@@ -126,11 +118,11 @@ def info(settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {"address": settings.registry_url, "up": ready(settings)}
     if not out["up"]:
         return out
-    system = _get(f"{base_url(settings)}/apis/registry/v3/system/info")
+    system = http_get(f"{base_url(settings)}/apis/registry/v3/system/info")
     if system is not None and system.status_code == 200:
         body = system.json()
         out.update(name=body.get("name"), version=body.get("version"), built_on=body.get("builtOn"))
-    config = _get(f"{settings.registry_url.rstrip('/')}/config")
+    config = http_get(f"{settings.registry_url.rstrip('/')}/config")
     if config is not None and config.status_code == 200:
         out["compatibility"] = config.json().get("compatibilityLevel")
     return out

@@ -6,12 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from agentic.config import Settings
 
 from . import versions
-from .process import PidRecord, install_atomically, require_tool, run_logged, spawn
+from .process import PidRecord, http_get, install_atomically, require_tool, run_logged, spawn
 
 NAME = "weaviate"
 VERSION = versions.WEAVIATE
@@ -85,15 +83,8 @@ def launch(settings: Settings) -> PidRecord:
     return spawn(NAME, argv, state_dir=settings.state_dir, version=VERSION, cwd=data.parent, env=env)
 
 
-def _get(url: str) -> httpx.Response | None:
-    try:
-        return httpx.get(url, timeout=3.0)
-    except httpx.HTTPError:
-        return None
-
-
 def ready(settings: Settings) -> bool:
-    response = _get(f"{settings.weaviate_url}/v1/.well-known/ready")
+    response = http_get(f"{settings.weaviate_url}/v1/.well-known/ready")
     return response is not None and int(response.status_code) == 200
 
 
@@ -101,7 +92,7 @@ def info(settings: Settings) -> dict[str, Any]:
     """What Weaviate reports in /v1/meta: its version and modules."""
     out: dict[str, Any] = {"address": settings.weaviate_url, "grpc_port": settings.weaviate_grpc_port,
                            "up": ready(settings)}
-    meta = _get(f"{settings.weaviate_url}/v1/meta") if out["up"] else None
+    meta = http_get(f"{settings.weaviate_url}/v1/meta") if out["up"] else None
     if meta is not None and meta.status_code == 200:
         body = meta.json()
         out.update(version=body.get("version"), hostname=body.get("hostname"),

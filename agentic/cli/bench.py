@@ -140,7 +140,7 @@ def scheduler_kafka_cmd(settings: Any, nodes_csv: Path, pods_csv: Path, arrive: 
               help="Events produced (scheduling-heavy mix) before the timed runs.")
 @click.option("--partitions", type=click.IntRange(min=1), default=3, show_default=True,
               help="Partitions of each of the two benchmark topics.")
-@click.option("--batch", "batch_records", type=click.IntRange(min=100), default=20_000, show_default=True)
+@click.option("--batch", "batch_records", type=click.IntRange(min=100), default=50_000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
               help="Processes that decode and map records (0: all in the projector's process).")
 @click.option("--json", "as_json", is_flag=True, help="Compact JSON.")

@@ -57,7 +57,7 @@ def projector() -> None:
 
 @projector.command("run")
 @click.option("--until-caught-up", is_flag=True, help="Exit once every partition is projected (lag 0).")
-@click.option("--batch", "batch_records", default=20_000, show_default=True, help="Records per insert batch.")
+@click.option("--batch", "batch_records", default=50_000, show_default=True, help="Records per insert batch.")
 @click.option("--topic", "topics", multiple=True, help="Only these topics (default: every event topic).")
 @click.option("--group", default=GROUP_ID, show_default=True, help="Consumer group for committed offsets (lag).")
 @click.option("--workers", default=2, show_default=True, help="Processes decoding and mapping big batches (0: none).")
