@@ -23,6 +23,7 @@ from agentic.connectors.kafka import (
     EventConsumer,
     RawProducer,
 )
+from agentic.connectors.kafka_positions import end_offsets
 from agentic.schemas import catalogue
 from agentic.schemas.codec import event_to_json
 from agentic.schemas.samples import sample_event
@@ -36,13 +37,7 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def _end_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], int]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "test-watermarks"})
-    try:
-        meta = consumer.list_topics(timeout=10)
-        return {(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-                for t in topics if t in meta.topics for p in meta.topics[t].partitions}
-    finally:
-        consumer.close()
+    return end_offsets(settings.kafka_bootstrap, topics)
 
 
 def _tail_json(runner: CliRunner, settings: Settings, topic: str) -> list[dict[str, object]]:
