@@ -64,7 +64,9 @@ class Gpu:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeRegistered:
+class NodeSpec:
+    """A node's full specification, as NodeRegistered and NodeUpdated carry it (an update replaces it)."""
+
     meta: Meta
     node_id: str
     cpu_milli: int
@@ -78,17 +80,13 @@ class NodeRegistered:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeUpdated:
-    meta: Meta
-    node_id: str
-    cpu_milli: int
-    memory_mib: int
-    gpus: tuple[Gpu, ...] = ()
-    rack: str = ""
-    zone: str = ""
-    labels: tuple[tuple[str, str], ...] = ()
-    healthy: bool = True
-    cordoned: bool = False
+class NodeRegistered(NodeSpec):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NodeUpdated(NodeSpec):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
