@@ -71,14 +71,17 @@ class Scheduler:
             self._ended(state, event, out)
         elif isinstance(event, NodeRegistered | NodeUpdated):
             self._node(state, event)
+            state.freed()
             self._retry(state, out)
         elif isinstance(event, NodeRemoved):
             self._node_removed(state, event, out)
+            state.freed()
             self._retry(state, out)
         elif isinstance(event, NodeHeartbeat):
             self._heartbeat(state, event)
         elif isinstance(event, QueueConfigured):
             self._queue(state, event)
+            state.freed()
             self._retry(state, out)
         return state, tuple(out.items)
 
@@ -171,12 +174,14 @@ class Scheduler:
         state.tasks[t.task_id] = t
         if not state.pending and state.reservation is None:
             miss = self._try(state, t, ev.meta.occurred_at, out)
+            if miss is not None:
+                state.add_pending(t)
+                self._remember_miss(state, t, miss)
         else:
-            state.pending[t.task_id] = None
+            state.add_pending(t)
             self._retry(state, out)
             miss = None if t.running else self._blocked_or_why(state, t, ev.meta.occurred_at)
         if miss is not None:
-            state.pending[t.task_id] = None
             out.items.append(TaskPending(out.meta(corr), t.task_id, t.queue, miss.reason, miss.detail,
                                          miss.nearest_node, miss.shortfall))
 
@@ -192,7 +197,7 @@ class Scheduler:
         freed = t.running
         if t.running:
             self._release_task(state, t)
-        state.pending.pop(t.task_id, None)
+        state.drop_pending(t.task_id)
         del state.tasks[t.task_id]
         was_reserved = state.reservation == t.task_id
         if was_reserved:
@@ -239,7 +244,7 @@ class Scheduler:
     def _commit(self, state: ClusterState, t: TaskRecord, placed: Placed, now: int, out: _Out) -> None:
         t.placements, t.running, t.started_at = placed.placements, True, now
         fairness.apply_usage(state.queues[t.queue], fairness.usage_delta(state, placed.placements), +1)
-        state.pending.pop(t.task_id, None)
+        state.drop_pending(t.task_id)
         if state.reservation == t.task_id:
             state.reservation = None
         cfg = self.config
@@ -252,10 +257,11 @@ class Scheduler:
         for p in reversed(t.placements):
             release(state, p)
         t.placements, t.running = (), False
+        state.freed()
 
     def _evict(self, state: ClusterState, t: TaskRecord) -> None:
         self._release_task(state, t)
-        state.pending[t.task_id] = None
+        state.add_pending(t)
 
     def _blocked_or_why(self, state: ClusterState, t: TaskRecord, now: int) -> Miss:
         if not self._may_start(state, t, now):
@@ -302,7 +308,7 @@ class Scheduler:
         for v in sorted(evicted, key=lambda v: v.seq):
             nodes = tuple(sorted({p.node_id for p in v.saved}))
             v.saved = v.placements = ()
-            state.pending[v.task_id] = None
+            state.add_pending(v)
             out.items.append(TaskPreempted(out.meta(v.correlation_id), v.task_id, t.task_id, nodes,
                                            f"priority {t.priority} task {t.task_id} needs the capacity"))
         return placed
@@ -334,24 +340,60 @@ class Scheduler:
 
     # ----- pending tasks, reservation, backfill ---------------------------------------------
     def _retry(self, state: ClusterState, out: _Out) -> None:
+        """Try the first `max_pending_retries` pending tasks in scheduling order (`fairness.order_key`).
+
+        A task in `state.stuck` missed since capacity was last freed and cannot fit before it is freed
+        again: it is not placed again, only its miss counts (for the reservation).
+        """
         if not state.pending:
             return
+        cfg = self.config
         now = out.cause.occurred_at
-        cap = fairness.capacity(state)
-        order = sorted((state.tasks[tid] for tid in state.pending),
-                       key=lambda t: fairness.order_key(state, t, now, self.config.aging_ms, cap,
-                                                        self.config.drf))
-        for t in order[: self.config.max_pending_retries]:
-            if t.task_id not in state.pending:
+        for task_id in self._first_pending(state, now):
+            if task_id not in state.pending:
                 continue
+            t = state.tasks[task_id]
             if not self._may_start(state, t, now):
                 continue
-            miss = self._try(state, t, now, out)
-            if miss is None:
-                continue
-            if (self.config.reservation and state.reservation is None
-                    and miss.reason in _RESOURCE_REASONS and now - t.submitted_at >= self.config.aging_ms):
+            lacks_resources = state.stuck.get(task_id)
+            if lacks_resources is None:
+                miss = self._try(state, t, now, out)
+                if miss is None:
+                    continue
+                lacks_resources = miss.reason in _RESOURCE_REASONS
+                self._remember_miss(state, t, miss)
+            if (cfg.reservation and state.reservation is None and lacks_resources
+                    and now - t.submitted_at >= cfg.aging_ms):
                 state.reservation = t.task_id
+
+    def _first_pending(self, state: ClusterState, now: int) -> list[str]:
+        cfg = self.config
+        cap = fairness.capacity(state) if cfg.drf else {}
+
+        def queue_priority(name: str) -> int:
+            q = state.queues.get(name)
+            return q.priority if q else 0
+
+        def share(name: str) -> float:
+            q = state.queues.get(name)
+            return fairness.dominant_share(q, cap) if (cfg.drf and q) else 0.0
+
+        return state.pending_order.first(cfg.max_pending_retries, now, cfg.aging_ms, queue_priority, share)
+
+    def _remember_miss(self, state: ClusterState, t: TaskRecord, miss: Miss) -> None:
+        """Mark t stuck when its miss cannot change until capacity is freed: one replica (a gang's greedy
+        placement can depend on scores), a reason that only freed capacity or a node change can lift,
+        no quota limit on its queue, and no reclaim of borrowed capacity (other queues start borrowing
+        without any capacity being freed). Priority preemption keeps this: new victims only hold capacity
+        taken since the miss."""
+        if miss.reason not in _MONOTONE_REASONS or sum(m.replicas for m in t.members) != 1:
+            return
+        q = state.queues[t.queue]
+        if any(limit is not None for limit in q.borrow_limit.values()):
+            return
+        if self.config.preemption and q.guaranteed:
+            return
+        state.stuck[t.task_id] = miss.reason in _RESOURCE_REASONS
 
     def _may_start(self, state: ClusterState, t: TaskRecord, now: int) -> bool:
         """Behind a reservation only tasks that end before the reserved task can start are backfilled."""
@@ -369,6 +411,9 @@ class Scheduler:
 
 _RESOURCE_REASONS = (PendingReason.INSUFFICIENT_RESOURCES, PendingReason.GANG_NOT_COLOCATABLE,
                      PendingReason.TOPOLOGY_UNSATISFIABLE)
+# reasons that stay true while no capacity is freed and no node or queue changes
+_MONOTONE_REASONS = (PendingReason.INSUFFICIENT_RESOURCES, PendingReason.GPU_MODEL_UNAVAILABLE,
+                     PendingReason.NO_NODES, PendingReason.NODES_UNHEALTHY)
 
 
 def reservation_start(state: ClusterState, r: TaskRecord) -> int | None:

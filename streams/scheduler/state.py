@@ -16,6 +16,7 @@ import numpy as np
 
 from .frag import F64, I64, B, ShapeKey, Workload
 from .model import Member, Placement, Topology
+from .pending import PendingIndex
 
 
 @dataclass
@@ -77,6 +78,9 @@ class ClusterState:
         self.capacity_version = 0  # bumped when a node's capacity, health or presence changes
         self.tasks: dict[str, TaskRecord] = {}
         self.pending: dict[str, None] = {}  # insertion-ordered set of pending task ids
+        # pending tasks tried since capacity was last freed whose miss cannot change before it is freed again
+        # (single replica, no quota limit, no reclaim): task id -> the miss was for lack of resources
+        self.stuck: dict[str, bool] = {}
         self.queues: dict[str, QueueRecord] = {}
         self.shape_counts: dict[ShapeKey, float] = {}
         self.workload_basis: dict[ShapeKey, float] = {}  # counts at the last refresh
@@ -88,6 +92,21 @@ class ClusterState:
         # derived, never snapshotted
         self.memo: dict[Any, Any] = {}
         self.workload: Workload | None = None
+        self.pending_order = PendingIndex()  # the pending tasks in scheduling order
+
+    # ----- pending tasks ------------------------------------------------------------------
+    def add_pending(self, t: TaskRecord) -> None:
+        self.pending[t.task_id] = None
+        self.pending_order.add(t)
+
+    def drop_pending(self, task_id: str) -> None:
+        self.pending.pop(task_id, None)
+        self.stuck.pop(task_id, None)
+        self.pending_order.discard(task_id)
+
+    def freed(self) -> None:
+        """Capacity was given back (or nodes or quotas changed): every pending task may fit again."""
+        self.stuck.clear()
 
     # ----- arrays -------------------------------------------------------------------------
     def _alloc(self, cap: int, g: int) -> None:
@@ -164,6 +183,7 @@ class ClusterState:
             "arrays": {k: getattr(self, k)[:n].tolist() for k in _ARRAYS},
             "tasks": [_task_dict(t) for t in self.tasks.values()],
             "pending": list(self.pending),
+            "stuck": [[tid, miss] for tid, miss in self.stuck.items()],
             "queues": [asdict(q) for q in self.queues.values()],
             "shape_counts": _counts_out(self.shape_counts),
             "workload_basis": _counts_out(self.workload_basis),
@@ -191,6 +211,8 @@ class ClusterState:
         s.version = int(s.node_version[: s.n].max()) if s.n else 0
         s.tasks = {d["task_id"]: _task_from(d) for d in snap["tasks"]}
         s.pending = dict.fromkeys(snap["pending"])
+        s.stuck = {tid: bool(miss) for tid, miss in snap.get("stuck", [])}  # absent before: retry everything
+        s.pending_order = PendingIndex(s.tasks[tid] for tid in s.pending)
         s.queues = {q["name"]: QueueRecord(**q) for q in snap["queues"]}
         s.shape_counts = _counts_in(snap["shape_counts"])
         s.workload_basis = _counts_in(snap["workload_basis"])
