@@ -8,10 +8,14 @@ type; when both are the same, resolution is skipped.
 
 Speed: per event the codec runs the generated code of the class: a type/rule check, then a
 straight-line Avro writer (byte-identical to fastavro's output, checked by the tests, about 3x
-faster); decoding uses a generated straight-line reader when the record was written with the
-current schema, and fastavro's schemaless reader with schema resolution (schemas parsed once
-per id) plus a generated from-dict function otherwise. Plans are cached per class and per schema
-id; caches are only ever filled with equal values, so sharing a codec between threads is safe.
+faster). Decoding looks up one closure per 5-byte header (magic byte + schema id): when the
+record was written with the current schema it runs the generated straight-line reader (table
+varints, nested records inline, objects filled without the frozen ``__init__``; it enforces
+the int/long ranges itself, so the decode-side check ``VCHK`` only holds the catalogue's field
+constraints), then the end check and the cross-field rules. Another writer schema goes through
+fastavro's schemaless reader with schema resolution (schemas parsed once per id), the generated
+from-dict function and the full check ``CHK``. Caches are only ever filled with equal values,
+so sharing a codec between threads is safe.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from fastavro import parse_schema, schemaless_reader
@@ -138,7 +143,7 @@ class EventCodec:
         self._validate_on_decode = validate_on_decode
         self._current: dict[str, _Parsed] = {}
         self._enc: dict[type, _EncodePlan] = {}
-        self._dec: dict[int, _DecodePlan] = {}
+        self._decoders: dict[bytes, Callable[[bytes], Event]] = {}  # by 5-byte header
 
     # ---- encoding
     def encode(self, event: Event) -> bytes:
@@ -175,47 +180,10 @@ class EventCodec:
     # ---- decoding
     def decode(self, data: bytes) -> Event:
         """Decode one framed record; raises DecodeError with a ``reason``."""
-        if len(data) < 5:
-            raise DecodeError("truncated", f"{len(data)} bytes; a framed record has at least 5")
-        if data[0] != MAGIC:
-            raise DecodeError("bad_magic", f"first byte is {data[0]}, not the Confluent magic byte 0")
-        sid = int.from_bytes(data[1:5], "big")
-        plan = self._dec.get(sid) or self._decode_plan(sid)
-        try:
-            if plan.read is not None:  # writer == reader: the generated reader builds the event directly
-                event, end = plan.read(data, 5)
-            else:
-                event, end = self._resolve(plan, data)
-        except DecodeError:
-            raise
-        except Exception as exc:  # IndexError, ValueError, UnicodeDecodeError, EOFError, struct.error, ...
-            detail = f"schema id {sid} ({plan.event_type}): {type(exc).__name__}: {exc}"
-            raise DecodeError("invalid_avro", detail) from exc
-        if end != len(data):
-            raise DecodeError("trailing_bytes", f"{len(data) - end} bytes after the {plan.event_type} record")
-        if self._validate_on_decode:
-            try:
-                plan.check(event)
-                if event.envelope.event_type != plan.event_type:
-                    _check_event_type(event, plan.event_type)
-                if plan.rule is not None:
-                    plan.rule(event)
-            except EventValidationError as exc:
-                raise DecodeError("invalid_event", f"{plan.event_type}: {exc}") from exc
-        return event  # type: ignore[no-any-return]
-
-    @staticmethod
-    def _resolve(plan: _DecodePlan, data: bytes) -> tuple[Any, int]:
-        """Another writer schema: fastavro resolves it against the current one."""
-        buf = io.BytesIO(data)
-        buf.seek(5)
-        record = schemaless_reader(buf, plan.writer, plan.reader)
-        if type(record) is not dict:
-            raise DecodeError("invalid_event", f"{plan.event_type}: the writer schema does not hold a record")
-        try:
-            return plan.from_dict(record), buf.tell()
-        except (KeyError, TypeError) as exc:
-            raise DecodeError("invalid_event", f"{plan.event_type}: {exc!r}") from exc
+        decoder = self._decoders.get(data[:5])  # magic byte + schema id: one look-up per record
+        if decoder is None:
+            decoder = self._decoder(data)
+        return decoder(data)
 
     def decode_many(self, datas: Sequence[bytes]) -> list[Event | DecodeError]:
         """Decode a batch; a record that fails yields its DecodeError in place (order kept)."""
@@ -227,6 +195,18 @@ class EventCodec:
             except DecodeError as exc:
                 out.append(exc)
         return out
+
+    def _decoder(self, data: bytes) -> Callable[[bytes], Event]:
+        """The decoder of the record's schema id (built once per id); raises DecodeError for bad framing."""
+        if len(data) < 5:
+            raise DecodeError("truncated", f"{len(data)} bytes; a framed record has at least 5")
+        if data[0] != MAGIC:
+            raise DecodeError("bad_magic", f"first byte is {data[0]}, not the Confluent magic byte 0")
+        sid = int.from_bytes(data[1:5], "big")
+        plan = self._decode_plan(sid)
+        decoder = _plan_decoder(plan, sid, self._validate_on_decode)
+        self._decoders[data[:5]] = decoder
+        return decoder
 
     def _decode_plan(self, sid: int) -> _DecodePlan:
         try:
@@ -243,11 +223,63 @@ class EventCodec:
             parsed_writer = current.schema if same else parse_schema(catalogue.stripped(writer))
         except Exception as exc:  # a registry schema fastavro cannot parse
             raise DecodeError("invalid_avro", f"writer schema {sid} does not parse: {exc}") from exc
-        plan = _DecodePlan(parsed_writer, None if same else current.schema,
+        return _DecodePlan(parsed_writer, None if same else current.schema,
                            gen.READ[event_type] if same else None, gen.DEC[event_type],
-                           gen.VCHK[event_type], RULES.get(event_type), event_type)
-        self._dec[sid] = plan
-        return plan
+                           # the generated reader guarantees types and ranges; fastavro's dicts do not
+                           gen.VCHK[event_type] if same else gen.CHK[event_type], RULES.get(event_type),
+                           event_type)
+
+
+def _plan_decoder(plan: _DecodePlan, sid: int, validate_on_decode: bool) -> Callable[[bytes], Event]:
+    """One closure per schema id: read (generated reader, or fastavro resolution for another writer
+    schema), check the end, validate. Everything it needs is bound once, nothing is looked up per record."""
+    read = plan.read or partial(_resolve, plan)
+    check, rule, event_type = plan.check, plan.rule, plan.event_type
+    where = f"schema id {sid} ({event_type})"
+
+    def decode(data: bytes) -> Event:
+        try:
+            event, end = read(data, 5)
+        except DecodeError:
+            raise
+        except Exception as exc:  # IndexError, ValueError, UnicodeDecodeError, EOFError, struct.error, ...
+            raise DecodeError("invalid_avro", f"{where}: {type(exc).__name__}: {exc}") from exc
+        if end != len(data):
+            raise _end_error(end, len(data), event_type)
+        if validate_on_decode:
+            try:
+                check(event)
+                if event.envelope.event_type != event_type:
+                    _check_event_type(event, event_type)
+                if rule is not None:
+                    rule(event)
+            except EventValidationError as exc:
+                raise DecodeError("invalid_event", f"{event_type}: {exc}") from exc
+        return event  # type: ignore[no-any-return]
+
+    return decode
+
+
+def _resolve(plan: _DecodePlan, data: bytes, start: int) -> tuple[Any, int]:
+    """Another writer schema: fastavro resolves it against the current one."""
+    buf = io.BytesIO(data)
+    buf.seek(start)
+    record = schemaless_reader(buf, plan.writer, plan.reader)
+    if type(record) is not dict:
+        raise DecodeError("invalid_event", f"{plan.event_type}: the writer schema does not hold a record")
+    try:
+        return plan.from_dict(record), buf.tell()
+    except (KeyError, TypeError) as exc:
+        raise DecodeError("invalid_event", f"{plan.event_type}: {exc!r}") from exc
+
+
+def _end_error(end: int, size: int, event_type: str) -> DecodeError:
+    """The reader stopped before the end (trailing bytes) or past it (a string or bytes length
+    beyond the data: the generated reader checks that once, here, not per field)."""
+    if end > size:
+        return DecodeError("invalid_avro", f"the {event_type} record needs {end - size} bytes more than the "
+                                           f"{size} there are (a length is out of range)")
+    return DecodeError("trailing_bytes", f"{size - end} bytes after the {event_type} record")
 
 
 # ---- JSON (CLI publish / tail)

@@ -1,0 +1,145 @@
+"""The generated readers: fast paths (fill objects, table varints, one end check) give exactly what
+fastavro reads, build genuine frozen instances, and refuse what does not fit the Avro types."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import struct
+from typing import Any
+
+import fastavro
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentic import events as ev
+from agentic.connectors.kafka import Consumed, _FillConsumed
+from agentic.events import _generated as gen
+from agentic.schemas import DecodeError, EventCodec, StaticSchemaIds, catalogue
+from agentic.schemas.samples import sample_event, sample_events
+
+INT = st.integers(-(2**31), 2**31 - 1)
+LONG = st.integers(-(2**63), 2**63 - 1)
+
+
+def _zz(n: int) -> bytes:
+    """Avro long encoding (zig-zag varint), written independently of the generated module."""
+    n = (n << 1) ^ (n >> 63) if -(2**63) <= n < 2**63 else n << 1
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _fastavro_event(event_type: str, data: bytes) -> Any:
+    schema = fastavro.parse_schema(catalogue.stripped(catalogue.resolved_schema(event_type)))
+    return gen.DEC[event_type](fastavro.schemaless_reader(io.BytesIO(data[5:]), schema, None))
+
+
+@pytest.mark.parametrize("name", sorted(gen.RECORD_CLASSES))
+def test_fill_classes_have_the_layout_of_their_dataclass(name: str) -> None:
+    cls = gen.RECORD_CLASSES[name]
+    fill = getattr(gen, f"_Fill_{cls.__name__}")
+    assert fill.__slots__ == cls.__slots__ == tuple(f.name for f in dataclasses.fields(cls))
+    assert cls.__bases__ == fill.__bases__ == (object,)
+
+
+def test_consumed_fill_has_the_layout_of_consumed() -> None:
+    assert _FillConsumed.__slots__ == Consumed.__slots__ == tuple(f.name for f in dataclasses.fields(Consumed))
+
+
+@pytest.mark.parametrize("event_type", catalogue.event_types())
+def test_decoded_events_are_genuine_frozen_instances(event_type: str) -> None:
+    codec = EventCodec(StaticSchemaIds())
+    event = sample_event(event_type, 3)
+    decoded = codec.decode(codec.encode(event))
+    assert type(decoded) is type(event) and type(decoded.envelope) is ev.Envelope
+    assert decoded == event and hash(decoded.envelope) == hash(event.envelope)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.envelope = event.envelope
+    assert dataclasses.replace(decoded) == event and dataclasses.asdict(decoded) == dataclasses.asdict(event)
+
+
+def test_every_sample_reads_as_fastavro_reads_it() -> None:
+    codec = EventCodec(StaticSchemaIds())
+    for event in sample_events(310, seed=11):
+        et = type(event).EVENT_TYPE
+        data = codec.encode(event)
+        assert gen.READ[et](data, 5) == (_fastavro_event(et, data), len(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(priority=INT, duration=st.none() | LONG, occurred_at=LONG, cpu=INT, memory=LONG,
+       names=st.lists(st.text(max_size=200), max_size=3))
+def test_reader_matches_fastavro_on_any_int_and_long(priority: int, duration: int | None, occurred_at: int,
+                                                     cpu: int, memory: int, names: list[str]) -> None:
+    """Values of any size and sign (the writer runs without validation): 1- to 10-byte varints."""
+    base = sample_event("TaskSubmitted", 1)
+    members = tuple(dataclasses.replace(base.members[0], name=n or "w", cpu_milli=cpu, memory_mib=memory)
+                    for n in names) or base.members
+    event = dataclasses.replace(base, priority=priority, expected_duration_ms=duration, members=members,
+                                envelope=dataclasses.replace(base.envelope, occurred_at=occurred_at))
+    data = gen.BYTES["TaskSubmitted"](event, b"\x00\x00\x00\x00\x01")
+    assert gen.READ["TaskSubmitted"](data, 5) == (event, len(data)) == (_fastavro_event("TaskSubmitted", data),
+                                                                         len(data))
+
+
+def _task_cancelled(reason_bytes: bytes) -> bytes:
+    """A framed TaskCancelled whose last field (reason, a string) is the given raw Avro bytes."""
+    codec = EventCodec(StaticSchemaIds())
+    event = sample_event("TaskCancelled", 1)
+    data = codec.encode(dataclasses.replace(event, reason="r"))
+    assert data.endswith(b"\x02r")
+    return bytes(data[:-2] + reason_bytes)
+
+
+@pytest.mark.parametrize(("tail", "reason", "text"), [
+    (_zz(40) + b"short", "invalid_avro", "bytes more than"),       # a length past the end of the data
+    (_zz(-3) + b"abc", "invalid_avro", "negative string length"),  # a negative length
+    (b"\x02r\x00", "trailing_bytes", "1 bytes after"),
+    (b"\x02\xff", "invalid_avro", "UnicodeDecodeError"),
+])
+def test_string_lengths_are_checked_once_at_the_end(tail: bytes, reason: str, text: str) -> None:
+    codec = EventCodec(StaticSchemaIds())
+    with pytest.raises(DecodeError) as info:
+        codec.decode(_task_cancelled(tail))
+    assert info.value.reason == reason and text in str(info.value)
+
+
+def _heartbeat_with_memory(varint: bytes) -> bytes:
+    """A framed NodeHeartbeat whose memory_used_mib (an Avro long) is the given raw varint."""
+    event = sample_event("NodeHeartbeat", 1)
+    head = gen.BYTES["NodeHeartbeat"](dataclasses.replace(event, memory_used_mib=0, gpu_utilization=()),
+                                      struct.pack(">bI", 0, StaticSchemaIds().id_for("NodeHeartbeat")))
+    assert head.endswith(b"\x00\x00")  # memory_used_mib = 0, then the empty array
+    return bytes(head[:-2] + varint + b"\x00")
+
+
+@pytest.mark.parametrize("varint", [
+    b"\xff" * 10 + b"\x01",            # 11 bytes
+    b"\xff" * 9 + b"\x7f",             # 10 bytes, more than 64 bits
+])
+def test_longs_beyond_64_bits_are_invalid_avro(varint: bytes) -> None:
+    with pytest.raises(DecodeError) as info:
+        EventCodec(StaticSchemaIds()).decode(_heartbeat_with_memory(varint))
+    assert info.value.reason == "invalid_avro" and "64 bits" in str(info.value)
+
+
+def test_longest_long_is_read() -> None:
+    event = EventCodec(StaticSchemaIds(), validate_on_decode=False).decode(_heartbeat_with_memory(_zz(-(2**63))))
+    assert isinstance(event, ev.NodeHeartbeat) and event.memory_used_mib == -(2**63)
+
+
+def test_ints_beyond_32_bits_are_invalid_avro() -> None:
+    """TaskSubmitted.priority is an Avro int: a varint holding 2**31 does not fit it."""
+    codec = EventCodec(StaticSchemaIds())
+    event = sample_event("TaskSubmitted", 1)
+    good = codec.encode(dataclasses.replace(event, priority=2**31 - 1))
+    assert codec.decode(good).priority == 2**31 - 1
+    bad = good.replace(_zz(2**31 - 1), _zz(2**31), 1)
+    with pytest.raises(DecodeError) as info:
+        codec.decode(bad)
+    assert info.value.reason == "invalid_avro" and "32 bits" in str(info.value)
