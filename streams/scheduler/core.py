@@ -347,12 +347,20 @@ class Scheduler:
         """
         if not state.pending:
             return
+        r = state.reservation
+        if r in state.stuck and not state.pending_order.any_timed:
+            return  # the reserved task cannot fit yet, and nobody else may start before it
         cfg = self.config
         now = out.cause.occurred_at
         for task_id in self._first_pending(state, now):
             if task_id not in state.pending:
                 continue
+            if task_id in state.stuck and (state.reservation is not None or not cfg.reservation):
+                continue  # not placed again, and its miss cannot take a reservation
             t = state.tasks[task_id]
+            if t.expected_duration_ms is None and state.reservation not in (None, task_id) \
+                    and state.reservation in state.tasks:
+                continue  # behind the reservation, and cannot be backfilled (`_may_start`)
             if not self._may_start(state, t, now):
                 continue
             lacks_resources = state.stuck.get(task_id)
@@ -368,7 +376,7 @@ class Scheduler:
 
     def _first_pending(self, state: ClusterState, now: int) -> list[str]:
         cfg = self.config
-        cap = fairness.capacity(state) if cfg.drf else {}
+        cap = fairness.capacity(state) if cfg.drf and len(state.queues) > 1 else {}
 
         def queue_priority(name: str) -> int:
             q = state.queues.get(name)
@@ -376,7 +384,7 @@ class Scheduler:
 
         def share(name: str) -> float:
             q = state.queues.get(name)
-            return fairness.dominant_share(q, cap) if (cfg.drf and q) else 0.0
+            return fairness.dominant_share(q, cap) if (cap and q) else 0.0
 
         return state.pending_order.first(cfg.max_pending_retries, now, cfg.aging_ms, queue_priority, share)
 

@@ -38,11 +38,17 @@ class PendingIndex:
     def __init__(self, tasks: Iterable[TaskRecord] = ()) -> None:
         self._groups: dict[GroupKey, _Group] = {}
         self._where: dict[str, tuple[GroupKey, Entry]] = {}
+        self._timed: set[str] = set()  # the tasks with an expected duration (they may be backfilled)
         for t in tasks:
             self.add(t)
 
     def __len__(self) -> int:
         return len(self._where)
+
+    @property
+    def any_timed(self) -> bool:
+        """Whether some pending task has an expected duration (only those can start behind a reservation)."""
+        return bool(self._timed)
 
     def add(self, t: TaskRecord) -> None:
         if t.task_id in self._where:
@@ -55,12 +61,15 @@ class PendingIndex:
             group.seq_sorted = False
         entries.insert(pos, entry)
         self._where[t.task_id] = (key, entry)
+        if t.expected_duration_ms is not None:
+            self._timed.add(t.task_id)
 
     def discard(self, task_id: str) -> None:
         found = self._where.pop(task_id, None)
         if found is None:
             return
         key, entry = found
+        self._timed.discard(task_id)
         group = self._groups[key]
         del group.entries[bisect_left(group.entries, entry)]
         if not group.entries:
@@ -69,6 +78,10 @@ class PendingIndex:
     def first(self, k: int, now: int, aging_ms: int, queue_priority: Callable[[str], int],
               share: Callable[[str], float]) -> list[str]:
         """The first ``k`` pending task ids in scheduling order at time ``now``."""
+        if len(self._groups) == 1:
+            ((queue, priority), group), = self._groups.items()
+            if group.seq_sorted:  # one group in seq order: its first k, whatever their keys
+                return [task_id for _, _, task_id in group.entries[:k]]
         candidates: list[tuple[OrderKey, str]] = []
         for (queue, priority), group in self._groups.items():
             base, dominant = priority + queue_priority(queue), share(queue)

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,7 @@ class SchedulerProcessor:
     def __post_init__(self) -> None:
         object.__setattr__(self, "core", Scheduler(self.config))  # derived from config: frozen dataclass idiom
 
-    @property
+    @cached_property  # read for every output record's headers: computed once (the config is frozen)
     def version(self) -> str:
         """Format, policy version and a digest of the settings that differ from the defaults.
 

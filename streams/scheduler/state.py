@@ -9,7 +9,7 @@ that behaves identically; the score memo is derived data and is not part of a sn
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -238,9 +238,13 @@ def _counts_in(rows: list[list[Any]]) -> dict[ShapeKey, float]:
     return {(int(r[0]), int(r[1]), int(r[2]), tuple(r[3])): float(r[4]) for r in rows}
 
 
+_MEMBER_FIELDS = tuple(f.name for f in fields(Member))
+_TASK_FIELDS = tuple(f.name for f in fields(TaskRecord) if f.name != "saved")
+
+
 def _task_dict(t: TaskRecord) -> dict[str, Any]:
-    d = {f: getattr(t, f) for f in t.__dataclass_fields__ if f != "saved"}
-    d["members"] = [asdict(m) for m in t.members]
+    d = {f: getattr(t, f) for f in _TASK_FIELDS}
+    d["members"] = [{f: getattr(m, f) for f in _MEMBER_FIELDS} for m in t.members]  # asdict: slow (deep copies)
     d["placements"] = [
         {
             "member": p.member, "replica": p.replica, "node_id": p.node_id,
