@@ -4,12 +4,15 @@ Measured path (what users run): validate + encode (Confluent-framed Avro) + send
 fetch + decode to typed events through `EventConsumer`. Baseline, in the same run and on the same broker:
 the same pre-encoded bytes produced and consumed by plain confluent-kafka, no encoding or decoding.
 Each side runs `rounds` times, alternating, and the best round of each counts (the machine is shared and
-noisy; alternating keeps drift from favouring one side).
+noisy; alternating keeps drift from favouring one side). Next to events/s (wall clock) the JSON gives CPU µs
+per event of this process (`time.process_time`, librdkafka's threads included) for each side, the figure to
+compare on a busy machine, and the load average before and after the run.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,9 +31,33 @@ from agentic.schemas.topics import key_for
 
 
 @dataclass(frozen=True, slots=True)
+class Timed:
+    """Wall-clock and CPU seconds spent on `events` records."""
+
+    wall_s: float
+    cpu_s: float
+    events: int
+
+    def __post_init__(self) -> None:
+        if self.events <= 0:
+            raise ValueError("no record was timed (all came in the first batch, before the clocks started); "
+                             "run with more --events")
+
+    @property
+    def per_s(self) -> float:
+        return self.events / self.wall_s
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_s / self.events * 1e6
+
+
+@dataclass(frozen=True, slots=True)
 class Round:
-    produce_s: float
-    consume_s: float
+    """One side (measured path or baseline) in one round."""
+
+    produce: Timed
+    consume: Timed
 
 
 def _topic(admin: AdminClient, name: str, partitions: int) -> str:
@@ -40,51 +67,52 @@ def _topic(admin: AdminClient, name: str, partitions: int) -> str:
     return name
 
 
-def _produce_events(raw: RawProducer, codec: EventCodec, topic: str, events: Sequence[Any]) -> float:
-    start = time.perf_counter()
+def _produce_events(raw: RawProducer, codec: EventCodec, topic: str, events: Sequence[Any]) -> Timed:
+    start, cpu = time.perf_counter(), time.process_time()
     for event in events:
         raw.send(topic, key_for(event), codec.encode(event))
     raw.flush()
-    return time.perf_counter() - start
+    return Timed(time.perf_counter() - start, time.process_time() - cpu, len(events))
 
 
-def _produce_raw(raw: RawProducer, topic: str, records: Sequence[tuple[bytes, bytes]]) -> float:
-    start = time.perf_counter()
+def _produce_raw(raw: RawProducer, topic: str, records: Sequence[tuple[bytes, bytes]]) -> Timed:
+    start, cpu = time.perf_counter(), time.process_time()
     for key, value in records:
         raw.send(topic, key, value)
     raw.flush()
-    return time.perf_counter() - start
+    return Timed(time.perf_counter() - start, time.process_time() - cpu, len(records))
 
 
-def _consume_events(bootstrap: str, codec: EventCodec, topic: str, n: int) -> float:
-    """Fetch + decode through the consumer users run. The clock starts at the first batch, as for the
-    baseline, so that joining the group is not counted on either side."""
+def _consume_events(bootstrap: str, codec: EventCodec, topic: str, n: int) -> Timed:
+    """Fetch + decode through the consumer users run. The clocks start once the first batch is in, as
+    for the baseline, so that joining the group is not counted on either side; only the records
+    fetched after that count."""
     consumer = EventConsumer(bootstrap, f"bench-{uuid.uuid4()}", [topic], codec, None)
     try:
-        got, start = 0, 0.0
+        got, first, start, cpu = 0, 0, 0.0, 0.0
         while got < n:
             batch = consumer.poll(max_records=10_000, timeout=1.0)
-            if batch and not start:
-                start = time.perf_counter()
             got += len(batch)
-        return time.perf_counter() - start
+            if batch and not start:
+                start, cpu, first = time.perf_counter(), time.process_time(), got
+        return Timed(time.perf_counter() - start, time.process_time() - cpu, got - first)
     finally:
         consumer.close()
 
 
-def _consume_raw(bootstrap: str, topic: str, n: int) -> float:
+def _consume_raw(bootstrap: str, topic: str, n: int) -> Timed:
     config = {**consumer_config(bootstrap, f"bench-{uuid.uuid4()}", from_beginning=True),
               "enable.partition.eof": False}
     consumer = Consumer(config)
     consumer.subscribe([topic])
     try:
-        got, start = 0, 0.0
+        got, first, start, cpu = 0, 0, 0.0, 0.0
         while got < n:
             batch = consumer.consume(10_000, 1.0)
-            if batch and not start:
-                start = time.perf_counter()
             got += sum(1 for m in batch if m.error() is None and m.value() is not None)
-        return time.perf_counter() - start
+            if got and not start:
+                start, cpu, first = time.perf_counter(), time.process_time(), got
+        return Timed(time.perf_counter() - start, time.process_time() - cpu, got - first)
     finally:
         consumer.close()
 
@@ -99,6 +127,7 @@ def run(settings: Settings, n_events: int, rounds: int = 2, partitions: int = 3,
     created: list[str] = []
     measured: list[Round] = []
     baseline: list[Round] = []
+    load_before = os.getloadavg()[0]
     try:
         for i in range(rounds):
             base_topic = _topic(admin, f"agentic.bench.{run_id}.raw{i}", partitions)
@@ -113,24 +142,34 @@ def run(settings: Settings, n_events: int, rounds: int = 2, partitions: int = 3,
         if created:
             for future in admin.delete_topics(created).values():
                 future.result()
-    return report(n_events, measured, baseline, sum(len(v) for _, v in records) / max(1, n_events), partitions)
+    out = report(n_events, measured, baseline, sum(len(v) for _, v in records) / max(1, n_events), partitions)
+    out["load_average_before"], out["load_average_after"] = round(load_before, 2), round(os.getloadavg()[0], 2)
+    return out
 
 
 def report(n: int, measured: Sequence[Round], baseline: Sequence[Round], mean_bytes: float,
            partitions: int) -> dict[str, Any]:
-    def best(rounds: Sequence[Round], attr: str) -> float:
-        return round(n / min(float(getattr(r, attr)) for r in rounds), 1)
+    """The best round of each side and stage: events/s by wall clock, and CPU µs per event."""
+    def best(rounds: Sequence[Round], stage: str) -> float:
+        return round(max(float(getattr(r, stage).per_s) for r in rounds), 1)
 
-    out = {
+    def cpu_us(rounds: Sequence[Round], stage: str) -> float:
+        return round(min(float(getattr(r, stage).cpu_us) for r in rounds), 2)
+
+    out: dict[str, Any] = {
         "events": n,
         "rounds": len(measured),
         "partitions": partitions,
         "mean_value_bytes": round(mean_bytes, 1),
-        "produce_events_per_s": best(measured, "produce_s"),
-        "consume_events_per_s": best(measured, "consume_s"),
-        "baseline_produce_events_per_s": best(baseline, "produce_s"),
-        "baseline_consume_events_per_s": best(baseline, "consume_s"),
+        "produce_events_per_s": best(measured, "produce"),
+        "consume_events_per_s": best(measured, "consume"),
+        "baseline_produce_events_per_s": best(baseline, "produce"),
+        "baseline_consume_events_per_s": best(baseline, "consume"),
     }
     out["produce_ratio"] = round(out["produce_events_per_s"] / out["baseline_produce_events_per_s"], 3)
     out["consume_ratio"] = round(out["consume_events_per_s"] / out["baseline_consume_events_per_s"], 3)
+    for side, rounds in (("", measured), ("baseline_", baseline)):
+        out[f"{side}produce_cpu_us_per_event"] = cpu_us(rounds, "produce")
+        out[f"{side}consume_cpu_us_per_event"] = cpu_us(rounds, "consume")
+    out["consume_timed_events"] = min(r.consume.events for r in measured)
     return out
