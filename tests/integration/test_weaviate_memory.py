@@ -16,6 +16,7 @@ import pytest
 from agentic.config import Settings
 from agentic.connectors.embeddings import HashingEmbedder, WordLlamaEmbedder
 from agentic.connectors.weaviate import (
+    SCHEMA_VERSION,
     MemoryRecord,
     MemoryStoreError,
     SearchQuery,
@@ -159,7 +160,7 @@ def test_alias_swap_moves_readers_to_a_new_version(store: WeaviateMemoryStore) -
     vec = tuple(float(x) for x in emb.embed(["hello world"])[0])
     v1 = store.current_target()
     assert store.upsert([MemoryRecord("acme", "old", "a", "s", "EPISODIC", "hello world", vec, 1, 0.5)]).ok
-    v2 = store.create_version(2)
+    v2 = store.create_version(SCHEMA_VERSION + 1)
     assert store.upsert([MemoryRecord("acme", "new", "a", "s", "EPISODIC", "hello world", vec, 1, 0.5)],
                         target=v2).ok
     query = SearchQuery("acme", "hello", vec, k=5)
