@@ -115,6 +115,7 @@ class _DecodePlan:
     writer: Any
     reader: Any | None  # None when writer == reader: no resolution needed
     read: Callable[[bytes, int], tuple[Any, int]] | None  # generated reader, when writer == reader
+    readv: Callable[[bytes, int], tuple[Any, int]] | None  # the same with the field constraints checked
     from_dict: Callable[[dict[str, Any]], Any]
     check: Callable[[Any], None]
     rule: Callable[[Any], None] | None
@@ -224,15 +225,23 @@ class EventCodec:
         except Exception as exc:  # a registry schema fastavro cannot parse
             raise DecodeError("invalid_avro", f"writer schema {sid} does not parse: {exc}") from exc
         return _DecodePlan(parsed_writer, None if same else current.schema,
-                           gen.READ[event_type] if same else None, gen.DEC[event_type],
+                           gen.READ[event_type] if same else None, gen.READV[event_type] if same else None,
+                           gen.DEC[event_type],
                            # the generated reader guarantees types and ranges; fastavro's dicts do not
                            gen.VCHK[event_type] if same else gen.CHK[event_type], RULES.get(event_type),
                            event_type)
 
 
 def _plan_decoder(plan: _DecodePlan, sid: int, validate_on_decode: bool) -> Callable[[bytes], Event]:
-    """One closure per schema id: read (generated reader, or fastavro resolution for another writer
-    schema), check the end, validate. Everything it needs is bound once, nothing is looked up per record."""
+    """One closure per schema id, everything it needs bound once, nothing looked up per record."""
+    if plan.readv is not None and validate_on_decode:
+        return _checked_decoder(plan, plan.readv, _canonical_decoder(plan, sid, True), plan.event_type)
+    return _canonical_decoder(plan, sid, validate_on_decode)
+
+
+def _canonical_decoder(plan: _DecodePlan, sid: int, validate_on_decode: bool) -> Callable[[bytes], Event]:
+    """Read (the generated reader, or fastavro resolution for another writer schema), check the end,
+    then validate: ``VCHK``/``CHK`` for the field constraints, the event type, the cross-field rule."""
     read = plan.read or partial(_resolve, plan)
     check, rule, event_type = plan.check, plan.rule, plan.event_type
     where = f"schema id {sid} ({event_type})"
@@ -253,6 +262,30 @@ def _plan_decoder(plan: _DecodePlan, sid: int, validate_on_decode: bool) -> Call
                     _check_event_type(event, event_type)
                 if rule is not None:
                     rule(event)
+            except EventValidationError as exc:
+                raise DecodeError("invalid_event", f"{event_type}: {exc}") from exc
+        return event  # type: ignore[no-any-return]
+
+    return decode
+
+
+def _checked_decoder(plan: _DecodePlan, readv: Callable[[bytes, int], tuple[Any, int]],
+                     canonical: Callable[[bytes], Event], event_type: str) -> Callable[[bytes], Event]:
+    """The fast path: the checked reader tests the field constraints as it reads (no second walk over
+    the event). Any failure is handed to the canonical decoder, which finds and words the same error
+    (structure first, then the end, then the first broken constraint by path and rule)."""
+    rule = plan.rule
+
+    def decode(data: bytes) -> Event:
+        try:
+            event, end = readv(data, 5)
+        except Exception:  # gen.Refused, or bytes that are not this record: let the canonical path say why
+            return canonical(data)
+        if end != len(data) or event.envelope.event_type != event_type:
+            return canonical(data)
+        if rule is not None:
+            try:
+                rule(event)
             except EventValidationError as exc:
                 raise DecodeError("invalid_event", f"{event_type}: {exc}") from exc
         return event  # type: ignore[no-any-return]

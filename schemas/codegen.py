@@ -95,11 +95,17 @@ def _item(var: str, key: str) -> str:
     return f"{var}[{key!r}]"
 
 
+def _constraints(f: dict[str, Any]) -> dict[str, Any]:
+    """The catalogue constraints of a field (see `CONSTRAINT_KEYS`)."""
+    return {k: f[k] for k in CONSTRAINT_KEYS if k in f}
+
+
 class Gen:
     def __init__(self, named: Named) -> None:
         self.named = named
         self.tmp = 0
         self.prefix = "chk"
+        self.checked = False  # True while generating a checked reader (_readv_)
 
     def fresh(self, base: str) -> str:
         self.tmp += 1
@@ -311,37 +317,68 @@ class Gen:
         return [f"{ind}{n} = _LEN[d[p]]", f"{ind}if {n} < 0:", f"{ind}    {n}, p = _rlen(d, p)",
                 f"{ind}else:", f"{ind}    p += 1"]
 
-    def rd(self, v: str, t: Any, ind: str) -> list[str]:
+    def refuse(self, x: str, c: dict[str, Any], ind: str) -> list[str]:
+        """In the checked reader: the field constraints of value `x`, one `if`, raising `Refused` (the
+        codec then re-reads the record to report the error as `_vchk_` words it, path and rule)."""
+        if not self.checked:
+            return []
+        conds = []
+        if "minimum" in c:
+            conds.append(f"{x} < {c['minimum']!r}")
+        if "maximum" in c:
+            conds.append(f"{x} > {c['maximum']!r}")
+        if "exclusiveMinimum" in c:
+            conds.append(f"{x} <= {c['exclusiveMinimum']!r}")
+        if "minLength" in c:
+            conds.append(f"not {x}" if c["minLength"] == 1 else f"len({x}) < {c['minLength']}")
+        if "allowed" in c:
+            conds.append(f"{x} not in {tuple(c['allowed'])!r}")
+        if c.get("format") == "uuid":
+            conds.append(f"_UUID.fullmatch({x}) is None")
+        elif c.get("format") == "json":
+            conds.append(f"not _is_json({x})")
+        return [f"{ind}if {' or '.join(conds)}:", f"{ind}    raise Refused"] if conds else []
+
+    def rd(self, v: str, t: Any, ind: str, c: dict[str, Any] | None = None) -> list[str]:
+        c = c or {}
         inner = _nullable(t)
         if inner is not None:
             b = self.fresh("u")
             return [f"{ind}{b} = d[p]", f"{ind}p += 1", f"{ind}if {b} == 0:", f"{ind}    {v} = None",
-                    f"{ind}elif {b} == 2:", *self.rd(v, inner, ind + "    "), f"{ind}else:",
+                    f"{ind}elif {b} == 2:", *self.rd(v, inner, ind + "    ", c), f"{ind}else:",
                     f"{ind}    raise ValueError(f'union branch index {{{b}}} out of range')"]
         if isinstance(t, dict):
-            return self.rd_block(v, t, ind)
+            return self.rd_block(v, t, ind, c)
         if t in self.named.records:
             return self.rd_record(v, t, ind)
         if t in self.named.enums:
             i = self.fresh("e")
             return [*self.rd_varint(i, ind, "_rint"), f"{ind}if {i} < 0:",
                     f"{ind}    raise ValueError('negative enum index')", f"{ind}{v} = _ESYM_{_short(t)}[{i}]"]
+        checks = self.refuse("{x}", c, ind)
+        direct = v.isidentifier() or not checks  # read straight into the target, or into a local first
+        x = v if v.isidentifier() else self.fresh("x")
+        if direct:
+            x = v
+        checks = [line.replace("{x}", x) for line in checks]
+        store = [] if x == v else [f"{ind}{v} = {x}"]
         if t in ("int", "long"):
-            if v.isidentifier():
-                return self.rd_varint(v, ind, "_rint" if t == "int" else "_rlong")
-            x = self.fresh("i")
-            return [*self.rd_varint(x, ind, "_rint" if t == "int" else "_rlong"), f"{ind}{v} = {x}"]
+            if not v.isidentifier() and direct:
+                x = self.fresh("i")
+                store = [f"{ind}{v} = {x}"]
+            return [*self.rd_varint(x, ind, "_rint" if t == "int" else "_rlong"), *checks, *store]
         if t in ("string", "bytes"):
             n, e = self.fresh("n"), self.fresh("e")
             tail = ".decode()" if t == "string" else ""
-            return [*self.rd_len(n, ind), f"{ind}{e} = p + {n}", f"{ind}{v} = d[p:{e}]{tail}", f"{ind}p = {e}"]
+            return [*self.rd_len(n, ind), f"{ind}{e} = p + {n}", f"{ind}{x} = d[p:{e}]{tail}", f"{ind}p = {e}",
+                    *checks, *store]
         if t in ("double", "float"):
             size, fn = (8, "_unpack_d") if t == "double" else (4, "_unpack_f")
-            return [f"{ind}{v} = {fn}(d, p)[0]", f"{ind}p += {size}"]
+            return [f"{ind}{x} = {fn}(d, p)[0]", f"{ind}p += {size}", *checks, *store]
         if t == "boolean":
             b = self.fresh("b")
             return [f"{ind}{b} = d[p]", f"{ind}p += 1", f"{ind}if {b} > 1:",
-                    f"{ind}    raise ValueError('boolean byte is not 0 or 1')", f"{ind}{v} = {b} == 1"]
+                    f"{ind}    raise ValueError('boolean byte is not 0 or 1')", f"{ind}{x} = {b} == 1", *checks, *store]
         raise SystemExit(f"cannot generate a reader for {t!r}")
 
     def rd_record(self, v: str, t: str, ind: str) -> list[str]:
@@ -350,13 +387,15 @@ class Gen:
         o = self.fresh("o")
         out = [f"{ind}{o} = _fill(_Fill_{n})"]
         for f in self.named.records[t]["fields"]:
-            out += self.rd(f"{o}.{f['name']}", f["type"], ind)
+            out += self.rd(f"{o}.{f['name']}", f["type"], ind, _constraints(f))
         return [*out, f"{ind}{o}.__class__ = {n}", f"{ind}{v} = {o}"]
 
-    def rd_block(self, v: str, t: dict[str, Any], ind: str) -> list[str]:
-        """Arrays and maps: blocks of (count[, byte size when count < 0], items) until count 0."""
+    def rd_block(self, v: str, t: dict[str, Any], ind: str, c: dict[str, Any]) -> list[str]:
+        """Arrays and maps: blocks of (count[, byte size when count < 0], items) until count 0.
+        `c` holds the field's constraints: ``minItems`` for the array, the others for each item (value)."""
         acc, n, y, size = self.fresh("acc"), self.fresh("n"), self.fresh("v"), self.fresh("_size")
         is_array = t["type"] == "array"
+        sub = {k: val for k, val in c.items() if k != "minItems"}
         out = [f"{ind}{acc}: Any = {'[]' if is_array else '{}'}", f"{ind}while True:",
                *self.rd_varint(n, ind + "    ", "_rlong"), f"{ind}    if {n} == 0:", f"{ind}        break",
                f"{ind}    if {n} < 0:", f"{ind}        {n} = -{n}", *self.rd_varint(size, ind + "        ", "_rlong")]
@@ -364,12 +403,17 @@ class Gen:
         if is_array and t["items"] in ("double", "float"):
             code, width = ("d", 8) if t["items"] == "double" else ("f", 4)
             out += [f"{ind}    {acc}.extend(_unpack_from(f'<{{{n}}}{code}', d, p))", f"{ind}    p += {width} * {n}"]
+            checks = self.refuse(y, sub, ind + "    ")
+            if checks:
+                out += [f"{ind}for {y} in {acc}:", *checks]
         elif is_array:
-            out += [f"{ind}    for _ in range({n}):", *self.rd(y, t["items"], inner), f"{inner}{acc}.append({y})"]
+            out += [f"{ind}    for _ in range({n}):", *self.rd(y, t["items"], inner, sub), f"{inner}{acc}.append({y})"]
         else:
             k = self.fresh("k")
-            out += [f"{ind}    for _ in range({n}):", *self.rd(k, "string", inner), *self.rd(y, t["values"], inner),
-                    f"{inner}{acc}[{k}] = {y}"]
+            out += [f"{ind}    for _ in range({n}):", *self.rd(k, "string", inner),
+                    *self.rd(y, t["values"], inner, sub), f"{inner}{acc}[{k}] = {y}"]
+        if self.checked and "minItems" in c:
+            out += [f"{ind}if len({acc}) < {c['minItems']}:", f"{ind}    raise Refused"]
         return [*out, f"{ind}{v} = {f'tuple({acc})' if is_array else acc}"]
 
     # ---- one record
@@ -418,6 +462,13 @@ class Gen:
         for f in fields:
             out += self.rd(f"o.{f['name']}", f["type"], "    ")
         out += [f"    o.__class__ = {n}", "    return o, p"]
+        if is_event:  # the reader with the field constraints checked as values are read (_vchk_'s rules)
+            self.checked = True
+            out += ["", "", f"def _readv_{n}(d: bytes, p: int) -> tuple[{n}, int]:", f"    o = _fill(_Fill_{n})"]
+            for f in fields:
+                out += self.rd(f"o.{f['name']}", f["type"], "    ", _constraints(f))
+            out += [f"    o.__class__ = {n}", "    return o, p"]
+            self.checked = False
         for prefix in ("chk", "vchk"):
             self.prefix = prefix
             out += ["", "", f"def _{prefix}_{n}(o: {n}) -> None:"]
@@ -536,6 +587,11 @@ def _is_json(text: str) -> bool:
     return True
 
 
+class Refused(Exception):  # a signal inside the codec, never seen by users
+    """Raised by a checked reader (``READV``) when a value breaks a field constraint; the codec
+    then reads the record again with ``READ`` and ``VCHK`` to report the error by path and rule."""
+
+
 def _type_error(path: str, value: object, expected: str) -> EventValidationError:
     return EventValidationError(path, "type", f"must be {expected}, got {type(value).__name__} {value!r:.60}")
 
@@ -576,6 +632,7 @@ def generate() -> str:
     out += ["__all__ = [", *[f"    {n!r}," for n in public], "]"]
     for kind in ("enc", "dec", "chk", "vchk", "bytes", "read"):
         out += [f"{kind.upper()}: dict[str, Any] = {{", *[f"    {r!r}: _{kind}_{r}," for r in recs], "}"]
+    out += ["READV: dict[str, Any] = {", *[f"    {et!r}: _readv_{et}," for et in events], "}"]
     return "\n".join(out) + "\n"
 
 

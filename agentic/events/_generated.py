@@ -101,6 +101,11 @@ def _is_json(text: str) -> bool:
     return True
 
 
+class Refused(Exception):  # a signal inside the codec, never seen by users
+    """Raised by a checked reader (``READV``) when a value breaks a field constraint; the codec
+    then reads the record again with ``READ`` and ``VCHK`` to report the error by path and rule."""
+
+
 def _type_error(path: str, value: object, expected: str) -> EventValidationError:
     return EventValidationError(path, "type", f"must be {expected}, got {type(value).__name__} {value!r:.60}")
 
@@ -444,67 +449,67 @@ class _Fill_Envelope:
 
 def _read_Envelope(d: bytes, p: int) -> tuple[Envelope, int]:
     o = _fill(_Fill_Envelope)
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    n16 = _LEN[d[p]]
+    if n16 < 0:
+        n16, p = _rlen(d, p)
     else:
         p += 1
-    e16 = p + n15
-    o.event_id = d[p:e16].decode()
-    p = e16
-    n17 = _LEN[d[p]]
-    if n17 < 0:
-        n17, p = _rlen(d, p)
+    e17 = p + n16
+    o.event_id = d[p:e17].decode()
+    p = e17
+    n19 = _LEN[d[p]]
+    if n19 < 0:
+        n19, p = _rlen(d, p)
     else:
         p += 1
-    e18 = p + n17
-    o.event_type = d[p:e18].decode()
-    p = e18
-    i19 = _ZZ[d[p]]
-    if i19 is None:
-        i19, p = _rlong(d, p)
+    e20 = p + n19
+    o.event_type = d[p:e20].decode()
+    p = e20
+    i22 = _ZZ[d[p]]
+    if i22 is None:
+        i22, p = _rlong(d, p)
     else:
         p += 1
-    o.occurred_at = i19
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
-    else:
-        p += 1
-    e21 = p + n20
-    o.tenant = d[p:e21].decode()
-    p = e21
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
-    else:
-        p += 1
-    e23 = p + n22
-    o.source = d[p:e23].decode()
-    p = e23
+    o.occurred_at = i22
     n24 = _LEN[d[p]]
     if n24 < 0:
         n24, p = _rlen(d, p)
     else:
         p += 1
     e25 = p + n24
-    o.correlation_id = d[p:e25].decode()
+    o.tenant = d[p:e25].decode()
     p = e25
-    u26 = d[p]
+    n27 = _LEN[d[p]]
+    if n27 < 0:
+        n27, p = _rlen(d, p)
+    else:
+        p += 1
+    e28 = p + n27
+    o.source = d[p:e28].decode()
+    p = e28
+    n30 = _LEN[d[p]]
+    if n30 < 0:
+        n30, p = _rlen(d, p)
+    else:
+        p += 1
+    e31 = p + n30
+    o.correlation_id = d[p:e31].decode()
+    p = e31
+    u32 = d[p]
     p += 1
-    if u26 == 0:
+    if u32 == 0:
         o.causation_id = None
-    elif u26 == 2:
-        n27 = _LEN[d[p]]
-        if n27 < 0:
-            n27, p = _rlen(d, p)
+    elif u32 == 2:
+        n34 = _LEN[d[p]]
+        if n34 < 0:
+            n34, p = _rlen(d, p)
         else:
             p += 1
-        e28 = p + n27
-        o.causation_id = d[p:e28].decode()
-        p = e28
+        e35 = p + n34
+        o.causation_id = d[p:e35].decode()
+        p = e35
     else:
-        raise ValueError(f'union branch index {u26} out of range')
+        raise ValueError(f'union branch index {u32} out of range')
     o.__class__ = Envelope
     return o, p
 
@@ -681,137 +686,300 @@ class _Fill_MemoryAccessed:
 def _read_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
     o = _fill(_Fill_MemoryAccessed)
     o14 = _fill(_Fill_Envelope)
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    n16 = _LEN[d[p]]
+    if n16 < 0:
+        n16, p = _rlen(d, p)
     else:
         p += 1
-    e16 = p + n15
-    o14.event_id = d[p:e16].decode()
-    p = e16
-    n17 = _LEN[d[p]]
-    if n17 < 0:
-        n17, p = _rlen(d, p)
+    e17 = p + n16
+    o14.event_id = d[p:e17].decode()
+    p = e17
+    n19 = _LEN[d[p]]
+    if n19 < 0:
+        n19, p = _rlen(d, p)
     else:
         p += 1
-    e18 = p + n17
-    o14.event_type = d[p:e18].decode()
-    p = e18
-    i19 = _ZZ[d[p]]
-    if i19 is None:
-        i19, p = _rlong(d, p)
+    e20 = p + n19
+    o14.event_type = d[p:e20].decode()
+    p = e20
+    i22 = _ZZ[d[p]]
+    if i22 is None:
+        i22, p = _rlong(d, p)
     else:
         p += 1
-    o14.occurred_at = i19
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
-    else:
-        p += 1
-    e21 = p + n20
-    o14.tenant = d[p:e21].decode()
-    p = e21
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
-    else:
-        p += 1
-    e23 = p + n22
-    o14.source = d[p:e23].decode()
-    p = e23
+    o14.occurred_at = i22
     n24 = _LEN[d[p]]
     if n24 < 0:
         n24, p = _rlen(d, p)
     else:
         p += 1
     e25 = p + n24
-    o14.correlation_id = d[p:e25].decode()
+    o14.tenant = d[p:e25].decode()
     p = e25
-    u26 = d[p]
+    n27 = _LEN[d[p]]
+    if n27 < 0:
+        n27, p = _rlen(d, p)
+    else:
+        p += 1
+    e28 = p + n27
+    o14.source = d[p:e28].decode()
+    p = e28
+    n30 = _LEN[d[p]]
+    if n30 < 0:
+        n30, p = _rlen(d, p)
+    else:
+        p += 1
+    e31 = p + n30
+    o14.correlation_id = d[p:e31].decode()
+    p = e31
+    u32 = d[p]
     p += 1
-    if u26 == 0:
+    if u32 == 0:
         o14.causation_id = None
-    elif u26 == 2:
-        n27 = _LEN[d[p]]
-        if n27 < 0:
-            n27, p = _rlen(d, p)
-        else:
-            p += 1
-        e28 = p + n27
-        o14.causation_id = d[p:e28].decode()
-        p = e28
-    else:
-        raise ValueError(f'union branch index {u26} out of range')
-    o14.__class__ = Envelope
-    o.envelope = o14
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
-    else:
-        p += 1
-    e30 = p + n29
-    o.memory_id = d[p:e30].decode()
-    p = e30
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
-    else:
-        p += 1
-    e32 = p + n31
-    o.agent_id = d[p:e32].decode()
-    p = e32
-    u33 = d[p]
-    p += 1
-    if u33 == 0:
-        o.session_id = None
-    elif u33 == 2:
+    elif u32 == 2:
         n34 = _LEN[d[p]]
         if n34 < 0:
             n34, p = _rlen(d, p)
         else:
             p += 1
         e35 = p + n34
-        o.session_id = d[p:e35].decode()
+        o14.causation_id = d[p:e35].decode()
         p = e35
     else:
-        raise ValueError(f'union branch index {u33} out of range')
-    u36 = d[p]
+        raise ValueError(f'union branch index {u32} out of range')
+    o14.__class__ = Envelope
+    o.envelope = o14
+    n37 = _LEN[d[p]]
+    if n37 < 0:
+        n37, p = _rlen(d, p)
+    else:
+        p += 1
+    e38 = p + n37
+    o.memory_id = d[p:e38].decode()
+    p = e38
+    n40 = _LEN[d[p]]
+    if n40 < 0:
+        n40, p = _rlen(d, p)
+    else:
+        p += 1
+    e41 = p + n40
+    o.agent_id = d[p:e41].decode()
+    p = e41
+    u42 = d[p]
     p += 1
-    if u36 == 0:
+    if u42 == 0:
+        o.session_id = None
+    elif u42 == 2:
+        n44 = _LEN[d[p]]
+        if n44 < 0:
+            n44, p = _rlen(d, p)
+        else:
+            p += 1
+        e45 = p + n44
+        o.session_id = d[p:e45].decode()
+        p = e45
+    else:
+        raise ValueError(f'union branch index {u42} out of range')
+    u46 = d[p]
+    p += 1
+    if u46 == 0:
         o.query = None
-    elif u36 == 2:
-        n37 = _LEN[d[p]]
-        if n37 < 0:
-            n37, p = _rlen(d, p)
+    elif u46 == 2:
+        n48 = _LEN[d[p]]
+        if n48 < 0:
+            n48, p = _rlen(d, p)
         else:
             p += 1
-        e38 = p + n37
-        o.query = d[p:e38].decode()
-        p = e38
+        e49 = p + n48
+        o.query = d[p:e49].decode()
+        p = e49
     else:
-        raise ValueError(f'union branch index {u36} out of range')
-    u39 = d[p]
+        raise ValueError(f'union branch index {u46} out of range')
+    u50 = d[p]
     p += 1
-    if u39 == 0:
+    if u50 == 0:
         o.rank = None
-    elif u39 == 2:
-        i40 = _ZZ[d[p]]
-        if i40 is None:
-            i40, p = _rint(d, p)
+    elif u50 == 2:
+        i52 = _ZZ[d[p]]
+        if i52 is None:
+            i52, p = _rint(d, p)
         else:
             p += 1
-        o.rank = i40
+        o.rank = i52
     else:
-        raise ValueError(f'union branch index {u39} out of range')
-    u41 = d[p]
+        raise ValueError(f'union branch index {u50} out of range')
+    u53 = d[p]
     p += 1
-    if u41 == 0:
+    if u53 == 0:
         o.score = None
-    elif u41 == 2:
+    elif u53 == 2:
         o.score = _unpack_d(d, p)[0]
         p += 8
     else:
-        raise ValueError(f'union branch index {u41} out of range')
+        raise ValueError(f'union branch index {u53} out of range')
+    o.__class__ = MemoryAccessed
+    return o, p
+
+
+def _readv_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
+    o = _fill(_Fill_MemoryAccessed)
+    o55 = _fill(_Fill_Envelope)
+    n57 = _LEN[d[p]]
+    if n57 < 0:
+        n57, p = _rlen(d, p)
+    else:
+        p += 1
+    e58 = p + n57
+    x56 = d[p:e58].decode()
+    p = e58
+    if _UUID.fullmatch(x56) is None:
+        raise Refused
+    o55.event_id = x56
+    n60 = _LEN[d[p]]
+    if n60 < 0:
+        n60, p = _rlen(d, p)
+    else:
+        p += 1
+    e61 = p + n60
+    x59 = d[p:e61].decode()
+    p = e61
+    if not x59:
+        raise Refused
+    o55.event_type = x59
+    x62 = _ZZ[d[p]]
+    if x62 is None:
+        x62, p = _rlong(d, p)
+    else:
+        p += 1
+    if x62 < 0:
+        raise Refused
+    o55.occurred_at = x62
+    n64 = _LEN[d[p]]
+    if n64 < 0:
+        n64, p = _rlen(d, p)
+    else:
+        p += 1
+    e65 = p + n64
+    x63 = d[p:e65].decode()
+    p = e65
+    if not x63:
+        raise Refused
+    o55.tenant = x63
+    n67 = _LEN[d[p]]
+    if n67 < 0:
+        n67, p = _rlen(d, p)
+    else:
+        p += 1
+    e68 = p + n67
+    x66 = d[p:e68].decode()
+    p = e68
+    if not x66:
+        raise Refused
+    o55.source = x66
+    n70 = _LEN[d[p]]
+    if n70 < 0:
+        n70, p = _rlen(d, p)
+    else:
+        p += 1
+    e71 = p + n70
+    x69 = d[p:e71].decode()
+    p = e71
+    if not x69:
+        raise Refused
+    o55.correlation_id = x69
+    u72 = d[p]
+    p += 1
+    if u72 == 0:
+        o55.causation_id = None
+    elif u72 == 2:
+        n74 = _LEN[d[p]]
+        if n74 < 0:
+            n74, p = _rlen(d, p)
+        else:
+            p += 1
+        e75 = p + n74
+        o55.causation_id = d[p:e75].decode()
+        p = e75
+    else:
+        raise ValueError(f'union branch index {u72} out of range')
+    o55.__class__ = Envelope
+    o.envelope = o55
+    n77 = _LEN[d[p]]
+    if n77 < 0:
+        n77, p = _rlen(d, p)
+    else:
+        p += 1
+    e78 = p + n77
+    x76 = d[p:e78].decode()
+    p = e78
+    if not x76:
+        raise Refused
+    o.memory_id = x76
+    n80 = _LEN[d[p]]
+    if n80 < 0:
+        n80, p = _rlen(d, p)
+    else:
+        p += 1
+    e81 = p + n80
+    x79 = d[p:e81].decode()
+    p = e81
+    if not x79:
+        raise Refused
+    o.agent_id = x79
+    u82 = d[p]
+    p += 1
+    if u82 == 0:
+        o.session_id = None
+    elif u82 == 2:
+        n84 = _LEN[d[p]]
+        if n84 < 0:
+            n84, p = _rlen(d, p)
+        else:
+            p += 1
+        e85 = p + n84
+        o.session_id = d[p:e85].decode()
+        p = e85
+    else:
+        raise ValueError(f'union branch index {u82} out of range')
+    u86 = d[p]
+    p += 1
+    if u86 == 0:
+        o.query = None
+    elif u86 == 2:
+        n88 = _LEN[d[p]]
+        if n88 < 0:
+            n88, p = _rlen(d, p)
+        else:
+            p += 1
+        e89 = p + n88
+        o.query = d[p:e89].decode()
+        p = e89
+    else:
+        raise ValueError(f'union branch index {u86} out of range')
+    u90 = d[p]
+    p += 1
+    if u90 == 0:
+        o.rank = None
+    elif u90 == 2:
+        x91 = _ZZ[d[p]]
+        if x91 is None:
+            x91, p = _rint(d, p)
+        else:
+            p += 1
+        if x91 < 1:
+            raise Refused
+        o.rank = x91
+    else:
+        raise ValueError(f'union branch index {u90} out of range')
+    u92 = d[p]
+    p += 1
+    if u92 == 0:
+        o.score = None
+    elif u92 == 2:
+        o.score = _unpack_d(d, p)[0]
+        p += 8
+    else:
+        raise ValueError(f'union branch index {u92} out of range')
     o.__class__ = MemoryAccessed
     return o, p
 
@@ -1006,180 +1174,392 @@ class _Fill_MemoryConsolidated:
 def _read_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int]:
     o = _fill(_Fill_MemoryConsolidated)
     o22 = _fill(_Fill_Envelope)
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
     else:
         p += 1
-    e24 = p + n23
-    o22.event_id = d[p:e24].decode()
-    p = e24
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
+    e25 = p + n24
+    o22.event_id = d[p:e25].decode()
+    p = e25
+    n27 = _LEN[d[p]]
+    if n27 < 0:
+        n27, p = _rlen(d, p)
     else:
         p += 1
-    e26 = p + n25
-    o22.event_type = d[p:e26].decode()
-    p = e26
-    i27 = _ZZ[d[p]]
-    if i27 is None:
-        i27, p = _rlong(d, p)
+    e28 = p + n27
+    o22.event_type = d[p:e28].decode()
+    p = e28
+    i30 = _ZZ[d[p]]
+    if i30 is None:
+        i30, p = _rlong(d, p)
     else:
         p += 1
-    o22.occurred_at = i27
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
-    else:
-        p += 1
-    e29 = p + n28
-    o22.tenant = d[p:e29].decode()
-    p = e29
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
-    else:
-        p += 1
-    e31 = p + n30
-    o22.source = d[p:e31].decode()
-    p = e31
+    o22.occurred_at = i30
     n32 = _LEN[d[p]]
     if n32 < 0:
         n32, p = _rlen(d, p)
     else:
         p += 1
     e33 = p + n32
-    o22.correlation_id = d[p:e33].decode()
+    o22.tenant = d[p:e33].decode()
     p = e33
-    u34 = d[p]
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
+    else:
+        p += 1
+    e36 = p + n35
+    o22.source = d[p:e36].decode()
+    p = e36
+    n38 = _LEN[d[p]]
+    if n38 < 0:
+        n38, p = _rlen(d, p)
+    else:
+        p += 1
+    e39 = p + n38
+    o22.correlation_id = d[p:e39].decode()
+    p = e39
+    u40 = d[p]
     p += 1
-    if u34 == 0:
+    if u40 == 0:
         o22.causation_id = None
-    elif u34 == 2:
-        n35 = _LEN[d[p]]
-        if n35 < 0:
-            n35, p = _rlen(d, p)
+    elif u40 == 2:
+        n42 = _LEN[d[p]]
+        if n42 < 0:
+            n42, p = _rlen(d, p)
         else:
             p += 1
-        e36 = p + n35
-        o22.causation_id = d[p:e36].decode()
-        p = e36
+        e43 = p + n42
+        o22.causation_id = d[p:e43].decode()
+        p = e43
     else:
-        raise ValueError(f'union branch index {u34} out of range')
+        raise ValueError(f'union branch index {u40} out of range')
     o22.__class__ = Envelope
     o.envelope = o22
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
     else:
         p += 1
-    e38 = p + n37
-    o.result_memory_id = d[p:e38].decode()
-    p = e38
-    acc39: Any = []
+    e46 = p + n45
+    o.result_memory_id = d[p:e46].decode()
+    p = e46
+    acc47: Any = []
     while True:
-        n40 = _ZZ[d[p]]
-        if n40 is None:
-            n40, p = _rlong(d, p)
+        n48 = _ZZ[d[p]]
+        if n48 is None:
+            n48, p = _rlong(d, p)
         else:
             p += 1
-        if n40 == 0:
+        if n48 == 0:
             break
-        if n40 < 0:
-            n40 = -n40
-            _size42 = _ZZ[d[p]]
-            if _size42 is None:
-                _size42, p = _rlong(d, p)
+        if n48 < 0:
+            n48 = -n48
+            _size50 = _ZZ[d[p]]
+            if _size50 is None:
+                _size50, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n40):
-            n43 = _LEN[d[p]]
-            if n43 < 0:
-                n43, p = _rlen(d, p)
+        for _ in range(n48):
+            n51 = _LEN[d[p]]
+            if n51 < 0:
+                n51, p = _rlen(d, p)
             else:
                 p += 1
-            e44 = p + n43
-            v41 = d[p:e44].decode()
-            p = e44
-            acc39.append(v41)
-    o.source_ids = tuple(acc39)
-    acc45: Any = []
+            e52 = p + n51
+            v49 = d[p:e52].decode()
+            p = e52
+            acc47.append(v49)
+    o.source_ids = tuple(acc47)
+    acc53: Any = []
     while True:
-        n46 = _ZZ[d[p]]
-        if n46 is None:
-            n46, p = _rlong(d, p)
+        n54 = _ZZ[d[p]]
+        if n54 is None:
+            n54, p = _rlong(d, p)
         else:
             p += 1
-        if n46 == 0:
+        if n54 == 0:
             break
-        if n46 < 0:
-            n46 = -n46
-            _size48 = _ZZ[d[p]]
-            if _size48 is None:
-                _size48, p = _rlong(d, p)
+        if n54 < 0:
+            n54 = -n54
+            _size56 = _ZZ[d[p]]
+            if _size56 is None:
+                _size56, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n46):
-            n49 = _LEN[d[p]]
-            if n49 < 0:
-                n49, p = _rlen(d, p)
+        for _ in range(n54):
+            n57 = _LEN[d[p]]
+            if n57 < 0:
+                n57, p = _rlen(d, p)
             else:
                 p += 1
-            e50 = p + n49
-            v47 = d[p:e50].decode()
-            p = e50
-            acc45.append(v47)
-    o.source_event_ids = tuple(acc45)
-    n51 = _LEN[d[p]]
-    if n51 < 0:
-        n51, p = _rlen(d, p)
+            e58 = p + n57
+            v55 = d[p:e58].decode()
+            p = e58
+            acc53.append(v55)
+    o.source_event_ids = tuple(acc53)
+    n60 = _LEN[d[p]]
+    if n60 < 0:
+        n60, p = _rlen(d, p)
     else:
         p += 1
-    e52 = p + n51
-    o.merged_content = d[p:e52].decode()
-    p = e52
-    e53 = _ZZ[d[p]]
-    if e53 is None:
-        e53, p = _rint(d, p)
+    e61 = p + n60
+    o.merged_content = d[p:e61].decode()
+    p = e61
+    e62 = _ZZ[d[p]]
+    if e62 is None:
+        e62, p = _rint(d, p)
     else:
         p += 1
-    if e53 < 0:
+    if e62 < 0:
         raise ValueError('negative enum index')
-    o.method = _ESYM_ConsolidationMethod[e53]
-    u54 = d[p]
+    o.method = _ESYM_ConsolidationMethod[e62]
+    u63 = d[p]
     p += 1
-    if u54 == 0:
+    if u63 == 0:
         o.similarity = None
-    elif u54 == 2:
+    elif u63 == 2:
         o.similarity = _unpack_d(d, p)[0]
         p += 8
     else:
-        raise ValueError(f'union branch index {u54} out of range')
-    u55 = d[p]
+        raise ValueError(f'union branch index {u63} out of range')
+    u65 = d[p]
     p += 1
-    if u55 == 0:
+    if u65 == 0:
         o.importance = None
-    elif u55 == 2:
+    elif u65 == 2:
         o.importance = _unpack_d(d, p)[0]
         p += 8
     else:
-        raise ValueError(f'union branch index {u55} out of range')
-    u56 = d[p]
+        raise ValueError(f'union branch index {u65} out of range')
+    u67 = d[p]
     p += 1
-    if u56 == 0:
+    if u67 == 0:
         o.session_id = None
-    elif u56 == 2:
-        n57 = _LEN[d[p]]
-        if n57 < 0:
-            n57, p = _rlen(d, p)
+    elif u67 == 2:
+        n69 = _LEN[d[p]]
+        if n69 < 0:
+            n69, p = _rlen(d, p)
         else:
             p += 1
-        e58 = p + n57
-        o.session_id = d[p:e58].decode()
-        p = e58
+        e70 = p + n69
+        o.session_id = d[p:e70].decode()
+        p = e70
     else:
-        raise ValueError(f'union branch index {u56} out of range')
+        raise ValueError(f'union branch index {u67} out of range')
+    o.__class__ = MemoryConsolidated
+    return o, p
+
+
+def _readv_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int]:
+    o = _fill(_Fill_MemoryConsolidated)
+    o71 = _fill(_Fill_Envelope)
+    n73 = _LEN[d[p]]
+    if n73 < 0:
+        n73, p = _rlen(d, p)
+    else:
+        p += 1
+    e74 = p + n73
+    x72 = d[p:e74].decode()
+    p = e74
+    if _UUID.fullmatch(x72) is None:
+        raise Refused
+    o71.event_id = x72
+    n76 = _LEN[d[p]]
+    if n76 < 0:
+        n76, p = _rlen(d, p)
+    else:
+        p += 1
+    e77 = p + n76
+    x75 = d[p:e77].decode()
+    p = e77
+    if not x75:
+        raise Refused
+    o71.event_type = x75
+    x78 = _ZZ[d[p]]
+    if x78 is None:
+        x78, p = _rlong(d, p)
+    else:
+        p += 1
+    if x78 < 0:
+        raise Refused
+    o71.occurred_at = x78
+    n80 = _LEN[d[p]]
+    if n80 < 0:
+        n80, p = _rlen(d, p)
+    else:
+        p += 1
+    e81 = p + n80
+    x79 = d[p:e81].decode()
+    p = e81
+    if not x79:
+        raise Refused
+    o71.tenant = x79
+    n83 = _LEN[d[p]]
+    if n83 < 0:
+        n83, p = _rlen(d, p)
+    else:
+        p += 1
+    e84 = p + n83
+    x82 = d[p:e84].decode()
+    p = e84
+    if not x82:
+        raise Refused
+    o71.source = x82
+    n86 = _LEN[d[p]]
+    if n86 < 0:
+        n86, p = _rlen(d, p)
+    else:
+        p += 1
+    e87 = p + n86
+    x85 = d[p:e87].decode()
+    p = e87
+    if not x85:
+        raise Refused
+    o71.correlation_id = x85
+    u88 = d[p]
+    p += 1
+    if u88 == 0:
+        o71.causation_id = None
+    elif u88 == 2:
+        n90 = _LEN[d[p]]
+        if n90 < 0:
+            n90, p = _rlen(d, p)
+        else:
+            p += 1
+        e91 = p + n90
+        o71.causation_id = d[p:e91].decode()
+        p = e91
+    else:
+        raise ValueError(f'union branch index {u88} out of range')
+    o71.__class__ = Envelope
+    o.envelope = o71
+    n93 = _LEN[d[p]]
+    if n93 < 0:
+        n93, p = _rlen(d, p)
+    else:
+        p += 1
+    e94 = p + n93
+    x92 = d[p:e94].decode()
+    p = e94
+    if not x92:
+        raise Refused
+    o.result_memory_id = x92
+    acc95: Any = []
+    while True:
+        n96 = _ZZ[d[p]]
+        if n96 is None:
+            n96, p = _rlong(d, p)
+        else:
+            p += 1
+        if n96 == 0:
+            break
+        if n96 < 0:
+            n96 = -n96
+            _size98 = _ZZ[d[p]]
+            if _size98 is None:
+                _size98, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n96):
+            n99 = _LEN[d[p]]
+            if n99 < 0:
+                n99, p = _rlen(d, p)
+            else:
+                p += 1
+            e100 = p + n99
+            v97 = d[p:e100].decode()
+            p = e100
+            acc95.append(v97)
+    if len(acc95) < 1:
+        raise Refused
+    o.source_ids = tuple(acc95)
+    acc101: Any = []
+    while True:
+        n102 = _ZZ[d[p]]
+        if n102 is None:
+            n102, p = _rlong(d, p)
+        else:
+            p += 1
+        if n102 == 0:
+            break
+        if n102 < 0:
+            n102 = -n102
+            _size104 = _ZZ[d[p]]
+            if _size104 is None:
+                _size104, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n102):
+            n105 = _LEN[d[p]]
+            if n105 < 0:
+                n105, p = _rlen(d, p)
+            else:
+                p += 1
+            e106 = p + n105
+            v103 = d[p:e106].decode()
+            p = e106
+            acc101.append(v103)
+    o.source_event_ids = tuple(acc101)
+    n108 = _LEN[d[p]]
+    if n108 < 0:
+        n108, p = _rlen(d, p)
+    else:
+        p += 1
+    e109 = p + n108
+    x107 = d[p:e109].decode()
+    p = e109
+    if not x107:
+        raise Refused
+    o.merged_content = x107
+    e110 = _ZZ[d[p]]
+    if e110 is None:
+        e110, p = _rint(d, p)
+    else:
+        p += 1
+    if e110 < 0:
+        raise ValueError('negative enum index')
+    o.method = _ESYM_ConsolidationMethod[e110]
+    u111 = d[p]
+    p += 1
+    if u111 == 0:
+        o.similarity = None
+    elif u111 == 2:
+        x112 = _unpack_d(d, p)[0]
+        p += 8
+        if x112 < 0 or x112 > 1:
+            raise Refused
+        o.similarity = x112
+    else:
+        raise ValueError(f'union branch index {u111} out of range')
+    u113 = d[p]
+    p += 1
+    if u113 == 0:
+        o.importance = None
+    elif u113 == 2:
+        x114 = _unpack_d(d, p)[0]
+        p += 8
+        if x114 < 0 or x114 > 1:
+            raise Refused
+        o.importance = x114
+    else:
+        raise ValueError(f'union branch index {u113} out of range')
+    u115 = d[p]
+    p += 1
+    if u115 == 0:
+        o.session_id = None
+    elif u115 == 2:
+        n117 = _LEN[d[p]]
+        if n117 < 0:
+            n117, p = _rlen(d, p)
+        else:
+            p += 1
+        e118 = p + n117
+        o.session_id = d[p:e118].decode()
+        p = e118
+    else:
+        raise ValueError(f'union branch index {u115} out of range')
     o.__class__ = MemoryConsolidated
     return o, p
 
@@ -1202,15 +1582,15 @@ def _chk_MemoryConsolidated(o: MemoryConsolidated) -> None:
         raise _type_error('source_ids', f_source_ids, 'a tuple (Avro array)')
     if len(f_source_ids) < 1:
         raise EventValidationError('source_ids', 'minItems', 'needs at least 1 item(s)')
-    for i59, v60 in enumerate(f_source_ids):
-        if type(v60) is not str:
-            raise _type_error(f'source_ids[{i59}]', v60, 'a str')
+    for i119, v120 in enumerate(f_source_ids):
+        if type(v120) is not str:
+            raise _type_error(f'source_ids[{i119}]', v120, 'a str')
     f_source_event_ids = o.source_event_ids
     if type(f_source_event_ids) is not tuple:
         raise _type_error('source_event_ids', f_source_event_ids, 'a tuple (Avro array)')
-    for i61, v62 in enumerate(f_source_event_ids):
-        if type(v62) is not str:
-            raise _type_error(f'source_event_ids[{i61}]', v62, 'a str')
+    for i121, v122 in enumerate(f_source_event_ids):
+        if type(v122) is not str:
+            raise _type_error(f'source_event_ids[{i121}]', v122, 'a str')
     f_merged_content = o.merged_content
     if type(f_merged_content) is not str:
         raise _type_error('merged_content', f_merged_content, 'a str')
@@ -1367,123 +1747,264 @@ class _Fill_MemoryDeleted:
 def _read_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
     o = _fill(_Fill_MemoryDeleted)
     o11 = _fill(_Fill_Envelope)
-    n12 = _LEN[d[p]]
-    if n12 < 0:
-        n12, p = _rlen(d, p)
+    n13 = _LEN[d[p]]
+    if n13 < 0:
+        n13, p = _rlen(d, p)
     else:
         p += 1
-    e13 = p + n12
-    o11.event_id = d[p:e13].decode()
-    p = e13
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
+    e14 = p + n13
+    o11.event_id = d[p:e14].decode()
+    p = e14
+    n16 = _LEN[d[p]]
+    if n16 < 0:
+        n16, p = _rlen(d, p)
     else:
         p += 1
-    e15 = p + n14
-    o11.event_type = d[p:e15].decode()
-    p = e15
-    i16 = _ZZ[d[p]]
-    if i16 is None:
-        i16, p = _rlong(d, p)
+    e17 = p + n16
+    o11.event_type = d[p:e17].decode()
+    p = e17
+    i19 = _ZZ[d[p]]
+    if i19 is None:
+        i19, p = _rlong(d, p)
     else:
         p += 1
-    o11.occurred_at = i16
-    n17 = _LEN[d[p]]
-    if n17 < 0:
-        n17, p = _rlen(d, p)
-    else:
-        p += 1
-    e18 = p + n17
-    o11.tenant = d[p:e18].decode()
-    p = e18
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
-    else:
-        p += 1
-    e20 = p + n19
-    o11.source = d[p:e20].decode()
-    p = e20
+    o11.occurred_at = i19
     n21 = _LEN[d[p]]
     if n21 < 0:
         n21, p = _rlen(d, p)
     else:
         p += 1
     e22 = p + n21
-    o11.correlation_id = d[p:e22].decode()
+    o11.tenant = d[p:e22].decode()
     p = e22
-    u23 = d[p]
-    p += 1
-    if u23 == 0:
-        o11.causation_id = None
-    elif u23 == 2:
-        n24 = _LEN[d[p]]
-        if n24 < 0:
-            n24, p = _rlen(d, p)
-        else:
-            p += 1
-        e25 = p + n24
-        o11.causation_id = d[p:e25].decode()
-        p = e25
-    else:
-        raise ValueError(f'union branch index {u23} out of range')
-    o11.__class__ = Envelope
-    o.envelope = o11
-    e26 = _ZZ[d[p]]
-    if e26 is None:
-        e26, p = _rint(d, p)
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
     else:
         p += 1
-    if e26 < 0:
-        raise ValueError('negative enum index')
-    o.scope = _ESYM_DeleteScope[e26]
-    u27 = d[p]
-    p += 1
-    if u27 == 0:
-        o.memory_id = None
-    elif u27 == 2:
-        n28 = _LEN[d[p]]
-        if n28 < 0:
-            n28, p = _rlen(d, p)
-        else:
-            p += 1
-        e29 = p + n28
-        o.memory_id = d[p:e29].decode()
-        p = e29
+    e25 = p + n24
+    o11.source = d[p:e25].decode()
+    p = e25
+    n27 = _LEN[d[p]]
+    if n27 < 0:
+        n27, p = _rlen(d, p)
     else:
-        raise ValueError(f'union branch index {u27} out of range')
-    u30 = d[p]
+        p += 1
+    e28 = p + n27
+    o11.correlation_id = d[p:e28].decode()
+    p = e28
+    u29 = d[p]
     p += 1
-    if u30 == 0:
-        o.session_id = None
-    elif u30 == 2:
+    if u29 == 0:
+        o11.causation_id = None
+    elif u29 == 2:
         n31 = _LEN[d[p]]
         if n31 < 0:
             n31, p = _rlen(d, p)
         else:
             p += 1
         e32 = p + n31
-        o.session_id = d[p:e32].decode()
+        o11.causation_id = d[p:e32].decode()
         p = e32
     else:
-        raise ValueError(f'union branch index {u30} out of range')
-    n33 = _LEN[d[p]]
-    if n33 < 0:
-        n33, p = _rlen(d, p)
+        raise ValueError(f'union branch index {u29} out of range')
+    o11.__class__ = Envelope
+    o.envelope = o11
+    e33 = _ZZ[d[p]]
+    if e33 is None:
+        e33, p = _rint(d, p)
     else:
         p += 1
-    e34 = p + n33
-    o.reason = d[p:e34].decode()
-    p = e34
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+    if e33 < 0:
+        raise ValueError('negative enum index')
+    o.scope = _ESYM_DeleteScope[e33]
+    u34 = d[p]
+    p += 1
+    if u34 == 0:
+        o.memory_id = None
+    elif u34 == 2:
+        n36 = _LEN[d[p]]
+        if n36 < 0:
+            n36, p = _rlen(d, p)
+        else:
+            p += 1
+        e37 = p + n36
+        o.memory_id = d[p:e37].decode()
+        p = e37
+    else:
+        raise ValueError(f'union branch index {u34} out of range')
+    u38 = d[p]
+    p += 1
+    if u38 == 0:
+        o.session_id = None
+    elif u38 == 2:
+        n40 = _LEN[d[p]]
+        if n40 < 0:
+            n40, p = _rlen(d, p)
+        else:
+            p += 1
+        e41 = p + n40
+        o.session_id = d[p:e41].decode()
+        p = e41
+    else:
+        raise ValueError(f'union branch index {u38} out of range')
+    n43 = _LEN[d[p]]
+    if n43 < 0:
+        n43, p = _rlen(d, p)
     else:
         p += 1
-    e36 = p + n35
-    o.requested_by = d[p:e36].decode()
-    p = e36
+    e44 = p + n43
+    o.reason = d[p:e44].decode()
+    p = e44
+    n46 = _LEN[d[p]]
+    if n46 < 0:
+        n46, p = _rlen(d, p)
+    else:
+        p += 1
+    e47 = p + n46
+    o.requested_by = d[p:e47].decode()
+    p = e47
+    o.__class__ = MemoryDeleted
+    return o, p
+
+
+def _readv_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
+    o = _fill(_Fill_MemoryDeleted)
+    o48 = _fill(_Fill_Envelope)
+    n50 = _LEN[d[p]]
+    if n50 < 0:
+        n50, p = _rlen(d, p)
+    else:
+        p += 1
+    e51 = p + n50
+    x49 = d[p:e51].decode()
+    p = e51
+    if _UUID.fullmatch(x49) is None:
+        raise Refused
+    o48.event_id = x49
+    n53 = _LEN[d[p]]
+    if n53 < 0:
+        n53, p = _rlen(d, p)
+    else:
+        p += 1
+    e54 = p + n53
+    x52 = d[p:e54].decode()
+    p = e54
+    if not x52:
+        raise Refused
+    o48.event_type = x52
+    x55 = _ZZ[d[p]]
+    if x55 is None:
+        x55, p = _rlong(d, p)
+    else:
+        p += 1
+    if x55 < 0:
+        raise Refused
+    o48.occurred_at = x55
+    n57 = _LEN[d[p]]
+    if n57 < 0:
+        n57, p = _rlen(d, p)
+    else:
+        p += 1
+    e58 = p + n57
+    x56 = d[p:e58].decode()
+    p = e58
+    if not x56:
+        raise Refused
+    o48.tenant = x56
+    n60 = _LEN[d[p]]
+    if n60 < 0:
+        n60, p = _rlen(d, p)
+    else:
+        p += 1
+    e61 = p + n60
+    x59 = d[p:e61].decode()
+    p = e61
+    if not x59:
+        raise Refused
+    o48.source = x59
+    n63 = _LEN[d[p]]
+    if n63 < 0:
+        n63, p = _rlen(d, p)
+    else:
+        p += 1
+    e64 = p + n63
+    x62 = d[p:e64].decode()
+    p = e64
+    if not x62:
+        raise Refused
+    o48.correlation_id = x62
+    u65 = d[p]
+    p += 1
+    if u65 == 0:
+        o48.causation_id = None
+    elif u65 == 2:
+        n67 = _LEN[d[p]]
+        if n67 < 0:
+            n67, p = _rlen(d, p)
+        else:
+            p += 1
+        e68 = p + n67
+        o48.causation_id = d[p:e68].decode()
+        p = e68
+    else:
+        raise ValueError(f'union branch index {u65} out of range')
+    o48.__class__ = Envelope
+    o.envelope = o48
+    e69 = _ZZ[d[p]]
+    if e69 is None:
+        e69, p = _rint(d, p)
+    else:
+        p += 1
+    if e69 < 0:
+        raise ValueError('negative enum index')
+    o.scope = _ESYM_DeleteScope[e69]
+    u70 = d[p]
+    p += 1
+    if u70 == 0:
+        o.memory_id = None
+    elif u70 == 2:
+        n72 = _LEN[d[p]]
+        if n72 < 0:
+            n72, p = _rlen(d, p)
+        else:
+            p += 1
+        e73 = p + n72
+        o.memory_id = d[p:e73].decode()
+        p = e73
+    else:
+        raise ValueError(f'union branch index {u70} out of range')
+    u74 = d[p]
+    p += 1
+    if u74 == 0:
+        o.session_id = None
+    elif u74 == 2:
+        n76 = _LEN[d[p]]
+        if n76 < 0:
+            n76, p = _rlen(d, p)
+        else:
+            p += 1
+        e77 = p + n76
+        o.session_id = d[p:e77].decode()
+        p = e77
+    else:
+        raise ValueError(f'union branch index {u74} out of range')
+    n79 = _LEN[d[p]]
+    if n79 < 0:
+        n79, p = _rlen(d, p)
+    else:
+        p += 1
+    e80 = p + n79
+    o.reason = d[p:e80].decode()
+    p = e80
+    n82 = _LEN[d[p]]
+    if n82 < 0:
+        n82, p = _rlen(d, p)
+    else:
+        p += 1
+    e83 = p + n82
+    o.requested_by = d[p:e83].decode()
+    p = e83
     o.__class__ = MemoryDeleted
     return o, p
 
@@ -1598,100 +2119,221 @@ class _Fill_MemoryExpired:
 def _read_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
     o = _fill(_Fill_MemoryExpired)
     o6 = _fill(_Fill_Envelope)
-    n7 = _LEN[d[p]]
-    if n7 < 0:
-        n7, p = _rlen(d, p)
+    n8 = _LEN[d[p]]
+    if n8 < 0:
+        n8, p = _rlen(d, p)
     else:
         p += 1
-    e8 = p + n7
-    o6.event_id = d[p:e8].decode()
-    p = e8
-    n9 = _LEN[d[p]]
-    if n9 < 0:
-        n9, p = _rlen(d, p)
+    e9 = p + n8
+    o6.event_id = d[p:e9].decode()
+    p = e9
+    n11 = _LEN[d[p]]
+    if n11 < 0:
+        n11, p = _rlen(d, p)
     else:
         p += 1
-    e10 = p + n9
-    o6.event_type = d[p:e10].decode()
-    p = e10
-    i11 = _ZZ[d[p]]
-    if i11 is None:
-        i11, p = _rlong(d, p)
+    e12 = p + n11
+    o6.event_type = d[p:e12].decode()
+    p = e12
+    i14 = _ZZ[d[p]]
+    if i14 is None:
+        i14, p = _rlong(d, p)
     else:
         p += 1
-    o6.occurred_at = i11
-    n12 = _LEN[d[p]]
-    if n12 < 0:
-        n12, p = _rlen(d, p)
-    else:
-        p += 1
-    e13 = p + n12
-    o6.tenant = d[p:e13].decode()
-    p = e13
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
-    else:
-        p += 1
-    e15 = p + n14
-    o6.source = d[p:e15].decode()
-    p = e15
+    o6.occurred_at = i14
     n16 = _LEN[d[p]]
     if n16 < 0:
         n16, p = _rlen(d, p)
     else:
         p += 1
     e17 = p + n16
-    o6.correlation_id = d[p:e17].decode()
+    o6.tenant = d[p:e17].decode()
     p = e17
-    u18 = d[p]
-    p += 1
-    if u18 == 0:
-        o6.causation_id = None
-    elif u18 == 2:
-        n19 = _LEN[d[p]]
-        if n19 < 0:
-            n19, p = _rlen(d, p)
-        else:
-            p += 1
-        e20 = p + n19
-        o6.causation_id = d[p:e20].decode()
-        p = e20
-    else:
-        raise ValueError(f'union branch index {u18} out of range')
-    o6.__class__ = Envelope
-    o.envelope = o6
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+    n19 = _LEN[d[p]]
+    if n19 < 0:
+        n19, p = _rlen(d, p)
     else:
         p += 1
-    e22 = p + n21
-    o.memory_id = d[p:e22].decode()
-    p = e22
-    e23 = _ZZ[d[p]]
-    if e23 is None:
-        e23, p = _rint(d, p)
+    e20 = p + n19
+    o6.source = d[p:e20].decode()
+    p = e20
+    n22 = _LEN[d[p]]
+    if n22 < 0:
+        n22, p = _rlen(d, p)
     else:
         p += 1
-    if e23 < 0:
-        raise ValueError('negative enum index')
-    o.reason = _ESYM_ExpiryReason[e23]
+    e23 = p + n22
+    o6.correlation_id = d[p:e23].decode()
+    p = e23
     u24 = d[p]
     p += 1
     if u24 == 0:
-        o.session_id = None
+        o6.causation_id = None
     elif u24 == 2:
-        n25 = _LEN[d[p]]
-        if n25 < 0:
-            n25, p = _rlen(d, p)
+        n26 = _LEN[d[p]]
+        if n26 < 0:
+            n26, p = _rlen(d, p)
         else:
             p += 1
-        e26 = p + n25
-        o.session_id = d[p:e26].decode()
-        p = e26
+        e27 = p + n26
+        o6.causation_id = d[p:e27].decode()
+        p = e27
     else:
         raise ValueError(f'union branch index {u24} out of range')
+    o6.__class__ = Envelope
+    o.envelope = o6
+    n29 = _LEN[d[p]]
+    if n29 < 0:
+        n29, p = _rlen(d, p)
+    else:
+        p += 1
+    e30 = p + n29
+    o.memory_id = d[p:e30].decode()
+    p = e30
+    e31 = _ZZ[d[p]]
+    if e31 is None:
+        e31, p = _rint(d, p)
+    else:
+        p += 1
+    if e31 < 0:
+        raise ValueError('negative enum index')
+    o.reason = _ESYM_ExpiryReason[e31]
+    u32 = d[p]
+    p += 1
+    if u32 == 0:
+        o.session_id = None
+    elif u32 == 2:
+        n34 = _LEN[d[p]]
+        if n34 < 0:
+            n34, p = _rlen(d, p)
+        else:
+            p += 1
+        e35 = p + n34
+        o.session_id = d[p:e35].decode()
+        p = e35
+    else:
+        raise ValueError(f'union branch index {u32} out of range')
+    o.__class__ = MemoryExpired
+    return o, p
+
+
+def _readv_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
+    o = _fill(_Fill_MemoryExpired)
+    o36 = _fill(_Fill_Envelope)
+    n38 = _LEN[d[p]]
+    if n38 < 0:
+        n38, p = _rlen(d, p)
+    else:
+        p += 1
+    e39 = p + n38
+    x37 = d[p:e39].decode()
+    p = e39
+    if _UUID.fullmatch(x37) is None:
+        raise Refused
+    o36.event_id = x37
+    n41 = _LEN[d[p]]
+    if n41 < 0:
+        n41, p = _rlen(d, p)
+    else:
+        p += 1
+    e42 = p + n41
+    x40 = d[p:e42].decode()
+    p = e42
+    if not x40:
+        raise Refused
+    o36.event_type = x40
+    x43 = _ZZ[d[p]]
+    if x43 is None:
+        x43, p = _rlong(d, p)
+    else:
+        p += 1
+    if x43 < 0:
+        raise Refused
+    o36.occurred_at = x43
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
+    else:
+        p += 1
+    e46 = p + n45
+    x44 = d[p:e46].decode()
+    p = e46
+    if not x44:
+        raise Refused
+    o36.tenant = x44
+    n48 = _LEN[d[p]]
+    if n48 < 0:
+        n48, p = _rlen(d, p)
+    else:
+        p += 1
+    e49 = p + n48
+    x47 = d[p:e49].decode()
+    p = e49
+    if not x47:
+        raise Refused
+    o36.source = x47
+    n51 = _LEN[d[p]]
+    if n51 < 0:
+        n51, p = _rlen(d, p)
+    else:
+        p += 1
+    e52 = p + n51
+    x50 = d[p:e52].decode()
+    p = e52
+    if not x50:
+        raise Refused
+    o36.correlation_id = x50
+    u53 = d[p]
+    p += 1
+    if u53 == 0:
+        o36.causation_id = None
+    elif u53 == 2:
+        n55 = _LEN[d[p]]
+        if n55 < 0:
+            n55, p = _rlen(d, p)
+        else:
+            p += 1
+        e56 = p + n55
+        o36.causation_id = d[p:e56].decode()
+        p = e56
+    else:
+        raise ValueError(f'union branch index {u53} out of range')
+    o36.__class__ = Envelope
+    o.envelope = o36
+    n58 = _LEN[d[p]]
+    if n58 < 0:
+        n58, p = _rlen(d, p)
+    else:
+        p += 1
+    e59 = p + n58
+    x57 = d[p:e59].decode()
+    p = e59
+    if not x57:
+        raise Refused
+    o.memory_id = x57
+    e60 = _ZZ[d[p]]
+    if e60 is None:
+        e60, p = _rint(d, p)
+    else:
+        p += 1
+    if e60 < 0:
+        raise ValueError('negative enum index')
+    o.reason = _ESYM_ExpiryReason[e60]
+    u61 = d[p]
+    p += 1
+    if u61 == 0:
+        o.session_id = None
+    elif u61 == 2:
+        n63 = _LEN[d[p]]
+        if n63 < 0:
+            n63, p = _rlen(d, p)
+        else:
+            p += 1
+        e64 = p + n63
+        o.session_id = d[p:e64].decode()
+        p = e64
+    else:
+        raise ValueError(f'union branch index {u61} out of range')
     o.__class__ = MemoryExpired
     return o, p
 
@@ -1886,219 +2528,473 @@ class _Fill_MemoryWritten:
 def _read_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
     o = _fill(_Fill_MemoryWritten)
     o32 = _fill(_Fill_Envelope)
-    n33 = _LEN[d[p]]
-    if n33 < 0:
-        n33, p = _rlen(d, p)
+    n34 = _LEN[d[p]]
+    if n34 < 0:
+        n34, p = _rlen(d, p)
     else:
         p += 1
-    e34 = p + n33
-    o32.event_id = d[p:e34].decode()
-    p = e34
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+    e35 = p + n34
+    o32.event_id = d[p:e35].decode()
+    p = e35
+    n37 = _LEN[d[p]]
+    if n37 < 0:
+        n37, p = _rlen(d, p)
     else:
         p += 1
-    e36 = p + n35
-    o32.event_type = d[p:e36].decode()
-    p = e36
-    i37 = _ZZ[d[p]]
-    if i37 is None:
-        i37, p = _rlong(d, p)
+    e38 = p + n37
+    o32.event_type = d[p:e38].decode()
+    p = e38
+    i40 = _ZZ[d[p]]
+    if i40 is None:
+        i40, p = _rlong(d, p)
     else:
         p += 1
-    o32.occurred_at = i37
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
-    else:
-        p += 1
-    e39 = p + n38
-    o32.tenant = d[p:e39].decode()
-    p = e39
-    n40 = _LEN[d[p]]
-    if n40 < 0:
-        n40, p = _rlen(d, p)
-    else:
-        p += 1
-    e41 = p + n40
-    o32.source = d[p:e41].decode()
-    p = e41
+    o32.occurred_at = i40
     n42 = _LEN[d[p]]
     if n42 < 0:
         n42, p = _rlen(d, p)
     else:
         p += 1
     e43 = p + n42
-    o32.correlation_id = d[p:e43].decode()
+    o32.tenant = d[p:e43].decode()
     p = e43
-    u44 = d[p]
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
+    else:
+        p += 1
+    e46 = p + n45
+    o32.source = d[p:e46].decode()
+    p = e46
+    n48 = _LEN[d[p]]
+    if n48 < 0:
+        n48, p = _rlen(d, p)
+    else:
+        p += 1
+    e49 = p + n48
+    o32.correlation_id = d[p:e49].decode()
+    p = e49
+    u50 = d[p]
     p += 1
-    if u44 == 0:
+    if u50 == 0:
         o32.causation_id = None
-    elif u44 == 2:
-        n45 = _LEN[d[p]]
-        if n45 < 0:
-            n45, p = _rlen(d, p)
+    elif u50 == 2:
+        n52 = _LEN[d[p]]
+        if n52 < 0:
+            n52, p = _rlen(d, p)
         else:
             p += 1
-        e46 = p + n45
-        o32.causation_id = d[p:e46].decode()
-        p = e46
+        e53 = p + n52
+        o32.causation_id = d[p:e53].decode()
+        p = e53
     else:
-        raise ValueError(f'union branch index {u44} out of range')
+        raise ValueError(f'union branch index {u50} out of range')
     o32.__class__ = Envelope
     o.envelope = o32
-    n47 = _LEN[d[p]]
-    if n47 < 0:
-        n47, p = _rlen(d, p)
+    n55 = _LEN[d[p]]
+    if n55 < 0:
+        n55, p = _rlen(d, p)
     else:
         p += 1
-    e48 = p + n47
-    o.memory_id = d[p:e48].decode()
-    p = e48
-    n49 = _LEN[d[p]]
-    if n49 < 0:
-        n49, p = _rlen(d, p)
+    e56 = p + n55
+    o.memory_id = d[p:e56].decode()
+    p = e56
+    n58 = _LEN[d[p]]
+    if n58 < 0:
+        n58, p = _rlen(d, p)
     else:
         p += 1
-    e50 = p + n49
-    o.agent_id = d[p:e50].decode()
-    p = e50
-    n51 = _LEN[d[p]]
-    if n51 < 0:
-        n51, p = _rlen(d, p)
+    e59 = p + n58
+    o.agent_id = d[p:e59].decode()
+    p = e59
+    n61 = _LEN[d[p]]
+    if n61 < 0:
+        n61, p = _rlen(d, p)
     else:
         p += 1
-    e52 = p + n51
-    o.session_id = d[p:e52].decode()
-    p = e52
-    e53 = _ZZ[d[p]]
-    if e53 is None:
-        e53, p = _rint(d, p)
+    e62 = p + n61
+    o.session_id = d[p:e62].decode()
+    p = e62
+    e63 = _ZZ[d[p]]
+    if e63 is None:
+        e63, p = _rint(d, p)
     else:
         p += 1
-    if e53 < 0:
+    if e63 < 0:
         raise ValueError('negative enum index')
-    o.memory_type = _ESYM_MemoryType[e53]
-    n54 = _LEN[d[p]]
-    if n54 < 0:
-        n54, p = _rlen(d, p)
+    o.memory_type = _ESYM_MemoryType[e63]
+    n65 = _LEN[d[p]]
+    if n65 < 0:
+        n65, p = _rlen(d, p)
     else:
         p += 1
-    e55 = p + n54
-    o.content = d[p:e55].decode()
-    p = e55
-    acc56: Any = {}
+    e66 = p + n65
+    o.content = d[p:e66].decode()
+    p = e66
+    acc67: Any = {}
     while True:
-        n57 = _ZZ[d[p]]
-        if n57 is None:
-            n57, p = _rlong(d, p)
+        n68 = _ZZ[d[p]]
+        if n68 is None:
+            n68, p = _rlong(d, p)
         else:
             p += 1
-        if n57 == 0:
+        if n68 == 0:
             break
-        if n57 < 0:
-            n57 = -n57
-            _size59 = _ZZ[d[p]]
-            if _size59 is None:
-                _size59, p = _rlong(d, p)
+        if n68 < 0:
+            n68 = -n68
+            _size70 = _ZZ[d[p]]
+            if _size70 is None:
+                _size70, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n57):
-            n61 = _LEN[d[p]]
-            if n61 < 0:
-                n61, p = _rlen(d, p)
-            else:
-                p += 1
-            e62 = p + n61
-            k60 = d[p:e62].decode()
-            p = e62
-            n63 = _LEN[d[p]]
-            if n63 < 0:
-                n63, p = _rlen(d, p)
-            else:
-                p += 1
-            e64 = p + n63
-            v58 = d[p:e64].decode()
-            p = e64
-            acc56[k60] = v58
-    o.metadata = acc56
-    u65 = d[p]
-    p += 1
-    if u65 == 0:
-        o.importance = None
-    elif u65 == 2:
-        o.importance = _unpack_d(d, p)[0]
-        p += 8
-    else:
-        raise ValueError(f'union branch index {u65} out of range')
-    u66 = d[p]
-    p += 1
-    if u66 == 0:
-        o.ttl_ms = None
-    elif u66 == 2:
-        i67 = _ZZ[d[p]]
-        if i67 is None:
-            i67, p = _rlong(d, p)
-        else:
-            p += 1
-        o.ttl_ms = i67
-    else:
-        raise ValueError(f'union branch index {u66} out of range')
-    acc68: Any = []
-    while True:
-        n69 = _ZZ[d[p]]
-        if n69 is None:
-            n69, p = _rlong(d, p)
-        else:
-            p += 1
-        if n69 == 0:
-            break
-        if n69 < 0:
-            n69 = -n69
-            _size71 = _ZZ[d[p]]
-            if _size71 is None:
-                _size71, p = _rlong(d, p)
-            else:
-                p += 1
-        for _ in range(n69):
+        for _ in range(n68):
             n72 = _LEN[d[p]]
             if n72 < 0:
                 n72, p = _rlen(d, p)
             else:
                 p += 1
             e73 = p + n72
-            v70 = d[p:e73].decode()
+            k71 = d[p:e73].decode()
             p = e73
-            acc68.append(v70)
-    o.source_refs = tuple(acc68)
-    u74 = d[p]
-    p += 1
-    if u74 == 0:
-        o.embedding = None
-    elif u74 == 2:
-        acc75: Any = []
-        while True:
-            n76 = _ZZ[d[p]]
-            if n76 is None:
-                n76, p = _rlong(d, p)
+            n74 = _LEN[d[p]]
+            if n74 < 0:
+                n74, p = _rlen(d, p)
             else:
                 p += 1
-            if n76 == 0:
+            e75 = p + n74
+            v69 = d[p:e75].decode()
+            p = e75
+            acc67[k71] = v69
+    o.metadata = acc67
+    u76 = d[p]
+    p += 1
+    if u76 == 0:
+        o.importance = None
+    elif u76 == 2:
+        o.importance = _unpack_d(d, p)[0]
+        p += 8
+    else:
+        raise ValueError(f'union branch index {u76} out of range')
+    u78 = d[p]
+    p += 1
+    if u78 == 0:
+        o.ttl_ms = None
+    elif u78 == 2:
+        i80 = _ZZ[d[p]]
+        if i80 is None:
+            i80, p = _rlong(d, p)
+        else:
+            p += 1
+        o.ttl_ms = i80
+    else:
+        raise ValueError(f'union branch index {u78} out of range')
+    acc81: Any = []
+    while True:
+        n82 = _ZZ[d[p]]
+        if n82 is None:
+            n82, p = _rlong(d, p)
+        else:
+            p += 1
+        if n82 == 0:
+            break
+        if n82 < 0:
+            n82 = -n82
+            _size84 = _ZZ[d[p]]
+            if _size84 is None:
+                _size84, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n82):
+            n85 = _LEN[d[p]]
+            if n85 < 0:
+                n85, p = _rlen(d, p)
+            else:
+                p += 1
+            e86 = p + n85
+            v83 = d[p:e86].decode()
+            p = e86
+            acc81.append(v83)
+    o.source_refs = tuple(acc81)
+    u87 = d[p]
+    p += 1
+    if u87 == 0:
+        o.embedding = None
+    elif u87 == 2:
+        acc88: Any = []
+        while True:
+            n89 = _ZZ[d[p]]
+            if n89 is None:
+                n89, p = _rlong(d, p)
+            else:
+                p += 1
+            if n89 == 0:
                 break
-            if n76 < 0:
-                n76 = -n76
-                _size78 = _ZZ[d[p]]
-                if _size78 is None:
-                    _size78, p = _rlong(d, p)
+            if n89 < 0:
+                n89 = -n89
+                _size91 = _ZZ[d[p]]
+                if _size91 is None:
+                    _size91, p = _rlong(d, p)
                 else:
                     p += 1
-            acc75.extend(_unpack_from(f'<{n76}f', d, p))
-            p += 4 * n76
-        o.embedding = tuple(acc75)
+            acc88.extend(_unpack_from(f'<{n89}f', d, p))
+            p += 4 * n89
+        o.embedding = tuple(acc88)
     else:
-        raise ValueError(f'union branch index {u74} out of range')
+        raise ValueError(f'union branch index {u87} out of range')
+    o.__class__ = MemoryWritten
+    return o, p
+
+
+def _readv_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
+    o = _fill(_Fill_MemoryWritten)
+    o92 = _fill(_Fill_Envelope)
+    n94 = _LEN[d[p]]
+    if n94 < 0:
+        n94, p = _rlen(d, p)
+    else:
+        p += 1
+    e95 = p + n94
+    x93 = d[p:e95].decode()
+    p = e95
+    if _UUID.fullmatch(x93) is None:
+        raise Refused
+    o92.event_id = x93
+    n97 = _LEN[d[p]]
+    if n97 < 0:
+        n97, p = _rlen(d, p)
+    else:
+        p += 1
+    e98 = p + n97
+    x96 = d[p:e98].decode()
+    p = e98
+    if not x96:
+        raise Refused
+    o92.event_type = x96
+    x99 = _ZZ[d[p]]
+    if x99 is None:
+        x99, p = _rlong(d, p)
+    else:
+        p += 1
+    if x99 < 0:
+        raise Refused
+    o92.occurred_at = x99
+    n101 = _LEN[d[p]]
+    if n101 < 0:
+        n101, p = _rlen(d, p)
+    else:
+        p += 1
+    e102 = p + n101
+    x100 = d[p:e102].decode()
+    p = e102
+    if not x100:
+        raise Refused
+    o92.tenant = x100
+    n104 = _LEN[d[p]]
+    if n104 < 0:
+        n104, p = _rlen(d, p)
+    else:
+        p += 1
+    e105 = p + n104
+    x103 = d[p:e105].decode()
+    p = e105
+    if not x103:
+        raise Refused
+    o92.source = x103
+    n107 = _LEN[d[p]]
+    if n107 < 0:
+        n107, p = _rlen(d, p)
+    else:
+        p += 1
+    e108 = p + n107
+    x106 = d[p:e108].decode()
+    p = e108
+    if not x106:
+        raise Refused
+    o92.correlation_id = x106
+    u109 = d[p]
+    p += 1
+    if u109 == 0:
+        o92.causation_id = None
+    elif u109 == 2:
+        n111 = _LEN[d[p]]
+        if n111 < 0:
+            n111, p = _rlen(d, p)
+        else:
+            p += 1
+        e112 = p + n111
+        o92.causation_id = d[p:e112].decode()
+        p = e112
+    else:
+        raise ValueError(f'union branch index {u109} out of range')
+    o92.__class__ = Envelope
+    o.envelope = o92
+    n114 = _LEN[d[p]]
+    if n114 < 0:
+        n114, p = _rlen(d, p)
+    else:
+        p += 1
+    e115 = p + n114
+    x113 = d[p:e115].decode()
+    p = e115
+    if not x113:
+        raise Refused
+    o.memory_id = x113
+    n117 = _LEN[d[p]]
+    if n117 < 0:
+        n117, p = _rlen(d, p)
+    else:
+        p += 1
+    e118 = p + n117
+    x116 = d[p:e118].decode()
+    p = e118
+    if not x116:
+        raise Refused
+    o.agent_id = x116
+    n120 = _LEN[d[p]]
+    if n120 < 0:
+        n120, p = _rlen(d, p)
+    else:
+        p += 1
+    e121 = p + n120
+    x119 = d[p:e121].decode()
+    p = e121
+    if not x119:
+        raise Refused
+    o.session_id = x119
+    e122 = _ZZ[d[p]]
+    if e122 is None:
+        e122, p = _rint(d, p)
+    else:
+        p += 1
+    if e122 < 0:
+        raise ValueError('negative enum index')
+    o.memory_type = _ESYM_MemoryType[e122]
+    n124 = _LEN[d[p]]
+    if n124 < 0:
+        n124, p = _rlen(d, p)
+    else:
+        p += 1
+    e125 = p + n124
+    x123 = d[p:e125].decode()
+    p = e125
+    if not x123:
+        raise Refused
+    o.content = x123
+    acc126: Any = {}
+    while True:
+        n127 = _ZZ[d[p]]
+        if n127 is None:
+            n127, p = _rlong(d, p)
+        else:
+            p += 1
+        if n127 == 0:
+            break
+        if n127 < 0:
+            n127 = -n127
+            _size129 = _ZZ[d[p]]
+            if _size129 is None:
+                _size129, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n127):
+            n131 = _LEN[d[p]]
+            if n131 < 0:
+                n131, p = _rlen(d, p)
+            else:
+                p += 1
+            e132 = p + n131
+            k130 = d[p:e132].decode()
+            p = e132
+            n133 = _LEN[d[p]]
+            if n133 < 0:
+                n133, p = _rlen(d, p)
+            else:
+                p += 1
+            e134 = p + n133
+            v128 = d[p:e134].decode()
+            p = e134
+            acc126[k130] = v128
+    o.metadata = acc126
+    u135 = d[p]
+    p += 1
+    if u135 == 0:
+        o.importance = None
+    elif u135 == 2:
+        x136 = _unpack_d(d, p)[0]
+        p += 8
+        if x136 < 0 or x136 > 1:
+            raise Refused
+        o.importance = x136
+    else:
+        raise ValueError(f'union branch index {u135} out of range')
+    u137 = d[p]
+    p += 1
+    if u137 == 0:
+        o.ttl_ms = None
+    elif u137 == 2:
+        x138 = _ZZ[d[p]]
+        if x138 is None:
+            x138, p = _rlong(d, p)
+        else:
+            p += 1
+        if x138 < 1:
+            raise Refused
+        o.ttl_ms = x138
+    else:
+        raise ValueError(f'union branch index {u137} out of range')
+    acc139: Any = []
+    while True:
+        n140 = _ZZ[d[p]]
+        if n140 is None:
+            n140, p = _rlong(d, p)
+        else:
+            p += 1
+        if n140 == 0:
+            break
+        if n140 < 0:
+            n140 = -n140
+            _size142 = _ZZ[d[p]]
+            if _size142 is None:
+                _size142, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n140):
+            n143 = _LEN[d[p]]
+            if n143 < 0:
+                n143, p = _rlen(d, p)
+            else:
+                p += 1
+            e144 = p + n143
+            v141 = d[p:e144].decode()
+            p = e144
+            acc139.append(v141)
+    o.source_refs = tuple(acc139)
+    u145 = d[p]
+    p += 1
+    if u145 == 0:
+        o.embedding = None
+    elif u145 == 2:
+        acc146: Any = []
+        while True:
+            n147 = _ZZ[d[p]]
+            if n147 is None:
+                n147, p = _rlong(d, p)
+            else:
+                p += 1
+            if n147 == 0:
+                break
+            if n147 < 0:
+                n147 = -n147
+                _size149 = _ZZ[d[p]]
+                if _size149 is None:
+                    _size149, p = _rlong(d, p)
+                else:
+                    p += 1
+            acc146.extend(_unpack_from(f'<{n147}f', d, p))
+            p += 4 * n147
+        o.embedding = tuple(acc146)
+    else:
+        raise ValueError(f'union branch index {u145} out of range')
     o.__class__ = MemoryWritten
     return o, p
 
@@ -2137,11 +3033,11 @@ def _chk_MemoryWritten(o: MemoryWritten) -> None:
     f_metadata = o.metadata
     if type(f_metadata) is not dict:
         raise _type_error('metadata', f_metadata, 'a dict (Avro map)')
-    for k79, v80 in f_metadata.items():
-        if type(k79) is not str:
-            raise _type_error(f'metadata[{k79!r}]', k79, 'a str map key')
-        if type(v80) is not str:
-            raise _type_error(f'metadata[{k79!r}]', v80, 'a str')
+    for k150, v151 in f_metadata.items():
+        if type(k150) is not str:
+            raise _type_error(f'metadata[{k150!r}]', k150, 'a str map key')
+        if type(v151) is not str:
+            raise _type_error(f'metadata[{k150!r}]', v151, 'a str')
     f_importance = o.importance
     if f_importance is not None:
         if type(f_importance) is not float and type(f_importance) is not int:
@@ -2161,16 +3057,16 @@ def _chk_MemoryWritten(o: MemoryWritten) -> None:
     f_source_refs = o.source_refs
     if type(f_source_refs) is not tuple:
         raise _type_error('source_refs', f_source_refs, 'a tuple (Avro array)')
-    for i81, v82 in enumerate(f_source_refs):
-        if type(v82) is not str:
-            raise _type_error(f'source_refs[{i81}]', v82, 'a str')
+    for i152, v153 in enumerate(f_source_refs):
+        if type(v153) is not str:
+            raise _type_error(f'source_refs[{i152}]', v153, 'a str')
     f_embedding = o.embedding
     if f_embedding is not None:
         if type(f_embedding) is not tuple:
             raise _type_error('embedding', f_embedding, 'a tuple (Avro array)')
-        for i83, v84 in enumerate(f_embedding):
-            if type(v84) is not float and type(v84) is not int:
-                raise _type_error(f'embedding[{i83}]', v84, 'a float')
+        for i154, v155 in enumerate(f_embedding):
+            if type(v155) is not float and type(v155) is not int:
+                raise _type_error(f'embedding[{i154}]', v155, 'a float')
 
 
 def _vchk_MemoryWritten(o: MemoryWritten) -> None:
@@ -2348,168 +3244,373 @@ class _Fill_ModelCallCompleted:
 def _read_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int]:
     o = _fill(_Fill_ModelCallCompleted)
     o19 = _fill(_Fill_Envelope)
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
     else:
         p += 1
-    e21 = p + n20
-    o19.event_id = d[p:e21].decode()
-    p = e21
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    e22 = p + n21
+    o19.event_id = d[p:e22].decode()
+    p = e22
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
     else:
         p += 1
-    e23 = p + n22
-    o19.event_type = d[p:e23].decode()
-    p = e23
-    i24 = _ZZ[d[p]]
-    if i24 is None:
-        i24, p = _rlong(d, p)
+    e25 = p + n24
+    o19.event_type = d[p:e25].decode()
+    p = e25
+    i27 = _ZZ[d[p]]
+    if i27 is None:
+        i27, p = _rlong(d, p)
     else:
         p += 1
-    o19.occurred_at = i24
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
-    else:
-        p += 1
-    e26 = p + n25
-    o19.tenant = d[p:e26].decode()
-    p = e26
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
-    else:
-        p += 1
-    e28 = p + n27
-    o19.source = d[p:e28].decode()
-    p = e28
+    o19.occurred_at = i27
     n29 = _LEN[d[p]]
     if n29 < 0:
         n29, p = _rlen(d, p)
     else:
         p += 1
     e30 = p + n29
-    o19.correlation_id = d[p:e30].decode()
+    o19.tenant = d[p:e30].decode()
     p = e30
-    u31 = d[p]
+    n32 = _LEN[d[p]]
+    if n32 < 0:
+        n32, p = _rlen(d, p)
+    else:
+        p += 1
+    e33 = p + n32
+    o19.source = d[p:e33].decode()
+    p = e33
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
+    else:
+        p += 1
+    e36 = p + n35
+    o19.correlation_id = d[p:e36].decode()
+    p = e36
+    u37 = d[p]
     p += 1
-    if u31 == 0:
+    if u37 == 0:
         o19.causation_id = None
-    elif u31 == 2:
-        n32 = _LEN[d[p]]
-        if n32 < 0:
-            n32, p = _rlen(d, p)
+    elif u37 == 2:
+        n39 = _LEN[d[p]]
+        if n39 < 0:
+            n39, p = _rlen(d, p)
         else:
             p += 1
-        e33 = p + n32
-        o19.causation_id = d[p:e33].decode()
-        p = e33
+        e40 = p + n39
+        o19.causation_id = d[p:e40].decode()
+        p = e40
     else:
-        raise ValueError(f'union branch index {u31} out of range')
+        raise ValueError(f'union branch index {u37} out of range')
     o19.__class__ = Envelope
     o.envelope = o19
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
+    n42 = _LEN[d[p]]
+    if n42 < 0:
+        n42, p = _rlen(d, p)
     else:
         p += 1
-    e35 = p + n34
-    o.request_id = d[p:e35].decode()
-    p = e35
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
+    e43 = p + n42
+    o.request_id = d[p:e43].decode()
+    p = e43
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
     else:
         p += 1
-    e37 = p + n36
-    o.model_id = d[p:e37].decode()
-    p = e37
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+    e46 = p + n45
+    o.model_id = d[p:e46].decode()
+    p = e46
+    n48 = _LEN[d[p]]
+    if n48 < 0:
+        n48, p = _rlen(d, p)
     else:
         p += 1
-    e39 = p + n38
-    o.agent_id = d[p:e39].decode()
-    p = e39
-    u40 = d[p]
-    p += 1
-    if u40 == 0:
-        o.task_id = None
-    elif u40 == 2:
-        n41 = _LEN[d[p]]
-        if n41 < 0:
-            n41, p = _rlen(d, p)
-        else:
-            p += 1
-        e42 = p + n41
-        o.task_id = d[p:e42].decode()
-        p = e42
-    else:
-        raise ValueError(f'union branch index {u40} out of range')
-    e43 = _ZZ[d[p]]
-    if e43 is None:
-        e43, p = _rint(d, p)
-    else:
-        p += 1
-    if e43 < 0:
-        raise ValueError('negative enum index')
-    o.status = _ESYM_ModelCallStatus[e43]
-    i44 = _ZZ[d[p]]
-    if i44 is None:
-        i44, p = _rlong(d, p)
-    else:
-        p += 1
-    o.input_tokens = i44
-    i45 = _ZZ[d[p]]
-    if i45 is None:
-        i45, p = _rlong(d, p)
-    else:
-        p += 1
-    o.output_tokens = i45
-    i46 = _ZZ[d[p]]
-    if i46 is None:
-        i46, p = _rlong(d, p)
-    else:
-        p += 1
-    o.cost_usd_micros = i46
-    i47 = _ZZ[d[p]]
-    if i47 is None:
-        i47, p = _rlong(d, p)
-    else:
-        p += 1
-    o.latency_ms = i47
-    u48 = d[p]
-    p += 1
-    if u48 == 0:
-        o.time_to_first_token_ms = None
-    elif u48 == 2:
-        i49 = _ZZ[d[p]]
-        if i49 is None:
-            i49, p = _rlong(d, p)
-        else:
-            p += 1
-        o.time_to_first_token_ms = i49
-    else:
-        raise ValueError(f'union branch index {u48} out of range')
+    e49 = p + n48
+    o.agent_id = d[p:e49].decode()
+    p = e49
     u50 = d[p]
     p += 1
     if u50 == 0:
-        o.error = None
+        o.task_id = None
     elif u50 == 2:
-        n51 = _LEN[d[p]]
-        if n51 < 0:
-            n51, p = _rlen(d, p)
+        n52 = _LEN[d[p]]
+        if n52 < 0:
+            n52, p = _rlen(d, p)
         else:
             p += 1
-        e52 = p + n51
-        o.error = d[p:e52].decode()
-        p = e52
+        e53 = p + n52
+        o.task_id = d[p:e53].decode()
+        p = e53
     else:
         raise ValueError(f'union branch index {u50} out of range')
+    e54 = _ZZ[d[p]]
+    if e54 is None:
+        e54, p = _rint(d, p)
+    else:
+        p += 1
+    if e54 < 0:
+        raise ValueError('negative enum index')
+    o.status = _ESYM_ModelCallStatus[e54]
+    i56 = _ZZ[d[p]]
+    if i56 is None:
+        i56, p = _rlong(d, p)
+    else:
+        p += 1
+    o.input_tokens = i56
+    i58 = _ZZ[d[p]]
+    if i58 is None:
+        i58, p = _rlong(d, p)
+    else:
+        p += 1
+    o.output_tokens = i58
+    i60 = _ZZ[d[p]]
+    if i60 is None:
+        i60, p = _rlong(d, p)
+    else:
+        p += 1
+    o.cost_usd_micros = i60
+    i62 = _ZZ[d[p]]
+    if i62 is None:
+        i62, p = _rlong(d, p)
+    else:
+        p += 1
+    o.latency_ms = i62
+    u63 = d[p]
+    p += 1
+    if u63 == 0:
+        o.time_to_first_token_ms = None
+    elif u63 == 2:
+        i65 = _ZZ[d[p]]
+        if i65 is None:
+            i65, p = _rlong(d, p)
+        else:
+            p += 1
+        o.time_to_first_token_ms = i65
+    else:
+        raise ValueError(f'union branch index {u63} out of range')
+    u66 = d[p]
+    p += 1
+    if u66 == 0:
+        o.error = None
+    elif u66 == 2:
+        n68 = _LEN[d[p]]
+        if n68 < 0:
+            n68, p = _rlen(d, p)
+        else:
+            p += 1
+        e69 = p + n68
+        o.error = d[p:e69].decode()
+        p = e69
+    else:
+        raise ValueError(f'union branch index {u66} out of range')
+    o.__class__ = ModelCallCompleted
+    return o, p
+
+
+def _readv_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int]:
+    o = _fill(_Fill_ModelCallCompleted)
+    o70 = _fill(_Fill_Envelope)
+    n72 = _LEN[d[p]]
+    if n72 < 0:
+        n72, p = _rlen(d, p)
+    else:
+        p += 1
+    e73 = p + n72
+    x71 = d[p:e73].decode()
+    p = e73
+    if _UUID.fullmatch(x71) is None:
+        raise Refused
+    o70.event_id = x71
+    n75 = _LEN[d[p]]
+    if n75 < 0:
+        n75, p = _rlen(d, p)
+    else:
+        p += 1
+    e76 = p + n75
+    x74 = d[p:e76].decode()
+    p = e76
+    if not x74:
+        raise Refused
+    o70.event_type = x74
+    x77 = _ZZ[d[p]]
+    if x77 is None:
+        x77, p = _rlong(d, p)
+    else:
+        p += 1
+    if x77 < 0:
+        raise Refused
+    o70.occurred_at = x77
+    n79 = _LEN[d[p]]
+    if n79 < 0:
+        n79, p = _rlen(d, p)
+    else:
+        p += 1
+    e80 = p + n79
+    x78 = d[p:e80].decode()
+    p = e80
+    if not x78:
+        raise Refused
+    o70.tenant = x78
+    n82 = _LEN[d[p]]
+    if n82 < 0:
+        n82, p = _rlen(d, p)
+    else:
+        p += 1
+    e83 = p + n82
+    x81 = d[p:e83].decode()
+    p = e83
+    if not x81:
+        raise Refused
+    o70.source = x81
+    n85 = _LEN[d[p]]
+    if n85 < 0:
+        n85, p = _rlen(d, p)
+    else:
+        p += 1
+    e86 = p + n85
+    x84 = d[p:e86].decode()
+    p = e86
+    if not x84:
+        raise Refused
+    o70.correlation_id = x84
+    u87 = d[p]
+    p += 1
+    if u87 == 0:
+        o70.causation_id = None
+    elif u87 == 2:
+        n89 = _LEN[d[p]]
+        if n89 < 0:
+            n89, p = _rlen(d, p)
+        else:
+            p += 1
+        e90 = p + n89
+        o70.causation_id = d[p:e90].decode()
+        p = e90
+    else:
+        raise ValueError(f'union branch index {u87} out of range')
+    o70.__class__ = Envelope
+    o.envelope = o70
+    n92 = _LEN[d[p]]
+    if n92 < 0:
+        n92, p = _rlen(d, p)
+    else:
+        p += 1
+    e93 = p + n92
+    x91 = d[p:e93].decode()
+    p = e93
+    if not x91:
+        raise Refused
+    o.request_id = x91
+    n95 = _LEN[d[p]]
+    if n95 < 0:
+        n95, p = _rlen(d, p)
+    else:
+        p += 1
+    e96 = p + n95
+    x94 = d[p:e96].decode()
+    p = e96
+    if not x94:
+        raise Refused
+    o.model_id = x94
+    n98 = _LEN[d[p]]
+    if n98 < 0:
+        n98, p = _rlen(d, p)
+    else:
+        p += 1
+    e99 = p + n98
+    x97 = d[p:e99].decode()
+    p = e99
+    if not x97:
+        raise Refused
+    o.agent_id = x97
+    u100 = d[p]
+    p += 1
+    if u100 == 0:
+        o.task_id = None
+    elif u100 == 2:
+        n102 = _LEN[d[p]]
+        if n102 < 0:
+            n102, p = _rlen(d, p)
+        else:
+            p += 1
+        e103 = p + n102
+        o.task_id = d[p:e103].decode()
+        p = e103
+    else:
+        raise ValueError(f'union branch index {u100} out of range')
+    e104 = _ZZ[d[p]]
+    if e104 is None:
+        e104, p = _rint(d, p)
+    else:
+        p += 1
+    if e104 < 0:
+        raise ValueError('negative enum index')
+    o.status = _ESYM_ModelCallStatus[e104]
+    x105 = _ZZ[d[p]]
+    if x105 is None:
+        x105, p = _rlong(d, p)
+    else:
+        p += 1
+    if x105 < 0:
+        raise Refused
+    o.input_tokens = x105
+    x106 = _ZZ[d[p]]
+    if x106 is None:
+        x106, p = _rlong(d, p)
+    else:
+        p += 1
+    if x106 < 0:
+        raise Refused
+    o.output_tokens = x106
+    x107 = _ZZ[d[p]]
+    if x107 is None:
+        x107, p = _rlong(d, p)
+    else:
+        p += 1
+    if x107 < 0:
+        raise Refused
+    o.cost_usd_micros = x107
+    x108 = _ZZ[d[p]]
+    if x108 is None:
+        x108, p = _rlong(d, p)
+    else:
+        p += 1
+    if x108 < 0:
+        raise Refused
+    o.latency_ms = x108
+    u109 = d[p]
+    p += 1
+    if u109 == 0:
+        o.time_to_first_token_ms = None
+    elif u109 == 2:
+        x110 = _ZZ[d[p]]
+        if x110 is None:
+            x110, p = _rlong(d, p)
+        else:
+            p += 1
+        if x110 < 0:
+            raise Refused
+        o.time_to_first_token_ms = x110
+    else:
+        raise ValueError(f'union branch index {u109} out of range')
+    u111 = d[p]
+    p += 1
+    if u111 == 0:
+        o.error = None
+    elif u111 == 2:
+        n113 = _LEN[d[p]]
+        if n113 < 0:
+            n113, p = _rlen(d, p)
+        else:
+            p += 1
+        e114 = p + n113
+        o.error = d[p:e114].decode()
+        p = e114
+    else:
+        raise ValueError(f'union branch index {u111} out of range')
     o.__class__ = ModelCallCompleted
     return o, p
 
@@ -2747,155 +3848,346 @@ class _Fill_ModelRegistered:
 def _read_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
     o = _fill(_Fill_ModelRegistered)
     o19 = _fill(_Fill_Envelope)
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
     else:
         p += 1
-    e21 = p + n20
-    o19.event_id = d[p:e21].decode()
-    p = e21
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    e22 = p + n21
+    o19.event_id = d[p:e22].decode()
+    p = e22
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
     else:
         p += 1
-    e23 = p + n22
-    o19.event_type = d[p:e23].decode()
-    p = e23
-    i24 = _ZZ[d[p]]
-    if i24 is None:
-        i24, p = _rlong(d, p)
+    e25 = p + n24
+    o19.event_type = d[p:e25].decode()
+    p = e25
+    i27 = _ZZ[d[p]]
+    if i27 is None:
+        i27, p = _rlong(d, p)
     else:
         p += 1
-    o19.occurred_at = i24
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
-    else:
-        p += 1
-    e26 = p + n25
-    o19.tenant = d[p:e26].decode()
-    p = e26
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
-    else:
-        p += 1
-    e28 = p + n27
-    o19.source = d[p:e28].decode()
-    p = e28
+    o19.occurred_at = i27
     n29 = _LEN[d[p]]
     if n29 < 0:
         n29, p = _rlen(d, p)
     else:
         p += 1
     e30 = p + n29
-    o19.correlation_id = d[p:e30].decode()
+    o19.tenant = d[p:e30].decode()
     p = e30
-    u31 = d[p]
+    n32 = _LEN[d[p]]
+    if n32 < 0:
+        n32, p = _rlen(d, p)
+    else:
+        p += 1
+    e33 = p + n32
+    o19.source = d[p:e33].decode()
+    p = e33
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
+    else:
+        p += 1
+    e36 = p + n35
+    o19.correlation_id = d[p:e36].decode()
+    p = e36
+    u37 = d[p]
     p += 1
-    if u31 == 0:
+    if u37 == 0:
         o19.causation_id = None
-    elif u31 == 2:
-        n32 = _LEN[d[p]]
-        if n32 < 0:
-            n32, p = _rlen(d, p)
+    elif u37 == 2:
+        n39 = _LEN[d[p]]
+        if n39 < 0:
+            n39, p = _rlen(d, p)
         else:
             p += 1
-        e33 = p + n32
-        o19.causation_id = d[p:e33].decode()
-        p = e33
+        e40 = p + n39
+        o19.causation_id = d[p:e40].decode()
+        p = e40
     else:
-        raise ValueError(f'union branch index {u31} out of range')
+        raise ValueError(f'union branch index {u37} out of range')
     o19.__class__ = Envelope
     o.envelope = o19
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
+    n42 = _LEN[d[p]]
+    if n42 < 0:
+        n42, p = _rlen(d, p)
     else:
         p += 1
-    e35 = p + n34
-    o.model_id = d[p:e35].decode()
-    p = e35
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
+    e43 = p + n42
+    o.model_id = d[p:e43].decode()
+    p = e43
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
     else:
         p += 1
-    e37 = p + n36
-    o.provider = d[p:e37].decode()
-    p = e37
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+    e46 = p + n45
+    o.provider = d[p:e46].decode()
+    p = e46
+    n48 = _LEN[d[p]]
+    if n48 < 0:
+        n48, p = _rlen(d, p)
     else:
         p += 1
-    e39 = p + n38
-    o.model_name = d[p:e39].decode()
-    p = e39
-    n40 = _LEN[d[p]]
-    if n40 < 0:
-        n40, p = _rlen(d, p)
+    e49 = p + n48
+    o.model_name = d[p:e49].decode()
+    p = e49
+    n51 = _LEN[d[p]]
+    if n51 < 0:
+        n51, p = _rlen(d, p)
     else:
         p += 1
-    e41 = p + n40
-    o.endpoint = d[p:e41].decode()
-    p = e41
-    i42 = _ZZ[d[p]]
-    if i42 is None:
-        i42, p = _rint(d, p)
+    e52 = p + n51
+    o.endpoint = d[p:e52].decode()
+    p = e52
+    i54 = _ZZ[d[p]]
+    if i54 is None:
+        i54, p = _rint(d, p)
     else:
         p += 1
-    o.context_window_tokens = i42
-    i43 = _ZZ[d[p]]
-    if i43 is None:
-        i43, p = _rlong(d, p)
+    o.context_window_tokens = i54
+    i56 = _ZZ[d[p]]
+    if i56 is None:
+        i56, p = _rlong(d, p)
     else:
         p += 1
-    o.input_cost_usd_micros_per_mtok = i43
-    i44 = _ZZ[d[p]]
-    if i44 is None:
-        i44, p = _rlong(d, p)
+    o.input_cost_usd_micros_per_mtok = i56
+    i58 = _ZZ[d[p]]
+    if i58 is None:
+        i58, p = _rlong(d, p)
     else:
         p += 1
-    o.output_cost_usd_micros_per_mtok = i44
-    acc45: Any = []
+    o.output_cost_usd_micros_per_mtok = i58
+    acc59: Any = []
     while True:
-        n46 = _ZZ[d[p]]
-        if n46 is None:
-            n46, p = _rlong(d, p)
+        n60 = _ZZ[d[p]]
+        if n60 is None:
+            n60, p = _rlong(d, p)
         else:
             p += 1
-        if n46 == 0:
+        if n60 == 0:
             break
-        if n46 < 0:
-            n46 = -n46
-            _size48 = _ZZ[d[p]]
-            if _size48 is None:
-                _size48, p = _rlong(d, p)
+        if n60 < 0:
+            n60 = -n60
+            _size62 = _ZZ[d[p]]
+            if _size62 is None:
+                _size62, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n46):
-            n49 = _LEN[d[p]]
-            if n49 < 0:
-                n49, p = _rlen(d, p)
+        for _ in range(n60):
+            n63 = _LEN[d[p]]
+            if n63 < 0:
+                n63, p = _rlen(d, p)
             else:
                 p += 1
-            e50 = p + n49
-            v47 = d[p:e50].decode()
-            p = e50
-            acc45.append(v47)
-    o.capabilities = tuple(acc45)
-    u51 = d[p]
+            e64 = p + n63
+            v61 = d[p:e64].decode()
+            p = e64
+            acc59.append(v61)
+    o.capabilities = tuple(acc59)
+    u65 = d[p]
     p += 1
-    if u51 == 0:
+    if u65 == 0:
         o.quality_score = None
-    elif u51 == 2:
+    elif u65 == 2:
         o.quality_score = _unpack_d(d, p)[0]
         p += 8
     else:
-        raise ValueError(f'union branch index {u51} out of range')
+        raise ValueError(f'union branch index {u65} out of range')
+    o.__class__ = ModelRegistered
+    return o, p
+
+
+def _readv_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
+    o = _fill(_Fill_ModelRegistered)
+    o67 = _fill(_Fill_Envelope)
+    n69 = _LEN[d[p]]
+    if n69 < 0:
+        n69, p = _rlen(d, p)
+    else:
+        p += 1
+    e70 = p + n69
+    x68 = d[p:e70].decode()
+    p = e70
+    if _UUID.fullmatch(x68) is None:
+        raise Refused
+    o67.event_id = x68
+    n72 = _LEN[d[p]]
+    if n72 < 0:
+        n72, p = _rlen(d, p)
+    else:
+        p += 1
+    e73 = p + n72
+    x71 = d[p:e73].decode()
+    p = e73
+    if not x71:
+        raise Refused
+    o67.event_type = x71
+    x74 = _ZZ[d[p]]
+    if x74 is None:
+        x74, p = _rlong(d, p)
+    else:
+        p += 1
+    if x74 < 0:
+        raise Refused
+    o67.occurred_at = x74
+    n76 = _LEN[d[p]]
+    if n76 < 0:
+        n76, p = _rlen(d, p)
+    else:
+        p += 1
+    e77 = p + n76
+    x75 = d[p:e77].decode()
+    p = e77
+    if not x75:
+        raise Refused
+    o67.tenant = x75
+    n79 = _LEN[d[p]]
+    if n79 < 0:
+        n79, p = _rlen(d, p)
+    else:
+        p += 1
+    e80 = p + n79
+    x78 = d[p:e80].decode()
+    p = e80
+    if not x78:
+        raise Refused
+    o67.source = x78
+    n82 = _LEN[d[p]]
+    if n82 < 0:
+        n82, p = _rlen(d, p)
+    else:
+        p += 1
+    e83 = p + n82
+    x81 = d[p:e83].decode()
+    p = e83
+    if not x81:
+        raise Refused
+    o67.correlation_id = x81
+    u84 = d[p]
+    p += 1
+    if u84 == 0:
+        o67.causation_id = None
+    elif u84 == 2:
+        n86 = _LEN[d[p]]
+        if n86 < 0:
+            n86, p = _rlen(d, p)
+        else:
+            p += 1
+        e87 = p + n86
+        o67.causation_id = d[p:e87].decode()
+        p = e87
+    else:
+        raise ValueError(f'union branch index {u84} out of range')
+    o67.__class__ = Envelope
+    o.envelope = o67
+    n89 = _LEN[d[p]]
+    if n89 < 0:
+        n89, p = _rlen(d, p)
+    else:
+        p += 1
+    e90 = p + n89
+    x88 = d[p:e90].decode()
+    p = e90
+    if not x88:
+        raise Refused
+    o.model_id = x88
+    n92 = _LEN[d[p]]
+    if n92 < 0:
+        n92, p = _rlen(d, p)
+    else:
+        p += 1
+    e93 = p + n92
+    x91 = d[p:e93].decode()
+    p = e93
+    if not x91:
+        raise Refused
+    o.provider = x91
+    n95 = _LEN[d[p]]
+    if n95 < 0:
+        n95, p = _rlen(d, p)
+    else:
+        p += 1
+    e96 = p + n95
+    x94 = d[p:e96].decode()
+    p = e96
+    if not x94:
+        raise Refused
+    o.model_name = x94
+    n98 = _LEN[d[p]]
+    if n98 < 0:
+        n98, p = _rlen(d, p)
+    else:
+        p += 1
+    e99 = p + n98
+    o.endpoint = d[p:e99].decode()
+    p = e99
+    x100 = _ZZ[d[p]]
+    if x100 is None:
+        x100, p = _rint(d, p)
+    else:
+        p += 1
+    if x100 < 1:
+        raise Refused
+    o.context_window_tokens = x100
+    x101 = _ZZ[d[p]]
+    if x101 is None:
+        x101, p = _rlong(d, p)
+    else:
+        p += 1
+    if x101 < 0:
+        raise Refused
+    o.input_cost_usd_micros_per_mtok = x101
+    x102 = _ZZ[d[p]]
+    if x102 is None:
+        x102, p = _rlong(d, p)
+    else:
+        p += 1
+    if x102 < 0:
+        raise Refused
+    o.output_cost_usd_micros_per_mtok = x102
+    acc103: Any = []
+    while True:
+        n104 = _ZZ[d[p]]
+        if n104 is None:
+            n104, p = _rlong(d, p)
+        else:
+            p += 1
+        if n104 == 0:
+            break
+        if n104 < 0:
+            n104 = -n104
+            _size106 = _ZZ[d[p]]
+            if _size106 is None:
+                _size106, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n104):
+            n107 = _LEN[d[p]]
+            if n107 < 0:
+                n107, p = _rlen(d, p)
+            else:
+                p += 1
+            e108 = p + n107
+            v105 = d[p:e108].decode()
+            p = e108
+            acc103.append(v105)
+    o.capabilities = tuple(acc103)
+    u109 = d[p]
+    p += 1
+    if u109 == 0:
+        o.quality_score = None
+    elif u109 == 2:
+        x110 = _unpack_d(d, p)[0]
+        p += 8
+        if x110 < 0 or x110 > 1:
+            raise Refused
+        o.quality_score = x110
+    else:
+        raise ValueError(f'union branch index {u109} out of range')
     o.__class__ = ModelRegistered
     return o, p
 
@@ -2950,9 +4242,9 @@ def _chk_ModelRegistered(o: ModelRegistered) -> None:
     f_capabilities = o.capabilities
     if type(f_capabilities) is not tuple:
         raise _type_error('capabilities', f_capabilities, 'a tuple (Avro array)')
-    for i52, v53 in enumerate(f_capabilities):
-        if type(v53) is not str:
-            raise _type_error(f'capabilities[{i52}]', v53, 'a str')
+    for i111, v112 in enumerate(f_capabilities):
+        if type(v112) is not str:
+            raise _type_error(f'capabilities[{i111}]', v112, 'a str')
     f_quality_score = o.quality_score
     if f_quality_score is not None:
         if type(f_quality_score) is not float and type(f_quality_score) is not int:
@@ -3074,104 +4366,237 @@ class _Fill_NodeHeartbeat:
 def _read_NodeHeartbeat(d: bytes, p: int) -> tuple[NodeHeartbeat, int]:
     o = _fill(_Fill_NodeHeartbeat)
     o8 = _fill(_Fill_Envelope)
-    n9 = _LEN[d[p]]
-    if n9 < 0:
-        n9, p = _rlen(d, p)
+    n10 = _LEN[d[p]]
+    if n10 < 0:
+        n10, p = _rlen(d, p)
     else:
         p += 1
-    e10 = p + n9
-    o8.event_id = d[p:e10].decode()
-    p = e10
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
+    e11 = p + n10
+    o8.event_id = d[p:e11].decode()
+    p = e11
+    n13 = _LEN[d[p]]
+    if n13 < 0:
+        n13, p = _rlen(d, p)
     else:
         p += 1
-    e12 = p + n11
-    o8.event_type = d[p:e12].decode()
-    p = e12
-    i13 = _ZZ[d[p]]
-    if i13 is None:
-        i13, p = _rlong(d, p)
+    e14 = p + n13
+    o8.event_type = d[p:e14].decode()
+    p = e14
+    i16 = _ZZ[d[p]]
+    if i16 is None:
+        i16, p = _rlong(d, p)
     else:
         p += 1
-    o8.occurred_at = i13
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
-    else:
-        p += 1
-    e15 = p + n14
-    o8.tenant = d[p:e15].decode()
-    p = e15
-    n16 = _LEN[d[p]]
-    if n16 < 0:
-        n16, p = _rlen(d, p)
-    else:
-        p += 1
-    e17 = p + n16
-    o8.source = d[p:e17].decode()
-    p = e17
+    o8.occurred_at = i16
     n18 = _LEN[d[p]]
     if n18 < 0:
         n18, p = _rlen(d, p)
     else:
         p += 1
     e19 = p + n18
-    o8.correlation_id = d[p:e19].decode()
+    o8.tenant = d[p:e19].decode()
     p = e19
-    u20 = d[p]
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
+    else:
+        p += 1
+    e22 = p + n21
+    o8.source = d[p:e22].decode()
+    p = e22
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
+    else:
+        p += 1
+    e25 = p + n24
+    o8.correlation_id = d[p:e25].decode()
+    p = e25
+    u26 = d[p]
     p += 1
-    if u20 == 0:
+    if u26 == 0:
         o8.causation_id = None
-    elif u20 == 2:
-        n21 = _LEN[d[p]]
-        if n21 < 0:
-            n21, p = _rlen(d, p)
+    elif u26 == 2:
+        n28 = _LEN[d[p]]
+        if n28 < 0:
+            n28, p = _rlen(d, p)
         else:
             p += 1
-        e22 = p + n21
-        o8.causation_id = d[p:e22].decode()
-        p = e22
+        e29 = p + n28
+        o8.causation_id = d[p:e29].decode()
+        p = e29
     else:
-        raise ValueError(f'union branch index {u20} out of range')
+        raise ValueError(f'union branch index {u26} out of range')
     o8.__class__ = Envelope
     o.envelope = o8
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    n31 = _LEN[d[p]]
+    if n31 < 0:
+        n31, p = _rlen(d, p)
     else:
         p += 1
-    e24 = p + n23
-    o.node_id = d[p:e24].decode()
-    p = e24
+    e32 = p + n31
+    o.node_id = d[p:e32].decode()
+    p = e32
     o.cpu_load = _unpack_d(d, p)[0]
     p += 8
-    i25 = _ZZ[d[p]]
-    if i25 is None:
-        i25, p = _rlong(d, p)
+    i35 = _ZZ[d[p]]
+    if i35 is None:
+        i35, p = _rlong(d, p)
     else:
         p += 1
-    o.memory_used_mib = i25
-    acc26: Any = []
+    o.memory_used_mib = i35
+    acc36: Any = []
     while True:
-        n27 = _ZZ[d[p]]
-        if n27 is None:
-            n27, p = _rlong(d, p)
+        n37 = _ZZ[d[p]]
+        if n37 is None:
+            n37, p = _rlong(d, p)
         else:
             p += 1
-        if n27 == 0:
+        if n37 == 0:
             break
-        if n27 < 0:
-            n27 = -n27
-            _size29 = _ZZ[d[p]]
-            if _size29 is None:
-                _size29, p = _rlong(d, p)
+        if n37 < 0:
+            n37 = -n37
+            _size39 = _ZZ[d[p]]
+            if _size39 is None:
+                _size39, p = _rlong(d, p)
             else:
                 p += 1
-        acc26.extend(_unpack_from(f'<{n27}d', d, p))
-        p += 8 * n27
-    o.gpu_utilization = tuple(acc26)
+        acc36.extend(_unpack_from(f'<{n37}d', d, p))
+        p += 8 * n37
+    o.gpu_utilization = tuple(acc36)
+    o.__class__ = NodeHeartbeat
+    return o, p
+
+
+def _readv_NodeHeartbeat(d: bytes, p: int) -> tuple[NodeHeartbeat, int]:
+    o = _fill(_Fill_NodeHeartbeat)
+    o40 = _fill(_Fill_Envelope)
+    n42 = _LEN[d[p]]
+    if n42 < 0:
+        n42, p = _rlen(d, p)
+    else:
+        p += 1
+    e43 = p + n42
+    x41 = d[p:e43].decode()
+    p = e43
+    if _UUID.fullmatch(x41) is None:
+        raise Refused
+    o40.event_id = x41
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
+    else:
+        p += 1
+    e46 = p + n45
+    x44 = d[p:e46].decode()
+    p = e46
+    if not x44:
+        raise Refused
+    o40.event_type = x44
+    x47 = _ZZ[d[p]]
+    if x47 is None:
+        x47, p = _rlong(d, p)
+    else:
+        p += 1
+    if x47 < 0:
+        raise Refused
+    o40.occurred_at = x47
+    n49 = _LEN[d[p]]
+    if n49 < 0:
+        n49, p = _rlen(d, p)
+    else:
+        p += 1
+    e50 = p + n49
+    x48 = d[p:e50].decode()
+    p = e50
+    if not x48:
+        raise Refused
+    o40.tenant = x48
+    n52 = _LEN[d[p]]
+    if n52 < 0:
+        n52, p = _rlen(d, p)
+    else:
+        p += 1
+    e53 = p + n52
+    x51 = d[p:e53].decode()
+    p = e53
+    if not x51:
+        raise Refused
+    o40.source = x51
+    n55 = _LEN[d[p]]
+    if n55 < 0:
+        n55, p = _rlen(d, p)
+    else:
+        p += 1
+    e56 = p + n55
+    x54 = d[p:e56].decode()
+    p = e56
+    if not x54:
+        raise Refused
+    o40.correlation_id = x54
+    u57 = d[p]
+    p += 1
+    if u57 == 0:
+        o40.causation_id = None
+    elif u57 == 2:
+        n59 = _LEN[d[p]]
+        if n59 < 0:
+            n59, p = _rlen(d, p)
+        else:
+            p += 1
+        e60 = p + n59
+        o40.causation_id = d[p:e60].decode()
+        p = e60
+    else:
+        raise ValueError(f'union branch index {u57} out of range')
+    o40.__class__ = Envelope
+    o.envelope = o40
+    n62 = _LEN[d[p]]
+    if n62 < 0:
+        n62, p = _rlen(d, p)
+    else:
+        p += 1
+    e63 = p + n62
+    x61 = d[p:e63].decode()
+    p = e63
+    if not x61:
+        raise Refused
+    o.node_id = x61
+    x64 = _unpack_d(d, p)[0]
+    p += 8
+    if x64 < 0 or x64 > 1:
+        raise Refused
+    o.cpu_load = x64
+    x65 = _ZZ[d[p]]
+    if x65 is None:
+        x65, p = _rlong(d, p)
+    else:
+        p += 1
+    if x65 < 0:
+        raise Refused
+    o.memory_used_mib = x65
+    acc66: Any = []
+    while True:
+        n67 = _ZZ[d[p]]
+        if n67 is None:
+            n67, p = _rlong(d, p)
+        else:
+            p += 1
+        if n67 == 0:
+            break
+        if n67 < 0:
+            n67 = -n67
+            _size69 = _ZZ[d[p]]
+            if _size69 is None:
+                _size69, p = _rlong(d, p)
+            else:
+                p += 1
+        acc66.extend(_unpack_from(f'<{n67}d', d, p))
+        p += 8 * n67
+    for v68 in acc66:
+        if v68 < 0 or v68 > 1:
+            raise Refused
+    o.gpu_utilization = tuple(acc66)
     o.__class__ = NodeHeartbeat
     return o, p
 
@@ -3206,13 +4631,13 @@ def _chk_NodeHeartbeat(o: NodeHeartbeat) -> None:
     f_gpu_utilization = o.gpu_utilization
     if type(f_gpu_utilization) is not tuple:
         raise _type_error('gpu_utilization', f_gpu_utilization, 'a tuple (Avro array)')
-    for i30, v31 in enumerate(f_gpu_utilization):
-        if type(v31) is not float and type(v31) is not int:
-            raise _type_error(f'gpu_utilization[{i30}]', v31, 'a float')
-        if v31 < 0:
-            raise EventValidationError(f'gpu_utilization[{i30}]', 'minimum', f'is {v31!r}; must be >= 0')
-        if v31 > 1:
-            raise EventValidationError(f'gpu_utilization[{i30}]', 'maximum', f'is {v31!r}; must be <= 1')
+    for i70, v71 in enumerate(f_gpu_utilization):
+        if type(v71) is not float and type(v71) is not int:
+            raise _type_error(f'gpu_utilization[{i70}]', v71, 'a float')
+        if v71 < 0:
+            raise EventValidationError(f'gpu_utilization[{i70}]', 'minimum', f'is {v71!r}; must be >= 0')
+        if v71 > 1:
+            raise EventValidationError(f'gpu_utilization[{i70}]', 'maximum', f'is {v71!r}; must be <= 1')
 
 
 def _vchk_NodeHeartbeat(o: NodeHeartbeat) -> None:
@@ -3233,11 +4658,11 @@ def _vchk_NodeHeartbeat(o: NodeHeartbeat) -> None:
     if f_memory_used_mib < 0:
         raise EventValidationError('memory_used_mib', 'minimum', f'is {f_memory_used_mib!r}; must be >= 0')
     f_gpu_utilization = o.gpu_utilization
-    for i32, v33 in enumerate(f_gpu_utilization):
-        if v33 < 0:
-            raise EventValidationError(f'gpu_utilization[{i32}]', 'minimum', f'is {v33!r}; must be >= 0')
-        if v33 > 1:
-            raise EventValidationError(f'gpu_utilization[{i32}]', 'maximum', f'is {v33!r}; must be <= 1')
+    for i72, v73 in enumerate(f_gpu_utilization):
+        if v73 < 0:
+            raise EventValidationError(f'gpu_utilization[{i72}]', 'minimum', f'is {v73!r}; must be >= 0')
+        if v73 > 1:
+            raise EventValidationError(f'gpu_utilization[{i72}]', 'maximum', f'is {v73!r}; must be <= 1')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -3316,37 +4741,37 @@ class _Fill_GpuDevice:
 
 def _read_GpuDevice(d: bytes, p: int) -> tuple[GpuDevice, int]:
     o = _fill(_Fill_GpuDevice)
-    i6 = _ZZ[d[p]]
-    if i6 is None:
-        i6, p = _rint(d, p)
+    i7 = _ZZ[d[p]]
+    if i7 is None:
+        i7, p = _rint(d, p)
     else:
         p += 1
-    o.index = i6
-    n7 = _LEN[d[p]]
-    if n7 < 0:
-        n7, p = _rlen(d, p)
+    o.index = i7
+    n9 = _LEN[d[p]]
+    if n9 < 0:
+        n9, p = _rlen(d, p)
     else:
         p += 1
-    e8 = p + n7
-    o.model = d[p:e8].decode()
-    p = e8
-    i9 = _ZZ[d[p]]
-    if i9 is None:
-        i9, p = _rlong(d, p)
+    e10 = p + n9
+    o.model = d[p:e10].decode()
+    p = e10
+    i12 = _ZZ[d[p]]
+    if i12 is None:
+        i12, p = _rlong(d, p)
     else:
         p += 1
-    o.memory_mib = i9
-    i10 = _ZZ[d[p]]
-    if i10 is None:
-        i10, p = _rint(d, p)
+    o.memory_mib = i12
+    i14 = _ZZ[d[p]]
+    if i14 is None:
+        i14, p = _rint(d, p)
     else:
         p += 1
-    o.nvlink_domain = i10
-    b11 = d[p]
+    o.nvlink_domain = i14
+    b16 = d[p]
     p += 1
-    if b11 > 1:
+    if b16 > 1:
         raise ValueError('boolean byte is not 0 or 1')
-    o.healthy = b11 == 1
+    o.healthy = b16 == 1
     o.__class__ = GpuDevice
     return o, p
 
@@ -3522,203 +4947,438 @@ class _Fill_NodeRegistered:
 def _read_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
     o = _fill(_Fill_NodeRegistered)
     o22 = _fill(_Fill_Envelope)
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
     else:
         p += 1
-    e24 = p + n23
-    o22.event_id = d[p:e24].decode()
-    p = e24
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
+    e25 = p + n24
+    o22.event_id = d[p:e25].decode()
+    p = e25
+    n27 = _LEN[d[p]]
+    if n27 < 0:
+        n27, p = _rlen(d, p)
     else:
         p += 1
-    e26 = p + n25
-    o22.event_type = d[p:e26].decode()
-    p = e26
-    i27 = _ZZ[d[p]]
-    if i27 is None:
-        i27, p = _rlong(d, p)
+    e28 = p + n27
+    o22.event_type = d[p:e28].decode()
+    p = e28
+    i30 = _ZZ[d[p]]
+    if i30 is None:
+        i30, p = _rlong(d, p)
     else:
         p += 1
-    o22.occurred_at = i27
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
-    else:
-        p += 1
-    e29 = p + n28
-    o22.tenant = d[p:e29].decode()
-    p = e29
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
-    else:
-        p += 1
-    e31 = p + n30
-    o22.source = d[p:e31].decode()
-    p = e31
+    o22.occurred_at = i30
     n32 = _LEN[d[p]]
     if n32 < 0:
         n32, p = _rlen(d, p)
     else:
         p += 1
     e33 = p + n32
-    o22.correlation_id = d[p:e33].decode()
+    o22.tenant = d[p:e33].decode()
     p = e33
-    u34 = d[p]
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
+    else:
+        p += 1
+    e36 = p + n35
+    o22.source = d[p:e36].decode()
+    p = e36
+    n38 = _LEN[d[p]]
+    if n38 < 0:
+        n38, p = _rlen(d, p)
+    else:
+        p += 1
+    e39 = p + n38
+    o22.correlation_id = d[p:e39].decode()
+    p = e39
+    u40 = d[p]
     p += 1
-    if u34 == 0:
+    if u40 == 0:
         o22.causation_id = None
-    elif u34 == 2:
-        n35 = _LEN[d[p]]
-        if n35 < 0:
-            n35, p = _rlen(d, p)
+    elif u40 == 2:
+        n42 = _LEN[d[p]]
+        if n42 < 0:
+            n42, p = _rlen(d, p)
         else:
             p += 1
-        e36 = p + n35
-        o22.causation_id = d[p:e36].decode()
-        p = e36
+        e43 = p + n42
+        o22.causation_id = d[p:e43].decode()
+        p = e43
     else:
-        raise ValueError(f'union branch index {u34} out of range')
+        raise ValueError(f'union branch index {u40} out of range')
     o22.__class__ = Envelope
     o.envelope = o22
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
     else:
         p += 1
-    e38 = p + n37
-    o.node_id = d[p:e38].decode()
-    p = e38
-    i39 = _ZZ[d[p]]
-    if i39 is None:
-        i39, p = _rlong(d, p)
+    e46 = p + n45
+    o.node_id = d[p:e46].decode()
+    p = e46
+    i48 = _ZZ[d[p]]
+    if i48 is None:
+        i48, p = _rlong(d, p)
     else:
         p += 1
-    o.cpu_milli = i39
-    i40 = _ZZ[d[p]]
-    if i40 is None:
-        i40, p = _rlong(d, p)
+    o.cpu_milli = i48
+    i50 = _ZZ[d[p]]
+    if i50 is None:
+        i50, p = _rlong(d, p)
     else:
         p += 1
-    o.memory_mib = i40
-    acc41: Any = []
+    o.memory_mib = i50
+    acc51: Any = []
     while True:
-        n42 = _ZZ[d[p]]
-        if n42 is None:
-            n42, p = _rlong(d, p)
+        n52 = _ZZ[d[p]]
+        if n52 is None:
+            n52, p = _rlong(d, p)
         else:
             p += 1
-        if n42 == 0:
+        if n52 == 0:
             break
-        if n42 < 0:
-            n42 = -n42
-            _size44 = _ZZ[d[p]]
-            if _size44 is None:
-                _size44, p = _rlong(d, p)
+        if n52 < 0:
+            n52 = -n52
+            _size54 = _ZZ[d[p]]
+            if _size54 is None:
+                _size54, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n42):
-            o45 = _fill(_Fill_GpuDevice)
-            i46 = _ZZ[d[p]]
-            if i46 is None:
-                i46, p = _rint(d, p)
+        for _ in range(n52):
+            o55 = _fill(_Fill_GpuDevice)
+            i57 = _ZZ[d[p]]
+            if i57 is None:
+                i57, p = _rint(d, p)
             else:
                 p += 1
-            o45.index = i46
-            n47 = _LEN[d[p]]
-            if n47 < 0:
-                n47, p = _rlen(d, p)
+            o55.index = i57
+            n59 = _LEN[d[p]]
+            if n59 < 0:
+                n59, p = _rlen(d, p)
             else:
                 p += 1
-            e48 = p + n47
-            o45.model = d[p:e48].decode()
-            p = e48
-            i49 = _ZZ[d[p]]
-            if i49 is None:
-                i49, p = _rlong(d, p)
+            e60 = p + n59
+            o55.model = d[p:e60].decode()
+            p = e60
+            i62 = _ZZ[d[p]]
+            if i62 is None:
+                i62, p = _rlong(d, p)
             else:
                 p += 1
-            o45.memory_mib = i49
-            i50 = _ZZ[d[p]]
-            if i50 is None:
-                i50, p = _rint(d, p)
+            o55.memory_mib = i62
+            i64 = _ZZ[d[p]]
+            if i64 is None:
+                i64, p = _rint(d, p)
             else:
                 p += 1
-            o45.nvlink_domain = i50
-            b51 = d[p]
+            o55.nvlink_domain = i64
+            b66 = d[p]
             p += 1
-            if b51 > 1:
+            if b66 > 1:
                 raise ValueError('boolean byte is not 0 or 1')
-            o45.healthy = b51 == 1
-            o45.__class__ = GpuDevice
-            v43 = o45
-            acc41.append(v43)
-    o.gpus = tuple(acc41)
-    n52 = _LEN[d[p]]
-    if n52 < 0:
-        n52, p = _rlen(d, p)
+            o55.healthy = b66 == 1
+            o55.__class__ = GpuDevice
+            v53 = o55
+            acc51.append(v53)
+    o.gpus = tuple(acc51)
+    n68 = _LEN[d[p]]
+    if n68 < 0:
+        n68, p = _rlen(d, p)
     else:
         p += 1
-    e53 = p + n52
-    o.rack = d[p:e53].decode()
-    p = e53
-    n54 = _LEN[d[p]]
-    if n54 < 0:
-        n54, p = _rlen(d, p)
+    e69 = p + n68
+    o.rack = d[p:e69].decode()
+    p = e69
+    n71 = _LEN[d[p]]
+    if n71 < 0:
+        n71, p = _rlen(d, p)
     else:
         p += 1
-    e55 = p + n54
-    o.zone = d[p:e55].decode()
-    p = e55
-    acc56: Any = {}
+    e72 = p + n71
+    o.zone = d[p:e72].decode()
+    p = e72
+    acc73: Any = {}
     while True:
-        n57 = _ZZ[d[p]]
-        if n57 is None:
-            n57, p = _rlong(d, p)
+        n74 = _ZZ[d[p]]
+        if n74 is None:
+            n74, p = _rlong(d, p)
         else:
             p += 1
-        if n57 == 0:
+        if n74 == 0:
             break
-        if n57 < 0:
-            n57 = -n57
-            _size59 = _ZZ[d[p]]
-            if _size59 is None:
-                _size59, p = _rlong(d, p)
+        if n74 < 0:
+            n74 = -n74
+            _size76 = _ZZ[d[p]]
+            if _size76 is None:
+                _size76, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n57):
-            n61 = _LEN[d[p]]
-            if n61 < 0:
-                n61, p = _rlen(d, p)
+        for _ in range(n74):
+            n78 = _LEN[d[p]]
+            if n78 < 0:
+                n78, p = _rlen(d, p)
             else:
                 p += 1
-            e62 = p + n61
-            k60 = d[p:e62].decode()
-            p = e62
-            n63 = _LEN[d[p]]
-            if n63 < 0:
-                n63, p = _rlen(d, p)
+            e79 = p + n78
+            k77 = d[p:e79].decode()
+            p = e79
+            n80 = _LEN[d[p]]
+            if n80 < 0:
+                n80, p = _rlen(d, p)
             else:
                 p += 1
-            e64 = p + n63
-            v58 = d[p:e64].decode()
-            p = e64
-            acc56[k60] = v58
-    o.labels = acc56
-    b65 = d[p]
+            e81 = p + n80
+            v75 = d[p:e81].decode()
+            p = e81
+            acc73[k77] = v75
+    o.labels = acc73
+    b83 = d[p]
     p += 1
-    if b65 > 1:
+    if b83 > 1:
         raise ValueError('boolean byte is not 0 or 1')
-    o.healthy = b65 == 1
-    b66 = d[p]
+    o.healthy = b83 == 1
+    b85 = d[p]
     p += 1
-    if b66 > 1:
+    if b85 > 1:
         raise ValueError('boolean byte is not 0 or 1')
-    o.cordoned = b66 == 1
+    o.cordoned = b85 == 1
+    o.__class__ = NodeRegistered
+    return o, p
+
+
+def _readv_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
+    o = _fill(_Fill_NodeRegistered)
+    o86 = _fill(_Fill_Envelope)
+    n88 = _LEN[d[p]]
+    if n88 < 0:
+        n88, p = _rlen(d, p)
+    else:
+        p += 1
+    e89 = p + n88
+    x87 = d[p:e89].decode()
+    p = e89
+    if _UUID.fullmatch(x87) is None:
+        raise Refused
+    o86.event_id = x87
+    n91 = _LEN[d[p]]
+    if n91 < 0:
+        n91, p = _rlen(d, p)
+    else:
+        p += 1
+    e92 = p + n91
+    x90 = d[p:e92].decode()
+    p = e92
+    if not x90:
+        raise Refused
+    o86.event_type = x90
+    x93 = _ZZ[d[p]]
+    if x93 is None:
+        x93, p = _rlong(d, p)
+    else:
+        p += 1
+    if x93 < 0:
+        raise Refused
+    o86.occurred_at = x93
+    n95 = _LEN[d[p]]
+    if n95 < 0:
+        n95, p = _rlen(d, p)
+    else:
+        p += 1
+    e96 = p + n95
+    x94 = d[p:e96].decode()
+    p = e96
+    if not x94:
+        raise Refused
+    o86.tenant = x94
+    n98 = _LEN[d[p]]
+    if n98 < 0:
+        n98, p = _rlen(d, p)
+    else:
+        p += 1
+    e99 = p + n98
+    x97 = d[p:e99].decode()
+    p = e99
+    if not x97:
+        raise Refused
+    o86.source = x97
+    n101 = _LEN[d[p]]
+    if n101 < 0:
+        n101, p = _rlen(d, p)
+    else:
+        p += 1
+    e102 = p + n101
+    x100 = d[p:e102].decode()
+    p = e102
+    if not x100:
+        raise Refused
+    o86.correlation_id = x100
+    u103 = d[p]
+    p += 1
+    if u103 == 0:
+        o86.causation_id = None
+    elif u103 == 2:
+        n105 = _LEN[d[p]]
+        if n105 < 0:
+            n105, p = _rlen(d, p)
+        else:
+            p += 1
+        e106 = p + n105
+        o86.causation_id = d[p:e106].decode()
+        p = e106
+    else:
+        raise ValueError(f'union branch index {u103} out of range')
+    o86.__class__ = Envelope
+    o.envelope = o86
+    n108 = _LEN[d[p]]
+    if n108 < 0:
+        n108, p = _rlen(d, p)
+    else:
+        p += 1
+    e109 = p + n108
+    x107 = d[p:e109].decode()
+    p = e109
+    if not x107:
+        raise Refused
+    o.node_id = x107
+    x110 = _ZZ[d[p]]
+    if x110 is None:
+        x110, p = _rlong(d, p)
+    else:
+        p += 1
+    if x110 < 0:
+        raise Refused
+    o.cpu_milli = x110
+    x111 = _ZZ[d[p]]
+    if x111 is None:
+        x111, p = _rlong(d, p)
+    else:
+        p += 1
+    if x111 < 0:
+        raise Refused
+    o.memory_mib = x111
+    acc112: Any = []
+    while True:
+        n113 = _ZZ[d[p]]
+        if n113 is None:
+            n113, p = _rlong(d, p)
+        else:
+            p += 1
+        if n113 == 0:
+            break
+        if n113 < 0:
+            n113 = -n113
+            _size115 = _ZZ[d[p]]
+            if _size115 is None:
+                _size115, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n113):
+            o116 = _fill(_Fill_GpuDevice)
+            x117 = _ZZ[d[p]]
+            if x117 is None:
+                x117, p = _rint(d, p)
+            else:
+                p += 1
+            if x117 < 0:
+                raise Refused
+            o116.index = x117
+            n119 = _LEN[d[p]]
+            if n119 < 0:
+                n119, p = _rlen(d, p)
+            else:
+                p += 1
+            e120 = p + n119
+            x118 = d[p:e120].decode()
+            p = e120
+            if not x118:
+                raise Refused
+            o116.model = x118
+            x121 = _ZZ[d[p]]
+            if x121 is None:
+                x121, p = _rlong(d, p)
+            else:
+                p += 1
+            if x121 < 0:
+                raise Refused
+            o116.memory_mib = x121
+            i123 = _ZZ[d[p]]
+            if i123 is None:
+                i123, p = _rint(d, p)
+            else:
+                p += 1
+            o116.nvlink_domain = i123
+            b125 = d[p]
+            p += 1
+            if b125 > 1:
+                raise ValueError('boolean byte is not 0 or 1')
+            o116.healthy = b125 == 1
+            o116.__class__ = GpuDevice
+            v114 = o116
+            acc112.append(v114)
+    o.gpus = tuple(acc112)
+    n127 = _LEN[d[p]]
+    if n127 < 0:
+        n127, p = _rlen(d, p)
+    else:
+        p += 1
+    e128 = p + n127
+    o.rack = d[p:e128].decode()
+    p = e128
+    n130 = _LEN[d[p]]
+    if n130 < 0:
+        n130, p = _rlen(d, p)
+    else:
+        p += 1
+    e131 = p + n130
+    o.zone = d[p:e131].decode()
+    p = e131
+    acc132: Any = {}
+    while True:
+        n133 = _ZZ[d[p]]
+        if n133 is None:
+            n133, p = _rlong(d, p)
+        else:
+            p += 1
+        if n133 == 0:
+            break
+        if n133 < 0:
+            n133 = -n133
+            _size135 = _ZZ[d[p]]
+            if _size135 is None:
+                _size135, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n133):
+            n137 = _LEN[d[p]]
+            if n137 < 0:
+                n137, p = _rlen(d, p)
+            else:
+                p += 1
+            e138 = p + n137
+            k136 = d[p:e138].decode()
+            p = e138
+            n139 = _LEN[d[p]]
+            if n139 < 0:
+                n139, p = _rlen(d, p)
+            else:
+                p += 1
+            e140 = p + n139
+            v134 = d[p:e140].decode()
+            p = e140
+            acc132[k136] = v134
+    o.labels = acc132
+    b142 = d[p]
+    p += 1
+    if b142 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    o.healthy = b142 == 1
+    b144 = d[p]
+    p += 1
+    if b144 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    o.cordoned = b144 == 1
     o.__class__ = NodeRegistered
     return o, p
 
@@ -3753,13 +5413,13 @@ def _chk_NodeRegistered(o: NodeRegistered) -> None:
     f_gpus = o.gpus
     if type(f_gpus) is not tuple:
         raise _type_error('gpus', f_gpus, 'a tuple (Avro array)')
-    for i67, v68 in enumerate(f_gpus):
-        if type(v68) is not GpuDevice:
-            raise _type_error(f'gpus[{i67}]', v68, 'an instance of GpuDevice')
+    for i145, v146 in enumerate(f_gpus):
+        if type(v146) is not GpuDevice:
+            raise _type_error(f'gpus[{i145}]', v146, 'an instance of GpuDevice')
         try:
-            _chk_GpuDevice(v68)
+            _chk_GpuDevice(v146)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i67}]') from None
+            raise e.within(f'gpus[{i145}]') from None
     f_rack = o.rack
     if type(f_rack) is not str:
         raise _type_error('rack', f_rack, 'a str')
@@ -3769,11 +5429,11 @@ def _chk_NodeRegistered(o: NodeRegistered) -> None:
     f_labels = o.labels
     if type(f_labels) is not dict:
         raise _type_error('labels', f_labels, 'a dict (Avro map)')
-    for k69, v70 in f_labels.items():
-        if type(k69) is not str:
-            raise _type_error(f'labels[{k69!r}]', k69, 'a str map key')
-        if type(v70) is not str:
-            raise _type_error(f'labels[{k69!r}]', v70, 'a str')
+    for k147, v148 in f_labels.items():
+        if type(k147) is not str:
+            raise _type_error(f'labels[{k147!r}]', k147, 'a str map key')
+        if type(v148) is not str:
+            raise _type_error(f'labels[{k147!r}]', v148, 'a str')
     f_healthy = o.healthy
     if type(f_healthy) is not bool:
         raise _type_error('healthy', f_healthy, 'a bool')
@@ -3798,11 +5458,11 @@ def _vchk_NodeRegistered(o: NodeRegistered) -> None:
     if f_memory_mib < 0:
         raise EventValidationError('memory_mib', 'minimum', f'is {f_memory_mib!r}; must be >= 0')
     f_gpus = o.gpus
-    for i71, v72 in enumerate(f_gpus):
+    for i149, v150 in enumerate(f_gpus):
         try:
-            _vchk_GpuDevice(v72)
+            _vchk_GpuDevice(v150)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i71}]') from None
+            raise e.within(f'gpus[{i149}]') from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -3870,85 +5530,191 @@ class _Fill_NodeRemoved:
 def _read_NodeRemoved(d: bytes, p: int) -> tuple[NodeRemoved, int]:
     o = _fill(_Fill_NodeRemoved)
     o5 = _fill(_Fill_Envelope)
-    n6 = _LEN[d[p]]
-    if n6 < 0:
-        n6, p = _rlen(d, p)
+    n7 = _LEN[d[p]]
+    if n7 < 0:
+        n7, p = _rlen(d, p)
     else:
         p += 1
-    e7 = p + n6
-    o5.event_id = d[p:e7].decode()
-    p = e7
-    n8 = _LEN[d[p]]
-    if n8 < 0:
-        n8, p = _rlen(d, p)
+    e8 = p + n7
+    o5.event_id = d[p:e8].decode()
+    p = e8
+    n10 = _LEN[d[p]]
+    if n10 < 0:
+        n10, p = _rlen(d, p)
     else:
         p += 1
-    e9 = p + n8
-    o5.event_type = d[p:e9].decode()
-    p = e9
-    i10 = _ZZ[d[p]]
-    if i10 is None:
-        i10, p = _rlong(d, p)
+    e11 = p + n10
+    o5.event_type = d[p:e11].decode()
+    p = e11
+    i13 = _ZZ[d[p]]
+    if i13 is None:
+        i13, p = _rlong(d, p)
     else:
         p += 1
-    o5.occurred_at = i10
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
-    else:
-        p += 1
-    e12 = p + n11
-    o5.tenant = d[p:e12].decode()
-    p = e12
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
-    else:
-        p += 1
-    e14 = p + n13
-    o5.source = d[p:e14].decode()
-    p = e14
+    o5.occurred_at = i13
     n15 = _LEN[d[p]]
     if n15 < 0:
         n15, p = _rlen(d, p)
     else:
         p += 1
     e16 = p + n15
-    o5.correlation_id = d[p:e16].decode()
+    o5.tenant = d[p:e16].decode()
     p = e16
-    u17 = d[p]
+    n18 = _LEN[d[p]]
+    if n18 < 0:
+        n18, p = _rlen(d, p)
+    else:
+        p += 1
+    e19 = p + n18
+    o5.source = d[p:e19].decode()
+    p = e19
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
+    else:
+        p += 1
+    e22 = p + n21
+    o5.correlation_id = d[p:e22].decode()
+    p = e22
+    u23 = d[p]
     p += 1
-    if u17 == 0:
+    if u23 == 0:
         o5.causation_id = None
-    elif u17 == 2:
-        n18 = _LEN[d[p]]
-        if n18 < 0:
-            n18, p = _rlen(d, p)
+    elif u23 == 2:
+        n25 = _LEN[d[p]]
+        if n25 < 0:
+            n25, p = _rlen(d, p)
         else:
             p += 1
-        e19 = p + n18
-        o5.causation_id = d[p:e19].decode()
-        p = e19
+        e26 = p + n25
+        o5.causation_id = d[p:e26].decode()
+        p = e26
     else:
-        raise ValueError(f'union branch index {u17} out of range')
+        raise ValueError(f'union branch index {u23} out of range')
     o5.__class__ = Envelope
     o.envelope = o5
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    n28 = _LEN[d[p]]
+    if n28 < 0:
+        n28, p = _rlen(d, p)
     else:
         p += 1
-    e21 = p + n20
-    o.node_id = d[p:e21].decode()
-    p = e21
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    e29 = p + n28
+    o.node_id = d[p:e29].decode()
+    p = e29
+    n31 = _LEN[d[p]]
+    if n31 < 0:
+        n31, p = _rlen(d, p)
     else:
         p += 1
-    e23 = p + n22
-    o.reason = d[p:e23].decode()
-    p = e23
+    e32 = p + n31
+    o.reason = d[p:e32].decode()
+    p = e32
+    o.__class__ = NodeRemoved
+    return o, p
+
+
+def _readv_NodeRemoved(d: bytes, p: int) -> tuple[NodeRemoved, int]:
+    o = _fill(_Fill_NodeRemoved)
+    o33 = _fill(_Fill_Envelope)
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
+    else:
+        p += 1
+    e36 = p + n35
+    x34 = d[p:e36].decode()
+    p = e36
+    if _UUID.fullmatch(x34) is None:
+        raise Refused
+    o33.event_id = x34
+    n38 = _LEN[d[p]]
+    if n38 < 0:
+        n38, p = _rlen(d, p)
+    else:
+        p += 1
+    e39 = p + n38
+    x37 = d[p:e39].decode()
+    p = e39
+    if not x37:
+        raise Refused
+    o33.event_type = x37
+    x40 = _ZZ[d[p]]
+    if x40 is None:
+        x40, p = _rlong(d, p)
+    else:
+        p += 1
+    if x40 < 0:
+        raise Refused
+    o33.occurred_at = x40
+    n42 = _LEN[d[p]]
+    if n42 < 0:
+        n42, p = _rlen(d, p)
+    else:
+        p += 1
+    e43 = p + n42
+    x41 = d[p:e43].decode()
+    p = e43
+    if not x41:
+        raise Refused
+    o33.tenant = x41
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
+    else:
+        p += 1
+    e46 = p + n45
+    x44 = d[p:e46].decode()
+    p = e46
+    if not x44:
+        raise Refused
+    o33.source = x44
+    n48 = _LEN[d[p]]
+    if n48 < 0:
+        n48, p = _rlen(d, p)
+    else:
+        p += 1
+    e49 = p + n48
+    x47 = d[p:e49].decode()
+    p = e49
+    if not x47:
+        raise Refused
+    o33.correlation_id = x47
+    u50 = d[p]
+    p += 1
+    if u50 == 0:
+        o33.causation_id = None
+    elif u50 == 2:
+        n52 = _LEN[d[p]]
+        if n52 < 0:
+            n52, p = _rlen(d, p)
+        else:
+            p += 1
+        e53 = p + n52
+        o33.causation_id = d[p:e53].decode()
+        p = e53
+    else:
+        raise ValueError(f'union branch index {u50} out of range')
+    o33.__class__ = Envelope
+    o.envelope = o33
+    n55 = _LEN[d[p]]
+    if n55 < 0:
+        n55, p = _rlen(d, p)
+    else:
+        p += 1
+    e56 = p + n55
+    x54 = d[p:e56].decode()
+    p = e56
+    if not x54:
+        raise Refused
+    o.node_id = x54
+    n58 = _LEN[d[p]]
+    if n58 < 0:
+        n58, p = _rlen(d, p)
+    else:
+        p += 1
+    e59 = p + n58
+    o.reason = d[p:e59].decode()
+    p = e59
     o.__class__ = NodeRemoved
     return o, p
 
@@ -4111,203 +5877,438 @@ class _Fill_NodeUpdated:
 def _read_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
     o = _fill(_Fill_NodeUpdated)
     o22 = _fill(_Fill_Envelope)
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
     else:
         p += 1
-    e24 = p + n23
-    o22.event_id = d[p:e24].decode()
-    p = e24
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
+    e25 = p + n24
+    o22.event_id = d[p:e25].decode()
+    p = e25
+    n27 = _LEN[d[p]]
+    if n27 < 0:
+        n27, p = _rlen(d, p)
     else:
         p += 1
-    e26 = p + n25
-    o22.event_type = d[p:e26].decode()
-    p = e26
-    i27 = _ZZ[d[p]]
-    if i27 is None:
-        i27, p = _rlong(d, p)
+    e28 = p + n27
+    o22.event_type = d[p:e28].decode()
+    p = e28
+    i30 = _ZZ[d[p]]
+    if i30 is None:
+        i30, p = _rlong(d, p)
     else:
         p += 1
-    o22.occurred_at = i27
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
-    else:
-        p += 1
-    e29 = p + n28
-    o22.tenant = d[p:e29].decode()
-    p = e29
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
-    else:
-        p += 1
-    e31 = p + n30
-    o22.source = d[p:e31].decode()
-    p = e31
+    o22.occurred_at = i30
     n32 = _LEN[d[p]]
     if n32 < 0:
         n32, p = _rlen(d, p)
     else:
         p += 1
     e33 = p + n32
-    o22.correlation_id = d[p:e33].decode()
+    o22.tenant = d[p:e33].decode()
     p = e33
-    u34 = d[p]
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
+    else:
+        p += 1
+    e36 = p + n35
+    o22.source = d[p:e36].decode()
+    p = e36
+    n38 = _LEN[d[p]]
+    if n38 < 0:
+        n38, p = _rlen(d, p)
+    else:
+        p += 1
+    e39 = p + n38
+    o22.correlation_id = d[p:e39].decode()
+    p = e39
+    u40 = d[p]
     p += 1
-    if u34 == 0:
+    if u40 == 0:
         o22.causation_id = None
-    elif u34 == 2:
-        n35 = _LEN[d[p]]
-        if n35 < 0:
-            n35, p = _rlen(d, p)
+    elif u40 == 2:
+        n42 = _LEN[d[p]]
+        if n42 < 0:
+            n42, p = _rlen(d, p)
         else:
             p += 1
-        e36 = p + n35
-        o22.causation_id = d[p:e36].decode()
-        p = e36
+        e43 = p + n42
+        o22.causation_id = d[p:e43].decode()
+        p = e43
     else:
-        raise ValueError(f'union branch index {u34} out of range')
+        raise ValueError(f'union branch index {u40} out of range')
     o22.__class__ = Envelope
     o.envelope = o22
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
     else:
         p += 1
-    e38 = p + n37
-    o.node_id = d[p:e38].decode()
-    p = e38
-    i39 = _ZZ[d[p]]
-    if i39 is None:
-        i39, p = _rlong(d, p)
+    e46 = p + n45
+    o.node_id = d[p:e46].decode()
+    p = e46
+    i48 = _ZZ[d[p]]
+    if i48 is None:
+        i48, p = _rlong(d, p)
     else:
         p += 1
-    o.cpu_milli = i39
-    i40 = _ZZ[d[p]]
-    if i40 is None:
-        i40, p = _rlong(d, p)
+    o.cpu_milli = i48
+    i50 = _ZZ[d[p]]
+    if i50 is None:
+        i50, p = _rlong(d, p)
     else:
         p += 1
-    o.memory_mib = i40
-    acc41: Any = []
+    o.memory_mib = i50
+    acc51: Any = []
     while True:
-        n42 = _ZZ[d[p]]
-        if n42 is None:
-            n42, p = _rlong(d, p)
+        n52 = _ZZ[d[p]]
+        if n52 is None:
+            n52, p = _rlong(d, p)
         else:
             p += 1
-        if n42 == 0:
+        if n52 == 0:
             break
-        if n42 < 0:
-            n42 = -n42
-            _size44 = _ZZ[d[p]]
-            if _size44 is None:
-                _size44, p = _rlong(d, p)
+        if n52 < 0:
+            n52 = -n52
+            _size54 = _ZZ[d[p]]
+            if _size54 is None:
+                _size54, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n42):
-            o45 = _fill(_Fill_GpuDevice)
-            i46 = _ZZ[d[p]]
-            if i46 is None:
-                i46, p = _rint(d, p)
+        for _ in range(n52):
+            o55 = _fill(_Fill_GpuDevice)
+            i57 = _ZZ[d[p]]
+            if i57 is None:
+                i57, p = _rint(d, p)
             else:
                 p += 1
-            o45.index = i46
-            n47 = _LEN[d[p]]
-            if n47 < 0:
-                n47, p = _rlen(d, p)
+            o55.index = i57
+            n59 = _LEN[d[p]]
+            if n59 < 0:
+                n59, p = _rlen(d, p)
             else:
                 p += 1
-            e48 = p + n47
-            o45.model = d[p:e48].decode()
-            p = e48
-            i49 = _ZZ[d[p]]
-            if i49 is None:
-                i49, p = _rlong(d, p)
+            e60 = p + n59
+            o55.model = d[p:e60].decode()
+            p = e60
+            i62 = _ZZ[d[p]]
+            if i62 is None:
+                i62, p = _rlong(d, p)
             else:
                 p += 1
-            o45.memory_mib = i49
-            i50 = _ZZ[d[p]]
-            if i50 is None:
-                i50, p = _rint(d, p)
+            o55.memory_mib = i62
+            i64 = _ZZ[d[p]]
+            if i64 is None:
+                i64, p = _rint(d, p)
             else:
                 p += 1
-            o45.nvlink_domain = i50
-            b51 = d[p]
+            o55.nvlink_domain = i64
+            b66 = d[p]
             p += 1
-            if b51 > 1:
+            if b66 > 1:
                 raise ValueError('boolean byte is not 0 or 1')
-            o45.healthy = b51 == 1
-            o45.__class__ = GpuDevice
-            v43 = o45
-            acc41.append(v43)
-    o.gpus = tuple(acc41)
-    n52 = _LEN[d[p]]
-    if n52 < 0:
-        n52, p = _rlen(d, p)
+            o55.healthy = b66 == 1
+            o55.__class__ = GpuDevice
+            v53 = o55
+            acc51.append(v53)
+    o.gpus = tuple(acc51)
+    n68 = _LEN[d[p]]
+    if n68 < 0:
+        n68, p = _rlen(d, p)
     else:
         p += 1
-    e53 = p + n52
-    o.rack = d[p:e53].decode()
-    p = e53
-    n54 = _LEN[d[p]]
-    if n54 < 0:
-        n54, p = _rlen(d, p)
+    e69 = p + n68
+    o.rack = d[p:e69].decode()
+    p = e69
+    n71 = _LEN[d[p]]
+    if n71 < 0:
+        n71, p = _rlen(d, p)
     else:
         p += 1
-    e55 = p + n54
-    o.zone = d[p:e55].decode()
-    p = e55
-    acc56: Any = {}
+    e72 = p + n71
+    o.zone = d[p:e72].decode()
+    p = e72
+    acc73: Any = {}
     while True:
-        n57 = _ZZ[d[p]]
-        if n57 is None:
-            n57, p = _rlong(d, p)
+        n74 = _ZZ[d[p]]
+        if n74 is None:
+            n74, p = _rlong(d, p)
         else:
             p += 1
-        if n57 == 0:
+        if n74 == 0:
             break
-        if n57 < 0:
-            n57 = -n57
-            _size59 = _ZZ[d[p]]
-            if _size59 is None:
-                _size59, p = _rlong(d, p)
+        if n74 < 0:
+            n74 = -n74
+            _size76 = _ZZ[d[p]]
+            if _size76 is None:
+                _size76, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n57):
-            n61 = _LEN[d[p]]
-            if n61 < 0:
-                n61, p = _rlen(d, p)
+        for _ in range(n74):
+            n78 = _LEN[d[p]]
+            if n78 < 0:
+                n78, p = _rlen(d, p)
             else:
                 p += 1
-            e62 = p + n61
-            k60 = d[p:e62].decode()
-            p = e62
-            n63 = _LEN[d[p]]
-            if n63 < 0:
-                n63, p = _rlen(d, p)
+            e79 = p + n78
+            k77 = d[p:e79].decode()
+            p = e79
+            n80 = _LEN[d[p]]
+            if n80 < 0:
+                n80, p = _rlen(d, p)
             else:
                 p += 1
-            e64 = p + n63
-            v58 = d[p:e64].decode()
-            p = e64
-            acc56[k60] = v58
-    o.labels = acc56
-    b65 = d[p]
+            e81 = p + n80
+            v75 = d[p:e81].decode()
+            p = e81
+            acc73[k77] = v75
+    o.labels = acc73
+    b83 = d[p]
     p += 1
-    if b65 > 1:
+    if b83 > 1:
         raise ValueError('boolean byte is not 0 or 1')
-    o.healthy = b65 == 1
-    b66 = d[p]
+    o.healthy = b83 == 1
+    b85 = d[p]
     p += 1
-    if b66 > 1:
+    if b85 > 1:
         raise ValueError('boolean byte is not 0 or 1')
-    o.cordoned = b66 == 1
+    o.cordoned = b85 == 1
+    o.__class__ = NodeUpdated
+    return o, p
+
+
+def _readv_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
+    o = _fill(_Fill_NodeUpdated)
+    o86 = _fill(_Fill_Envelope)
+    n88 = _LEN[d[p]]
+    if n88 < 0:
+        n88, p = _rlen(d, p)
+    else:
+        p += 1
+    e89 = p + n88
+    x87 = d[p:e89].decode()
+    p = e89
+    if _UUID.fullmatch(x87) is None:
+        raise Refused
+    o86.event_id = x87
+    n91 = _LEN[d[p]]
+    if n91 < 0:
+        n91, p = _rlen(d, p)
+    else:
+        p += 1
+    e92 = p + n91
+    x90 = d[p:e92].decode()
+    p = e92
+    if not x90:
+        raise Refused
+    o86.event_type = x90
+    x93 = _ZZ[d[p]]
+    if x93 is None:
+        x93, p = _rlong(d, p)
+    else:
+        p += 1
+    if x93 < 0:
+        raise Refused
+    o86.occurred_at = x93
+    n95 = _LEN[d[p]]
+    if n95 < 0:
+        n95, p = _rlen(d, p)
+    else:
+        p += 1
+    e96 = p + n95
+    x94 = d[p:e96].decode()
+    p = e96
+    if not x94:
+        raise Refused
+    o86.tenant = x94
+    n98 = _LEN[d[p]]
+    if n98 < 0:
+        n98, p = _rlen(d, p)
+    else:
+        p += 1
+    e99 = p + n98
+    x97 = d[p:e99].decode()
+    p = e99
+    if not x97:
+        raise Refused
+    o86.source = x97
+    n101 = _LEN[d[p]]
+    if n101 < 0:
+        n101, p = _rlen(d, p)
+    else:
+        p += 1
+    e102 = p + n101
+    x100 = d[p:e102].decode()
+    p = e102
+    if not x100:
+        raise Refused
+    o86.correlation_id = x100
+    u103 = d[p]
+    p += 1
+    if u103 == 0:
+        o86.causation_id = None
+    elif u103 == 2:
+        n105 = _LEN[d[p]]
+        if n105 < 0:
+            n105, p = _rlen(d, p)
+        else:
+            p += 1
+        e106 = p + n105
+        o86.causation_id = d[p:e106].decode()
+        p = e106
+    else:
+        raise ValueError(f'union branch index {u103} out of range')
+    o86.__class__ = Envelope
+    o.envelope = o86
+    n108 = _LEN[d[p]]
+    if n108 < 0:
+        n108, p = _rlen(d, p)
+    else:
+        p += 1
+    e109 = p + n108
+    x107 = d[p:e109].decode()
+    p = e109
+    if not x107:
+        raise Refused
+    o.node_id = x107
+    x110 = _ZZ[d[p]]
+    if x110 is None:
+        x110, p = _rlong(d, p)
+    else:
+        p += 1
+    if x110 < 0:
+        raise Refused
+    o.cpu_milli = x110
+    x111 = _ZZ[d[p]]
+    if x111 is None:
+        x111, p = _rlong(d, p)
+    else:
+        p += 1
+    if x111 < 0:
+        raise Refused
+    o.memory_mib = x111
+    acc112: Any = []
+    while True:
+        n113 = _ZZ[d[p]]
+        if n113 is None:
+            n113, p = _rlong(d, p)
+        else:
+            p += 1
+        if n113 == 0:
+            break
+        if n113 < 0:
+            n113 = -n113
+            _size115 = _ZZ[d[p]]
+            if _size115 is None:
+                _size115, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n113):
+            o116 = _fill(_Fill_GpuDevice)
+            x117 = _ZZ[d[p]]
+            if x117 is None:
+                x117, p = _rint(d, p)
+            else:
+                p += 1
+            if x117 < 0:
+                raise Refused
+            o116.index = x117
+            n119 = _LEN[d[p]]
+            if n119 < 0:
+                n119, p = _rlen(d, p)
+            else:
+                p += 1
+            e120 = p + n119
+            x118 = d[p:e120].decode()
+            p = e120
+            if not x118:
+                raise Refused
+            o116.model = x118
+            x121 = _ZZ[d[p]]
+            if x121 is None:
+                x121, p = _rlong(d, p)
+            else:
+                p += 1
+            if x121 < 0:
+                raise Refused
+            o116.memory_mib = x121
+            i123 = _ZZ[d[p]]
+            if i123 is None:
+                i123, p = _rint(d, p)
+            else:
+                p += 1
+            o116.nvlink_domain = i123
+            b125 = d[p]
+            p += 1
+            if b125 > 1:
+                raise ValueError('boolean byte is not 0 or 1')
+            o116.healthy = b125 == 1
+            o116.__class__ = GpuDevice
+            v114 = o116
+            acc112.append(v114)
+    o.gpus = tuple(acc112)
+    n127 = _LEN[d[p]]
+    if n127 < 0:
+        n127, p = _rlen(d, p)
+    else:
+        p += 1
+    e128 = p + n127
+    o.rack = d[p:e128].decode()
+    p = e128
+    n130 = _LEN[d[p]]
+    if n130 < 0:
+        n130, p = _rlen(d, p)
+    else:
+        p += 1
+    e131 = p + n130
+    o.zone = d[p:e131].decode()
+    p = e131
+    acc132: Any = {}
+    while True:
+        n133 = _ZZ[d[p]]
+        if n133 is None:
+            n133, p = _rlong(d, p)
+        else:
+            p += 1
+        if n133 == 0:
+            break
+        if n133 < 0:
+            n133 = -n133
+            _size135 = _ZZ[d[p]]
+            if _size135 is None:
+                _size135, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n133):
+            n137 = _LEN[d[p]]
+            if n137 < 0:
+                n137, p = _rlen(d, p)
+            else:
+                p += 1
+            e138 = p + n137
+            k136 = d[p:e138].decode()
+            p = e138
+            n139 = _LEN[d[p]]
+            if n139 < 0:
+                n139, p = _rlen(d, p)
+            else:
+                p += 1
+            e140 = p + n139
+            v134 = d[p:e140].decode()
+            p = e140
+            acc132[k136] = v134
+    o.labels = acc132
+    b142 = d[p]
+    p += 1
+    if b142 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    o.healthy = b142 == 1
+    b144 = d[p]
+    p += 1
+    if b144 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    o.cordoned = b144 == 1
     o.__class__ = NodeUpdated
     return o, p
 
@@ -4342,13 +6343,13 @@ def _chk_NodeUpdated(o: NodeUpdated) -> None:
     f_gpus = o.gpus
     if type(f_gpus) is not tuple:
         raise _type_error('gpus', f_gpus, 'a tuple (Avro array)')
-    for i67, v68 in enumerate(f_gpus):
-        if type(v68) is not GpuDevice:
-            raise _type_error(f'gpus[{i67}]', v68, 'an instance of GpuDevice')
+    for i145, v146 in enumerate(f_gpus):
+        if type(v146) is not GpuDevice:
+            raise _type_error(f'gpus[{i145}]', v146, 'an instance of GpuDevice')
         try:
-            _chk_GpuDevice(v68)
+            _chk_GpuDevice(v146)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i67}]') from None
+            raise e.within(f'gpus[{i145}]') from None
     f_rack = o.rack
     if type(f_rack) is not str:
         raise _type_error('rack', f_rack, 'a str')
@@ -4358,11 +6359,11 @@ def _chk_NodeUpdated(o: NodeUpdated) -> None:
     f_labels = o.labels
     if type(f_labels) is not dict:
         raise _type_error('labels', f_labels, 'a dict (Avro map)')
-    for k69, v70 in f_labels.items():
-        if type(k69) is not str:
-            raise _type_error(f'labels[{k69!r}]', k69, 'a str map key')
-        if type(v70) is not str:
-            raise _type_error(f'labels[{k69!r}]', v70, 'a str')
+    for k147, v148 in f_labels.items():
+        if type(k147) is not str:
+            raise _type_error(f'labels[{k147!r}]', k147, 'a str map key')
+        if type(v148) is not str:
+            raise _type_error(f'labels[{k147!r}]', v148, 'a str')
     f_healthy = o.healthy
     if type(f_healthy) is not bool:
         raise _type_error('healthy', f_healthy, 'a bool')
@@ -4387,11 +6388,11 @@ def _vchk_NodeUpdated(o: NodeUpdated) -> None:
     if f_memory_mib < 0:
         raise EventValidationError('memory_mib', 'minimum', f'is {f_memory_mib!r}; must be >= 0')
     f_gpus = o.gpus
-    for i71, v72 in enumerate(f_gpus):
+    for i149, v150 in enumerate(f_gpus):
         try:
-            _vchk_GpuDevice(v72)
+            _vchk_GpuDevice(v150)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i71}]') from None
+            raise e.within(f'gpus[{i149}]') from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -4475,48 +6476,48 @@ class _Fill_ResourceQuota:
 
 def _read_ResourceQuota(d: bytes, p: int) -> tuple[ResourceQuota, int]:
     o = _fill(_Fill_ResourceQuota)
-    n9 = _LEN[d[p]]
-    if n9 < 0:
-        n9, p = _rlen(d, p)
+    n10 = _LEN[d[p]]
+    if n10 < 0:
+        n10, p = _rlen(d, p)
     else:
         p += 1
-    e10 = p + n9
-    o.resource = d[p:e10].decode()
-    p = e10
-    u11 = d[p]
+    e11 = p + n10
+    o.resource = d[p:e11].decode()
+    p = e11
+    u12 = d[p]
     p += 1
-    if u11 == 0:
+    if u12 == 0:
         o.gpu_model = None
-    elif u11 == 2:
-        n12 = _LEN[d[p]]
-        if n12 < 0:
-            n12, p = _rlen(d, p)
+    elif u12 == 2:
+        n14 = _LEN[d[p]]
+        if n14 < 0:
+            n14, p = _rlen(d, p)
         else:
             p += 1
-        e13 = p + n12
-        o.gpu_model = d[p:e13].decode()
-        p = e13
+        e15 = p + n14
+        o.gpu_model = d[p:e15].decode()
+        p = e15
     else:
-        raise ValueError(f'union branch index {u11} out of range')
-    i14 = _ZZ[d[p]]
-    if i14 is None:
-        i14, p = _rlong(d, p)
+        raise ValueError(f'union branch index {u12} out of range')
+    i17 = _ZZ[d[p]]
+    if i17 is None:
+        i17, p = _rlong(d, p)
     else:
         p += 1
-    o.guaranteed = i14
-    u15 = d[p]
+    o.guaranteed = i17
+    u18 = d[p]
     p += 1
-    if u15 == 0:
+    if u18 == 0:
         o.borrow_limit = None
-    elif u15 == 2:
-        i16 = _ZZ[d[p]]
-        if i16 is None:
-            i16, p = _rlong(d, p)
+    elif u18 == 2:
+        i20 = _ZZ[d[p]]
+        if i20 is None:
+            i20, p = _rlong(d, p)
         else:
             p += 1
-        o.borrow_limit = i16
+        o.borrow_limit = i20
     else:
-        raise ValueError(f'union branch index {u15} out of range')
+        raise ValueError(f'union branch index {u18} out of range')
     o.__class__ = ResourceQuota
     return o, p
 
@@ -4641,149 +6642,329 @@ class _Fill_QueueConfigured:
 def _read_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
     o = _fill(_Fill_QueueConfigured)
     o8 = _fill(_Fill_Envelope)
-    n9 = _LEN[d[p]]
-    if n9 < 0:
-        n9, p = _rlen(d, p)
+    n10 = _LEN[d[p]]
+    if n10 < 0:
+        n10, p = _rlen(d, p)
     else:
         p += 1
-    e10 = p + n9
-    o8.event_id = d[p:e10].decode()
-    p = e10
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
+    e11 = p + n10
+    o8.event_id = d[p:e11].decode()
+    p = e11
+    n13 = _LEN[d[p]]
+    if n13 < 0:
+        n13, p = _rlen(d, p)
     else:
         p += 1
-    e12 = p + n11
-    o8.event_type = d[p:e12].decode()
-    p = e12
-    i13 = _ZZ[d[p]]
-    if i13 is None:
-        i13, p = _rlong(d, p)
+    e14 = p + n13
+    o8.event_type = d[p:e14].decode()
+    p = e14
+    i16 = _ZZ[d[p]]
+    if i16 is None:
+        i16, p = _rlong(d, p)
     else:
         p += 1
-    o8.occurred_at = i13
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
-    else:
-        p += 1
-    e15 = p + n14
-    o8.tenant = d[p:e15].decode()
-    p = e15
-    n16 = _LEN[d[p]]
-    if n16 < 0:
-        n16, p = _rlen(d, p)
-    else:
-        p += 1
-    e17 = p + n16
-    o8.source = d[p:e17].decode()
-    p = e17
+    o8.occurred_at = i16
     n18 = _LEN[d[p]]
     if n18 < 0:
         n18, p = _rlen(d, p)
     else:
         p += 1
     e19 = p + n18
-    o8.correlation_id = d[p:e19].decode()
+    o8.tenant = d[p:e19].decode()
     p = e19
-    u20 = d[p]
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
+    else:
+        p += 1
+    e22 = p + n21
+    o8.source = d[p:e22].decode()
+    p = e22
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
+    else:
+        p += 1
+    e25 = p + n24
+    o8.correlation_id = d[p:e25].decode()
+    p = e25
+    u26 = d[p]
     p += 1
-    if u20 == 0:
+    if u26 == 0:
         o8.causation_id = None
-    elif u20 == 2:
-        n21 = _LEN[d[p]]
-        if n21 < 0:
-            n21, p = _rlen(d, p)
+    elif u26 == 2:
+        n28 = _LEN[d[p]]
+        if n28 < 0:
+            n28, p = _rlen(d, p)
         else:
             p += 1
-        e22 = p + n21
-        o8.causation_id = d[p:e22].decode()
-        p = e22
+        e29 = p + n28
+        o8.causation_id = d[p:e29].decode()
+        p = e29
     else:
-        raise ValueError(f'union branch index {u20} out of range')
+        raise ValueError(f'union branch index {u26} out of range')
     o8.__class__ = Envelope
     o.envelope = o8
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    n31 = _LEN[d[p]]
+    if n31 < 0:
+        n31, p = _rlen(d, p)
     else:
         p += 1
-    e24 = p + n23
-    o.queue = d[p:e24].decode()
-    p = e24
+    e32 = p + n31
+    o.queue = d[p:e32].decode()
+    p = e32
     o.weight = _unpack_d(d, p)[0]
     p += 8
-    i25 = _ZZ[d[p]]
-    if i25 is None:
-        i25, p = _rint(d, p)
+    i35 = _ZZ[d[p]]
+    if i35 is None:
+        i35, p = _rint(d, p)
     else:
         p += 1
-    o.priority = i25
-    acc26: Any = []
+    o.priority = i35
+    acc36: Any = []
     while True:
-        n27 = _ZZ[d[p]]
-        if n27 is None:
-            n27, p = _rlong(d, p)
+        n37 = _ZZ[d[p]]
+        if n37 is None:
+            n37, p = _rlong(d, p)
         else:
             p += 1
-        if n27 == 0:
+        if n37 == 0:
             break
-        if n27 < 0:
-            n27 = -n27
-            _size29 = _ZZ[d[p]]
-            if _size29 is None:
-                _size29, p = _rlong(d, p)
+        if n37 < 0:
+            n37 = -n37
+            _size39 = _ZZ[d[p]]
+            if _size39 is None:
+                _size39, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n27):
-            o30 = _fill(_Fill_ResourceQuota)
-            n31 = _LEN[d[p]]
-            if n31 < 0:
-                n31, p = _rlen(d, p)
+        for _ in range(n37):
+            o40 = _fill(_Fill_ResourceQuota)
+            n42 = _LEN[d[p]]
+            if n42 < 0:
+                n42, p = _rlen(d, p)
             else:
                 p += 1
-            e32 = p + n31
-            o30.resource = d[p:e32].decode()
-            p = e32
-            u33 = d[p]
+            e43 = p + n42
+            o40.resource = d[p:e43].decode()
+            p = e43
+            u44 = d[p]
             p += 1
-            if u33 == 0:
-                o30.gpu_model = None
-            elif u33 == 2:
-                n34 = _LEN[d[p]]
-                if n34 < 0:
-                    n34, p = _rlen(d, p)
+            if u44 == 0:
+                o40.gpu_model = None
+            elif u44 == 2:
+                n46 = _LEN[d[p]]
+                if n46 < 0:
+                    n46, p = _rlen(d, p)
                 else:
                     p += 1
-                e35 = p + n34
-                o30.gpu_model = d[p:e35].decode()
-                p = e35
+                e47 = p + n46
+                o40.gpu_model = d[p:e47].decode()
+                p = e47
             else:
-                raise ValueError(f'union branch index {u33} out of range')
-            i36 = _ZZ[d[p]]
-            if i36 is None:
-                i36, p = _rlong(d, p)
+                raise ValueError(f'union branch index {u44} out of range')
+            i49 = _ZZ[d[p]]
+            if i49 is None:
+                i49, p = _rlong(d, p)
             else:
                 p += 1
-            o30.guaranteed = i36
-            u37 = d[p]
+            o40.guaranteed = i49
+            u50 = d[p]
             p += 1
-            if u37 == 0:
-                o30.borrow_limit = None
-            elif u37 == 2:
-                i38 = _ZZ[d[p]]
-                if i38 is None:
-                    i38, p = _rlong(d, p)
+            if u50 == 0:
+                o40.borrow_limit = None
+            elif u50 == 2:
+                i52 = _ZZ[d[p]]
+                if i52 is None:
+                    i52, p = _rlong(d, p)
                 else:
                     p += 1
-                o30.borrow_limit = i38
+                o40.borrow_limit = i52
             else:
-                raise ValueError(f'union branch index {u37} out of range')
-            o30.__class__ = ResourceQuota
-            v28 = o30
-            acc26.append(v28)
-    o.quotas = tuple(acc26)
+                raise ValueError(f'union branch index {u50} out of range')
+            o40.__class__ = ResourceQuota
+            v38 = o40
+            acc36.append(v38)
+    o.quotas = tuple(acc36)
+    o.__class__ = QueueConfigured
+    return o, p
+
+
+def _readv_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
+    o = _fill(_Fill_QueueConfigured)
+    o53 = _fill(_Fill_Envelope)
+    n55 = _LEN[d[p]]
+    if n55 < 0:
+        n55, p = _rlen(d, p)
+    else:
+        p += 1
+    e56 = p + n55
+    x54 = d[p:e56].decode()
+    p = e56
+    if _UUID.fullmatch(x54) is None:
+        raise Refused
+    o53.event_id = x54
+    n58 = _LEN[d[p]]
+    if n58 < 0:
+        n58, p = _rlen(d, p)
+    else:
+        p += 1
+    e59 = p + n58
+    x57 = d[p:e59].decode()
+    p = e59
+    if not x57:
+        raise Refused
+    o53.event_type = x57
+    x60 = _ZZ[d[p]]
+    if x60 is None:
+        x60, p = _rlong(d, p)
+    else:
+        p += 1
+    if x60 < 0:
+        raise Refused
+    o53.occurred_at = x60
+    n62 = _LEN[d[p]]
+    if n62 < 0:
+        n62, p = _rlen(d, p)
+    else:
+        p += 1
+    e63 = p + n62
+    x61 = d[p:e63].decode()
+    p = e63
+    if not x61:
+        raise Refused
+    o53.tenant = x61
+    n65 = _LEN[d[p]]
+    if n65 < 0:
+        n65, p = _rlen(d, p)
+    else:
+        p += 1
+    e66 = p + n65
+    x64 = d[p:e66].decode()
+    p = e66
+    if not x64:
+        raise Refused
+    o53.source = x64
+    n68 = _LEN[d[p]]
+    if n68 < 0:
+        n68, p = _rlen(d, p)
+    else:
+        p += 1
+    e69 = p + n68
+    x67 = d[p:e69].decode()
+    p = e69
+    if not x67:
+        raise Refused
+    o53.correlation_id = x67
+    u70 = d[p]
+    p += 1
+    if u70 == 0:
+        o53.causation_id = None
+    elif u70 == 2:
+        n72 = _LEN[d[p]]
+        if n72 < 0:
+            n72, p = _rlen(d, p)
+        else:
+            p += 1
+        e73 = p + n72
+        o53.causation_id = d[p:e73].decode()
+        p = e73
+    else:
+        raise ValueError(f'union branch index {u70} out of range')
+    o53.__class__ = Envelope
+    o.envelope = o53
+    n75 = _LEN[d[p]]
+    if n75 < 0:
+        n75, p = _rlen(d, p)
+    else:
+        p += 1
+    e76 = p + n75
+    x74 = d[p:e76].decode()
+    p = e76
+    if not x74:
+        raise Refused
+    o.queue = x74
+    x77 = _unpack_d(d, p)[0]
+    p += 8
+    if x77 <= 0:
+        raise Refused
+    o.weight = x77
+    i79 = _ZZ[d[p]]
+    if i79 is None:
+        i79, p = _rint(d, p)
+    else:
+        p += 1
+    o.priority = i79
+    acc80: Any = []
+    while True:
+        n81 = _ZZ[d[p]]
+        if n81 is None:
+            n81, p = _rlong(d, p)
+        else:
+            p += 1
+        if n81 == 0:
+            break
+        if n81 < 0:
+            n81 = -n81
+            _size83 = _ZZ[d[p]]
+            if _size83 is None:
+                _size83, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n81):
+            o84 = _fill(_Fill_ResourceQuota)
+            n86 = _LEN[d[p]]
+            if n86 < 0:
+                n86, p = _rlen(d, p)
+            else:
+                p += 1
+            e87 = p + n86
+            x85 = d[p:e87].decode()
+            p = e87
+            if x85 not in ('cpu_milli', 'memory_mib', 'gpu_milli'):
+                raise Refused
+            o84.resource = x85
+            u88 = d[p]
+            p += 1
+            if u88 == 0:
+                o84.gpu_model = None
+            elif u88 == 2:
+                n90 = _LEN[d[p]]
+                if n90 < 0:
+                    n90, p = _rlen(d, p)
+                else:
+                    p += 1
+                e91 = p + n90
+                o84.gpu_model = d[p:e91].decode()
+                p = e91
+            else:
+                raise ValueError(f'union branch index {u88} out of range')
+            x92 = _ZZ[d[p]]
+            if x92 is None:
+                x92, p = _rlong(d, p)
+            else:
+                p += 1
+            if x92 < 0:
+                raise Refused
+            o84.guaranteed = x92
+            u93 = d[p]
+            p += 1
+            if u93 == 0:
+                o84.borrow_limit = None
+            elif u93 == 2:
+                x94 = _ZZ[d[p]]
+                if x94 is None:
+                    x94, p = _rlong(d, p)
+                else:
+                    p += 1
+                if x94 < 0:
+                    raise Refused
+                o84.borrow_limit = x94
+            else:
+                raise ValueError(f'union branch index {u93} out of range')
+            o84.__class__ = ResourceQuota
+            v82 = o84
+            acc80.append(v82)
+    o.quotas = tuple(acc80)
     o.__class__ = QueueConfigured
     return o, p
 
@@ -4814,13 +6995,13 @@ def _chk_QueueConfigured(o: QueueConfigured) -> None:
     f_quotas = o.quotas
     if type(f_quotas) is not tuple:
         raise _type_error('quotas', f_quotas, 'a tuple (Avro array)')
-    for i39, v40 in enumerate(f_quotas):
-        if type(v40) is not ResourceQuota:
-            raise _type_error(f'quotas[{i39}]', v40, 'an instance of ResourceQuota')
+    for i95, v96 in enumerate(f_quotas):
+        if type(v96) is not ResourceQuota:
+            raise _type_error(f'quotas[{i95}]', v96, 'an instance of ResourceQuota')
         try:
-            _chk_ResourceQuota(v40)
+            _chk_ResourceQuota(v96)
         except EventValidationError as e:
-            raise e.within(f'quotas[{i39}]') from None
+            raise e.within(f'quotas[{i95}]') from None
 
 
 def _vchk_QueueConfigured(o: QueueConfigured) -> None:
@@ -4836,11 +7017,11 @@ def _vchk_QueueConfigured(o: QueueConfigured) -> None:
     if f_weight <= 0:
         raise EventValidationError('weight', 'exclusiveMinimum', f'is {f_weight!r}; must be > 0')
     f_quotas = o.quotas
-    for i41, v42 in enumerate(f_quotas):
+    for i97, v98 in enumerate(f_quotas):
         try:
-            _vchk_ResourceQuota(v42)
+            _vchk_ResourceQuota(v98)
         except EventValidationError as e:
-            raise e.within(f'quotas[{i41}]') from None
+            raise e.within(f'quotas[{i97}]') from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -4930,48 +7111,48 @@ class _Fill_RouteCandidate:
 
 def _read_RouteCandidate(d: bytes, p: int) -> tuple[RouteCandidate, int]:
     o = _fill(_Fill_RouteCandidate)
-    n8 = _LEN[d[p]]
-    if n8 < 0:
-        n8, p = _rlen(d, p)
+    n9 = _LEN[d[p]]
+    if n9 < 0:
+        n9, p = _rlen(d, p)
     else:
         p += 1
-    e9 = p + n8
-    o.model_id = d[p:e9].decode()
-    p = e9
-    b10 = d[p]
+    e10 = p + n9
+    o.model_id = d[p:e10].decode()
+    p = e10
+    b12 = d[p]
     p += 1
-    if b10 > 1:
+    if b12 > 1:
         raise ValueError('boolean byte is not 0 or 1')
-    o.eligible = b10 == 1
+    o.eligible = b12 == 1
     o.score = _unpack_d(d, p)[0]
     p += 8
-    i11 = _ZZ[d[p]]
-    if i11 is None:
-        i11, p = _rlong(d, p)
+    i15 = _ZZ[d[p]]
+    if i15 is None:
+        i15, p = _rlong(d, p)
     else:
         p += 1
-    o.estimated_cost_usd_micros = i11
-    i12 = _ZZ[d[p]]
-    if i12 is None:
-        i12, p = _rlong(d, p)
+    o.estimated_cost_usd_micros = i15
+    i17 = _ZZ[d[p]]
+    if i17 is None:
+        i17, p = _rlong(d, p)
     else:
         p += 1
-    o.estimated_latency_ms = i12
-    u13 = d[p]
+    o.estimated_latency_ms = i17
+    u18 = d[p]
     p += 1
-    if u13 == 0:
+    if u18 == 0:
         o.excluded_by = None
-    elif u13 == 2:
-        n14 = _LEN[d[p]]
-        if n14 < 0:
-            n14, p = _rlen(d, p)
+    elif u18 == 2:
+        n20 = _LEN[d[p]]
+        if n20 < 0:
+            n20, p = _rlen(d, p)
         else:
             p += 1
-        e15 = p + n14
-        o.excluded_by = d[p:e15].decode()
-        p = e15
+        e21 = p + n20
+        o.excluded_by = d[p:e21].decode()
+        p = e21
     else:
-        raise ValueError(f'union branch index {u13} out of range')
+        raise ValueError(f'union branch index {u18} out of range')
     o.__class__ = RouteCandidate
     return o, p
 
@@ -5152,202 +7333,446 @@ class _Fill_RouteDecided:
 def _read_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
     o = _fill(_Fill_RouteDecided)
     o21 = _fill(_Fill_Envelope)
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    n23 = _LEN[d[p]]
+    if n23 < 0:
+        n23, p = _rlen(d, p)
     else:
         p += 1
-    e23 = p + n22
-    o21.event_id = d[p:e23].decode()
-    p = e23
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    e24 = p + n23
+    o21.event_id = d[p:e24].decode()
+    p = e24
+    n26 = _LEN[d[p]]
+    if n26 < 0:
+        n26, p = _rlen(d, p)
     else:
         p += 1
-    e25 = p + n24
-    o21.event_type = d[p:e25].decode()
-    p = e25
-    i26 = _ZZ[d[p]]
-    if i26 is None:
-        i26, p = _rlong(d, p)
+    e27 = p + n26
+    o21.event_type = d[p:e27].decode()
+    p = e27
+    i29 = _ZZ[d[p]]
+    if i29 is None:
+        i29, p = _rlong(d, p)
     else:
         p += 1
-    o21.occurred_at = i26
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
-    else:
-        p += 1
-    e28 = p + n27
-    o21.tenant = d[p:e28].decode()
-    p = e28
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
-    else:
-        p += 1
-    e30 = p + n29
-    o21.source = d[p:e30].decode()
-    p = e30
+    o21.occurred_at = i29
     n31 = _LEN[d[p]]
     if n31 < 0:
         n31, p = _rlen(d, p)
     else:
         p += 1
     e32 = p + n31
-    o21.correlation_id = d[p:e32].decode()
+    o21.tenant = d[p:e32].decode()
     p = e32
-    u33 = d[p]
+    n34 = _LEN[d[p]]
+    if n34 < 0:
+        n34, p = _rlen(d, p)
+    else:
+        p += 1
+    e35 = p + n34
+    o21.source = d[p:e35].decode()
+    p = e35
+    n37 = _LEN[d[p]]
+    if n37 < 0:
+        n37, p = _rlen(d, p)
+    else:
+        p += 1
+    e38 = p + n37
+    o21.correlation_id = d[p:e38].decode()
+    p = e38
+    u39 = d[p]
     p += 1
-    if u33 == 0:
+    if u39 == 0:
         o21.causation_id = None
-    elif u33 == 2:
-        n34 = _LEN[d[p]]
-        if n34 < 0:
-            n34, p = _rlen(d, p)
+    elif u39 == 2:
+        n41 = _LEN[d[p]]
+        if n41 < 0:
+            n41, p = _rlen(d, p)
         else:
             p += 1
-        e35 = p + n34
-        o21.causation_id = d[p:e35].decode()
-        p = e35
+        e42 = p + n41
+        o21.causation_id = d[p:e42].decode()
+        p = e42
     else:
-        raise ValueError(f'union branch index {u33} out of range')
+        raise ValueError(f'union branch index {u39} out of range')
     o21.__class__ = Envelope
     o.envelope = o21
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
+    n44 = _LEN[d[p]]
+    if n44 < 0:
+        n44, p = _rlen(d, p)
     else:
         p += 1
-    e37 = p + n36
-    o.request_id = d[p:e37].decode()
-    p = e37
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+    e45 = p + n44
+    o.request_id = d[p:e45].decode()
+    p = e45
+    n47 = _LEN[d[p]]
+    if n47 < 0:
+        n47, p = _rlen(d, p)
     else:
         p += 1
-    e39 = p + n38
-    o.model_id = d[p:e39].decode()
-    p = e39
-    n40 = _LEN[d[p]]
-    if n40 < 0:
-        n40, p = _rlen(d, p)
+    e48 = p + n47
+    o.model_id = d[p:e48].decode()
+    p = e48
+    n50 = _LEN[d[p]]
+    if n50 < 0:
+        n50, p = _rlen(d, p)
     else:
         p += 1
-    e41 = p + n40
-    o.agent_id = d[p:e41].decode()
-    p = e41
-    u42 = d[p]
+    e51 = p + n50
+    o.agent_id = d[p:e51].decode()
+    p = e51
+    u52 = d[p]
     p += 1
-    if u42 == 0:
+    if u52 == 0:
         o.task_id = None
-    elif u42 == 2:
-        n43 = _LEN[d[p]]
-        if n43 < 0:
-            n43, p = _rlen(d, p)
+    elif u52 == 2:
+        n54 = _LEN[d[p]]
+        if n54 < 0:
+            n54, p = _rlen(d, p)
         else:
             p += 1
-        e44 = p + n43
-        o.task_id = d[p:e44].decode()
-        p = e44
+        e55 = p + n54
+        o.task_id = d[p:e55].decode()
+        p = e55
     else:
-        raise ValueError(f'union branch index {u42} out of range')
-    i45 = _ZZ[d[p]]
-    if i45 is None:
-        i45, p = _rlong(d, p)
+        raise ValueError(f'union branch index {u52} out of range')
+    i57 = _ZZ[d[p]]
+    if i57 is None:
+        i57, p = _rlong(d, p)
     else:
         p += 1
-    o.estimated_input_tokens = i45
-    acc46: Any = []
+    o.estimated_input_tokens = i57
+    acc58: Any = []
     while True:
-        n47 = _ZZ[d[p]]
-        if n47 is None:
-            n47, p = _rlong(d, p)
+        n59 = _ZZ[d[p]]
+        if n59 is None:
+            n59, p = _rlong(d, p)
         else:
             p += 1
-        if n47 == 0:
+        if n59 == 0:
             break
-        if n47 < 0:
-            n47 = -n47
-            _size49 = _ZZ[d[p]]
-            if _size49 is None:
-                _size49, p = _rlong(d, p)
+        if n59 < 0:
+            n59 = -n59
+            _size61 = _ZZ[d[p]]
+            if _size61 is None:
+                _size61, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n47):
-            o50 = _fill(_Fill_RouteCandidate)
-            n51 = _LEN[d[p]]
-            if n51 < 0:
-                n51, p = _rlen(d, p)
+        for _ in range(n59):
+            o62 = _fill(_Fill_RouteCandidate)
+            n64 = _LEN[d[p]]
+            if n64 < 0:
+                n64, p = _rlen(d, p)
             else:
                 p += 1
-            e52 = p + n51
-            o50.model_id = d[p:e52].decode()
-            p = e52
-            b53 = d[p]
+            e65 = p + n64
+            o62.model_id = d[p:e65].decode()
+            p = e65
+            b67 = d[p]
             p += 1
-            if b53 > 1:
+            if b67 > 1:
                 raise ValueError('boolean byte is not 0 or 1')
-            o50.eligible = b53 == 1
-            o50.score = _unpack_d(d, p)[0]
+            o62.eligible = b67 == 1
+            o62.score = _unpack_d(d, p)[0]
             p += 8
-            i54 = _ZZ[d[p]]
-            if i54 is None:
-                i54, p = _rlong(d, p)
+            i70 = _ZZ[d[p]]
+            if i70 is None:
+                i70, p = _rlong(d, p)
             else:
                 p += 1
-            o50.estimated_cost_usd_micros = i54
-            i55 = _ZZ[d[p]]
-            if i55 is None:
-                i55, p = _rlong(d, p)
+            o62.estimated_cost_usd_micros = i70
+            i72 = _ZZ[d[p]]
+            if i72 is None:
+                i72, p = _rlong(d, p)
             else:
                 p += 1
-            o50.estimated_latency_ms = i55
-            u56 = d[p]
+            o62.estimated_latency_ms = i72
+            u73 = d[p]
             p += 1
-            if u56 == 0:
-                o50.excluded_by = None
-            elif u56 == 2:
-                n57 = _LEN[d[p]]
-                if n57 < 0:
-                    n57, p = _rlen(d, p)
+            if u73 == 0:
+                o62.excluded_by = None
+            elif u73 == 2:
+                n75 = _LEN[d[p]]
+                if n75 < 0:
+                    n75, p = _rlen(d, p)
                 else:
                     p += 1
-                e58 = p + n57
-                o50.excluded_by = d[p:e58].decode()
-                p = e58
+                e76 = p + n75
+                o62.excluded_by = d[p:e76].decode()
+                p = e76
             else:
-                raise ValueError(f'union branch index {u56} out of range')
-            o50.__class__ = RouteCandidate
-            v48 = o50
-            acc46.append(v48)
-    o.candidates = tuple(acc46)
-    n59 = _LEN[d[p]]
-    if n59 < 0:
-        n59, p = _rlen(d, p)
+                raise ValueError(f'union branch index {u73} out of range')
+            o62.__class__ = RouteCandidate
+            v60 = o62
+            acc58.append(v60)
+    o.candidates = tuple(acc58)
+    n78 = _LEN[d[p]]
+    if n78 < 0:
+        n78, p = _rlen(d, p)
     else:
         p += 1
-    e60 = p + n59
-    o.policy = d[p:e60].decode()
-    p = e60
-    n61 = _LEN[d[p]]
-    if n61 < 0:
-        n61, p = _rlen(d, p)
+    e79 = p + n78
+    o.policy = d[p:e79].decode()
+    p = e79
+    n81 = _LEN[d[p]]
+    if n81 < 0:
+        n81, p = _rlen(d, p)
     else:
         p += 1
-    e62 = p + n61
-    o.policy_version = d[p:e62].decode()
-    p = e62
-    n63 = _LEN[d[p]]
-    if n63 < 0:
-        n63, p = _rlen(d, p)
+    e82 = p + n81
+    o.policy_version = d[p:e82].decode()
+    p = e82
+    n84 = _LEN[d[p]]
+    if n84 < 0:
+        n84, p = _rlen(d, p)
     else:
         p += 1
-    e64 = p + n63
-    o.reason = d[p:e64].decode()
-    p = e64
+    e85 = p + n84
+    o.reason = d[p:e85].decode()
+    p = e85
+    o.__class__ = RouteDecided
+    return o, p
+
+
+def _readv_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
+    o = _fill(_Fill_RouteDecided)
+    o86 = _fill(_Fill_Envelope)
+    n88 = _LEN[d[p]]
+    if n88 < 0:
+        n88, p = _rlen(d, p)
+    else:
+        p += 1
+    e89 = p + n88
+    x87 = d[p:e89].decode()
+    p = e89
+    if _UUID.fullmatch(x87) is None:
+        raise Refused
+    o86.event_id = x87
+    n91 = _LEN[d[p]]
+    if n91 < 0:
+        n91, p = _rlen(d, p)
+    else:
+        p += 1
+    e92 = p + n91
+    x90 = d[p:e92].decode()
+    p = e92
+    if not x90:
+        raise Refused
+    o86.event_type = x90
+    x93 = _ZZ[d[p]]
+    if x93 is None:
+        x93, p = _rlong(d, p)
+    else:
+        p += 1
+    if x93 < 0:
+        raise Refused
+    o86.occurred_at = x93
+    n95 = _LEN[d[p]]
+    if n95 < 0:
+        n95, p = _rlen(d, p)
+    else:
+        p += 1
+    e96 = p + n95
+    x94 = d[p:e96].decode()
+    p = e96
+    if not x94:
+        raise Refused
+    o86.tenant = x94
+    n98 = _LEN[d[p]]
+    if n98 < 0:
+        n98, p = _rlen(d, p)
+    else:
+        p += 1
+    e99 = p + n98
+    x97 = d[p:e99].decode()
+    p = e99
+    if not x97:
+        raise Refused
+    o86.source = x97
+    n101 = _LEN[d[p]]
+    if n101 < 0:
+        n101, p = _rlen(d, p)
+    else:
+        p += 1
+    e102 = p + n101
+    x100 = d[p:e102].decode()
+    p = e102
+    if not x100:
+        raise Refused
+    o86.correlation_id = x100
+    u103 = d[p]
+    p += 1
+    if u103 == 0:
+        o86.causation_id = None
+    elif u103 == 2:
+        n105 = _LEN[d[p]]
+        if n105 < 0:
+            n105, p = _rlen(d, p)
+        else:
+            p += 1
+        e106 = p + n105
+        o86.causation_id = d[p:e106].decode()
+        p = e106
+    else:
+        raise ValueError(f'union branch index {u103} out of range')
+    o86.__class__ = Envelope
+    o.envelope = o86
+    n108 = _LEN[d[p]]
+    if n108 < 0:
+        n108, p = _rlen(d, p)
+    else:
+        p += 1
+    e109 = p + n108
+    x107 = d[p:e109].decode()
+    p = e109
+    if not x107:
+        raise Refused
+    o.request_id = x107
+    n111 = _LEN[d[p]]
+    if n111 < 0:
+        n111, p = _rlen(d, p)
+    else:
+        p += 1
+    e112 = p + n111
+    x110 = d[p:e112].decode()
+    p = e112
+    if not x110:
+        raise Refused
+    o.model_id = x110
+    n114 = _LEN[d[p]]
+    if n114 < 0:
+        n114, p = _rlen(d, p)
+    else:
+        p += 1
+    e115 = p + n114
+    x113 = d[p:e115].decode()
+    p = e115
+    if not x113:
+        raise Refused
+    o.agent_id = x113
+    u116 = d[p]
+    p += 1
+    if u116 == 0:
+        o.task_id = None
+    elif u116 == 2:
+        n118 = _LEN[d[p]]
+        if n118 < 0:
+            n118, p = _rlen(d, p)
+        else:
+            p += 1
+        e119 = p + n118
+        o.task_id = d[p:e119].decode()
+        p = e119
+    else:
+        raise ValueError(f'union branch index {u116} out of range')
+    x120 = _ZZ[d[p]]
+    if x120 is None:
+        x120, p = _rlong(d, p)
+    else:
+        p += 1
+    if x120 < 0:
+        raise Refused
+    o.estimated_input_tokens = x120
+    acc121: Any = []
+    while True:
+        n122 = _ZZ[d[p]]
+        if n122 is None:
+            n122, p = _rlong(d, p)
+        else:
+            p += 1
+        if n122 == 0:
+            break
+        if n122 < 0:
+            n122 = -n122
+            _size124 = _ZZ[d[p]]
+            if _size124 is None:
+                _size124, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n122):
+            o125 = _fill(_Fill_RouteCandidate)
+            n127 = _LEN[d[p]]
+            if n127 < 0:
+                n127, p = _rlen(d, p)
+            else:
+                p += 1
+            e128 = p + n127
+            x126 = d[p:e128].decode()
+            p = e128
+            if not x126:
+                raise Refused
+            o125.model_id = x126
+            b130 = d[p]
+            p += 1
+            if b130 > 1:
+                raise ValueError('boolean byte is not 0 or 1')
+            o125.eligible = b130 == 1
+            o125.score = _unpack_d(d, p)[0]
+            p += 8
+            x132 = _ZZ[d[p]]
+            if x132 is None:
+                x132, p = _rlong(d, p)
+            else:
+                p += 1
+            if x132 < 0:
+                raise Refused
+            o125.estimated_cost_usd_micros = x132
+            x133 = _ZZ[d[p]]
+            if x133 is None:
+                x133, p = _rlong(d, p)
+            else:
+                p += 1
+            if x133 < 0:
+                raise Refused
+            o125.estimated_latency_ms = x133
+            u134 = d[p]
+            p += 1
+            if u134 == 0:
+                o125.excluded_by = None
+            elif u134 == 2:
+                n136 = _LEN[d[p]]
+                if n136 < 0:
+                    n136, p = _rlen(d, p)
+                else:
+                    p += 1
+                e137 = p + n136
+                o125.excluded_by = d[p:e137].decode()
+                p = e137
+            else:
+                raise ValueError(f'union branch index {u134} out of range')
+            o125.__class__ = RouteCandidate
+            v123 = o125
+            acc121.append(v123)
+    o.candidates = tuple(acc121)
+    n139 = _LEN[d[p]]
+    if n139 < 0:
+        n139, p = _rlen(d, p)
+    else:
+        p += 1
+    e140 = p + n139
+    x138 = d[p:e140].decode()
+    p = e140
+    if not x138:
+        raise Refused
+    o.policy = x138
+    n142 = _LEN[d[p]]
+    if n142 < 0:
+        n142, p = _rlen(d, p)
+    else:
+        p += 1
+    e143 = p + n142
+    x141 = d[p:e143].decode()
+    p = e143
+    if not x141:
+        raise Refused
+    o.policy_version = x141
+    n145 = _LEN[d[p]]
+    if n145 < 0:
+        n145, p = _rlen(d, p)
+    else:
+        p += 1
+    e146 = p + n145
+    o.reason = d[p:e146].decode()
+    p = e146
     o.__class__ = RouteDecided
     return o, p
 
@@ -5389,13 +7814,13 @@ def _chk_RouteDecided(o: RouteDecided) -> None:
     f_candidates = o.candidates
     if type(f_candidates) is not tuple:
         raise _type_error('candidates', f_candidates, 'a tuple (Avro array)')
-    for i65, v66 in enumerate(f_candidates):
-        if type(v66) is not RouteCandidate:
-            raise _type_error(f'candidates[{i65}]', v66, 'an instance of RouteCandidate')
+    for i147, v148 in enumerate(f_candidates):
+        if type(v148) is not RouteCandidate:
+            raise _type_error(f'candidates[{i147}]', v148, 'an instance of RouteCandidate')
         try:
-            _chk_RouteCandidate(v66)
+            _chk_RouteCandidate(v148)
         except EventValidationError as e:
-            raise e.within(f'candidates[{i65}]') from None
+            raise e.within(f'candidates[{i147}]') from None
     f_policy = o.policy
     if type(f_policy) is not str:
         raise _type_error('policy', f_policy, 'a str')
@@ -5430,11 +7855,11 @@ def _vchk_RouteDecided(o: RouteDecided) -> None:
     if f_estimated_input_tokens < 0:
         raise EventValidationError('estimated_input_tokens', 'minimum', f'is {f_estimated_input_tokens!r}; must be >= 0')
     f_candidates = o.candidates
-    for i67, v68 in enumerate(f_candidates):
+    for i149, v150 in enumerate(f_candidates):
         try:
-            _vchk_RouteCandidate(v68)
+            _vchk_RouteCandidate(v150)
         except EventValidationError as e:
-            raise e.within(f'candidates[{i67}]') from None
+            raise e.within(f'candidates[{i149}]') from None
     f_policy = o.policy
     if not f_policy:
         raise EventValidationError('policy', 'minLength', 'must not be empty')
@@ -5549,120 +7974,271 @@ class _Fill_RuntimeCreated:
 def _read_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
     o = _fill(_Fill_RuntimeCreated)
     o9 = _fill(_Fill_Envelope)
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+    n11 = _LEN[d[p]]
+    if n11 < 0:
+        n11, p = _rlen(d, p)
     else:
         p += 1
-    e11 = p + n10
-    o9.event_id = d[p:e11].decode()
-    p = e11
-    n12 = _LEN[d[p]]
-    if n12 < 0:
-        n12, p = _rlen(d, p)
+    e12 = p + n11
+    o9.event_id = d[p:e12].decode()
+    p = e12
+    n14 = _LEN[d[p]]
+    if n14 < 0:
+        n14, p = _rlen(d, p)
     else:
         p += 1
-    e13 = p + n12
-    o9.event_type = d[p:e13].decode()
-    p = e13
-    i14 = _ZZ[d[p]]
-    if i14 is None:
-        i14, p = _rlong(d, p)
+    e15 = p + n14
+    o9.event_type = d[p:e15].decode()
+    p = e15
+    i17 = _ZZ[d[p]]
+    if i17 is None:
+        i17, p = _rlong(d, p)
     else:
         p += 1
-    o9.occurred_at = i14
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
-    else:
-        p += 1
-    e16 = p + n15
-    o9.tenant = d[p:e16].decode()
-    p = e16
-    n17 = _LEN[d[p]]
-    if n17 < 0:
-        n17, p = _rlen(d, p)
-    else:
-        p += 1
-    e18 = p + n17
-    o9.source = d[p:e18].decode()
-    p = e18
+    o9.occurred_at = i17
     n19 = _LEN[d[p]]
     if n19 < 0:
         n19, p = _rlen(d, p)
     else:
         p += 1
     e20 = p + n19
-    o9.correlation_id = d[p:e20].decode()
+    o9.tenant = d[p:e20].decode()
     p = e20
-    u21 = d[p]
+    n22 = _LEN[d[p]]
+    if n22 < 0:
+        n22, p = _rlen(d, p)
+    else:
+        p += 1
+    e23 = p + n22
+    o9.source = d[p:e23].decode()
+    p = e23
+    n25 = _LEN[d[p]]
+    if n25 < 0:
+        n25, p = _rlen(d, p)
+    else:
+        p += 1
+    e26 = p + n25
+    o9.correlation_id = d[p:e26].decode()
+    p = e26
+    u27 = d[p]
     p += 1
-    if u21 == 0:
+    if u27 == 0:
         o9.causation_id = None
-    elif u21 == 2:
-        n22 = _LEN[d[p]]
-        if n22 < 0:
-            n22, p = _rlen(d, p)
+    elif u27 == 2:
+        n29 = _LEN[d[p]]
+        if n29 < 0:
+            n29, p = _rlen(d, p)
         else:
             p += 1
-        e23 = p + n22
-        o9.causation_id = d[p:e23].decode()
-        p = e23
+        e30 = p + n29
+        o9.causation_id = d[p:e30].decode()
+        p = e30
     else:
-        raise ValueError(f'union branch index {u21} out of range')
+        raise ValueError(f'union branch index {u27} out of range')
     o9.__class__ = Envelope
     o.envelope = o9
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    n32 = _LEN[d[p]]
+    if n32 < 0:
+        n32, p = _rlen(d, p)
     else:
         p += 1
-    e25 = p + n24
-    o.runtime_id = d[p:e25].decode()
-    p = e25
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
+    e33 = p + n32
+    o.runtime_id = d[p:e33].decode()
+    p = e33
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
     else:
         p += 1
-    e27 = p + n26
-    o.agent_id = d[p:e27].decode()
-    p = e27
-    e28 = _ZZ[d[p]]
-    if e28 is None:
-        e28, p = _rint(d, p)
+    e36 = p + n35
+    o.agent_id = d[p:e36].decode()
+    p = e36
+    e37 = _ZZ[d[p]]
+    if e37 is None:
+        e37, p = _rint(d, p)
     else:
         p += 1
-    if e28 < 0:
+    if e37 < 0:
         raise ValueError('negative enum index')
-    o.sandbox_kind = _ESYM_SandboxKind[e28]
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+    o.sandbox_kind = _ESYM_SandboxKind[e37]
+    n39 = _LEN[d[p]]
+    if n39 < 0:
+        n39, p = _rlen(d, p)
     else:
         p += 1
-    e30 = p + n29
-    o.image = d[p:e30].decode()
-    p = e30
-    i31 = _ZZ[d[p]]
-    if i31 is None:
-        i31, p = _rlong(d, p)
+    e40 = p + n39
+    o.image = d[p:e40].decode()
+    p = e40
+    i42 = _ZZ[d[p]]
+    if i42 is None:
+        i42, p = _rlong(d, p)
     else:
         p += 1
-    o.cpu_milli = i31
-    i32 = _ZZ[d[p]]
-    if i32 is None:
-        i32, p = _rlong(d, p)
+    o.cpu_milli = i42
+    i44 = _ZZ[d[p]]
+    if i44 is None:
+        i44, p = _rlong(d, p)
     else:
         p += 1
-    o.memory_mib = i32
-    b33 = d[p]
+    o.memory_mib = i44
+    b46 = d[p]
     p += 1
-    if b33 > 1:
+    if b46 > 1:
         raise ValueError('boolean byte is not 0 or 1')
-    o.network_allowed = b33 == 1
+    o.network_allowed = b46 == 1
     o.startup_ms = _unpack_d(d, p)[0]
     p += 8
+    o.__class__ = RuntimeCreated
+    return o, p
+
+
+def _readv_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
+    o = _fill(_Fill_RuntimeCreated)
+    o48 = _fill(_Fill_Envelope)
+    n50 = _LEN[d[p]]
+    if n50 < 0:
+        n50, p = _rlen(d, p)
+    else:
+        p += 1
+    e51 = p + n50
+    x49 = d[p:e51].decode()
+    p = e51
+    if _UUID.fullmatch(x49) is None:
+        raise Refused
+    o48.event_id = x49
+    n53 = _LEN[d[p]]
+    if n53 < 0:
+        n53, p = _rlen(d, p)
+    else:
+        p += 1
+    e54 = p + n53
+    x52 = d[p:e54].decode()
+    p = e54
+    if not x52:
+        raise Refused
+    o48.event_type = x52
+    x55 = _ZZ[d[p]]
+    if x55 is None:
+        x55, p = _rlong(d, p)
+    else:
+        p += 1
+    if x55 < 0:
+        raise Refused
+    o48.occurred_at = x55
+    n57 = _LEN[d[p]]
+    if n57 < 0:
+        n57, p = _rlen(d, p)
+    else:
+        p += 1
+    e58 = p + n57
+    x56 = d[p:e58].decode()
+    p = e58
+    if not x56:
+        raise Refused
+    o48.tenant = x56
+    n60 = _LEN[d[p]]
+    if n60 < 0:
+        n60, p = _rlen(d, p)
+    else:
+        p += 1
+    e61 = p + n60
+    x59 = d[p:e61].decode()
+    p = e61
+    if not x59:
+        raise Refused
+    o48.source = x59
+    n63 = _LEN[d[p]]
+    if n63 < 0:
+        n63, p = _rlen(d, p)
+    else:
+        p += 1
+    e64 = p + n63
+    x62 = d[p:e64].decode()
+    p = e64
+    if not x62:
+        raise Refused
+    o48.correlation_id = x62
+    u65 = d[p]
+    p += 1
+    if u65 == 0:
+        o48.causation_id = None
+    elif u65 == 2:
+        n67 = _LEN[d[p]]
+        if n67 < 0:
+            n67, p = _rlen(d, p)
+        else:
+            p += 1
+        e68 = p + n67
+        o48.causation_id = d[p:e68].decode()
+        p = e68
+    else:
+        raise ValueError(f'union branch index {u65} out of range')
+    o48.__class__ = Envelope
+    o.envelope = o48
+    n70 = _LEN[d[p]]
+    if n70 < 0:
+        n70, p = _rlen(d, p)
+    else:
+        p += 1
+    e71 = p + n70
+    x69 = d[p:e71].decode()
+    p = e71
+    if not x69:
+        raise Refused
+    o.runtime_id = x69
+    n73 = _LEN[d[p]]
+    if n73 < 0:
+        n73, p = _rlen(d, p)
+    else:
+        p += 1
+    e74 = p + n73
+    x72 = d[p:e74].decode()
+    p = e74
+    if not x72:
+        raise Refused
+    o.agent_id = x72
+    e75 = _ZZ[d[p]]
+    if e75 is None:
+        e75, p = _rint(d, p)
+    else:
+        p += 1
+    if e75 < 0:
+        raise ValueError('negative enum index')
+    o.sandbox_kind = _ESYM_SandboxKind[e75]
+    n77 = _LEN[d[p]]
+    if n77 < 0:
+        n77, p = _rlen(d, p)
+    else:
+        p += 1
+    e78 = p + n77
+    o.image = d[p:e78].decode()
+    p = e78
+    x79 = _ZZ[d[p]]
+    if x79 is None:
+        x79, p = _rlong(d, p)
+    else:
+        p += 1
+    if x79 < 0:
+        raise Refused
+    o.cpu_milli = x79
+    x80 = _ZZ[d[p]]
+    if x80 is None:
+        x80, p = _rlong(d, p)
+    else:
+        p += 1
+    if x80 < 0:
+        raise Refused
+    o.memory_mib = x80
+    b82 = d[p]
+    p += 1
+    if b82 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    o.network_allowed = b82 == 1
+    x83 = _unpack_d(d, p)[0]
+    p += 8
+    if x83 < 0:
+        raise Refused
+    o.startup_ms = x83
     o.__class__ = RuntimeCreated
     return o, p
 
@@ -5863,173 +8439,367 @@ class _Fill_SecurityEvent:
 def _read_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     o = _fill(_Fill_SecurityEvent)
     o21 = _fill(_Fill_Envelope)
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    n23 = _LEN[d[p]]
+    if n23 < 0:
+        n23, p = _rlen(d, p)
     else:
         p += 1
-    e23 = p + n22
-    o21.event_id = d[p:e23].decode()
-    p = e23
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    e24 = p + n23
+    o21.event_id = d[p:e24].decode()
+    p = e24
+    n26 = _LEN[d[p]]
+    if n26 < 0:
+        n26, p = _rlen(d, p)
     else:
         p += 1
-    e25 = p + n24
-    o21.event_type = d[p:e25].decode()
-    p = e25
-    i26 = _ZZ[d[p]]
-    if i26 is None:
-        i26, p = _rlong(d, p)
+    e27 = p + n26
+    o21.event_type = d[p:e27].decode()
+    p = e27
+    i29 = _ZZ[d[p]]
+    if i29 is None:
+        i29, p = _rlong(d, p)
     else:
         p += 1
-    o21.occurred_at = i26
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
-    else:
-        p += 1
-    e28 = p + n27
-    o21.tenant = d[p:e28].decode()
-    p = e28
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
-    else:
-        p += 1
-    e30 = p + n29
-    o21.source = d[p:e30].decode()
-    p = e30
+    o21.occurred_at = i29
     n31 = _LEN[d[p]]
     if n31 < 0:
         n31, p = _rlen(d, p)
     else:
         p += 1
     e32 = p + n31
-    o21.correlation_id = d[p:e32].decode()
+    o21.tenant = d[p:e32].decode()
     p = e32
-    u33 = d[p]
+    n34 = _LEN[d[p]]
+    if n34 < 0:
+        n34, p = _rlen(d, p)
+    else:
+        p += 1
+    e35 = p + n34
+    o21.source = d[p:e35].decode()
+    p = e35
+    n37 = _LEN[d[p]]
+    if n37 < 0:
+        n37, p = _rlen(d, p)
+    else:
+        p += 1
+    e38 = p + n37
+    o21.correlation_id = d[p:e38].decode()
+    p = e38
+    u39 = d[p]
     p += 1
-    if u33 == 0:
+    if u39 == 0:
         o21.causation_id = None
-    elif u33 == 2:
-        n34 = _LEN[d[p]]
-        if n34 < 0:
-            n34, p = _rlen(d, p)
+    elif u39 == 2:
+        n41 = _LEN[d[p]]
+        if n41 < 0:
+            n41, p = _rlen(d, p)
         else:
             p += 1
-        e35 = p + n34
-        o21.causation_id = d[p:e35].decode()
-        p = e35
+        e42 = p + n41
+        o21.causation_id = d[p:e42].decode()
+        p = e42
     else:
-        raise ValueError(f'union branch index {u33} out of range')
+        raise ValueError(f'union branch index {u39} out of range')
     o21.__class__ = Envelope
     o.envelope = o21
-    e36 = _ZZ[d[p]]
-    if e36 is None:
-        e36, p = _rint(d, p)
+    e43 = _ZZ[d[p]]
+    if e43 is None:
+        e43, p = _rint(d, p)
     else:
         p += 1
-    if e36 < 0:
+    if e43 < 0:
         raise ValueError('negative enum index')
-    o.kind = _ESYM_SecurityEventKind[e36]
-    e37 = _ZZ[d[p]]
-    if e37 is None:
-        e37, p = _rint(d, p)
+    o.kind = _ESYM_SecurityEventKind[e43]
+    e44 = _ZZ[d[p]]
+    if e44 is None:
+        e44, p = _rint(d, p)
     else:
         p += 1
-    if e37 < 0:
+    if e44 < 0:
         raise ValueError('negative enum index')
-    o.severity = _ESYM_Severity[e37]
-    u38 = d[p]
+    o.severity = _ESYM_Severity[e44]
+    u45 = d[p]
     p += 1
-    if u38 == 0:
+    if u45 == 0:
         o.agent_id = None
-    elif u38 == 2:
-        n39 = _LEN[d[p]]
-        if n39 < 0:
-            n39, p = _rlen(d, p)
+    elif u45 == 2:
+        n47 = _LEN[d[p]]
+        if n47 < 0:
+            n47, p = _rlen(d, p)
         else:
             p += 1
-        e40 = p + n39
-        o.agent_id = d[p:e40].decode()
-        p = e40
+        e48 = p + n47
+        o.agent_id = d[p:e48].decode()
+        p = e48
     else:
-        raise ValueError(f'union branch index {u38} out of range')
-    u41 = d[p]
+        raise ValueError(f'union branch index {u45} out of range')
+    u49 = d[p]
     p += 1
-    if u41 == 0:
+    if u49 == 0:
         o.runtime_id = None
-    elif u41 == 2:
-        n42 = _LEN[d[p]]
-        if n42 < 0:
-            n42, p = _rlen(d, p)
+    elif u49 == 2:
+        n51 = _LEN[d[p]]
+        if n51 < 0:
+            n51, p = _rlen(d, p)
         else:
             p += 1
-        e43 = p + n42
-        o.runtime_id = d[p:e43].decode()
-        p = e43
+        e52 = p + n51
+        o.runtime_id = d[p:e52].decode()
+        p = e52
     else:
-        raise ValueError(f'union branch index {u41} out of range')
-    u44 = d[p]
+        raise ValueError(f'union branch index {u49} out of range')
+    u53 = d[p]
     p += 1
-    if u44 == 0:
+    if u53 == 0:
         o.tool_call_id = None
-    elif u44 == 2:
-        n45 = _LEN[d[p]]
-        if n45 < 0:
-            n45, p = _rlen(d, p)
+    elif u53 == 2:
+        n55 = _LEN[d[p]]
+        if n55 < 0:
+            n55, p = _rlen(d, p)
         else:
             p += 1
-        e46 = p + n45
-        o.tool_call_id = d[p:e46].decode()
-        p = e46
+        e56 = p + n55
+        o.tool_call_id = d[p:e56].decode()
+        p = e56
     else:
-        raise ValueError(f'union branch index {u44} out of range')
-    n47 = _LEN[d[p]]
-    if n47 < 0:
-        n47, p = _rlen(d, p)
+        raise ValueError(f'union branch index {u53} out of range')
+    n58 = _LEN[d[p]]
+    if n58 < 0:
+        n58, p = _rlen(d, p)
     else:
         p += 1
-    e48 = p + n47
-    o.description = d[p:e48].decode()
-    p = e48
-    acc49: Any = {}
+    e59 = p + n58
+    o.description = d[p:e59].decode()
+    p = e59
+    acc60: Any = {}
     while True:
-        n50 = _ZZ[d[p]]
-        if n50 is None:
-            n50, p = _rlong(d, p)
+        n61 = _ZZ[d[p]]
+        if n61 is None:
+            n61, p = _rlong(d, p)
         else:
             p += 1
-        if n50 == 0:
+        if n61 == 0:
             break
-        if n50 < 0:
-            n50 = -n50
-            _size52 = _ZZ[d[p]]
-            if _size52 is None:
-                _size52, p = _rlong(d, p)
+        if n61 < 0:
+            n61 = -n61
+            _size63 = _ZZ[d[p]]
+            if _size63 is None:
+                _size63, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n50):
-            n54 = _LEN[d[p]]
-            if n54 < 0:
-                n54, p = _rlen(d, p)
+        for _ in range(n61):
+            n65 = _LEN[d[p]]
+            if n65 < 0:
+                n65, p = _rlen(d, p)
             else:
                 p += 1
-            e55 = p + n54
-            k53 = d[p:e55].decode()
-            p = e55
-            n56 = _LEN[d[p]]
-            if n56 < 0:
-                n56, p = _rlen(d, p)
+            e66 = p + n65
+            k64 = d[p:e66].decode()
+            p = e66
+            n67 = _LEN[d[p]]
+            if n67 < 0:
+                n67, p = _rlen(d, p)
             else:
                 p += 1
-            e57 = p + n56
-            v51 = d[p:e57].decode()
-            p = e57
-            acc49[k53] = v51
-    o.attributes = acc49
+            e68 = p + n67
+            v62 = d[p:e68].decode()
+            p = e68
+            acc60[k64] = v62
+    o.attributes = acc60
+    o.__class__ = SecurityEvent
+    return o, p
+
+
+def _readv_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
+    o = _fill(_Fill_SecurityEvent)
+    o69 = _fill(_Fill_Envelope)
+    n71 = _LEN[d[p]]
+    if n71 < 0:
+        n71, p = _rlen(d, p)
+    else:
+        p += 1
+    e72 = p + n71
+    x70 = d[p:e72].decode()
+    p = e72
+    if _UUID.fullmatch(x70) is None:
+        raise Refused
+    o69.event_id = x70
+    n74 = _LEN[d[p]]
+    if n74 < 0:
+        n74, p = _rlen(d, p)
+    else:
+        p += 1
+    e75 = p + n74
+    x73 = d[p:e75].decode()
+    p = e75
+    if not x73:
+        raise Refused
+    o69.event_type = x73
+    x76 = _ZZ[d[p]]
+    if x76 is None:
+        x76, p = _rlong(d, p)
+    else:
+        p += 1
+    if x76 < 0:
+        raise Refused
+    o69.occurred_at = x76
+    n78 = _LEN[d[p]]
+    if n78 < 0:
+        n78, p = _rlen(d, p)
+    else:
+        p += 1
+    e79 = p + n78
+    x77 = d[p:e79].decode()
+    p = e79
+    if not x77:
+        raise Refused
+    o69.tenant = x77
+    n81 = _LEN[d[p]]
+    if n81 < 0:
+        n81, p = _rlen(d, p)
+    else:
+        p += 1
+    e82 = p + n81
+    x80 = d[p:e82].decode()
+    p = e82
+    if not x80:
+        raise Refused
+    o69.source = x80
+    n84 = _LEN[d[p]]
+    if n84 < 0:
+        n84, p = _rlen(d, p)
+    else:
+        p += 1
+    e85 = p + n84
+    x83 = d[p:e85].decode()
+    p = e85
+    if not x83:
+        raise Refused
+    o69.correlation_id = x83
+    u86 = d[p]
+    p += 1
+    if u86 == 0:
+        o69.causation_id = None
+    elif u86 == 2:
+        n88 = _LEN[d[p]]
+        if n88 < 0:
+            n88, p = _rlen(d, p)
+        else:
+            p += 1
+        e89 = p + n88
+        o69.causation_id = d[p:e89].decode()
+        p = e89
+    else:
+        raise ValueError(f'union branch index {u86} out of range')
+    o69.__class__ = Envelope
+    o.envelope = o69
+    e90 = _ZZ[d[p]]
+    if e90 is None:
+        e90, p = _rint(d, p)
+    else:
+        p += 1
+    if e90 < 0:
+        raise ValueError('negative enum index')
+    o.kind = _ESYM_SecurityEventKind[e90]
+    e91 = _ZZ[d[p]]
+    if e91 is None:
+        e91, p = _rint(d, p)
+    else:
+        p += 1
+    if e91 < 0:
+        raise ValueError('negative enum index')
+    o.severity = _ESYM_Severity[e91]
+    u92 = d[p]
+    p += 1
+    if u92 == 0:
+        o.agent_id = None
+    elif u92 == 2:
+        n94 = _LEN[d[p]]
+        if n94 < 0:
+            n94, p = _rlen(d, p)
+        else:
+            p += 1
+        e95 = p + n94
+        o.agent_id = d[p:e95].decode()
+        p = e95
+    else:
+        raise ValueError(f'union branch index {u92} out of range')
+    u96 = d[p]
+    p += 1
+    if u96 == 0:
+        o.runtime_id = None
+    elif u96 == 2:
+        n98 = _LEN[d[p]]
+        if n98 < 0:
+            n98, p = _rlen(d, p)
+        else:
+            p += 1
+        e99 = p + n98
+        o.runtime_id = d[p:e99].decode()
+        p = e99
+    else:
+        raise ValueError(f'union branch index {u96} out of range')
+    u100 = d[p]
+    p += 1
+    if u100 == 0:
+        o.tool_call_id = None
+    elif u100 == 2:
+        n102 = _LEN[d[p]]
+        if n102 < 0:
+            n102, p = _rlen(d, p)
+        else:
+            p += 1
+        e103 = p + n102
+        o.tool_call_id = d[p:e103].decode()
+        p = e103
+    else:
+        raise ValueError(f'union branch index {u100} out of range')
+    n105 = _LEN[d[p]]
+    if n105 < 0:
+        n105, p = _rlen(d, p)
+    else:
+        p += 1
+    e106 = p + n105
+    x104 = d[p:e106].decode()
+    p = e106
+    if not x104:
+        raise Refused
+    o.description = x104
+    acc107: Any = {}
+    while True:
+        n108 = _ZZ[d[p]]
+        if n108 is None:
+            n108, p = _rlong(d, p)
+        else:
+            p += 1
+        if n108 == 0:
+            break
+        if n108 < 0:
+            n108 = -n108
+            _size110 = _ZZ[d[p]]
+            if _size110 is None:
+                _size110, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n108):
+            n112 = _LEN[d[p]]
+            if n112 < 0:
+                n112, p = _rlen(d, p)
+            else:
+                p += 1
+            e113 = p + n112
+            k111 = d[p:e113].decode()
+            p = e113
+            n114 = _LEN[d[p]]
+            if n114 < 0:
+                n114, p = _rlen(d, p)
+            else:
+                p += 1
+            e115 = p + n114
+            v109 = d[p:e115].decode()
+            p = e115
+            acc107[k111] = v109
+    o.attributes = acc107
     o.__class__ = SecurityEvent
     return o, p
 
@@ -6068,11 +8838,11 @@ def _chk_SecurityEvent(o: SecurityEvent) -> None:
     f_attributes = o.attributes
     if type(f_attributes) is not dict:
         raise _type_error('attributes', f_attributes, 'a dict (Avro map)')
-    for k58, v59 in f_attributes.items():
-        if type(k58) is not str:
-            raise _type_error(f'attributes[{k58!r}]', k58, 'a str map key')
-        if type(v59) is not str:
-            raise _type_error(f'attributes[{k58!r}]', v59, 'a str')
+    for k116, v117 in f_attributes.items():
+        if type(k116) is not str:
+            raise _type_error(f'attributes[{k116!r}]', k116, 'a str map key')
+        if type(v117) is not str:
+            raise _type_error(f'attributes[{k116!r}]', v117, 'a str')
 
 
 def _vchk_SecurityEvent(o: SecurityEvent) -> None:
@@ -6174,105 +8944,241 @@ class _Fill_StepCompleted:
 def _read_StepCompleted(d: bytes, p: int) -> tuple[StepCompleted, int]:
     o = _fill(_Fill_StepCompleted)
     o9 = _fill(_Fill_Envelope)
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+    n11 = _LEN[d[p]]
+    if n11 < 0:
+        n11, p = _rlen(d, p)
     else:
         p += 1
-    e11 = p + n10
-    o9.event_id = d[p:e11].decode()
-    p = e11
-    n12 = _LEN[d[p]]
-    if n12 < 0:
-        n12, p = _rlen(d, p)
+    e12 = p + n11
+    o9.event_id = d[p:e12].decode()
+    p = e12
+    n14 = _LEN[d[p]]
+    if n14 < 0:
+        n14, p = _rlen(d, p)
     else:
         p += 1
-    e13 = p + n12
-    o9.event_type = d[p:e13].decode()
-    p = e13
-    i14 = _ZZ[d[p]]
-    if i14 is None:
-        i14, p = _rlong(d, p)
+    e15 = p + n14
+    o9.event_type = d[p:e15].decode()
+    p = e15
+    i17 = _ZZ[d[p]]
+    if i17 is None:
+        i17, p = _rlong(d, p)
     else:
         p += 1
-    o9.occurred_at = i14
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
-    else:
-        p += 1
-    e16 = p + n15
-    o9.tenant = d[p:e16].decode()
-    p = e16
-    n17 = _LEN[d[p]]
-    if n17 < 0:
-        n17, p = _rlen(d, p)
-    else:
-        p += 1
-    e18 = p + n17
-    o9.source = d[p:e18].decode()
-    p = e18
+    o9.occurred_at = i17
     n19 = _LEN[d[p]]
     if n19 < 0:
         n19, p = _rlen(d, p)
     else:
         p += 1
     e20 = p + n19
-    o9.correlation_id = d[p:e20].decode()
+    o9.tenant = d[p:e20].decode()
     p = e20
-    u21 = d[p]
+    n22 = _LEN[d[p]]
+    if n22 < 0:
+        n22, p = _rlen(d, p)
+    else:
+        p += 1
+    e23 = p + n22
+    o9.source = d[p:e23].decode()
+    p = e23
+    n25 = _LEN[d[p]]
+    if n25 < 0:
+        n25, p = _rlen(d, p)
+    else:
+        p += 1
+    e26 = p + n25
+    o9.correlation_id = d[p:e26].decode()
+    p = e26
+    u27 = d[p]
     p += 1
-    if u21 == 0:
+    if u27 == 0:
         o9.causation_id = None
-    elif u21 == 2:
-        n22 = _LEN[d[p]]
-        if n22 < 0:
-            n22, p = _rlen(d, p)
+    elif u27 == 2:
+        n29 = _LEN[d[p]]
+        if n29 < 0:
+            n29, p = _rlen(d, p)
         else:
             p += 1
-        e23 = p + n22
-        o9.causation_id = d[p:e23].decode()
-        p = e23
+        e30 = p + n29
+        o9.causation_id = d[p:e30].decode()
+        p = e30
     else:
-        raise ValueError(f'union branch index {u21} out of range')
+        raise ValueError(f'union branch index {u27} out of range')
     o9.__class__ = Envelope
     o.envelope = o9
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    n32 = _LEN[d[p]]
+    if n32 < 0:
+        n32, p = _rlen(d, p)
     else:
         p += 1
-    e25 = p + n24
-    o.workflow_id = d[p:e25].decode()
-    p = e25
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
+    e33 = p + n32
+    o.workflow_id = d[p:e33].decode()
+    p = e33
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
     else:
         p += 1
-    e27 = p + n26
-    o.step_id = d[p:e27].decode()
-    p = e27
-    i28 = _ZZ[d[p]]
-    if i28 is None:
-        i28, p = _rint(d, p)
+    e36 = p + n35
+    o.step_id = d[p:e36].decode()
+    p = e36
+    i38 = _ZZ[d[p]]
+    if i38 is None:
+        i38, p = _rint(d, p)
     else:
         p += 1
-    o.attempt = i28
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+    o.attempt = i38
+    n40 = _LEN[d[p]]
+    if n40 < 0:
+        n40, p = _rlen(d, p)
     else:
         p += 1
-    e30 = p + n29
-    o.output = d[p:e30].decode()
-    p = e30
-    i31 = _ZZ[d[p]]
-    if i31 is None:
-        i31, p = _rlong(d, p)
+    e41 = p + n40
+    o.output = d[p:e41].decode()
+    p = e41
+    i43 = _ZZ[d[p]]
+    if i43 is None:
+        i43, p = _rlong(d, p)
     else:
         p += 1
-    o.duration_ms = i31
+    o.duration_ms = i43
+    o.__class__ = StepCompleted
+    return o, p
+
+
+def _readv_StepCompleted(d: bytes, p: int) -> tuple[StepCompleted, int]:
+    o = _fill(_Fill_StepCompleted)
+    o44 = _fill(_Fill_Envelope)
+    n46 = _LEN[d[p]]
+    if n46 < 0:
+        n46, p = _rlen(d, p)
+    else:
+        p += 1
+    e47 = p + n46
+    x45 = d[p:e47].decode()
+    p = e47
+    if _UUID.fullmatch(x45) is None:
+        raise Refused
+    o44.event_id = x45
+    n49 = _LEN[d[p]]
+    if n49 < 0:
+        n49, p = _rlen(d, p)
+    else:
+        p += 1
+    e50 = p + n49
+    x48 = d[p:e50].decode()
+    p = e50
+    if not x48:
+        raise Refused
+    o44.event_type = x48
+    x51 = _ZZ[d[p]]
+    if x51 is None:
+        x51, p = _rlong(d, p)
+    else:
+        p += 1
+    if x51 < 0:
+        raise Refused
+    o44.occurred_at = x51
+    n53 = _LEN[d[p]]
+    if n53 < 0:
+        n53, p = _rlen(d, p)
+    else:
+        p += 1
+    e54 = p + n53
+    x52 = d[p:e54].decode()
+    p = e54
+    if not x52:
+        raise Refused
+    o44.tenant = x52
+    n56 = _LEN[d[p]]
+    if n56 < 0:
+        n56, p = _rlen(d, p)
+    else:
+        p += 1
+    e57 = p + n56
+    x55 = d[p:e57].decode()
+    p = e57
+    if not x55:
+        raise Refused
+    o44.source = x55
+    n59 = _LEN[d[p]]
+    if n59 < 0:
+        n59, p = _rlen(d, p)
+    else:
+        p += 1
+    e60 = p + n59
+    x58 = d[p:e60].decode()
+    p = e60
+    if not x58:
+        raise Refused
+    o44.correlation_id = x58
+    u61 = d[p]
+    p += 1
+    if u61 == 0:
+        o44.causation_id = None
+    elif u61 == 2:
+        n63 = _LEN[d[p]]
+        if n63 < 0:
+            n63, p = _rlen(d, p)
+        else:
+            p += 1
+        e64 = p + n63
+        o44.causation_id = d[p:e64].decode()
+        p = e64
+    else:
+        raise ValueError(f'union branch index {u61} out of range')
+    o44.__class__ = Envelope
+    o.envelope = o44
+    n66 = _LEN[d[p]]
+    if n66 < 0:
+        n66, p = _rlen(d, p)
+    else:
+        p += 1
+    e67 = p + n66
+    x65 = d[p:e67].decode()
+    p = e67
+    if not x65:
+        raise Refused
+    o.workflow_id = x65
+    n69 = _LEN[d[p]]
+    if n69 < 0:
+        n69, p = _rlen(d, p)
+    else:
+        p += 1
+    e70 = p + n69
+    x68 = d[p:e70].decode()
+    p = e70
+    if not x68:
+        raise Refused
+    o.step_id = x68
+    x71 = _ZZ[d[p]]
+    if x71 is None:
+        x71, p = _rint(d, p)
+    else:
+        p += 1
+    if x71 < 1:
+        raise Refused
+    o.attempt = x71
+    n73 = _LEN[d[p]]
+    if n73 < 0:
+        n73, p = _rlen(d, p)
+    else:
+        p += 1
+    e74 = p + n73
+    x72 = d[p:e74].decode()
+    p = e74
+    if not _is_json(x72):
+        raise Refused
+    o.output = x72
+    x75 = _ZZ[d[p]]
+    if x75 is None:
+        x75, p = _rlong(d, p)
+    else:
+        p += 1
+    if x75 < 0:
+        raise Refused
+    o.duration_ms = x75
     o.__class__ = StepCompleted
     return o, p
 
@@ -6453,131 +9359,295 @@ class _Fill_StepFailed:
 def _read_StepFailed(d: bytes, p: int) -> tuple[StepFailed, int]:
     o = _fill(_Fill_StepFailed)
     o13 = _fill(_Fill_Envelope)
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
+    n15 = _LEN[d[p]]
+    if n15 < 0:
+        n15, p = _rlen(d, p)
     else:
         p += 1
-    e15 = p + n14
-    o13.event_id = d[p:e15].decode()
-    p = e15
-    n16 = _LEN[d[p]]
-    if n16 < 0:
-        n16, p = _rlen(d, p)
+    e16 = p + n15
+    o13.event_id = d[p:e16].decode()
+    p = e16
+    n18 = _LEN[d[p]]
+    if n18 < 0:
+        n18, p = _rlen(d, p)
     else:
         p += 1
-    e17 = p + n16
-    o13.event_type = d[p:e17].decode()
-    p = e17
-    i18 = _ZZ[d[p]]
-    if i18 is None:
-        i18, p = _rlong(d, p)
+    e19 = p + n18
+    o13.event_type = d[p:e19].decode()
+    p = e19
+    i21 = _ZZ[d[p]]
+    if i21 is None:
+        i21, p = _rlong(d, p)
     else:
         p += 1
-    o13.occurred_at = i18
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
-    else:
-        p += 1
-    e20 = p + n19
-    o13.tenant = d[p:e20].decode()
-    p = e20
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
-    else:
-        p += 1
-    e22 = p + n21
-    o13.source = d[p:e22].decode()
-    p = e22
+    o13.occurred_at = i21
     n23 = _LEN[d[p]]
     if n23 < 0:
         n23, p = _rlen(d, p)
     else:
         p += 1
     e24 = p + n23
-    o13.correlation_id = d[p:e24].decode()
+    o13.tenant = d[p:e24].decode()
     p = e24
-    u25 = d[p]
+    n26 = _LEN[d[p]]
+    if n26 < 0:
+        n26, p = _rlen(d, p)
+    else:
+        p += 1
+    e27 = p + n26
+    o13.source = d[p:e27].decode()
+    p = e27
+    n29 = _LEN[d[p]]
+    if n29 < 0:
+        n29, p = _rlen(d, p)
+    else:
+        p += 1
+    e30 = p + n29
+    o13.correlation_id = d[p:e30].decode()
+    p = e30
+    u31 = d[p]
     p += 1
-    if u25 == 0:
+    if u31 == 0:
         o13.causation_id = None
-    elif u25 == 2:
-        n26 = _LEN[d[p]]
-        if n26 < 0:
-            n26, p = _rlen(d, p)
+    elif u31 == 2:
+        n33 = _LEN[d[p]]
+        if n33 < 0:
+            n33, p = _rlen(d, p)
         else:
             p += 1
-        e27 = p + n26
-        o13.causation_id = d[p:e27].decode()
-        p = e27
+        e34 = p + n33
+        o13.causation_id = d[p:e34].decode()
+        p = e34
     else:
-        raise ValueError(f'union branch index {u25} out of range')
+        raise ValueError(f'union branch index {u31} out of range')
     o13.__class__ = Envelope
     o.envelope = o13
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
+    n36 = _LEN[d[p]]
+    if n36 < 0:
+        n36, p = _rlen(d, p)
     else:
         p += 1
-    e29 = p + n28
-    o.workflow_id = d[p:e29].decode()
-    p = e29
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
+    e37 = p + n36
+    o.workflow_id = d[p:e37].decode()
+    p = e37
+    n39 = _LEN[d[p]]
+    if n39 < 0:
+        n39, p = _rlen(d, p)
     else:
         p += 1
-    e31 = p + n30
-    o.step_id = d[p:e31].decode()
-    p = e31
-    i32 = _ZZ[d[p]]
-    if i32 is None:
-        i32, p = _rint(d, p)
+    e40 = p + n39
+    o.step_id = d[p:e40].decode()
+    p = e40
+    i42 = _ZZ[d[p]]
+    if i42 is None:
+        i42, p = _rint(d, p)
     else:
         p += 1
-    o.attempt = i32
-    n33 = _LEN[d[p]]
-    if n33 < 0:
-        n33, p = _rlen(d, p)
+    o.attempt = i42
+    n44 = _LEN[d[p]]
+    if n44 < 0:
+        n44, p = _rlen(d, p)
     else:
         p += 1
-    e34 = p + n33
-    o.error_type = d[p:e34].decode()
-    p = e34
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+    e45 = p + n44
+    o.error_type = d[p:e45].decode()
+    p = e45
+    n47 = _LEN[d[p]]
+    if n47 < 0:
+        n47, p = _rlen(d, p)
     else:
         p += 1
-    e36 = p + n35
-    o.error_message = d[p:e36].decode()
-    p = e36
-    b37 = d[p]
+    e48 = p + n47
+    o.error_message = d[p:e48].decode()
+    p = e48
+    b50 = d[p]
     p += 1
-    if b37 > 1:
+    if b50 > 1:
         raise ValueError('boolean byte is not 0 or 1')
-    o.retryable = b37 == 1
-    u38 = d[p]
+    o.retryable = b50 == 1
+    u51 = d[p]
     p += 1
-    if u38 == 0:
+    if u51 == 0:
         o.next_retry_delay_ms = None
-    elif u38 == 2:
-        i39 = _ZZ[d[p]]
-        if i39 is None:
-            i39, p = _rlong(d, p)
+    elif u51 == 2:
+        i53 = _ZZ[d[p]]
+        if i53 is None:
+            i53, p = _rlong(d, p)
         else:
             p += 1
-        o.next_retry_delay_ms = i39
+        o.next_retry_delay_ms = i53
     else:
-        raise ValueError(f'union branch index {u38} out of range')
-    i40 = _ZZ[d[p]]
-    if i40 is None:
-        i40, p = _rlong(d, p)
+        raise ValueError(f'union branch index {u51} out of range')
+    i55 = _ZZ[d[p]]
+    if i55 is None:
+        i55, p = _rlong(d, p)
     else:
         p += 1
-    o.duration_ms = i40
+    o.duration_ms = i55
+    o.__class__ = StepFailed
+    return o, p
+
+
+def _readv_StepFailed(d: bytes, p: int) -> tuple[StepFailed, int]:
+    o = _fill(_Fill_StepFailed)
+    o56 = _fill(_Fill_Envelope)
+    n58 = _LEN[d[p]]
+    if n58 < 0:
+        n58, p = _rlen(d, p)
+    else:
+        p += 1
+    e59 = p + n58
+    x57 = d[p:e59].decode()
+    p = e59
+    if _UUID.fullmatch(x57) is None:
+        raise Refused
+    o56.event_id = x57
+    n61 = _LEN[d[p]]
+    if n61 < 0:
+        n61, p = _rlen(d, p)
+    else:
+        p += 1
+    e62 = p + n61
+    x60 = d[p:e62].decode()
+    p = e62
+    if not x60:
+        raise Refused
+    o56.event_type = x60
+    x63 = _ZZ[d[p]]
+    if x63 is None:
+        x63, p = _rlong(d, p)
+    else:
+        p += 1
+    if x63 < 0:
+        raise Refused
+    o56.occurred_at = x63
+    n65 = _LEN[d[p]]
+    if n65 < 0:
+        n65, p = _rlen(d, p)
+    else:
+        p += 1
+    e66 = p + n65
+    x64 = d[p:e66].decode()
+    p = e66
+    if not x64:
+        raise Refused
+    o56.tenant = x64
+    n68 = _LEN[d[p]]
+    if n68 < 0:
+        n68, p = _rlen(d, p)
+    else:
+        p += 1
+    e69 = p + n68
+    x67 = d[p:e69].decode()
+    p = e69
+    if not x67:
+        raise Refused
+    o56.source = x67
+    n71 = _LEN[d[p]]
+    if n71 < 0:
+        n71, p = _rlen(d, p)
+    else:
+        p += 1
+    e72 = p + n71
+    x70 = d[p:e72].decode()
+    p = e72
+    if not x70:
+        raise Refused
+    o56.correlation_id = x70
+    u73 = d[p]
+    p += 1
+    if u73 == 0:
+        o56.causation_id = None
+    elif u73 == 2:
+        n75 = _LEN[d[p]]
+        if n75 < 0:
+            n75, p = _rlen(d, p)
+        else:
+            p += 1
+        e76 = p + n75
+        o56.causation_id = d[p:e76].decode()
+        p = e76
+    else:
+        raise ValueError(f'union branch index {u73} out of range')
+    o56.__class__ = Envelope
+    o.envelope = o56
+    n78 = _LEN[d[p]]
+    if n78 < 0:
+        n78, p = _rlen(d, p)
+    else:
+        p += 1
+    e79 = p + n78
+    x77 = d[p:e79].decode()
+    p = e79
+    if not x77:
+        raise Refused
+    o.workflow_id = x77
+    n81 = _LEN[d[p]]
+    if n81 < 0:
+        n81, p = _rlen(d, p)
+    else:
+        p += 1
+    e82 = p + n81
+    x80 = d[p:e82].decode()
+    p = e82
+    if not x80:
+        raise Refused
+    o.step_id = x80
+    x83 = _ZZ[d[p]]
+    if x83 is None:
+        x83, p = _rint(d, p)
+    else:
+        p += 1
+    if x83 < 1:
+        raise Refused
+    o.attempt = x83
+    n85 = _LEN[d[p]]
+    if n85 < 0:
+        n85, p = _rlen(d, p)
+    else:
+        p += 1
+    e86 = p + n85
+    x84 = d[p:e86].decode()
+    p = e86
+    if not x84:
+        raise Refused
+    o.error_type = x84
+    n88 = _LEN[d[p]]
+    if n88 < 0:
+        n88, p = _rlen(d, p)
+    else:
+        p += 1
+    e89 = p + n88
+    o.error_message = d[p:e89].decode()
+    p = e89
+    b91 = d[p]
+    p += 1
+    if b91 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    o.retryable = b91 == 1
+    u92 = d[p]
+    p += 1
+    if u92 == 0:
+        o.next_retry_delay_ms = None
+    elif u92 == 2:
+        x93 = _ZZ[d[p]]
+        if x93 is None:
+            x93, p = _rlong(d, p)
+        else:
+            p += 1
+        if x93 < 0:
+            raise Refused
+        o.next_retry_delay_ms = x93
+    else:
+        raise ValueError(f'union branch index {u92} out of range')
+    x94 = _ZZ[d[p]]
+    if x94 is None:
+        x94, p = _rlong(d, p)
+    else:
+        p += 1
+    if x94 < 0:
+        raise Refused
+    o.duration_ms = x94
     o.__class__ = StepFailed
     return o, p
 
@@ -6715,18 +9785,18 @@ class _Fill_GpuShare:
 
 def _read_GpuShare(d: bytes, p: int) -> tuple[GpuShare, int]:
     o = _fill(_Fill_GpuShare)
-    i3 = _ZZ[d[p]]
-    if i3 is None:
-        i3, p = _rint(d, p)
-    else:
-        p += 1
-    o.index = i3
     i4 = _ZZ[d[p]]
     if i4 is None:
         i4, p = _rint(d, p)
     else:
         p += 1
-    o.milli = i4
+    o.index = i4
+    i6 = _ZZ[d[p]]
+    if i6 is None:
+        i6, p = _rint(d, p)
+    else:
+        p += 1
+    o.milli = i6
     o.__class__ = GpuShare
     return o, p
 
@@ -6850,74 +9920,74 @@ class _Fill_Placement:
 
 def _read_Placement(d: bytes, p: int) -> tuple[Placement, int]:
     o = _fill(_Fill_Placement)
-    n12 = _LEN[d[p]]
-    if n12 < 0:
-        n12, p = _rlen(d, p)
+    n13 = _LEN[d[p]]
+    if n13 < 0:
+        n13, p = _rlen(d, p)
     else:
         p += 1
-    e13 = p + n12
-    o.member = d[p:e13].decode()
-    p = e13
-    i14 = _ZZ[d[p]]
-    if i14 is None:
-        i14, p = _rint(d, p)
+    e14 = p + n13
+    o.member = d[p:e14].decode()
+    p = e14
+    i16 = _ZZ[d[p]]
+    if i16 is None:
+        i16, p = _rint(d, p)
     else:
         p += 1
-    o.replica = i14
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    o.replica = i16
+    n18 = _LEN[d[p]]
+    if n18 < 0:
+        n18, p = _rlen(d, p)
     else:
         p += 1
-    e16 = p + n15
-    o.node_id = d[p:e16].decode()
-    p = e16
-    acc17: Any = []
+    e19 = p + n18
+    o.node_id = d[p:e19].decode()
+    p = e19
+    acc20: Any = []
     while True:
-        n18 = _ZZ[d[p]]
-        if n18 is None:
-            n18, p = _rlong(d, p)
+        n21 = _ZZ[d[p]]
+        if n21 is None:
+            n21, p = _rlong(d, p)
         else:
             p += 1
-        if n18 == 0:
+        if n21 == 0:
             break
-        if n18 < 0:
-            n18 = -n18
-            _size20 = _ZZ[d[p]]
-            if _size20 is None:
-                _size20, p = _rlong(d, p)
+        if n21 < 0:
+            n21 = -n21
+            _size23 = _ZZ[d[p]]
+            if _size23 is None:
+                _size23, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n18):
-            o21 = _fill(_Fill_GpuShare)
-            i22 = _ZZ[d[p]]
-            if i22 is None:
-                i22, p = _rint(d, p)
+        for _ in range(n21):
+            o24 = _fill(_Fill_GpuShare)
+            i26 = _ZZ[d[p]]
+            if i26 is None:
+                i26, p = _rint(d, p)
             else:
                 p += 1
-            o21.index = i22
-            i23 = _ZZ[d[p]]
-            if i23 is None:
-                i23, p = _rint(d, p)
+            o24.index = i26
+            i28 = _ZZ[d[p]]
+            if i28 is None:
+                i28, p = _rint(d, p)
             else:
                 p += 1
-            o21.milli = i23
-            o21.__class__ = GpuShare
-            v19 = o21
-            acc17.append(v19)
-    o.gpus = tuple(acc17)
-    i24 = _ZZ[d[p]]
-    if i24 is None:
-        i24, p = _rlong(d, p)
+            o24.milli = i28
+            o24.__class__ = GpuShare
+            v22 = o24
+            acc20.append(v22)
+    o.gpus = tuple(acc20)
+    i30 = _ZZ[d[p]]
+    if i30 is None:
+        i30, p = _rlong(d, p)
     else:
         p += 1
-    o.cpu_milli = i24
-    i25 = _ZZ[d[p]]
-    if i25 is None:
-        i25, p = _rlong(d, p)
+    o.cpu_milli = i30
+    i32 = _ZZ[d[p]]
+    if i32 is None:
+        i32, p = _rlong(d, p)
     else:
         p += 1
-    o.memory_mib = i25
+    o.memory_mib = i32
     o.__class__ = Placement
     return o, p
 
@@ -6943,13 +10013,13 @@ def _chk_Placement(o: Placement) -> None:
     f_gpus = o.gpus
     if type(f_gpus) is not tuple:
         raise _type_error('gpus', f_gpus, 'a tuple (Avro array)')
-    for i26, v27 in enumerate(f_gpus):
-        if type(v27) is not GpuShare:
-            raise _type_error(f'gpus[{i26}]', v27, 'an instance of GpuShare')
+    for i33, v34 in enumerate(f_gpus):
+        if type(v34) is not GpuShare:
+            raise _type_error(f'gpus[{i33}]', v34, 'an instance of GpuShare')
         try:
-            _chk_GpuShare(v27)
+            _chk_GpuShare(v34)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i26}]') from None
+            raise e.within(f'gpus[{i33}]') from None
     f_cpu_milli = o.cpu_milli
     if type(f_cpu_milli) is not int:
         raise _type_error('cpu_milli', f_cpu_milli, 'an int')
@@ -6977,11 +10047,11 @@ def _vchk_Placement(o: Placement) -> None:
     if not f_node_id:
         raise EventValidationError('node_id', 'minLength', 'must not be empty')
     f_gpus = o.gpus
-    for i28, v29 in enumerate(f_gpus):
+    for i35, v36 in enumerate(f_gpus):
         try:
-            _vchk_GpuShare(v29)
+            _vchk_GpuShare(v36)
         except EventValidationError as e:
-            raise e.within(f'gpus[{i28}]') from None
+            raise e.within(f'gpus[{i35}]') from None
     f_cpu_milli = o.cpu_milli
     if f_cpu_milli < 0:
         raise EventValidationError('cpu_milli', 'minimum', f'is {f_cpu_milli!r}; must be >= 0')
@@ -7112,228 +10182,506 @@ class _Fill_TaskAllocated:
 def _read_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
     o = _fill(_Fill_TaskAllocated)
     o21 = _fill(_Fill_Envelope)
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    n23 = _LEN[d[p]]
+    if n23 < 0:
+        n23, p = _rlen(d, p)
     else:
         p += 1
-    e23 = p + n22
-    o21.event_id = d[p:e23].decode()
-    p = e23
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    e24 = p + n23
+    o21.event_id = d[p:e24].decode()
+    p = e24
+    n26 = _LEN[d[p]]
+    if n26 < 0:
+        n26, p = _rlen(d, p)
     else:
         p += 1
-    e25 = p + n24
-    o21.event_type = d[p:e25].decode()
-    p = e25
-    i26 = _ZZ[d[p]]
-    if i26 is None:
-        i26, p = _rlong(d, p)
+    e27 = p + n26
+    o21.event_type = d[p:e27].decode()
+    p = e27
+    i29 = _ZZ[d[p]]
+    if i29 is None:
+        i29, p = _rlong(d, p)
     else:
         p += 1
-    o21.occurred_at = i26
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
-    else:
-        p += 1
-    e28 = p + n27
-    o21.tenant = d[p:e28].decode()
-    p = e28
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
-    else:
-        p += 1
-    e30 = p + n29
-    o21.source = d[p:e30].decode()
-    p = e30
+    o21.occurred_at = i29
     n31 = _LEN[d[p]]
     if n31 < 0:
         n31, p = _rlen(d, p)
     else:
         p += 1
     e32 = p + n31
-    o21.correlation_id = d[p:e32].decode()
+    o21.tenant = d[p:e32].decode()
     p = e32
-    u33 = d[p]
+    n34 = _LEN[d[p]]
+    if n34 < 0:
+        n34, p = _rlen(d, p)
+    else:
+        p += 1
+    e35 = p + n34
+    o21.source = d[p:e35].decode()
+    p = e35
+    n37 = _LEN[d[p]]
+    if n37 < 0:
+        n37, p = _rlen(d, p)
+    else:
+        p += 1
+    e38 = p + n37
+    o21.correlation_id = d[p:e38].decode()
+    p = e38
+    u39 = d[p]
     p += 1
-    if u33 == 0:
+    if u39 == 0:
         o21.causation_id = None
-    elif u33 == 2:
-        n34 = _LEN[d[p]]
-        if n34 < 0:
-            n34, p = _rlen(d, p)
+    elif u39 == 2:
+        n41 = _LEN[d[p]]
+        if n41 < 0:
+            n41, p = _rlen(d, p)
         else:
             p += 1
-        e35 = p + n34
-        o21.causation_id = d[p:e35].decode()
-        p = e35
+        e42 = p + n41
+        o21.causation_id = d[p:e42].decode()
+        p = e42
     else:
-        raise ValueError(f'union branch index {u33} out of range')
+        raise ValueError(f'union branch index {u39} out of range')
     o21.__class__ = Envelope
     o.envelope = o21
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
+    n44 = _LEN[d[p]]
+    if n44 < 0:
+        n44, p = _rlen(d, p)
     else:
         p += 1
-    e37 = p + n36
-    o.task_id = d[p:e37].decode()
-    p = e37
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+    e45 = p + n44
+    o.task_id = d[p:e45].decode()
+    p = e45
+    n47 = _LEN[d[p]]
+    if n47 < 0:
+        n47, p = _rlen(d, p)
     else:
         p += 1
-    e39 = p + n38
-    o.queue = d[p:e39].decode()
-    p = e39
-    acc40: Any = []
+    e48 = p + n47
+    o.queue = d[p:e48].decode()
+    p = e48
+    acc49: Any = []
     while True:
-        n41 = _ZZ[d[p]]
-        if n41 is None:
-            n41, p = _rlong(d, p)
+        n50 = _ZZ[d[p]]
+        if n50 is None:
+            n50, p = _rlong(d, p)
         else:
             p += 1
-        if n41 == 0:
+        if n50 == 0:
             break
-        if n41 < 0:
-            n41 = -n41
-            _size43 = _ZZ[d[p]]
-            if _size43 is None:
-                _size43, p = _rlong(d, p)
+        if n50 < 0:
+            n50 = -n50
+            _size52 = _ZZ[d[p]]
+            if _size52 is None:
+                _size52, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n41):
-            o44 = _fill(_Fill_Placement)
-            n45 = _LEN[d[p]]
-            if n45 < 0:
-                n45, p = _rlen(d, p)
+        for _ in range(n50):
+            o53 = _fill(_Fill_Placement)
+            n55 = _LEN[d[p]]
+            if n55 < 0:
+                n55, p = _rlen(d, p)
             else:
                 p += 1
-            e46 = p + n45
-            o44.member = d[p:e46].decode()
-            p = e46
-            i47 = _ZZ[d[p]]
-            if i47 is None:
-                i47, p = _rint(d, p)
-            else:
-                p += 1
-            o44.replica = i47
-            n48 = _LEN[d[p]]
-            if n48 < 0:
-                n48, p = _rlen(d, p)
-            else:
-                p += 1
-            e49 = p + n48
-            o44.node_id = d[p:e49].decode()
-            p = e49
-            acc50: Any = []
-            while True:
-                n51 = _ZZ[d[p]]
-                if n51 is None:
-                    n51, p = _rlong(d, p)
-                else:
-                    p += 1
-                if n51 == 0:
-                    break
-                if n51 < 0:
-                    n51 = -n51
-                    _size53 = _ZZ[d[p]]
-                    if _size53 is None:
-                        _size53, p = _rlong(d, p)
-                    else:
-                        p += 1
-                for _ in range(n51):
-                    o54 = _fill(_Fill_GpuShare)
-                    i55 = _ZZ[d[p]]
-                    if i55 is None:
-                        i55, p = _rint(d, p)
-                    else:
-                        p += 1
-                    o54.index = i55
-                    i56 = _ZZ[d[p]]
-                    if i56 is None:
-                        i56, p = _rint(d, p)
-                    else:
-                        p += 1
-                    o54.milli = i56
-                    o54.__class__ = GpuShare
-                    v52 = o54
-                    acc50.append(v52)
-            o44.gpus = tuple(acc50)
-            i57 = _ZZ[d[p]]
-            if i57 is None:
-                i57, p = _rlong(d, p)
-            else:
-                p += 1
-            o44.cpu_milli = i57
+            e56 = p + n55
+            o53.member = d[p:e56].decode()
+            p = e56
             i58 = _ZZ[d[p]]
             if i58 is None:
-                i58, p = _rlong(d, p)
+                i58, p = _rint(d, p)
             else:
                 p += 1
-            o44.memory_mib = i58
-            o44.__class__ = Placement
-            v42 = o44
-            acc40.append(v42)
-    o.placements = tuple(acc40)
+            o53.replica = i58
+            n60 = _LEN[d[p]]
+            if n60 < 0:
+                n60, p = _rlen(d, p)
+            else:
+                p += 1
+            e61 = p + n60
+            o53.node_id = d[p:e61].decode()
+            p = e61
+            acc62: Any = []
+            while True:
+                n63 = _ZZ[d[p]]
+                if n63 is None:
+                    n63, p = _rlong(d, p)
+                else:
+                    p += 1
+                if n63 == 0:
+                    break
+                if n63 < 0:
+                    n63 = -n63
+                    _size65 = _ZZ[d[p]]
+                    if _size65 is None:
+                        _size65, p = _rlong(d, p)
+                    else:
+                        p += 1
+                for _ in range(n63):
+                    o66 = _fill(_Fill_GpuShare)
+                    i68 = _ZZ[d[p]]
+                    if i68 is None:
+                        i68, p = _rint(d, p)
+                    else:
+                        p += 1
+                    o66.index = i68
+                    i70 = _ZZ[d[p]]
+                    if i70 is None:
+                        i70, p = _rint(d, p)
+                    else:
+                        p += 1
+                    o66.milli = i70
+                    o66.__class__ = GpuShare
+                    v64 = o66
+                    acc62.append(v64)
+            o53.gpus = tuple(acc62)
+            i72 = _ZZ[d[p]]
+            if i72 is None:
+                i72, p = _rlong(d, p)
+            else:
+                p += 1
+            o53.cpu_milli = i72
+            i74 = _ZZ[d[p]]
+            if i74 is None:
+                i74, p = _rlong(d, p)
+            else:
+                p += 1
+            o53.memory_mib = i74
+            o53.__class__ = Placement
+            v51 = o53
+            acc49.append(v51)
+    o.placements = tuple(acc49)
     o.score = _unpack_d(d, p)[0]
     p += 8
-    acc59: Any = {}
+    acc76: Any = {}
     while True:
-        n60 = _ZZ[d[p]]
-        if n60 is None:
-            n60, p = _rlong(d, p)
+        n77 = _ZZ[d[p]]
+        if n77 is None:
+            n77, p = _rlong(d, p)
         else:
             p += 1
-        if n60 == 0:
+        if n77 == 0:
             break
-        if n60 < 0:
-            n60 = -n60
-            _size62 = _ZZ[d[p]]
-            if _size62 is None:
-                _size62, p = _rlong(d, p)
+        if n77 < 0:
+            n77 = -n77
+            _size79 = _ZZ[d[p]]
+            if _size79 is None:
+                _size79, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n60):
-            n64 = _LEN[d[p]]
-            if n64 < 0:
-                n64, p = _rlen(d, p)
+        for _ in range(n77):
+            n81 = _LEN[d[p]]
+            if n81 < 0:
+                n81, p = _rlen(d, p)
             else:
                 p += 1
-            e65 = p + n64
-            k63 = d[p:e65].decode()
-            p = e65
-            v61 = _unpack_d(d, p)[0]
+            e82 = p + n81
+            k80 = d[p:e82].decode()
+            p = e82
+            v78 = _unpack_d(d, p)[0]
             p += 8
-            acc59[k63] = v61
-    o.score_breakdown = acc59
-    n66 = _LEN[d[p]]
-    if n66 < 0:
-        n66, p = _rlen(d, p)
+            acc76[k80] = v78
+    o.score_breakdown = acc76
+    n84 = _LEN[d[p]]
+    if n84 < 0:
+        n84, p = _rlen(d, p)
     else:
         p += 1
-    e67 = p + n66
-    o.policy = d[p:e67].decode()
-    p = e67
-    n68 = _LEN[d[p]]
-    if n68 < 0:
-        n68, p = _rlen(d, p)
+    e85 = p + n84
+    o.policy = d[p:e85].decode()
+    p = e85
+    n87 = _LEN[d[p]]
+    if n87 < 0:
+        n87, p = _rlen(d, p)
     else:
         p += 1
-    e69 = p + n68
-    o.policy_version = d[p:e69].decode()
-    p = e69
-    i70 = _ZZ[d[p]]
-    if i70 is None:
-        i70, p = _rlong(d, p)
+    e88 = p + n87
+    o.policy_version = d[p:e88].decode()
+    p = e88
+    i90 = _ZZ[d[p]]
+    if i90 is None:
+        i90, p = _rlong(d, p)
     else:
         p += 1
-    o.wait_ms = i70
+    o.wait_ms = i90
+    o.__class__ = TaskAllocated
+    return o, p
+
+
+def _readv_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
+    o = _fill(_Fill_TaskAllocated)
+    o91 = _fill(_Fill_Envelope)
+    n93 = _LEN[d[p]]
+    if n93 < 0:
+        n93, p = _rlen(d, p)
+    else:
+        p += 1
+    e94 = p + n93
+    x92 = d[p:e94].decode()
+    p = e94
+    if _UUID.fullmatch(x92) is None:
+        raise Refused
+    o91.event_id = x92
+    n96 = _LEN[d[p]]
+    if n96 < 0:
+        n96, p = _rlen(d, p)
+    else:
+        p += 1
+    e97 = p + n96
+    x95 = d[p:e97].decode()
+    p = e97
+    if not x95:
+        raise Refused
+    o91.event_type = x95
+    x98 = _ZZ[d[p]]
+    if x98 is None:
+        x98, p = _rlong(d, p)
+    else:
+        p += 1
+    if x98 < 0:
+        raise Refused
+    o91.occurred_at = x98
+    n100 = _LEN[d[p]]
+    if n100 < 0:
+        n100, p = _rlen(d, p)
+    else:
+        p += 1
+    e101 = p + n100
+    x99 = d[p:e101].decode()
+    p = e101
+    if not x99:
+        raise Refused
+    o91.tenant = x99
+    n103 = _LEN[d[p]]
+    if n103 < 0:
+        n103, p = _rlen(d, p)
+    else:
+        p += 1
+    e104 = p + n103
+    x102 = d[p:e104].decode()
+    p = e104
+    if not x102:
+        raise Refused
+    o91.source = x102
+    n106 = _LEN[d[p]]
+    if n106 < 0:
+        n106, p = _rlen(d, p)
+    else:
+        p += 1
+    e107 = p + n106
+    x105 = d[p:e107].decode()
+    p = e107
+    if not x105:
+        raise Refused
+    o91.correlation_id = x105
+    u108 = d[p]
+    p += 1
+    if u108 == 0:
+        o91.causation_id = None
+    elif u108 == 2:
+        n110 = _LEN[d[p]]
+        if n110 < 0:
+            n110, p = _rlen(d, p)
+        else:
+            p += 1
+        e111 = p + n110
+        o91.causation_id = d[p:e111].decode()
+        p = e111
+    else:
+        raise ValueError(f'union branch index {u108} out of range')
+    o91.__class__ = Envelope
+    o.envelope = o91
+    n113 = _LEN[d[p]]
+    if n113 < 0:
+        n113, p = _rlen(d, p)
+    else:
+        p += 1
+    e114 = p + n113
+    x112 = d[p:e114].decode()
+    p = e114
+    if not x112:
+        raise Refused
+    o.task_id = x112
+    n116 = _LEN[d[p]]
+    if n116 < 0:
+        n116, p = _rlen(d, p)
+    else:
+        p += 1
+    e117 = p + n116
+    x115 = d[p:e117].decode()
+    p = e117
+    if not x115:
+        raise Refused
+    o.queue = x115
+    acc118: Any = []
+    while True:
+        n119 = _ZZ[d[p]]
+        if n119 is None:
+            n119, p = _rlong(d, p)
+        else:
+            p += 1
+        if n119 == 0:
+            break
+        if n119 < 0:
+            n119 = -n119
+            _size121 = _ZZ[d[p]]
+            if _size121 is None:
+                _size121, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n119):
+            o122 = _fill(_Fill_Placement)
+            n124 = _LEN[d[p]]
+            if n124 < 0:
+                n124, p = _rlen(d, p)
+            else:
+                p += 1
+            e125 = p + n124
+            x123 = d[p:e125].decode()
+            p = e125
+            if not x123:
+                raise Refused
+            o122.member = x123
+            x126 = _ZZ[d[p]]
+            if x126 is None:
+                x126, p = _rint(d, p)
+            else:
+                p += 1
+            if x126 < 0:
+                raise Refused
+            o122.replica = x126
+            n128 = _LEN[d[p]]
+            if n128 < 0:
+                n128, p = _rlen(d, p)
+            else:
+                p += 1
+            e129 = p + n128
+            x127 = d[p:e129].decode()
+            p = e129
+            if not x127:
+                raise Refused
+            o122.node_id = x127
+            acc130: Any = []
+            while True:
+                n131 = _ZZ[d[p]]
+                if n131 is None:
+                    n131, p = _rlong(d, p)
+                else:
+                    p += 1
+                if n131 == 0:
+                    break
+                if n131 < 0:
+                    n131 = -n131
+                    _size133 = _ZZ[d[p]]
+                    if _size133 is None:
+                        _size133, p = _rlong(d, p)
+                    else:
+                        p += 1
+                for _ in range(n131):
+                    o134 = _fill(_Fill_GpuShare)
+                    x135 = _ZZ[d[p]]
+                    if x135 is None:
+                        x135, p = _rint(d, p)
+                    else:
+                        p += 1
+                    if x135 < 0:
+                        raise Refused
+                    o134.index = x135
+                    x136 = _ZZ[d[p]]
+                    if x136 is None:
+                        x136, p = _rint(d, p)
+                    else:
+                        p += 1
+                    if x136 < 1 or x136 > 1000:
+                        raise Refused
+                    o134.milli = x136
+                    o134.__class__ = GpuShare
+                    v132 = o134
+                    acc130.append(v132)
+            o122.gpus = tuple(acc130)
+            x137 = _ZZ[d[p]]
+            if x137 is None:
+                x137, p = _rlong(d, p)
+            else:
+                p += 1
+            if x137 < 0:
+                raise Refused
+            o122.cpu_milli = x137
+            x138 = _ZZ[d[p]]
+            if x138 is None:
+                x138, p = _rlong(d, p)
+            else:
+                p += 1
+            if x138 < 0:
+                raise Refused
+            o122.memory_mib = x138
+            o122.__class__ = Placement
+            v120 = o122
+            acc118.append(v120)
+    if len(acc118) < 1:
+        raise Refused
+    o.placements = tuple(acc118)
+    o.score = _unpack_d(d, p)[0]
+    p += 8
+    acc140: Any = {}
+    while True:
+        n141 = _ZZ[d[p]]
+        if n141 is None:
+            n141, p = _rlong(d, p)
+        else:
+            p += 1
+        if n141 == 0:
+            break
+        if n141 < 0:
+            n141 = -n141
+            _size143 = _ZZ[d[p]]
+            if _size143 is None:
+                _size143, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n141):
+            n145 = _LEN[d[p]]
+            if n145 < 0:
+                n145, p = _rlen(d, p)
+            else:
+                p += 1
+            e146 = p + n145
+            k144 = d[p:e146].decode()
+            p = e146
+            v142 = _unpack_d(d, p)[0]
+            p += 8
+            acc140[k144] = v142
+    o.score_breakdown = acc140
+    n148 = _LEN[d[p]]
+    if n148 < 0:
+        n148, p = _rlen(d, p)
+    else:
+        p += 1
+    e149 = p + n148
+    x147 = d[p:e149].decode()
+    p = e149
+    if not x147:
+        raise Refused
+    o.policy = x147
+    n151 = _LEN[d[p]]
+    if n151 < 0:
+        n151, p = _rlen(d, p)
+    else:
+        p += 1
+    e152 = p + n151
+    x150 = d[p:e152].decode()
+    p = e152
+    if not x150:
+        raise Refused
+    o.policy_version = x150
+    x153 = _ZZ[d[p]]
+    if x153 is None:
+        x153, p = _rlong(d, p)
+    else:
+        p += 1
+    if x153 < 0:
+        raise Refused
+    o.wait_ms = x153
     o.__class__ = TaskAllocated
     return o, p
 
@@ -7361,24 +10709,24 @@ def _chk_TaskAllocated(o: TaskAllocated) -> None:
         raise _type_error('placements', f_placements, 'a tuple (Avro array)')
     if len(f_placements) < 1:
         raise EventValidationError('placements', 'minItems', 'needs at least 1 item(s)')
-    for i71, v72 in enumerate(f_placements):
-        if type(v72) is not Placement:
-            raise _type_error(f'placements[{i71}]', v72, 'an instance of Placement')
+    for i154, v155 in enumerate(f_placements):
+        if type(v155) is not Placement:
+            raise _type_error(f'placements[{i154}]', v155, 'an instance of Placement')
         try:
-            _chk_Placement(v72)
+            _chk_Placement(v155)
         except EventValidationError as e:
-            raise e.within(f'placements[{i71}]') from None
+            raise e.within(f'placements[{i154}]') from None
     f_score = o.score
     if type(f_score) is not float and type(f_score) is not int:
         raise _type_error('score', f_score, 'a float')
     f_score_breakdown = o.score_breakdown
     if type(f_score_breakdown) is not dict:
         raise _type_error('score_breakdown', f_score_breakdown, 'a dict (Avro map)')
-    for k73, v74 in f_score_breakdown.items():
-        if type(k73) is not str:
-            raise _type_error(f'score_breakdown[{k73!r}]', k73, 'a str map key')
-        if type(v74) is not float and type(v74) is not int:
-            raise _type_error(f'score_breakdown[{k73!r}]', v74, 'a float')
+    for k156, v157 in f_score_breakdown.items():
+        if type(k156) is not str:
+            raise _type_error(f'score_breakdown[{k156!r}]', k156, 'a str map key')
+        if type(v157) is not float and type(v157) is not int:
+            raise _type_error(f'score_breakdown[{k156!r}]', v157, 'a float')
     f_policy = o.policy
     if type(f_policy) is not str:
         raise _type_error('policy', f_policy, 'a str')
@@ -7413,11 +10761,11 @@ def _vchk_TaskAllocated(o: TaskAllocated) -> None:
     f_placements = o.placements
     if len(f_placements) < 1:
         raise EventValidationError('placements', 'minItems', 'needs at least 1 item(s)')
-    for i75, v76 in enumerate(f_placements):
+    for i158, v159 in enumerate(f_placements):
         try:
-            _vchk_Placement(v76)
+            _vchk_Placement(v159)
         except EventValidationError as e:
-            raise e.within(f'placements[{i75}]') from None
+            raise e.within(f'placements[{i158}]') from None
     f_policy = o.policy
     if not f_policy:
         raise EventValidationError('policy', 'minLength', 'must not be empty')
@@ -7494,85 +10842,191 @@ class _Fill_TaskCancelled:
 def _read_TaskCancelled(d: bytes, p: int) -> tuple[TaskCancelled, int]:
     o = _fill(_Fill_TaskCancelled)
     o5 = _fill(_Fill_Envelope)
-    n6 = _LEN[d[p]]
-    if n6 < 0:
-        n6, p = _rlen(d, p)
+    n7 = _LEN[d[p]]
+    if n7 < 0:
+        n7, p = _rlen(d, p)
     else:
         p += 1
-    e7 = p + n6
-    o5.event_id = d[p:e7].decode()
-    p = e7
-    n8 = _LEN[d[p]]
-    if n8 < 0:
-        n8, p = _rlen(d, p)
+    e8 = p + n7
+    o5.event_id = d[p:e8].decode()
+    p = e8
+    n10 = _LEN[d[p]]
+    if n10 < 0:
+        n10, p = _rlen(d, p)
     else:
         p += 1
-    e9 = p + n8
-    o5.event_type = d[p:e9].decode()
-    p = e9
-    i10 = _ZZ[d[p]]
-    if i10 is None:
-        i10, p = _rlong(d, p)
+    e11 = p + n10
+    o5.event_type = d[p:e11].decode()
+    p = e11
+    i13 = _ZZ[d[p]]
+    if i13 is None:
+        i13, p = _rlong(d, p)
     else:
         p += 1
-    o5.occurred_at = i10
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
-    else:
-        p += 1
-    e12 = p + n11
-    o5.tenant = d[p:e12].decode()
-    p = e12
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
-    else:
-        p += 1
-    e14 = p + n13
-    o5.source = d[p:e14].decode()
-    p = e14
+    o5.occurred_at = i13
     n15 = _LEN[d[p]]
     if n15 < 0:
         n15, p = _rlen(d, p)
     else:
         p += 1
     e16 = p + n15
-    o5.correlation_id = d[p:e16].decode()
+    o5.tenant = d[p:e16].decode()
     p = e16
-    u17 = d[p]
+    n18 = _LEN[d[p]]
+    if n18 < 0:
+        n18, p = _rlen(d, p)
+    else:
+        p += 1
+    e19 = p + n18
+    o5.source = d[p:e19].decode()
+    p = e19
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
+    else:
+        p += 1
+    e22 = p + n21
+    o5.correlation_id = d[p:e22].decode()
+    p = e22
+    u23 = d[p]
     p += 1
-    if u17 == 0:
+    if u23 == 0:
         o5.causation_id = None
-    elif u17 == 2:
-        n18 = _LEN[d[p]]
-        if n18 < 0:
-            n18, p = _rlen(d, p)
+    elif u23 == 2:
+        n25 = _LEN[d[p]]
+        if n25 < 0:
+            n25, p = _rlen(d, p)
         else:
             p += 1
-        e19 = p + n18
-        o5.causation_id = d[p:e19].decode()
-        p = e19
+        e26 = p + n25
+        o5.causation_id = d[p:e26].decode()
+        p = e26
     else:
-        raise ValueError(f'union branch index {u17} out of range')
+        raise ValueError(f'union branch index {u23} out of range')
     o5.__class__ = Envelope
     o.envelope = o5
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    n28 = _LEN[d[p]]
+    if n28 < 0:
+        n28, p = _rlen(d, p)
     else:
         p += 1
-    e21 = p + n20
-    o.task_id = d[p:e21].decode()
-    p = e21
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    e29 = p + n28
+    o.task_id = d[p:e29].decode()
+    p = e29
+    n31 = _LEN[d[p]]
+    if n31 < 0:
+        n31, p = _rlen(d, p)
     else:
         p += 1
-    e23 = p + n22
-    o.reason = d[p:e23].decode()
-    p = e23
+    e32 = p + n31
+    o.reason = d[p:e32].decode()
+    p = e32
+    o.__class__ = TaskCancelled
+    return o, p
+
+
+def _readv_TaskCancelled(d: bytes, p: int) -> tuple[TaskCancelled, int]:
+    o = _fill(_Fill_TaskCancelled)
+    o33 = _fill(_Fill_Envelope)
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
+    else:
+        p += 1
+    e36 = p + n35
+    x34 = d[p:e36].decode()
+    p = e36
+    if _UUID.fullmatch(x34) is None:
+        raise Refused
+    o33.event_id = x34
+    n38 = _LEN[d[p]]
+    if n38 < 0:
+        n38, p = _rlen(d, p)
+    else:
+        p += 1
+    e39 = p + n38
+    x37 = d[p:e39].decode()
+    p = e39
+    if not x37:
+        raise Refused
+    o33.event_type = x37
+    x40 = _ZZ[d[p]]
+    if x40 is None:
+        x40, p = _rlong(d, p)
+    else:
+        p += 1
+    if x40 < 0:
+        raise Refused
+    o33.occurred_at = x40
+    n42 = _LEN[d[p]]
+    if n42 < 0:
+        n42, p = _rlen(d, p)
+    else:
+        p += 1
+    e43 = p + n42
+    x41 = d[p:e43].decode()
+    p = e43
+    if not x41:
+        raise Refused
+    o33.tenant = x41
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
+    else:
+        p += 1
+    e46 = p + n45
+    x44 = d[p:e46].decode()
+    p = e46
+    if not x44:
+        raise Refused
+    o33.source = x44
+    n48 = _LEN[d[p]]
+    if n48 < 0:
+        n48, p = _rlen(d, p)
+    else:
+        p += 1
+    e49 = p + n48
+    x47 = d[p:e49].decode()
+    p = e49
+    if not x47:
+        raise Refused
+    o33.correlation_id = x47
+    u50 = d[p]
+    p += 1
+    if u50 == 0:
+        o33.causation_id = None
+    elif u50 == 2:
+        n52 = _LEN[d[p]]
+        if n52 < 0:
+            n52, p = _rlen(d, p)
+        else:
+            p += 1
+        e53 = p + n52
+        o33.causation_id = d[p:e53].decode()
+        p = e53
+    else:
+        raise ValueError(f'union branch index {u50} out of range')
+    o33.__class__ = Envelope
+    o.envelope = o33
+    n55 = _LEN[d[p]]
+    if n55 < 0:
+        n55, p = _rlen(d, p)
+    else:
+        p += 1
+    e56 = p + n55
+    x54 = d[p:e56].decode()
+    p = e56
+    if not x54:
+        raise Refused
+    o.task_id = x54
+    n58 = _LEN[d[p]]
+    if n58 < 0:
+        n58, p = _rlen(d, p)
+    else:
+        p += 1
+    e59 = p + n58
+    o.reason = d[p:e59].decode()
+    p = e59
     o.__class__ = TaskCancelled
     return o, p
 
@@ -7727,156 +11181,341 @@ class _Fill_TaskCheckpointCreated:
 def _read_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreated, int]:
     o = _fill(_Fill_TaskCheckpointCreated)
     o20 = _fill(_Fill_Envelope)
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+    n22 = _LEN[d[p]]
+    if n22 < 0:
+        n22, p = _rlen(d, p)
     else:
         p += 1
-    e22 = p + n21
-    o20.event_id = d[p:e22].decode()
-    p = e22
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    e23 = p + n22
+    o20.event_id = d[p:e23].decode()
+    p = e23
+    n25 = _LEN[d[p]]
+    if n25 < 0:
+        n25, p = _rlen(d, p)
     else:
         p += 1
-    e24 = p + n23
-    o20.event_type = d[p:e24].decode()
-    p = e24
-    i25 = _ZZ[d[p]]
-    if i25 is None:
-        i25, p = _rlong(d, p)
+    e26 = p + n25
+    o20.event_type = d[p:e26].decode()
+    p = e26
+    i28 = _ZZ[d[p]]
+    if i28 is None:
+        i28, p = _rlong(d, p)
     else:
         p += 1
-    o20.occurred_at = i25
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
-    else:
-        p += 1
-    e27 = p + n26
-    o20.tenant = d[p:e27].decode()
-    p = e27
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
-    else:
-        p += 1
-    e29 = p + n28
-    o20.source = d[p:e29].decode()
-    p = e29
+    o20.occurred_at = i28
     n30 = _LEN[d[p]]
     if n30 < 0:
         n30, p = _rlen(d, p)
     else:
         p += 1
     e31 = p + n30
-    o20.correlation_id = d[p:e31].decode()
+    o20.tenant = d[p:e31].decode()
     p = e31
-    u32 = d[p]
+    n33 = _LEN[d[p]]
+    if n33 < 0:
+        n33, p = _rlen(d, p)
+    else:
+        p += 1
+    e34 = p + n33
+    o20.source = d[p:e34].decode()
+    p = e34
+    n36 = _LEN[d[p]]
+    if n36 < 0:
+        n36, p = _rlen(d, p)
+    else:
+        p += 1
+    e37 = p + n36
+    o20.correlation_id = d[p:e37].decode()
+    p = e37
+    u38 = d[p]
     p += 1
-    if u32 == 0:
+    if u38 == 0:
         o20.causation_id = None
-    elif u32 == 2:
-        n33 = _LEN[d[p]]
-        if n33 < 0:
-            n33, p = _rlen(d, p)
+    elif u38 == 2:
+        n40 = _LEN[d[p]]
+        if n40 < 0:
+            n40, p = _rlen(d, p)
         else:
             p += 1
-        e34 = p + n33
-        o20.causation_id = d[p:e34].decode()
-        p = e34
+        e41 = p + n40
+        o20.causation_id = d[p:e41].decode()
+        p = e41
     else:
-        raise ValueError(f'union branch index {u32} out of range')
+        raise ValueError(f'union branch index {u38} out of range')
     o20.__class__ = Envelope
     o.envelope = o20
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+    n43 = _LEN[d[p]]
+    if n43 < 0:
+        n43, p = _rlen(d, p)
     else:
         p += 1
-    e36 = p + n35
-    o.task_id = d[p:e36].decode()
-    p = e36
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+    e44 = p + n43
+    o.task_id = d[p:e44].decode()
+    p = e44
+    n46 = _LEN[d[p]]
+    if n46 < 0:
+        n46, p = _rlen(d, p)
     else:
         p += 1
-    e38 = p + n37
-    o.checkpoint_id = d[p:e38].decode()
-    p = e38
-    i39 = _ZZ[d[p]]
-    if i39 is None:
-        i39, p = _rlong(d, p)
+    e47 = p + n46
+    o.checkpoint_id = d[p:e47].decode()
+    p = e47
+    i49 = _ZZ[d[p]]
+    if i49 is None:
+        i49, p = _rlong(d, p)
     else:
         p += 1
-    o.sequence = i39
-    n40 = _LEN[d[p]]
-    if n40 < 0:
-        n40, p = _rlen(d, p)
+    o.sequence = i49
+    n51 = _LEN[d[p]]
+    if n51 < 0:
+        n51, p = _rlen(d, p)
     else:
         p += 1
-    e41 = p + n40
-    o.state = d[p:e41].decode()
-    p = e41
-    u42 = d[p]
+    e52 = p + n51
+    o.state = d[p:e52].decode()
+    p = e52
+    u53 = d[p]
     p += 1
-    if u42 == 0:
+    if u53 == 0:
         o.intermediate_result = None
-    elif u42 == 2:
-        n43 = _LEN[d[p]]
-        if n43 < 0:
-            n43, p = _rlen(d, p)
+    elif u53 == 2:
+        n55 = _LEN[d[p]]
+        if n55 < 0:
+            n55, p = _rlen(d, p)
         else:
             p += 1
-        e44 = p + n43
-        o.intermediate_result = d[p:e44].decode()
-        p = e44
+        e56 = p + n55
+        o.intermediate_result = d[p:e56].decode()
+        p = e56
     else:
-        raise ValueError(f'union branch index {u42} out of range')
-    u45 = d[p]
+        raise ValueError(f'union branch index {u53} out of range')
+    u57 = d[p]
     p += 1
-    if u45 == 0:
+    if u57 == 0:
         o.reflection = None
-    elif u45 == 2:
-        n46 = _LEN[d[p]]
-        if n46 < 0:
-            n46, p = _rlen(d, p)
+    elif u57 == 2:
+        n59 = _LEN[d[p]]
+        if n59 < 0:
+            n59, p = _rlen(d, p)
         else:
             p += 1
-        e47 = p + n46
-        o.reflection = d[p:e47].decode()
-        p = e47
+        e60 = p + n59
+        o.reflection = d[p:e60].decode()
+        p = e60
     else:
-        raise ValueError(f'union branch index {u45} out of range')
-    acc48: Any = []
+        raise ValueError(f'union branch index {u57} out of range')
+    acc61: Any = []
     while True:
-        n49 = _ZZ[d[p]]
-        if n49 is None:
-            n49, p = _rlong(d, p)
+        n62 = _ZZ[d[p]]
+        if n62 is None:
+            n62, p = _rlong(d, p)
         else:
             p += 1
-        if n49 == 0:
+        if n62 == 0:
             break
-        if n49 < 0:
-            n49 = -n49
-            _size51 = _ZZ[d[p]]
-            if _size51 is None:
-                _size51, p = _rlong(d, p)
+        if n62 < 0:
+            n62 = -n62
+            _size64 = _ZZ[d[p]]
+            if _size64 is None:
+                _size64, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n49):
-            n52 = _LEN[d[p]]
-            if n52 < 0:
-                n52, p = _rlen(d, p)
+        for _ in range(n62):
+            n65 = _LEN[d[p]]
+            if n65 < 0:
+                n65, p = _rlen(d, p)
             else:
                 p += 1
-            e53 = p + n52
-            v50 = d[p:e53].decode()
-            p = e53
-            acc48.append(v50)
-    o.next_steps = tuple(acc48)
+            e66 = p + n65
+            v63 = d[p:e66].decode()
+            p = e66
+            acc61.append(v63)
+    o.next_steps = tuple(acc61)
+    o.__class__ = TaskCheckpointCreated
+    return o, p
+
+
+def _readv_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreated, int]:
+    o = _fill(_Fill_TaskCheckpointCreated)
+    o67 = _fill(_Fill_Envelope)
+    n69 = _LEN[d[p]]
+    if n69 < 0:
+        n69, p = _rlen(d, p)
+    else:
+        p += 1
+    e70 = p + n69
+    x68 = d[p:e70].decode()
+    p = e70
+    if _UUID.fullmatch(x68) is None:
+        raise Refused
+    o67.event_id = x68
+    n72 = _LEN[d[p]]
+    if n72 < 0:
+        n72, p = _rlen(d, p)
+    else:
+        p += 1
+    e73 = p + n72
+    x71 = d[p:e73].decode()
+    p = e73
+    if not x71:
+        raise Refused
+    o67.event_type = x71
+    x74 = _ZZ[d[p]]
+    if x74 is None:
+        x74, p = _rlong(d, p)
+    else:
+        p += 1
+    if x74 < 0:
+        raise Refused
+    o67.occurred_at = x74
+    n76 = _LEN[d[p]]
+    if n76 < 0:
+        n76, p = _rlen(d, p)
+    else:
+        p += 1
+    e77 = p + n76
+    x75 = d[p:e77].decode()
+    p = e77
+    if not x75:
+        raise Refused
+    o67.tenant = x75
+    n79 = _LEN[d[p]]
+    if n79 < 0:
+        n79, p = _rlen(d, p)
+    else:
+        p += 1
+    e80 = p + n79
+    x78 = d[p:e80].decode()
+    p = e80
+    if not x78:
+        raise Refused
+    o67.source = x78
+    n82 = _LEN[d[p]]
+    if n82 < 0:
+        n82, p = _rlen(d, p)
+    else:
+        p += 1
+    e83 = p + n82
+    x81 = d[p:e83].decode()
+    p = e83
+    if not x81:
+        raise Refused
+    o67.correlation_id = x81
+    u84 = d[p]
+    p += 1
+    if u84 == 0:
+        o67.causation_id = None
+    elif u84 == 2:
+        n86 = _LEN[d[p]]
+        if n86 < 0:
+            n86, p = _rlen(d, p)
+        else:
+            p += 1
+        e87 = p + n86
+        o67.causation_id = d[p:e87].decode()
+        p = e87
+    else:
+        raise ValueError(f'union branch index {u84} out of range')
+    o67.__class__ = Envelope
+    o.envelope = o67
+    n89 = _LEN[d[p]]
+    if n89 < 0:
+        n89, p = _rlen(d, p)
+    else:
+        p += 1
+    e90 = p + n89
+    x88 = d[p:e90].decode()
+    p = e90
+    if not x88:
+        raise Refused
+    o.task_id = x88
+    n92 = _LEN[d[p]]
+    if n92 < 0:
+        n92, p = _rlen(d, p)
+    else:
+        p += 1
+    e93 = p + n92
+    x91 = d[p:e93].decode()
+    p = e93
+    if not x91:
+        raise Refused
+    o.checkpoint_id = x91
+    x94 = _ZZ[d[p]]
+    if x94 is None:
+        x94, p = _rlong(d, p)
+    else:
+        p += 1
+    if x94 < 1:
+        raise Refused
+    o.sequence = x94
+    n96 = _LEN[d[p]]
+    if n96 < 0:
+        n96, p = _rlen(d, p)
+    else:
+        p += 1
+    e97 = p + n96
+    x95 = d[p:e97].decode()
+    p = e97
+    if not _is_json(x95):
+        raise Refused
+    o.state = x95
+    u98 = d[p]
+    p += 1
+    if u98 == 0:
+        o.intermediate_result = None
+    elif u98 == 2:
+        n100 = _LEN[d[p]]
+        if n100 < 0:
+            n100, p = _rlen(d, p)
+        else:
+            p += 1
+        e101 = p + n100
+        o.intermediate_result = d[p:e101].decode()
+        p = e101
+    else:
+        raise ValueError(f'union branch index {u98} out of range')
+    u102 = d[p]
+    p += 1
+    if u102 == 0:
+        o.reflection = None
+    elif u102 == 2:
+        n104 = _LEN[d[p]]
+        if n104 < 0:
+            n104, p = _rlen(d, p)
+        else:
+            p += 1
+        e105 = p + n104
+        o.reflection = d[p:e105].decode()
+        p = e105
+    else:
+        raise ValueError(f'union branch index {u102} out of range')
+    acc106: Any = []
+    while True:
+        n107 = _ZZ[d[p]]
+        if n107 is None:
+            n107, p = _rlong(d, p)
+        else:
+            p += 1
+        if n107 == 0:
+            break
+        if n107 < 0:
+            n107 = -n107
+            _size109 = _ZZ[d[p]]
+            if _size109 is None:
+                _size109, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n107):
+            n110 = _LEN[d[p]]
+            if n110 < 0:
+                n110, p = _rlen(d, p)
+            else:
+                p += 1
+            e111 = p + n110
+            v108 = d[p:e111].decode()
+            p = e111
+            acc106.append(v108)
+    o.next_steps = tuple(acc106)
     o.__class__ = TaskCheckpointCreated
     return o, p
 
@@ -7922,9 +11561,9 @@ def _chk_TaskCheckpointCreated(o: TaskCheckpointCreated) -> None:
     f_next_steps = o.next_steps
     if type(f_next_steps) is not tuple:
         raise _type_error('next_steps', f_next_steps, 'a tuple (Avro array)')
-    for i54, v55 in enumerate(f_next_steps):
-        if type(v55) is not str:
-            raise _type_error(f'next_steps[{i54}]', v55, 'a str')
+    for i112, v113 in enumerate(f_next_steps):
+        if type(v113) is not str:
+            raise _type_error(f'next_steps[{i112}]', v113, 'a str')
 
 
 def _vchk_TaskCheckpointCreated(o: TaskCheckpointCreated) -> None:
@@ -8020,98 +11659,217 @@ class _Fill_TaskFinished:
 def _read_TaskFinished(d: bytes, p: int) -> tuple[TaskFinished, int]:
     o = _fill(_Fill_TaskFinished)
     o5 = _fill(_Fill_Envelope)
-    n6 = _LEN[d[p]]
-    if n6 < 0:
-        n6, p = _rlen(d, p)
+    n7 = _LEN[d[p]]
+    if n7 < 0:
+        n7, p = _rlen(d, p)
     else:
         p += 1
-    e7 = p + n6
-    o5.event_id = d[p:e7].decode()
-    p = e7
-    n8 = _LEN[d[p]]
-    if n8 < 0:
-        n8, p = _rlen(d, p)
+    e8 = p + n7
+    o5.event_id = d[p:e8].decode()
+    p = e8
+    n10 = _LEN[d[p]]
+    if n10 < 0:
+        n10, p = _rlen(d, p)
     else:
         p += 1
-    e9 = p + n8
-    o5.event_type = d[p:e9].decode()
-    p = e9
-    i10 = _ZZ[d[p]]
-    if i10 is None:
-        i10, p = _rlong(d, p)
+    e11 = p + n10
+    o5.event_type = d[p:e11].decode()
+    p = e11
+    i13 = _ZZ[d[p]]
+    if i13 is None:
+        i13, p = _rlong(d, p)
     else:
         p += 1
-    o5.occurred_at = i10
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
-    else:
-        p += 1
-    e12 = p + n11
-    o5.tenant = d[p:e12].decode()
-    p = e12
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
-    else:
-        p += 1
-    e14 = p + n13
-    o5.source = d[p:e14].decode()
-    p = e14
+    o5.occurred_at = i13
     n15 = _LEN[d[p]]
     if n15 < 0:
         n15, p = _rlen(d, p)
     else:
         p += 1
     e16 = p + n15
-    o5.correlation_id = d[p:e16].decode()
+    o5.tenant = d[p:e16].decode()
     p = e16
-    u17 = d[p]
-    p += 1
-    if u17 == 0:
-        o5.causation_id = None
-    elif u17 == 2:
-        n18 = _LEN[d[p]]
-        if n18 < 0:
-            n18, p = _rlen(d, p)
-        else:
-            p += 1
-        e19 = p + n18
-        o5.causation_id = d[p:e19].decode()
-        p = e19
-    else:
-        raise ValueError(f'union branch index {u17} out of range')
-    o5.__class__ = Envelope
-    o.envelope = o5
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    n18 = _LEN[d[p]]
+    if n18 < 0:
+        n18, p = _rlen(d, p)
     else:
         p += 1
-    e21 = p + n20
-    o.task_id = d[p:e21].decode()
-    p = e21
-    e22 = _ZZ[d[p]]
-    if e22 is None:
-        e22, p = _rint(d, p)
+    e19 = p + n18
+    o5.source = d[p:e19].decode()
+    p = e19
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
     else:
         p += 1
-    if e22 < 0:
-        raise ValueError('negative enum index')
-    o.outcome = _ESYM_TaskOutcome[e22]
+    e22 = p + n21
+    o5.correlation_id = d[p:e22].decode()
+    p = e22
     u23 = d[p]
     p += 1
     if u23 == 0:
-        o.exit_code = None
+        o5.causation_id = None
     elif u23 == 2:
-        i24 = _ZZ[d[p]]
-        if i24 is None:
-            i24, p = _rint(d, p)
+        n25 = _LEN[d[p]]
+        if n25 < 0:
+            n25, p = _rlen(d, p)
         else:
             p += 1
-        o.exit_code = i24
+        e26 = p + n25
+        o5.causation_id = d[p:e26].decode()
+        p = e26
     else:
         raise ValueError(f'union branch index {u23} out of range')
+    o5.__class__ = Envelope
+    o.envelope = o5
+    n28 = _LEN[d[p]]
+    if n28 < 0:
+        n28, p = _rlen(d, p)
+    else:
+        p += 1
+    e29 = p + n28
+    o.task_id = d[p:e29].decode()
+    p = e29
+    e30 = _ZZ[d[p]]
+    if e30 is None:
+        e30, p = _rint(d, p)
+    else:
+        p += 1
+    if e30 < 0:
+        raise ValueError('negative enum index')
+    o.outcome = _ESYM_TaskOutcome[e30]
+    u31 = d[p]
+    p += 1
+    if u31 == 0:
+        o.exit_code = None
+    elif u31 == 2:
+        i33 = _ZZ[d[p]]
+        if i33 is None:
+            i33, p = _rint(d, p)
+        else:
+            p += 1
+        o.exit_code = i33
+    else:
+        raise ValueError(f'union branch index {u31} out of range')
+    o.__class__ = TaskFinished
+    return o, p
+
+
+def _readv_TaskFinished(d: bytes, p: int) -> tuple[TaskFinished, int]:
+    o = _fill(_Fill_TaskFinished)
+    o34 = _fill(_Fill_Envelope)
+    n36 = _LEN[d[p]]
+    if n36 < 0:
+        n36, p = _rlen(d, p)
+    else:
+        p += 1
+    e37 = p + n36
+    x35 = d[p:e37].decode()
+    p = e37
+    if _UUID.fullmatch(x35) is None:
+        raise Refused
+    o34.event_id = x35
+    n39 = _LEN[d[p]]
+    if n39 < 0:
+        n39, p = _rlen(d, p)
+    else:
+        p += 1
+    e40 = p + n39
+    x38 = d[p:e40].decode()
+    p = e40
+    if not x38:
+        raise Refused
+    o34.event_type = x38
+    x41 = _ZZ[d[p]]
+    if x41 is None:
+        x41, p = _rlong(d, p)
+    else:
+        p += 1
+    if x41 < 0:
+        raise Refused
+    o34.occurred_at = x41
+    n43 = _LEN[d[p]]
+    if n43 < 0:
+        n43, p = _rlen(d, p)
+    else:
+        p += 1
+    e44 = p + n43
+    x42 = d[p:e44].decode()
+    p = e44
+    if not x42:
+        raise Refused
+    o34.tenant = x42
+    n46 = _LEN[d[p]]
+    if n46 < 0:
+        n46, p = _rlen(d, p)
+    else:
+        p += 1
+    e47 = p + n46
+    x45 = d[p:e47].decode()
+    p = e47
+    if not x45:
+        raise Refused
+    o34.source = x45
+    n49 = _LEN[d[p]]
+    if n49 < 0:
+        n49, p = _rlen(d, p)
+    else:
+        p += 1
+    e50 = p + n49
+    x48 = d[p:e50].decode()
+    p = e50
+    if not x48:
+        raise Refused
+    o34.correlation_id = x48
+    u51 = d[p]
+    p += 1
+    if u51 == 0:
+        o34.causation_id = None
+    elif u51 == 2:
+        n53 = _LEN[d[p]]
+        if n53 < 0:
+            n53, p = _rlen(d, p)
+        else:
+            p += 1
+        e54 = p + n53
+        o34.causation_id = d[p:e54].decode()
+        p = e54
+    else:
+        raise ValueError(f'union branch index {u51} out of range')
+    o34.__class__ = Envelope
+    o.envelope = o34
+    n56 = _LEN[d[p]]
+    if n56 < 0:
+        n56, p = _rlen(d, p)
+    else:
+        p += 1
+    e57 = p + n56
+    x55 = d[p:e57].decode()
+    p = e57
+    if not x55:
+        raise Refused
+    o.task_id = x55
+    e58 = _ZZ[d[p]]
+    if e58 is None:
+        e58, p = _rint(d, p)
+    else:
+        p += 1
+    if e58 < 0:
+        raise ValueError('negative enum index')
+    o.outcome = _ESYM_TaskOutcome[e58]
+    u59 = d[p]
+    p += 1
+    if u59 == 0:
+        o.exit_code = None
+    elif u59 == 2:
+        i61 = _ZZ[d[p]]
+        if i61 is None:
+            i61, p = _rint(d, p)
+        else:
+            p += 1
+        o.exit_code = i61
+    else:
+        raise ValueError(f'union branch index {u59} out of range')
     o.__class__ = TaskFinished
     return o, p
 
@@ -8260,148 +12018,320 @@ class _Fill_TaskPending:
 def _read_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
     o = _fill(_Fill_TaskPending)
     o17 = _fill(_Fill_Envelope)
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+    n19 = _LEN[d[p]]
+    if n19 < 0:
+        n19, p = _rlen(d, p)
     else:
         p += 1
-    e19 = p + n18
-    o17.event_id = d[p:e19].decode()
-    p = e19
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    e20 = p + n19
+    o17.event_id = d[p:e20].decode()
+    p = e20
+    n22 = _LEN[d[p]]
+    if n22 < 0:
+        n22, p = _rlen(d, p)
     else:
         p += 1
-    e21 = p + n20
-    o17.event_type = d[p:e21].decode()
-    p = e21
-    i22 = _ZZ[d[p]]
-    if i22 is None:
-        i22, p = _rlong(d, p)
+    e23 = p + n22
+    o17.event_type = d[p:e23].decode()
+    p = e23
+    i25 = _ZZ[d[p]]
+    if i25 is None:
+        i25, p = _rlong(d, p)
     else:
         p += 1
-    o17.occurred_at = i22
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
-    else:
-        p += 1
-    e24 = p + n23
-    o17.tenant = d[p:e24].decode()
-    p = e24
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
-    else:
-        p += 1
-    e26 = p + n25
-    o17.source = d[p:e26].decode()
-    p = e26
+    o17.occurred_at = i25
     n27 = _LEN[d[p]]
     if n27 < 0:
         n27, p = _rlen(d, p)
     else:
         p += 1
     e28 = p + n27
-    o17.correlation_id = d[p:e28].decode()
+    o17.tenant = d[p:e28].decode()
     p = e28
-    u29 = d[p]
+    n30 = _LEN[d[p]]
+    if n30 < 0:
+        n30, p = _rlen(d, p)
+    else:
+        p += 1
+    e31 = p + n30
+    o17.source = d[p:e31].decode()
+    p = e31
+    n33 = _LEN[d[p]]
+    if n33 < 0:
+        n33, p = _rlen(d, p)
+    else:
+        p += 1
+    e34 = p + n33
+    o17.correlation_id = d[p:e34].decode()
+    p = e34
+    u35 = d[p]
     p += 1
-    if u29 == 0:
+    if u35 == 0:
         o17.causation_id = None
-    elif u29 == 2:
-        n30 = _LEN[d[p]]
-        if n30 < 0:
-            n30, p = _rlen(d, p)
+    elif u35 == 2:
+        n37 = _LEN[d[p]]
+        if n37 < 0:
+            n37, p = _rlen(d, p)
         else:
             p += 1
-        e31 = p + n30
-        o17.causation_id = d[p:e31].decode()
-        p = e31
+        e38 = p + n37
+        o17.causation_id = d[p:e38].decode()
+        p = e38
     else:
-        raise ValueError(f'union branch index {u29} out of range')
+        raise ValueError(f'union branch index {u35} out of range')
     o17.__class__ = Envelope
     o.envelope = o17
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+    n40 = _LEN[d[p]]
+    if n40 < 0:
+        n40, p = _rlen(d, p)
     else:
         p += 1
-    e33 = p + n32
-    o.task_id = d[p:e33].decode()
-    p = e33
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
+    e41 = p + n40
+    o.task_id = d[p:e41].decode()
+    p = e41
+    n43 = _LEN[d[p]]
+    if n43 < 0:
+        n43, p = _rlen(d, p)
     else:
         p += 1
-    e35 = p + n34
-    o.queue = d[p:e35].decode()
-    p = e35
-    e36 = _ZZ[d[p]]
-    if e36 is None:
-        e36, p = _rint(d, p)
+    e44 = p + n43
+    o.queue = d[p:e44].decode()
+    p = e44
+    e45 = _ZZ[d[p]]
+    if e45 is None:
+        e45, p = _rint(d, p)
     else:
         p += 1
-    if e36 < 0:
+    if e45 < 0:
         raise ValueError('negative enum index')
-    o.reason = _ESYM_PendingReason[e36]
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+    o.reason = _ESYM_PendingReason[e45]
+    n47 = _LEN[d[p]]
+    if n47 < 0:
+        n47, p = _rlen(d, p)
     else:
         p += 1
-    e38 = p + n37
-    o.detail = d[p:e38].decode()
-    p = e38
-    u39 = d[p]
+    e48 = p + n47
+    o.detail = d[p:e48].decode()
+    p = e48
+    u49 = d[p]
     p += 1
-    if u39 == 0:
+    if u49 == 0:
         o.nearest_node = None
-    elif u39 == 2:
-        n40 = _LEN[d[p]]
-        if n40 < 0:
-            n40, p = _rlen(d, p)
+    elif u49 == 2:
+        n51 = _LEN[d[p]]
+        if n51 < 0:
+            n51, p = _rlen(d, p)
         else:
             p += 1
-        e41 = p + n40
-        o.nearest_node = d[p:e41].decode()
-        p = e41
+        e52 = p + n51
+        o.nearest_node = d[p:e52].decode()
+        p = e52
     else:
-        raise ValueError(f'union branch index {u39} out of range')
-    acc42: Any = {}
+        raise ValueError(f'union branch index {u49} out of range')
+    acc53: Any = {}
     while True:
-        n43 = _ZZ[d[p]]
-        if n43 is None:
-            n43, p = _rlong(d, p)
+        n54 = _ZZ[d[p]]
+        if n54 is None:
+            n54, p = _rlong(d, p)
         else:
             p += 1
-        if n43 == 0:
+        if n54 == 0:
             break
-        if n43 < 0:
-            n43 = -n43
-            _size45 = _ZZ[d[p]]
-            if _size45 is None:
-                _size45, p = _rlong(d, p)
+        if n54 < 0:
+            n54 = -n54
+            _size56 = _ZZ[d[p]]
+            if _size56 is None:
+                _size56, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n43):
-            n47 = _LEN[d[p]]
-            if n47 < 0:
-                n47, p = _rlen(d, p)
+        for _ in range(n54):
+            n58 = _LEN[d[p]]
+            if n58 < 0:
+                n58, p = _rlen(d, p)
             else:
                 p += 1
-            e48 = p + n47
-            k46 = d[p:e48].decode()
-            p = e48
-            v44 = _ZZ[d[p]]
-            if v44 is None:
-                v44, p = _rlong(d, p)
+            e59 = p + n58
+            k57 = d[p:e59].decode()
+            p = e59
+            v55 = _ZZ[d[p]]
+            if v55 is None:
+                v55, p = _rlong(d, p)
             else:
                 p += 1
-            acc42[k46] = v44
-    o.shortfall = acc42
+            acc53[k57] = v55
+    o.shortfall = acc53
+    o.__class__ = TaskPending
+    return o, p
+
+
+def _readv_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
+    o = _fill(_Fill_TaskPending)
+    o60 = _fill(_Fill_Envelope)
+    n62 = _LEN[d[p]]
+    if n62 < 0:
+        n62, p = _rlen(d, p)
+    else:
+        p += 1
+    e63 = p + n62
+    x61 = d[p:e63].decode()
+    p = e63
+    if _UUID.fullmatch(x61) is None:
+        raise Refused
+    o60.event_id = x61
+    n65 = _LEN[d[p]]
+    if n65 < 0:
+        n65, p = _rlen(d, p)
+    else:
+        p += 1
+    e66 = p + n65
+    x64 = d[p:e66].decode()
+    p = e66
+    if not x64:
+        raise Refused
+    o60.event_type = x64
+    x67 = _ZZ[d[p]]
+    if x67 is None:
+        x67, p = _rlong(d, p)
+    else:
+        p += 1
+    if x67 < 0:
+        raise Refused
+    o60.occurred_at = x67
+    n69 = _LEN[d[p]]
+    if n69 < 0:
+        n69, p = _rlen(d, p)
+    else:
+        p += 1
+    e70 = p + n69
+    x68 = d[p:e70].decode()
+    p = e70
+    if not x68:
+        raise Refused
+    o60.tenant = x68
+    n72 = _LEN[d[p]]
+    if n72 < 0:
+        n72, p = _rlen(d, p)
+    else:
+        p += 1
+    e73 = p + n72
+    x71 = d[p:e73].decode()
+    p = e73
+    if not x71:
+        raise Refused
+    o60.source = x71
+    n75 = _LEN[d[p]]
+    if n75 < 0:
+        n75, p = _rlen(d, p)
+    else:
+        p += 1
+    e76 = p + n75
+    x74 = d[p:e76].decode()
+    p = e76
+    if not x74:
+        raise Refused
+    o60.correlation_id = x74
+    u77 = d[p]
+    p += 1
+    if u77 == 0:
+        o60.causation_id = None
+    elif u77 == 2:
+        n79 = _LEN[d[p]]
+        if n79 < 0:
+            n79, p = _rlen(d, p)
+        else:
+            p += 1
+        e80 = p + n79
+        o60.causation_id = d[p:e80].decode()
+        p = e80
+    else:
+        raise ValueError(f'union branch index {u77} out of range')
+    o60.__class__ = Envelope
+    o.envelope = o60
+    n82 = _LEN[d[p]]
+    if n82 < 0:
+        n82, p = _rlen(d, p)
+    else:
+        p += 1
+    e83 = p + n82
+    x81 = d[p:e83].decode()
+    p = e83
+    if not x81:
+        raise Refused
+    o.task_id = x81
+    n85 = _LEN[d[p]]
+    if n85 < 0:
+        n85, p = _rlen(d, p)
+    else:
+        p += 1
+    e86 = p + n85
+    x84 = d[p:e86].decode()
+    p = e86
+    if not x84:
+        raise Refused
+    o.queue = x84
+    e87 = _ZZ[d[p]]
+    if e87 is None:
+        e87, p = _rint(d, p)
+    else:
+        p += 1
+    if e87 < 0:
+        raise ValueError('negative enum index')
+    o.reason = _ESYM_PendingReason[e87]
+    n89 = _LEN[d[p]]
+    if n89 < 0:
+        n89, p = _rlen(d, p)
+    else:
+        p += 1
+    e90 = p + n89
+    o.detail = d[p:e90].decode()
+    p = e90
+    u91 = d[p]
+    p += 1
+    if u91 == 0:
+        o.nearest_node = None
+    elif u91 == 2:
+        n93 = _LEN[d[p]]
+        if n93 < 0:
+            n93, p = _rlen(d, p)
+        else:
+            p += 1
+        e94 = p + n93
+        o.nearest_node = d[p:e94].decode()
+        p = e94
+    else:
+        raise ValueError(f'union branch index {u91} out of range')
+    acc95: Any = {}
+    while True:
+        n96 = _ZZ[d[p]]
+        if n96 is None:
+            n96, p = _rlong(d, p)
+        else:
+            p += 1
+        if n96 == 0:
+            break
+        if n96 < 0:
+            n96 = -n96
+            _size98 = _ZZ[d[p]]
+            if _size98 is None:
+                _size98, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n96):
+            n100 = _LEN[d[p]]
+            if n100 < 0:
+                n100, p = _rlen(d, p)
+            else:
+                p += 1
+            e101 = p + n100
+            k99 = d[p:e101].decode()
+            p = e101
+            v97 = _ZZ[d[p]]
+            if v97 is None:
+                v97, p = _rlong(d, p)
+            else:
+                p += 1
+            acc95[k99] = v97
+    o.shortfall = acc95
     o.__class__ = TaskPending
     return o, p
 
@@ -8437,13 +12367,13 @@ def _chk_TaskPending(o: TaskPending) -> None:
     f_shortfall = o.shortfall
     if type(f_shortfall) is not dict:
         raise _type_error('shortfall', f_shortfall, 'a dict (Avro map)')
-    for k49, v50 in f_shortfall.items():
-        if type(k49) is not str:
-            raise _type_error(f'shortfall[{k49!r}]', k49, 'a str map key')
-        if type(v50) is not int:
-            raise _type_error(f'shortfall[{k49!r}]', v50, 'an int')
-        if not -9223372036854775808 <= v50 <= 9223372036854775807:
-            raise EventValidationError(f'shortfall[{k49!r}]', 'long_range', f'{v50} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
+    for k102, v103 in f_shortfall.items():
+        if type(k102) is not str:
+            raise _type_error(f'shortfall[{k102!r}]', k102, 'a str map key')
+        if type(v103) is not int:
+            raise _type_error(f'shortfall[{k102!r}]', v103, 'an int')
+        if not -9223372036854775808 <= v103 <= 9223372036854775807:
+            raise EventValidationError(f'shortfall[{k102!r}]', 'long_range', f'{v103} does not fit an Avro long; use a value in [-9223372036854775808, 9223372036854775807]')
 
 
 def _vchk_TaskPending(o: TaskPending) -> None:
@@ -8548,120 +12478,264 @@ class _Fill_TaskPreempted:
 def _read_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
     o = _fill(_Fill_TaskPreempted)
     o13 = _fill(_Fill_Envelope)
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
+    n15 = _LEN[d[p]]
+    if n15 < 0:
+        n15, p = _rlen(d, p)
     else:
         p += 1
-    e15 = p + n14
-    o13.event_id = d[p:e15].decode()
-    p = e15
-    n16 = _LEN[d[p]]
-    if n16 < 0:
-        n16, p = _rlen(d, p)
+    e16 = p + n15
+    o13.event_id = d[p:e16].decode()
+    p = e16
+    n18 = _LEN[d[p]]
+    if n18 < 0:
+        n18, p = _rlen(d, p)
     else:
         p += 1
-    e17 = p + n16
-    o13.event_type = d[p:e17].decode()
-    p = e17
-    i18 = _ZZ[d[p]]
-    if i18 is None:
-        i18, p = _rlong(d, p)
+    e19 = p + n18
+    o13.event_type = d[p:e19].decode()
+    p = e19
+    i21 = _ZZ[d[p]]
+    if i21 is None:
+        i21, p = _rlong(d, p)
     else:
         p += 1
-    o13.occurred_at = i18
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
-    else:
-        p += 1
-    e20 = p + n19
-    o13.tenant = d[p:e20].decode()
-    p = e20
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
-    else:
-        p += 1
-    e22 = p + n21
-    o13.source = d[p:e22].decode()
-    p = e22
+    o13.occurred_at = i21
     n23 = _LEN[d[p]]
     if n23 < 0:
         n23, p = _rlen(d, p)
     else:
         p += 1
     e24 = p + n23
-    o13.correlation_id = d[p:e24].decode()
+    o13.tenant = d[p:e24].decode()
     p = e24
-    u25 = d[p]
+    n26 = _LEN[d[p]]
+    if n26 < 0:
+        n26, p = _rlen(d, p)
+    else:
+        p += 1
+    e27 = p + n26
+    o13.source = d[p:e27].decode()
+    p = e27
+    n29 = _LEN[d[p]]
+    if n29 < 0:
+        n29, p = _rlen(d, p)
+    else:
+        p += 1
+    e30 = p + n29
+    o13.correlation_id = d[p:e30].decode()
+    p = e30
+    u31 = d[p]
     p += 1
-    if u25 == 0:
+    if u31 == 0:
         o13.causation_id = None
-    elif u25 == 2:
-        n26 = _LEN[d[p]]
-        if n26 < 0:
-            n26, p = _rlen(d, p)
+    elif u31 == 2:
+        n33 = _LEN[d[p]]
+        if n33 < 0:
+            n33, p = _rlen(d, p)
         else:
             p += 1
-        e27 = p + n26
-        o13.causation_id = d[p:e27].decode()
-        p = e27
+        e34 = p + n33
+        o13.causation_id = d[p:e34].decode()
+        p = e34
     else:
-        raise ValueError(f'union branch index {u25} out of range')
+        raise ValueError(f'union branch index {u31} out of range')
     o13.__class__ = Envelope
     o.envelope = o13
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
+    n36 = _LEN[d[p]]
+    if n36 < 0:
+        n36, p = _rlen(d, p)
     else:
         p += 1
-    e29 = p + n28
-    o.task_id = d[p:e29].decode()
-    p = e29
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
+    e37 = p + n36
+    o.task_id = d[p:e37].decode()
+    p = e37
+    n39 = _LEN[d[p]]
+    if n39 < 0:
+        n39, p = _rlen(d, p)
     else:
         p += 1
-    e31 = p + n30
-    o.preemptor_task_id = d[p:e31].decode()
-    p = e31
-    acc32: Any = []
+    e40 = p + n39
+    o.preemptor_task_id = d[p:e40].decode()
+    p = e40
+    acc41: Any = []
     while True:
-        n33 = _ZZ[d[p]]
-        if n33 is None:
-            n33, p = _rlong(d, p)
+        n42 = _ZZ[d[p]]
+        if n42 is None:
+            n42, p = _rlong(d, p)
         else:
             p += 1
-        if n33 == 0:
+        if n42 == 0:
             break
-        if n33 < 0:
-            n33 = -n33
-            _size35 = _ZZ[d[p]]
-            if _size35 is None:
-                _size35, p = _rlong(d, p)
+        if n42 < 0:
+            n42 = -n42
+            _size44 = _ZZ[d[p]]
+            if _size44 is None:
+                _size44, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n33):
-            n36 = _LEN[d[p]]
-            if n36 < 0:
-                n36, p = _rlen(d, p)
+        for _ in range(n42):
+            n45 = _LEN[d[p]]
+            if n45 < 0:
+                n45, p = _rlen(d, p)
             else:
                 p += 1
-            e37 = p + n36
-            v34 = d[p:e37].decode()
-            p = e37
-            acc32.append(v34)
-    o.node_ids = tuple(acc32)
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+            e46 = p + n45
+            v43 = d[p:e46].decode()
+            p = e46
+            acc41.append(v43)
+    o.node_ids = tuple(acc41)
+    n48 = _LEN[d[p]]
+    if n48 < 0:
+        n48, p = _rlen(d, p)
     else:
         p += 1
-    e39 = p + n38
-    o.reason = d[p:e39].decode()
-    p = e39
+    e49 = p + n48
+    o.reason = d[p:e49].decode()
+    p = e49
+    o.__class__ = TaskPreempted
+    return o, p
+
+
+def _readv_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
+    o = _fill(_Fill_TaskPreempted)
+    o50 = _fill(_Fill_Envelope)
+    n52 = _LEN[d[p]]
+    if n52 < 0:
+        n52, p = _rlen(d, p)
+    else:
+        p += 1
+    e53 = p + n52
+    x51 = d[p:e53].decode()
+    p = e53
+    if _UUID.fullmatch(x51) is None:
+        raise Refused
+    o50.event_id = x51
+    n55 = _LEN[d[p]]
+    if n55 < 0:
+        n55, p = _rlen(d, p)
+    else:
+        p += 1
+    e56 = p + n55
+    x54 = d[p:e56].decode()
+    p = e56
+    if not x54:
+        raise Refused
+    o50.event_type = x54
+    x57 = _ZZ[d[p]]
+    if x57 is None:
+        x57, p = _rlong(d, p)
+    else:
+        p += 1
+    if x57 < 0:
+        raise Refused
+    o50.occurred_at = x57
+    n59 = _LEN[d[p]]
+    if n59 < 0:
+        n59, p = _rlen(d, p)
+    else:
+        p += 1
+    e60 = p + n59
+    x58 = d[p:e60].decode()
+    p = e60
+    if not x58:
+        raise Refused
+    o50.tenant = x58
+    n62 = _LEN[d[p]]
+    if n62 < 0:
+        n62, p = _rlen(d, p)
+    else:
+        p += 1
+    e63 = p + n62
+    x61 = d[p:e63].decode()
+    p = e63
+    if not x61:
+        raise Refused
+    o50.source = x61
+    n65 = _LEN[d[p]]
+    if n65 < 0:
+        n65, p = _rlen(d, p)
+    else:
+        p += 1
+    e66 = p + n65
+    x64 = d[p:e66].decode()
+    p = e66
+    if not x64:
+        raise Refused
+    o50.correlation_id = x64
+    u67 = d[p]
+    p += 1
+    if u67 == 0:
+        o50.causation_id = None
+    elif u67 == 2:
+        n69 = _LEN[d[p]]
+        if n69 < 0:
+            n69, p = _rlen(d, p)
+        else:
+            p += 1
+        e70 = p + n69
+        o50.causation_id = d[p:e70].decode()
+        p = e70
+    else:
+        raise ValueError(f'union branch index {u67} out of range')
+    o50.__class__ = Envelope
+    o.envelope = o50
+    n72 = _LEN[d[p]]
+    if n72 < 0:
+        n72, p = _rlen(d, p)
+    else:
+        p += 1
+    e73 = p + n72
+    x71 = d[p:e73].decode()
+    p = e73
+    if not x71:
+        raise Refused
+    o.task_id = x71
+    n75 = _LEN[d[p]]
+    if n75 < 0:
+        n75, p = _rlen(d, p)
+    else:
+        p += 1
+    e76 = p + n75
+    x74 = d[p:e76].decode()
+    p = e76
+    if not x74:
+        raise Refused
+    o.preemptor_task_id = x74
+    acc77: Any = []
+    while True:
+        n78 = _ZZ[d[p]]
+        if n78 is None:
+            n78, p = _rlong(d, p)
+        else:
+            p += 1
+        if n78 == 0:
+            break
+        if n78 < 0:
+            n78 = -n78
+            _size80 = _ZZ[d[p]]
+            if _size80 is None:
+                _size80, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n78):
+            n81 = _LEN[d[p]]
+            if n81 < 0:
+                n81, p = _rlen(d, p)
+            else:
+                p += 1
+            e82 = p + n81
+            v79 = d[p:e82].decode()
+            p = e82
+            acc77.append(v79)
+    o.node_ids = tuple(acc77)
+    n84 = _LEN[d[p]]
+    if n84 < 0:
+        n84, p = _rlen(d, p)
+    else:
+        p += 1
+    e85 = p + n84
+    o.reason = d[p:e85].decode()
+    p = e85
     o.__class__ = TaskPreempted
     return o, p
 
@@ -8687,9 +12761,9 @@ def _chk_TaskPreempted(o: TaskPreempted) -> None:
     f_node_ids = o.node_ids
     if type(f_node_ids) is not tuple:
         raise _type_error('node_ids', f_node_ids, 'a tuple (Avro array)')
-    for i40, v41 in enumerate(f_node_ids):
-        if type(v41) is not str:
-            raise _type_error(f'node_ids[{i40}]', v41, 'a str')
+    for i86, v87 in enumerate(f_node_ids):
+        if type(v87) is not str:
+            raise _type_error(f'node_ids[{i86}]', v87, 'a str')
     f_reason = o.reason
     if type(f_reason) is not str:
         raise _type_error('reason', f_reason, 'a str')
@@ -8793,108 +12867,237 @@ class _Fill_TaskRejected:
 def _read_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
     o = _fill(_Fill_TaskRejected)
     o8 = _fill(_Fill_Envelope)
-    n9 = _LEN[d[p]]
-    if n9 < 0:
-        n9, p = _rlen(d, p)
+    n10 = _LEN[d[p]]
+    if n10 < 0:
+        n10, p = _rlen(d, p)
     else:
         p += 1
-    e10 = p + n9
-    o8.event_id = d[p:e10].decode()
-    p = e10
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
+    e11 = p + n10
+    o8.event_id = d[p:e11].decode()
+    p = e11
+    n13 = _LEN[d[p]]
+    if n13 < 0:
+        n13, p = _rlen(d, p)
     else:
         p += 1
-    e12 = p + n11
-    o8.event_type = d[p:e12].decode()
-    p = e12
-    i13 = _ZZ[d[p]]
-    if i13 is None:
-        i13, p = _rlong(d, p)
+    e14 = p + n13
+    o8.event_type = d[p:e14].decode()
+    p = e14
+    i16 = _ZZ[d[p]]
+    if i16 is None:
+        i16, p = _rlong(d, p)
     else:
         p += 1
-    o8.occurred_at = i13
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
-    else:
-        p += 1
-    e15 = p + n14
-    o8.tenant = d[p:e15].decode()
-    p = e15
-    n16 = _LEN[d[p]]
-    if n16 < 0:
-        n16, p = _rlen(d, p)
-    else:
-        p += 1
-    e17 = p + n16
-    o8.source = d[p:e17].decode()
-    p = e17
+    o8.occurred_at = i16
     n18 = _LEN[d[p]]
     if n18 < 0:
         n18, p = _rlen(d, p)
     else:
         p += 1
     e19 = p + n18
-    o8.correlation_id = d[p:e19].decode()
+    o8.tenant = d[p:e19].decode()
     p = e19
-    u20 = d[p]
-    p += 1
-    if u20 == 0:
-        o8.causation_id = None
-    elif u20 == 2:
-        n21 = _LEN[d[p]]
-        if n21 < 0:
-            n21, p = _rlen(d, p)
-        else:
-            p += 1
-        e22 = p + n21
-        o8.causation_id = d[p:e22].decode()
-        p = e22
-    else:
-        raise ValueError(f'union branch index {u20} out of range')
-    o8.__class__ = Envelope
-    o.envelope = o8
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
     else:
         p += 1
-    e24 = p + n23
-    o.task_id = d[p:e24].decode()
-    p = e24
-    e25 = _ZZ[d[p]]
-    if e25 is None:
-        e25, p = _rint(d, p)
+    e22 = p + n21
+    o8.source = d[p:e22].decode()
+    p = e22
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
     else:
         p += 1
-    if e25 < 0:
-        raise ValueError('negative enum index')
-    o.reason = _ESYM_RejectReason[e25]
+    e25 = p + n24
+    o8.correlation_id = d[p:e25].decode()
+    p = e25
     u26 = d[p]
     p += 1
     if u26 == 0:
-        o.field = None
+        o8.causation_id = None
     elif u26 == 2:
-        n27 = _LEN[d[p]]
-        if n27 < 0:
-            n27, p = _rlen(d, p)
+        n28 = _LEN[d[p]]
+        if n28 < 0:
+            n28, p = _rlen(d, p)
         else:
             p += 1
-        e28 = p + n27
-        o.field = d[p:e28].decode()
-        p = e28
+        e29 = p + n28
+        o8.causation_id = d[p:e29].decode()
+        p = e29
     else:
         raise ValueError(f'union branch index {u26} out of range')
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+    o8.__class__ = Envelope
+    o.envelope = o8
+    n31 = _LEN[d[p]]
+    if n31 < 0:
+        n31, p = _rlen(d, p)
     else:
         p += 1
-    e30 = p + n29
-    o.message = d[p:e30].decode()
-    p = e30
+    e32 = p + n31
+    o.task_id = d[p:e32].decode()
+    p = e32
+    e33 = _ZZ[d[p]]
+    if e33 is None:
+        e33, p = _rint(d, p)
+    else:
+        p += 1
+    if e33 < 0:
+        raise ValueError('negative enum index')
+    o.reason = _ESYM_RejectReason[e33]
+    u34 = d[p]
+    p += 1
+    if u34 == 0:
+        o.field = None
+    elif u34 == 2:
+        n36 = _LEN[d[p]]
+        if n36 < 0:
+            n36, p = _rlen(d, p)
+        else:
+            p += 1
+        e37 = p + n36
+        o.field = d[p:e37].decode()
+        p = e37
+    else:
+        raise ValueError(f'union branch index {u34} out of range')
+    n39 = _LEN[d[p]]
+    if n39 < 0:
+        n39, p = _rlen(d, p)
+    else:
+        p += 1
+    e40 = p + n39
+    o.message = d[p:e40].decode()
+    p = e40
+    o.__class__ = TaskRejected
+    return o, p
+
+
+def _readv_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
+    o = _fill(_Fill_TaskRejected)
+    o41 = _fill(_Fill_Envelope)
+    n43 = _LEN[d[p]]
+    if n43 < 0:
+        n43, p = _rlen(d, p)
+    else:
+        p += 1
+    e44 = p + n43
+    x42 = d[p:e44].decode()
+    p = e44
+    if _UUID.fullmatch(x42) is None:
+        raise Refused
+    o41.event_id = x42
+    n46 = _LEN[d[p]]
+    if n46 < 0:
+        n46, p = _rlen(d, p)
+    else:
+        p += 1
+    e47 = p + n46
+    x45 = d[p:e47].decode()
+    p = e47
+    if not x45:
+        raise Refused
+    o41.event_type = x45
+    x48 = _ZZ[d[p]]
+    if x48 is None:
+        x48, p = _rlong(d, p)
+    else:
+        p += 1
+    if x48 < 0:
+        raise Refused
+    o41.occurred_at = x48
+    n50 = _LEN[d[p]]
+    if n50 < 0:
+        n50, p = _rlen(d, p)
+    else:
+        p += 1
+    e51 = p + n50
+    x49 = d[p:e51].decode()
+    p = e51
+    if not x49:
+        raise Refused
+    o41.tenant = x49
+    n53 = _LEN[d[p]]
+    if n53 < 0:
+        n53, p = _rlen(d, p)
+    else:
+        p += 1
+    e54 = p + n53
+    x52 = d[p:e54].decode()
+    p = e54
+    if not x52:
+        raise Refused
+    o41.source = x52
+    n56 = _LEN[d[p]]
+    if n56 < 0:
+        n56, p = _rlen(d, p)
+    else:
+        p += 1
+    e57 = p + n56
+    x55 = d[p:e57].decode()
+    p = e57
+    if not x55:
+        raise Refused
+    o41.correlation_id = x55
+    u58 = d[p]
+    p += 1
+    if u58 == 0:
+        o41.causation_id = None
+    elif u58 == 2:
+        n60 = _LEN[d[p]]
+        if n60 < 0:
+            n60, p = _rlen(d, p)
+        else:
+            p += 1
+        e61 = p + n60
+        o41.causation_id = d[p:e61].decode()
+        p = e61
+    else:
+        raise ValueError(f'union branch index {u58} out of range')
+    o41.__class__ = Envelope
+    o.envelope = o41
+    n63 = _LEN[d[p]]
+    if n63 < 0:
+        n63, p = _rlen(d, p)
+    else:
+        p += 1
+    e64 = p + n63
+    x62 = d[p:e64].decode()
+    p = e64
+    if not x62:
+        raise Refused
+    o.task_id = x62
+    e65 = _ZZ[d[p]]
+    if e65 is None:
+        e65, p = _rint(d, p)
+    else:
+        p += 1
+    if e65 < 0:
+        raise ValueError('negative enum index')
+    o.reason = _ESYM_RejectReason[e65]
+    u66 = d[p]
+    p += 1
+    if u66 == 0:
+        o.field = None
+    elif u66 == 2:
+        n68 = _LEN[d[p]]
+        if n68 < 0:
+            n68, p = _rlen(d, p)
+        else:
+            p += 1
+        e69 = p + n68
+        o.field = d[p:e69].decode()
+        p = e69
+    else:
+        raise ValueError(f'union branch index {u66} out of range')
+    n71 = _LEN[d[p]]
+    if n71 < 0:
+        n71, p = _rlen(d, p)
+    else:
+        p += 1
+    e72 = p + n71
+    o.message = d[p:e72].decode()
+    p = e72
     o.__class__ = TaskRejected
     return o, p
 
@@ -9019,44 +13222,44 @@ class _Fill_GangMember:
 
 def _read_GangMember(d: bytes, p: int) -> tuple[GangMember, int]:
     o = _fill(_Fill_GangMember)
-    n8 = _LEN[d[p]]
-    if n8 < 0:
-        n8, p = _rlen(d, p)
+    n9 = _LEN[d[p]]
+    if n9 < 0:
+        n9, p = _rlen(d, p)
     else:
         p += 1
-    e9 = p + n8
-    o.name = d[p:e9].decode()
-    p = e9
-    i10 = _ZZ[d[p]]
-    if i10 is None:
-        i10, p = _rint(d, p)
-    else:
-        p += 1
-    o.replicas = i10
-    i11 = _ZZ[d[p]]
-    if i11 is None:
-        i11, p = _rlong(d, p)
-    else:
-        p += 1
-    o.cpu_milli = i11
+    e10 = p + n9
+    o.name = d[p:e10].decode()
+    p = e10
     i12 = _ZZ[d[p]]
     if i12 is None:
-        i12, p = _rlong(d, p)
+        i12, p = _rint(d, p)
     else:
         p += 1
-    o.memory_mib = i12
-    i13 = _ZZ[d[p]]
-    if i13 is None:
-        i13, p = _rint(d, p)
-    else:
-        p += 1
-    o.gpu_count = i13
+    o.replicas = i12
     i14 = _ZZ[d[p]]
     if i14 is None:
-        i14, p = _rint(d, p)
+        i14, p = _rlong(d, p)
     else:
         p += 1
-    o.gpu_milli = i14
+    o.cpu_milli = i14
+    i16 = _ZZ[d[p]]
+    if i16 is None:
+        i16, p = _rlong(d, p)
+    else:
+        p += 1
+    o.memory_mib = i16
+    i18 = _ZZ[d[p]]
+    if i18 is None:
+        i18, p = _rint(d, p)
+    else:
+        p += 1
+    o.gpu_count = i18
+    i20 = _ZZ[d[p]]
+    if i20 is None:
+        i20, p = _rint(d, p)
+    else:
+        p += 1
+    o.gpu_milli = i20
     o.__class__ = GangMember
     return o, p
 
@@ -9255,212 +13458,465 @@ class _Fill_TaskSubmitted:
 def _read_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
     o = _fill(_Fill_TaskSubmitted)
     o18 = _fill(_Fill_Envelope)
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+    n20 = _LEN[d[p]]
+    if n20 < 0:
+        n20, p = _rlen(d, p)
     else:
         p += 1
-    e20 = p + n19
-    o18.event_id = d[p:e20].decode()
-    p = e20
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+    e21 = p + n20
+    o18.event_id = d[p:e21].decode()
+    p = e21
+    n23 = _LEN[d[p]]
+    if n23 < 0:
+        n23, p = _rlen(d, p)
     else:
         p += 1
-    e22 = p + n21
-    o18.event_type = d[p:e22].decode()
-    p = e22
-    i23 = _ZZ[d[p]]
-    if i23 is None:
-        i23, p = _rlong(d, p)
+    e24 = p + n23
+    o18.event_type = d[p:e24].decode()
+    p = e24
+    i26 = _ZZ[d[p]]
+    if i26 is None:
+        i26, p = _rlong(d, p)
     else:
         p += 1
-    o18.occurred_at = i23
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
-    else:
-        p += 1
-    e25 = p + n24
-    o18.tenant = d[p:e25].decode()
-    p = e25
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
-    else:
-        p += 1
-    e27 = p + n26
-    o18.source = d[p:e27].decode()
-    p = e27
+    o18.occurred_at = i26
     n28 = _LEN[d[p]]
     if n28 < 0:
         n28, p = _rlen(d, p)
     else:
         p += 1
     e29 = p + n28
-    o18.correlation_id = d[p:e29].decode()
+    o18.tenant = d[p:e29].decode()
     p = e29
-    u30 = d[p]
+    n31 = _LEN[d[p]]
+    if n31 < 0:
+        n31, p = _rlen(d, p)
+    else:
+        p += 1
+    e32 = p + n31
+    o18.source = d[p:e32].decode()
+    p = e32
+    n34 = _LEN[d[p]]
+    if n34 < 0:
+        n34, p = _rlen(d, p)
+    else:
+        p += 1
+    e35 = p + n34
+    o18.correlation_id = d[p:e35].decode()
+    p = e35
+    u36 = d[p]
     p += 1
-    if u30 == 0:
+    if u36 == 0:
         o18.causation_id = None
-    elif u30 == 2:
-        n31 = _LEN[d[p]]
-        if n31 < 0:
-            n31, p = _rlen(d, p)
+    elif u36 == 2:
+        n38 = _LEN[d[p]]
+        if n38 < 0:
+            n38, p = _rlen(d, p)
         else:
             p += 1
-        e32 = p + n31
-        o18.causation_id = d[p:e32].decode()
-        p = e32
+        e39 = p + n38
+        o18.causation_id = d[p:e39].decode()
+        p = e39
     else:
-        raise ValueError(f'union branch index {u30} out of range')
+        raise ValueError(f'union branch index {u36} out of range')
     o18.__class__ = Envelope
     o.envelope = o18
-    n33 = _LEN[d[p]]
-    if n33 < 0:
-        n33, p = _rlen(d, p)
+    n41 = _LEN[d[p]]
+    if n41 < 0:
+        n41, p = _rlen(d, p)
     else:
         p += 1
-    e34 = p + n33
-    o.task_id = d[p:e34].decode()
-    p = e34
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+    e42 = p + n41
+    o.task_id = d[p:e42].decode()
+    p = e42
+    n44 = _LEN[d[p]]
+    if n44 < 0:
+        n44, p = _rlen(d, p)
     else:
         p += 1
-    e36 = p + n35
-    o.queue = d[p:e36].decode()
-    p = e36
-    i37 = _ZZ[d[p]]
-    if i37 is None:
-        i37, p = _rint(d, p)
+    e45 = p + n44
+    o.queue = d[p:e45].decode()
+    p = e45
+    i47 = _ZZ[d[p]]
+    if i47 is None:
+        i47, p = _rint(d, p)
     else:
         p += 1
-    o.priority = i37
-    e38 = _ZZ[d[p]]
-    if e38 is None:
-        e38, p = _rint(d, p)
+    o.priority = i47
+    e48 = _ZZ[d[p]]
+    if e48 is None:
+        e48, p = _rint(d, p)
     else:
         p += 1
-    if e38 < 0:
+    if e48 < 0:
         raise ValueError('negative enum index')
-    o.workload_type = _ESYM_WorkloadType[e38]
-    b39 = d[p]
+    o.workload_type = _ESYM_WorkloadType[e48]
+    b50 = d[p]
     p += 1
-    if b39 > 1:
+    if b50 > 1:
         raise ValueError('boolean byte is not 0 or 1')
-    o.preemptible = b39 == 1
-    acc40: Any = []
+    o.preemptible = b50 == 1
+    acc51: Any = []
     while True:
-        n41 = _ZZ[d[p]]
-        if n41 is None:
-            n41, p = _rlong(d, p)
+        n52 = _ZZ[d[p]]
+        if n52 is None:
+            n52, p = _rlong(d, p)
         else:
             p += 1
-        if n41 == 0:
+        if n52 == 0:
             break
-        if n41 < 0:
-            n41 = -n41
-            _size43 = _ZZ[d[p]]
-            if _size43 is None:
-                _size43, p = _rlong(d, p)
+        if n52 < 0:
+            n52 = -n52
+            _size54 = _ZZ[d[p]]
+            if _size54 is None:
+                _size54, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n41):
-            o44 = _fill(_Fill_GangMember)
-            n45 = _LEN[d[p]]
-            if n45 < 0:
-                n45, p = _rlen(d, p)
+        for _ in range(n52):
+            o55 = _fill(_Fill_GangMember)
+            n57 = _LEN[d[p]]
+            if n57 < 0:
+                n57, p = _rlen(d, p)
             else:
                 p += 1
-            e46 = p + n45
-            o44.name = d[p:e46].decode()
-            p = e46
-            i47 = _ZZ[d[p]]
-            if i47 is None:
-                i47, p = _rint(d, p)
+            e58 = p + n57
+            o55.name = d[p:e58].decode()
+            p = e58
+            i60 = _ZZ[d[p]]
+            if i60 is None:
+                i60, p = _rint(d, p)
             else:
                 p += 1
-            o44.replicas = i47
-            i48 = _ZZ[d[p]]
-            if i48 is None:
-                i48, p = _rlong(d, p)
+            o55.replicas = i60
+            i62 = _ZZ[d[p]]
+            if i62 is None:
+                i62, p = _rlong(d, p)
             else:
                 p += 1
-            o44.cpu_milli = i48
-            i49 = _ZZ[d[p]]
-            if i49 is None:
-                i49, p = _rlong(d, p)
+            o55.cpu_milli = i62
+            i64 = _ZZ[d[p]]
+            if i64 is None:
+                i64, p = _rlong(d, p)
             else:
                 p += 1
-            o44.memory_mib = i49
-            i50 = _ZZ[d[p]]
-            if i50 is None:
-                i50, p = _rint(d, p)
+            o55.memory_mib = i64
+            i66 = _ZZ[d[p]]
+            if i66 is None:
+                i66, p = _rint(d, p)
             else:
                 p += 1
-            o44.gpu_count = i50
-            i51 = _ZZ[d[p]]
-            if i51 is None:
-                i51, p = _rint(d, p)
+            o55.gpu_count = i66
+            i68 = _ZZ[d[p]]
+            if i68 is None:
+                i68, p = _rint(d, p)
             else:
                 p += 1
-            o44.gpu_milli = i51
-            o44.__class__ = GangMember
-            v42 = o44
-            acc40.append(v42)
-    o.members = tuple(acc40)
-    acc52: Any = []
+            o55.gpu_milli = i68
+            o55.__class__ = GangMember
+            v53 = o55
+            acc51.append(v53)
+    o.members = tuple(acc51)
+    acc69: Any = []
     while True:
-        n53 = _ZZ[d[p]]
-        if n53 is None:
-            n53, p = _rlong(d, p)
+        n70 = _ZZ[d[p]]
+        if n70 is None:
+            n70, p = _rlong(d, p)
         else:
             p += 1
-        if n53 == 0:
+        if n70 == 0:
             break
-        if n53 < 0:
-            n53 = -n53
-            _size55 = _ZZ[d[p]]
-            if _size55 is None:
-                _size55, p = _rlong(d, p)
+        if n70 < 0:
+            n70 = -n70
+            _size72 = _ZZ[d[p]]
+            if _size72 is None:
+                _size72, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n53):
-            n56 = _LEN[d[p]]
-            if n56 < 0:
-                n56, p = _rlen(d, p)
+        for _ in range(n70):
+            n73 = _LEN[d[p]]
+            if n73 < 0:
+                n73, p = _rlen(d, p)
             else:
                 p += 1
-            e57 = p + n56
-            v54 = d[p:e57].decode()
-            p = e57
-            acc52.append(v54)
-    o.gpu_models = tuple(acc52)
-    e58 = _ZZ[d[p]]
-    if e58 is None:
-        e58, p = _rint(d, p)
+            e74 = p + n73
+            v71 = d[p:e74].decode()
+            p = e74
+            acc69.append(v71)
+    o.gpu_models = tuple(acc69)
+    e75 = _ZZ[d[p]]
+    if e75 is None:
+        e75, p = _rint(d, p)
     else:
         p += 1
-    if e58 < 0:
+    if e75 < 0:
         raise ValueError('negative enum index')
-    o.topology = _ESYM_TopologyRequirement[e58]
-    u59 = d[p]
+    o.topology = _ESYM_TopologyRequirement[e75]
+    u76 = d[p]
     p += 1
-    if u59 == 0:
+    if u76 == 0:
         o.expected_duration_ms = None
-    elif u59 == 2:
-        i60 = _ZZ[d[p]]
-        if i60 is None:
-            i60, p = _rlong(d, p)
+    elif u76 == 2:
+        i78 = _ZZ[d[p]]
+        if i78 is None:
+            i78, p = _rlong(d, p)
         else:
             p += 1
-        o.expected_duration_ms = i60
+        o.expected_duration_ms = i78
     else:
-        raise ValueError(f'union branch index {u59} out of range')
+        raise ValueError(f'union branch index {u76} out of range')
+    o.__class__ = TaskSubmitted
+    return o, p
+
+
+def _readv_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
+    o = _fill(_Fill_TaskSubmitted)
+    o79 = _fill(_Fill_Envelope)
+    n81 = _LEN[d[p]]
+    if n81 < 0:
+        n81, p = _rlen(d, p)
+    else:
+        p += 1
+    e82 = p + n81
+    x80 = d[p:e82].decode()
+    p = e82
+    if _UUID.fullmatch(x80) is None:
+        raise Refused
+    o79.event_id = x80
+    n84 = _LEN[d[p]]
+    if n84 < 0:
+        n84, p = _rlen(d, p)
+    else:
+        p += 1
+    e85 = p + n84
+    x83 = d[p:e85].decode()
+    p = e85
+    if not x83:
+        raise Refused
+    o79.event_type = x83
+    x86 = _ZZ[d[p]]
+    if x86 is None:
+        x86, p = _rlong(d, p)
+    else:
+        p += 1
+    if x86 < 0:
+        raise Refused
+    o79.occurred_at = x86
+    n88 = _LEN[d[p]]
+    if n88 < 0:
+        n88, p = _rlen(d, p)
+    else:
+        p += 1
+    e89 = p + n88
+    x87 = d[p:e89].decode()
+    p = e89
+    if not x87:
+        raise Refused
+    o79.tenant = x87
+    n91 = _LEN[d[p]]
+    if n91 < 0:
+        n91, p = _rlen(d, p)
+    else:
+        p += 1
+    e92 = p + n91
+    x90 = d[p:e92].decode()
+    p = e92
+    if not x90:
+        raise Refused
+    o79.source = x90
+    n94 = _LEN[d[p]]
+    if n94 < 0:
+        n94, p = _rlen(d, p)
+    else:
+        p += 1
+    e95 = p + n94
+    x93 = d[p:e95].decode()
+    p = e95
+    if not x93:
+        raise Refused
+    o79.correlation_id = x93
+    u96 = d[p]
+    p += 1
+    if u96 == 0:
+        o79.causation_id = None
+    elif u96 == 2:
+        n98 = _LEN[d[p]]
+        if n98 < 0:
+            n98, p = _rlen(d, p)
+        else:
+            p += 1
+        e99 = p + n98
+        o79.causation_id = d[p:e99].decode()
+        p = e99
+    else:
+        raise ValueError(f'union branch index {u96} out of range')
+    o79.__class__ = Envelope
+    o.envelope = o79
+    n101 = _LEN[d[p]]
+    if n101 < 0:
+        n101, p = _rlen(d, p)
+    else:
+        p += 1
+    e102 = p + n101
+    x100 = d[p:e102].decode()
+    p = e102
+    if not x100:
+        raise Refused
+    o.task_id = x100
+    n104 = _LEN[d[p]]
+    if n104 < 0:
+        n104, p = _rlen(d, p)
+    else:
+        p += 1
+    e105 = p + n104
+    x103 = d[p:e105].decode()
+    p = e105
+    if not x103:
+        raise Refused
+    o.queue = x103
+    i107 = _ZZ[d[p]]
+    if i107 is None:
+        i107, p = _rint(d, p)
+    else:
+        p += 1
+    o.priority = i107
+    e108 = _ZZ[d[p]]
+    if e108 is None:
+        e108, p = _rint(d, p)
+    else:
+        p += 1
+    if e108 < 0:
+        raise ValueError('negative enum index')
+    o.workload_type = _ESYM_WorkloadType[e108]
+    b110 = d[p]
+    p += 1
+    if b110 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    o.preemptible = b110 == 1
+    acc111: Any = []
+    while True:
+        n112 = _ZZ[d[p]]
+        if n112 is None:
+            n112, p = _rlong(d, p)
+        else:
+            p += 1
+        if n112 == 0:
+            break
+        if n112 < 0:
+            n112 = -n112
+            _size114 = _ZZ[d[p]]
+            if _size114 is None:
+                _size114, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n112):
+            o115 = _fill(_Fill_GangMember)
+            n117 = _LEN[d[p]]
+            if n117 < 0:
+                n117, p = _rlen(d, p)
+            else:
+                p += 1
+            e118 = p + n117
+            x116 = d[p:e118].decode()
+            p = e118
+            if not x116:
+                raise Refused
+            o115.name = x116
+            x119 = _ZZ[d[p]]
+            if x119 is None:
+                x119, p = _rint(d, p)
+            else:
+                p += 1
+            if x119 < 1:
+                raise Refused
+            o115.replicas = x119
+            x120 = _ZZ[d[p]]
+            if x120 is None:
+                x120, p = _rlong(d, p)
+            else:
+                p += 1
+            if x120 < 0:
+                raise Refused
+            o115.cpu_milli = x120
+            x121 = _ZZ[d[p]]
+            if x121 is None:
+                x121, p = _rlong(d, p)
+            else:
+                p += 1
+            if x121 < 0:
+                raise Refused
+            o115.memory_mib = x121
+            x122 = _ZZ[d[p]]
+            if x122 is None:
+                x122, p = _rint(d, p)
+            else:
+                p += 1
+            if x122 < 0:
+                raise Refused
+            o115.gpu_count = x122
+            x123 = _ZZ[d[p]]
+            if x123 is None:
+                x123, p = _rint(d, p)
+            else:
+                p += 1
+            if x123 < 0 or x123 > 1000:
+                raise Refused
+            o115.gpu_milli = x123
+            o115.__class__ = GangMember
+            v113 = o115
+            acc111.append(v113)
+    if len(acc111) < 1:
+        raise Refused
+    o.members = tuple(acc111)
+    acc124: Any = []
+    while True:
+        n125 = _ZZ[d[p]]
+        if n125 is None:
+            n125, p = _rlong(d, p)
+        else:
+            p += 1
+        if n125 == 0:
+            break
+        if n125 < 0:
+            n125 = -n125
+            _size127 = _ZZ[d[p]]
+            if _size127 is None:
+                _size127, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n125):
+            n128 = _LEN[d[p]]
+            if n128 < 0:
+                n128, p = _rlen(d, p)
+            else:
+                p += 1
+            e129 = p + n128
+            v126 = d[p:e129].decode()
+            p = e129
+            acc124.append(v126)
+    o.gpu_models = tuple(acc124)
+    e130 = _ZZ[d[p]]
+    if e130 is None:
+        e130, p = _rint(d, p)
+    else:
+        p += 1
+    if e130 < 0:
+        raise ValueError('negative enum index')
+    o.topology = _ESYM_TopologyRequirement[e130]
+    u131 = d[p]
+    p += 1
+    if u131 == 0:
+        o.expected_duration_ms = None
+    elif u131 == 2:
+        x132 = _ZZ[d[p]]
+        if x132 is None:
+            x132, p = _rlong(d, p)
+        else:
+            p += 1
+        if x132 < 0:
+            raise Refused
+        o.expected_duration_ms = x132
+    else:
+        raise ValueError(f'union branch index {u131} out of range')
     o.__class__ = TaskSubmitted
     return o, p
 
@@ -9499,19 +13955,19 @@ def _chk_TaskSubmitted(o: TaskSubmitted) -> None:
         raise _type_error('members', f_members, 'a tuple (Avro array)')
     if len(f_members) < 1:
         raise EventValidationError('members', 'minItems', 'needs at least 1 item(s)')
-    for i61, v62 in enumerate(f_members):
-        if type(v62) is not GangMember:
-            raise _type_error(f'members[{i61}]', v62, 'an instance of GangMember')
+    for i133, v134 in enumerate(f_members):
+        if type(v134) is not GangMember:
+            raise _type_error(f'members[{i133}]', v134, 'an instance of GangMember')
         try:
-            _chk_GangMember(v62)
+            _chk_GangMember(v134)
         except EventValidationError as e:
-            raise e.within(f'members[{i61}]') from None
+            raise e.within(f'members[{i133}]') from None
     f_gpu_models = o.gpu_models
     if type(f_gpu_models) is not tuple:
         raise _type_error('gpu_models', f_gpu_models, 'a tuple (Avro array)')
-    for i63, v64 in enumerate(f_gpu_models):
-        if type(v64) is not str:
-            raise _type_error(f'gpu_models[{i63}]', v64, 'a str')
+    for i135, v136 in enumerate(f_gpu_models):
+        if type(v136) is not str:
+            raise _type_error(f'gpu_models[{i135}]', v136, 'a str')
     f_topology = o.topology
     if type(f_topology) is not TopologyRequirement and (type(f_topology) is not str or f_topology not in _ENUM_TopologyRequirement):
         raise _enum_error('topology', f_topology, TopologyRequirement)
@@ -9540,11 +13996,11 @@ def _vchk_TaskSubmitted(o: TaskSubmitted) -> None:
     f_members = o.members
     if len(f_members) < 1:
         raise EventValidationError('members', 'minItems', 'needs at least 1 item(s)')
-    for i65, v66 in enumerate(f_members):
+    for i137, v138 in enumerate(f_members):
         try:
-            _vchk_GangMember(v66)
+            _vchk_GangMember(v138)
         except EventValidationError as e:
-            raise e.within(f'members[{i65}]') from None
+            raise e.within(f'members[{i137}]') from None
     f_expected_duration_ms = o.expected_duration_ms
     if f_expected_duration_ms is not None:
         if f_expected_duration_ms < 0:
@@ -9694,173 +14150,373 @@ class _Fill_ToolCallCompleted:
 def _read_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
     o = _fill(_Fill_ToolCallCompleted)
     o18 = _fill(_Fill_Envelope)
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+    n20 = _LEN[d[p]]
+    if n20 < 0:
+        n20, p = _rlen(d, p)
     else:
         p += 1
-    e20 = p + n19
-    o18.event_id = d[p:e20].decode()
-    p = e20
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+    e21 = p + n20
+    o18.event_id = d[p:e21].decode()
+    p = e21
+    n23 = _LEN[d[p]]
+    if n23 < 0:
+        n23, p = _rlen(d, p)
     else:
         p += 1
-    e22 = p + n21
-    o18.event_type = d[p:e22].decode()
-    p = e22
-    i23 = _ZZ[d[p]]
-    if i23 is None:
-        i23, p = _rlong(d, p)
+    e24 = p + n23
+    o18.event_type = d[p:e24].decode()
+    p = e24
+    i26 = _ZZ[d[p]]
+    if i26 is None:
+        i26, p = _rlong(d, p)
     else:
         p += 1
-    o18.occurred_at = i23
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
-    else:
-        p += 1
-    e25 = p + n24
-    o18.tenant = d[p:e25].decode()
-    p = e25
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
-    else:
-        p += 1
-    e27 = p + n26
-    o18.source = d[p:e27].decode()
-    p = e27
+    o18.occurred_at = i26
     n28 = _LEN[d[p]]
     if n28 < 0:
         n28, p = _rlen(d, p)
     else:
         p += 1
     e29 = p + n28
-    o18.correlation_id = d[p:e29].decode()
+    o18.tenant = d[p:e29].decode()
     p = e29
-    u30 = d[p]
+    n31 = _LEN[d[p]]
+    if n31 < 0:
+        n31, p = _rlen(d, p)
+    else:
+        p += 1
+    e32 = p + n31
+    o18.source = d[p:e32].decode()
+    p = e32
+    n34 = _LEN[d[p]]
+    if n34 < 0:
+        n34, p = _rlen(d, p)
+    else:
+        p += 1
+    e35 = p + n34
+    o18.correlation_id = d[p:e35].decode()
+    p = e35
+    u36 = d[p]
     p += 1
-    if u30 == 0:
+    if u36 == 0:
         o18.causation_id = None
-    elif u30 == 2:
-        n31 = _LEN[d[p]]
-        if n31 < 0:
-            n31, p = _rlen(d, p)
+    elif u36 == 2:
+        n38 = _LEN[d[p]]
+        if n38 < 0:
+            n38, p = _rlen(d, p)
         else:
             p += 1
-        e32 = p + n31
-        o18.causation_id = d[p:e32].decode()
-        p = e32
+        e39 = p + n38
+        o18.causation_id = d[p:e39].decode()
+        p = e39
     else:
-        raise ValueError(f'union branch index {u30} out of range')
+        raise ValueError(f'union branch index {u36} out of range')
     o18.__class__ = Envelope
     o.envelope = o18
-    n33 = _LEN[d[p]]
-    if n33 < 0:
-        n33, p = _rlen(d, p)
-    else:
-        p += 1
-    e34 = p + n33
-    o.tool_call_id = d[p:e34].decode()
-    p = e34
-    u35 = d[p]
-    p += 1
-    if u35 == 0:
-        o.runtime_id = None
-    elif u35 == 2:
-        n36 = _LEN[d[p]]
-        if n36 < 0:
-            n36, p = _rlen(d, p)
-        else:
-            p += 1
-        e37 = p + n36
-        o.runtime_id = d[p:e37].decode()
-        p = e37
-    else:
-        raise ValueError(f'union branch index {u35} out of range')
-    e38 = _ZZ[d[p]]
-    if e38 is None:
-        e38, p = _rint(d, p)
-    else:
-        p += 1
-    if e38 < 0:
-        raise ValueError('negative enum index')
-    o.status = _ESYM_ToolCallStatus[e38]
-    u39 = d[p]
-    p += 1
-    if u39 == 0:
-        o.exit_code = None
-    elif u39 == 2:
-        i40 = _ZZ[d[p]]
-        if i40 is None:
-            i40, p = _rint(d, p)
-        else:
-            p += 1
-        o.exit_code = i40
-    else:
-        raise ValueError(f'union branch index {u39} out of range')
     n41 = _LEN[d[p]]
     if n41 < 0:
         n41, p = _rlen(d, p)
     else:
         p += 1
     e42 = p + n41
-    o.output = d[p:e42].decode()
+    o.tool_call_id = d[p:e42].decode()
     p = e42
-    b43 = d[p]
+    u43 = d[p]
     p += 1
-    if b43 > 1:
-        raise ValueError('boolean byte is not 0 or 1')
-    o.output_truncated = b43 == 1
-    u44 = d[p]
-    p += 1
-    if u44 == 0:
-        o.error = None
-    elif u44 == 2:
+    if u43 == 0:
+        o.runtime_id = None
+    elif u43 == 2:
         n45 = _LEN[d[p]]
         if n45 < 0:
             n45, p = _rlen(d, p)
         else:
             p += 1
         e46 = p + n45
-        o.error = d[p:e46].decode()
+        o.runtime_id = d[p:e46].decode()
         p = e46
     else:
-        raise ValueError(f'union branch index {u44} out of range')
-    i47 = _ZZ[d[p]]
-    if i47 is None:
-        i47, p = _rlong(d, p)
+        raise ValueError(f'union branch index {u43} out of range')
+    e47 = _ZZ[d[p]]
+    if e47 is None:
+        e47, p = _rint(d, p)
     else:
         p += 1
-    o.duration_ms = i47
+    if e47 < 0:
+        raise ValueError('negative enum index')
+    o.status = _ESYM_ToolCallStatus[e47]
     u48 = d[p]
     p += 1
     if u48 == 0:
-        o.cpu_ms = None
+        o.exit_code = None
     elif u48 == 2:
-        i49 = _ZZ[d[p]]
-        if i49 is None:
-            i49, p = _rlong(d, p)
+        i50 = _ZZ[d[p]]
+        if i50 is None:
+            i50, p = _rint(d, p)
         else:
             p += 1
-        o.cpu_ms = i49
+        o.exit_code = i50
     else:
         raise ValueError(f'union branch index {u48} out of range')
-    u50 = d[p]
+    n52 = _LEN[d[p]]
+    if n52 < 0:
+        n52, p = _rlen(d, p)
+    else:
+        p += 1
+    e53 = p + n52
+    o.output = d[p:e53].decode()
+    p = e53
+    b55 = d[p]
     p += 1
-    if u50 == 0:
-        o.max_rss_mib = None
-    elif u50 == 2:
-        i51 = _ZZ[d[p]]
-        if i51 is None:
-            i51, p = _rlong(d, p)
+    if b55 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    o.output_truncated = b55 == 1
+    u56 = d[p]
+    p += 1
+    if u56 == 0:
+        o.error = None
+    elif u56 == 2:
+        n58 = _LEN[d[p]]
+        if n58 < 0:
+            n58, p = _rlen(d, p)
         else:
             p += 1
-        o.max_rss_mib = i51
+        e59 = p + n58
+        o.error = d[p:e59].decode()
+        p = e59
     else:
-        raise ValueError(f'union branch index {u50} out of range')
+        raise ValueError(f'union branch index {u56} out of range')
+    i61 = _ZZ[d[p]]
+    if i61 is None:
+        i61, p = _rlong(d, p)
+    else:
+        p += 1
+    o.duration_ms = i61
+    u62 = d[p]
+    p += 1
+    if u62 == 0:
+        o.cpu_ms = None
+    elif u62 == 2:
+        i64 = _ZZ[d[p]]
+        if i64 is None:
+            i64, p = _rlong(d, p)
+        else:
+            p += 1
+        o.cpu_ms = i64
+    else:
+        raise ValueError(f'union branch index {u62} out of range')
+    u65 = d[p]
+    p += 1
+    if u65 == 0:
+        o.max_rss_mib = None
+    elif u65 == 2:
+        i67 = _ZZ[d[p]]
+        if i67 is None:
+            i67, p = _rlong(d, p)
+        else:
+            p += 1
+        o.max_rss_mib = i67
+    else:
+        raise ValueError(f'union branch index {u65} out of range')
+    o.__class__ = ToolCallCompleted
+    return o, p
+
+
+def _readv_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
+    o = _fill(_Fill_ToolCallCompleted)
+    o68 = _fill(_Fill_Envelope)
+    n70 = _LEN[d[p]]
+    if n70 < 0:
+        n70, p = _rlen(d, p)
+    else:
+        p += 1
+    e71 = p + n70
+    x69 = d[p:e71].decode()
+    p = e71
+    if _UUID.fullmatch(x69) is None:
+        raise Refused
+    o68.event_id = x69
+    n73 = _LEN[d[p]]
+    if n73 < 0:
+        n73, p = _rlen(d, p)
+    else:
+        p += 1
+    e74 = p + n73
+    x72 = d[p:e74].decode()
+    p = e74
+    if not x72:
+        raise Refused
+    o68.event_type = x72
+    x75 = _ZZ[d[p]]
+    if x75 is None:
+        x75, p = _rlong(d, p)
+    else:
+        p += 1
+    if x75 < 0:
+        raise Refused
+    o68.occurred_at = x75
+    n77 = _LEN[d[p]]
+    if n77 < 0:
+        n77, p = _rlen(d, p)
+    else:
+        p += 1
+    e78 = p + n77
+    x76 = d[p:e78].decode()
+    p = e78
+    if not x76:
+        raise Refused
+    o68.tenant = x76
+    n80 = _LEN[d[p]]
+    if n80 < 0:
+        n80, p = _rlen(d, p)
+    else:
+        p += 1
+    e81 = p + n80
+    x79 = d[p:e81].decode()
+    p = e81
+    if not x79:
+        raise Refused
+    o68.source = x79
+    n83 = _LEN[d[p]]
+    if n83 < 0:
+        n83, p = _rlen(d, p)
+    else:
+        p += 1
+    e84 = p + n83
+    x82 = d[p:e84].decode()
+    p = e84
+    if not x82:
+        raise Refused
+    o68.correlation_id = x82
+    u85 = d[p]
+    p += 1
+    if u85 == 0:
+        o68.causation_id = None
+    elif u85 == 2:
+        n87 = _LEN[d[p]]
+        if n87 < 0:
+            n87, p = _rlen(d, p)
+        else:
+            p += 1
+        e88 = p + n87
+        o68.causation_id = d[p:e88].decode()
+        p = e88
+    else:
+        raise ValueError(f'union branch index {u85} out of range')
+    o68.__class__ = Envelope
+    o.envelope = o68
+    n90 = _LEN[d[p]]
+    if n90 < 0:
+        n90, p = _rlen(d, p)
+    else:
+        p += 1
+    e91 = p + n90
+    x89 = d[p:e91].decode()
+    p = e91
+    if not x89:
+        raise Refused
+    o.tool_call_id = x89
+    u92 = d[p]
+    p += 1
+    if u92 == 0:
+        o.runtime_id = None
+    elif u92 == 2:
+        n94 = _LEN[d[p]]
+        if n94 < 0:
+            n94, p = _rlen(d, p)
+        else:
+            p += 1
+        e95 = p + n94
+        o.runtime_id = d[p:e95].decode()
+        p = e95
+    else:
+        raise ValueError(f'union branch index {u92} out of range')
+    e96 = _ZZ[d[p]]
+    if e96 is None:
+        e96, p = _rint(d, p)
+    else:
+        p += 1
+    if e96 < 0:
+        raise ValueError('negative enum index')
+    o.status = _ESYM_ToolCallStatus[e96]
+    u97 = d[p]
+    p += 1
+    if u97 == 0:
+        o.exit_code = None
+    elif u97 == 2:
+        i99 = _ZZ[d[p]]
+        if i99 is None:
+            i99, p = _rint(d, p)
+        else:
+            p += 1
+        o.exit_code = i99
+    else:
+        raise ValueError(f'union branch index {u97} out of range')
+    n101 = _LEN[d[p]]
+    if n101 < 0:
+        n101, p = _rlen(d, p)
+    else:
+        p += 1
+    e102 = p + n101
+    o.output = d[p:e102].decode()
+    p = e102
+    b104 = d[p]
+    p += 1
+    if b104 > 1:
+        raise ValueError('boolean byte is not 0 or 1')
+    o.output_truncated = b104 == 1
+    u105 = d[p]
+    p += 1
+    if u105 == 0:
+        o.error = None
+    elif u105 == 2:
+        n107 = _LEN[d[p]]
+        if n107 < 0:
+            n107, p = _rlen(d, p)
+        else:
+            p += 1
+        e108 = p + n107
+        o.error = d[p:e108].decode()
+        p = e108
+    else:
+        raise ValueError(f'union branch index {u105} out of range')
+    x109 = _ZZ[d[p]]
+    if x109 is None:
+        x109, p = _rlong(d, p)
+    else:
+        p += 1
+    if x109 < 0:
+        raise Refused
+    o.duration_ms = x109
+    u110 = d[p]
+    p += 1
+    if u110 == 0:
+        o.cpu_ms = None
+    elif u110 == 2:
+        x111 = _ZZ[d[p]]
+        if x111 is None:
+            x111, p = _rlong(d, p)
+        else:
+            p += 1
+        if x111 < 0:
+            raise Refused
+        o.cpu_ms = x111
+    else:
+        raise ValueError(f'union branch index {u110} out of range')
+    u112 = d[p]
+    p += 1
+    if u112 == 0:
+        o.max_rss_mib = None
+    elif u112 == 2:
+        x113 = _ZZ[d[p]]
+        if x113 is None:
+            x113, p = _rlong(d, p)
+        else:
+            p += 1
+        if x113 < 0:
+            raise Refused
+        o.max_rss_mib = x113
+    else:
+        raise ValueError(f'union branch index {u112} out of range')
     o.__class__ = ToolCallCompleted
     return o, p
 
@@ -10043,111 +14699,252 @@ class _Fill_ToolCallDecided:
 def _read_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
     o = _fill(_Fill_ToolCallDecided)
     o9 = _fill(_Fill_Envelope)
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+    n11 = _LEN[d[p]]
+    if n11 < 0:
+        n11, p = _rlen(d, p)
     else:
         p += 1
-    e11 = p + n10
-    o9.event_id = d[p:e11].decode()
-    p = e11
-    n12 = _LEN[d[p]]
-    if n12 < 0:
-        n12, p = _rlen(d, p)
+    e12 = p + n11
+    o9.event_id = d[p:e12].decode()
+    p = e12
+    n14 = _LEN[d[p]]
+    if n14 < 0:
+        n14, p = _rlen(d, p)
     else:
         p += 1
-    e13 = p + n12
-    o9.event_type = d[p:e13].decode()
-    p = e13
-    i14 = _ZZ[d[p]]
-    if i14 is None:
-        i14, p = _rlong(d, p)
+    e15 = p + n14
+    o9.event_type = d[p:e15].decode()
+    p = e15
+    i17 = _ZZ[d[p]]
+    if i17 is None:
+        i17, p = _rlong(d, p)
     else:
         p += 1
-    o9.occurred_at = i14
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
-    else:
-        p += 1
-    e16 = p + n15
-    o9.tenant = d[p:e16].decode()
-    p = e16
-    n17 = _LEN[d[p]]
-    if n17 < 0:
-        n17, p = _rlen(d, p)
-    else:
-        p += 1
-    e18 = p + n17
-    o9.source = d[p:e18].decode()
-    p = e18
+    o9.occurred_at = i17
     n19 = _LEN[d[p]]
     if n19 < 0:
         n19, p = _rlen(d, p)
     else:
         p += 1
     e20 = p + n19
-    o9.correlation_id = d[p:e20].decode()
+    o9.tenant = d[p:e20].decode()
     p = e20
-    u21 = d[p]
+    n22 = _LEN[d[p]]
+    if n22 < 0:
+        n22, p = _rlen(d, p)
+    else:
+        p += 1
+    e23 = p + n22
+    o9.source = d[p:e23].decode()
+    p = e23
+    n25 = _LEN[d[p]]
+    if n25 < 0:
+        n25, p = _rlen(d, p)
+    else:
+        p += 1
+    e26 = p + n25
+    o9.correlation_id = d[p:e26].decode()
+    p = e26
+    u27 = d[p]
     p += 1
-    if u21 == 0:
+    if u27 == 0:
         o9.causation_id = None
-    elif u21 == 2:
-        n22 = _LEN[d[p]]
-        if n22 < 0:
-            n22, p = _rlen(d, p)
+    elif u27 == 2:
+        n29 = _LEN[d[p]]
+        if n29 < 0:
+            n29, p = _rlen(d, p)
         else:
             p += 1
-        e23 = p + n22
-        o9.causation_id = d[p:e23].decode()
-        p = e23
+        e30 = p + n29
+        o9.causation_id = d[p:e30].decode()
+        p = e30
     else:
-        raise ValueError(f'union branch index {u21} out of range')
+        raise ValueError(f'union branch index {u27} out of range')
     o9.__class__ = Envelope
     o.envelope = o9
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    n32 = _LEN[d[p]]
+    if n32 < 0:
+        n32, p = _rlen(d, p)
     else:
         p += 1
-    e25 = p + n24
-    o.tool_call_id = d[p:e25].decode()
-    p = e25
-    e26 = _ZZ[d[p]]
-    if e26 is None:
-        e26, p = _rint(d, p)
+    e33 = p + n32
+    o.tool_call_id = d[p:e33].decode()
+    p = e33
+    e34 = _ZZ[d[p]]
+    if e34 is None:
+        e34, p = _rint(d, p)
     else:
         p += 1
-    if e26 < 0:
+    if e34 < 0:
         raise ValueError('negative enum index')
-    o.decision = _ESYM_PolicyDecision[e26]
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+    o.decision = _ESYM_PolicyDecision[e34]
+    n36 = _LEN[d[p]]
+    if n36 < 0:
+        n36, p = _rlen(d, p)
     else:
         p += 1
-    e28 = p + n27
-    o.reason = d[p:e28].decode()
-    p = e28
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+    e37 = p + n36
+    o.reason = d[p:e37].decode()
+    p = e37
+    n39 = _LEN[d[p]]
+    if n39 < 0:
+        n39, p = _rlen(d, p)
     else:
         p += 1
-    e30 = p + n29
-    o.policy_id = d[p:e30].decode()
-    p = e30
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+    e40 = p + n39
+    o.policy_id = d[p:e40].decode()
+    p = e40
+    n42 = _LEN[d[p]]
+    if n42 < 0:
+        n42, p = _rlen(d, p)
     else:
         p += 1
-    e32 = p + n31
-    o.policy_version = d[p:e32].decode()
-    p = e32
+    e43 = p + n42
+    o.policy_version = d[p:e43].decode()
+    p = e43
     o.evaluation_ms = _unpack_d(d, p)[0]
     p += 8
+    o.__class__ = ToolCallDecided
+    return o, p
+
+
+def _readv_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
+    o = _fill(_Fill_ToolCallDecided)
+    o45 = _fill(_Fill_Envelope)
+    n47 = _LEN[d[p]]
+    if n47 < 0:
+        n47, p = _rlen(d, p)
+    else:
+        p += 1
+    e48 = p + n47
+    x46 = d[p:e48].decode()
+    p = e48
+    if _UUID.fullmatch(x46) is None:
+        raise Refused
+    o45.event_id = x46
+    n50 = _LEN[d[p]]
+    if n50 < 0:
+        n50, p = _rlen(d, p)
+    else:
+        p += 1
+    e51 = p + n50
+    x49 = d[p:e51].decode()
+    p = e51
+    if not x49:
+        raise Refused
+    o45.event_type = x49
+    x52 = _ZZ[d[p]]
+    if x52 is None:
+        x52, p = _rlong(d, p)
+    else:
+        p += 1
+    if x52 < 0:
+        raise Refused
+    o45.occurred_at = x52
+    n54 = _LEN[d[p]]
+    if n54 < 0:
+        n54, p = _rlen(d, p)
+    else:
+        p += 1
+    e55 = p + n54
+    x53 = d[p:e55].decode()
+    p = e55
+    if not x53:
+        raise Refused
+    o45.tenant = x53
+    n57 = _LEN[d[p]]
+    if n57 < 0:
+        n57, p = _rlen(d, p)
+    else:
+        p += 1
+    e58 = p + n57
+    x56 = d[p:e58].decode()
+    p = e58
+    if not x56:
+        raise Refused
+    o45.source = x56
+    n60 = _LEN[d[p]]
+    if n60 < 0:
+        n60, p = _rlen(d, p)
+    else:
+        p += 1
+    e61 = p + n60
+    x59 = d[p:e61].decode()
+    p = e61
+    if not x59:
+        raise Refused
+    o45.correlation_id = x59
+    u62 = d[p]
+    p += 1
+    if u62 == 0:
+        o45.causation_id = None
+    elif u62 == 2:
+        n64 = _LEN[d[p]]
+        if n64 < 0:
+            n64, p = _rlen(d, p)
+        else:
+            p += 1
+        e65 = p + n64
+        o45.causation_id = d[p:e65].decode()
+        p = e65
+    else:
+        raise ValueError(f'union branch index {u62} out of range')
+    o45.__class__ = Envelope
+    o.envelope = o45
+    n67 = _LEN[d[p]]
+    if n67 < 0:
+        n67, p = _rlen(d, p)
+    else:
+        p += 1
+    e68 = p + n67
+    x66 = d[p:e68].decode()
+    p = e68
+    if not x66:
+        raise Refused
+    o.tool_call_id = x66
+    e69 = _ZZ[d[p]]
+    if e69 is None:
+        e69, p = _rint(d, p)
+    else:
+        p += 1
+    if e69 < 0:
+        raise ValueError('negative enum index')
+    o.decision = _ESYM_PolicyDecision[e69]
+    n71 = _LEN[d[p]]
+    if n71 < 0:
+        n71, p = _rlen(d, p)
+    else:
+        p += 1
+    e72 = p + n71
+    o.reason = d[p:e72].decode()
+    p = e72
+    n74 = _LEN[d[p]]
+    if n74 < 0:
+        n74, p = _rlen(d, p)
+    else:
+        p += 1
+    e75 = p + n74
+    x73 = d[p:e75].decode()
+    p = e75
+    if not x73:
+        raise Refused
+    o.policy_id = x73
+    n77 = _LEN[d[p]]
+    if n77 < 0:
+        n77, p = _rlen(d, p)
+    else:
+        p += 1
+    e78 = p + n77
+    x76 = d[p:e78].decode()
+    p = e78
+    if not x76:
+        raise Refused
+    o.policy_version = x76
+    x79 = _unpack_d(d, p)[0]
+    p += 8
+    if x79 < 0:
+        raise Refused
+    o.evaluation_ms = x79
     o.__class__ = ToolCallDecided
     return o, p
 
@@ -10337,152 +15134,336 @@ class _Fill_ToolCallRequested:
 def _read_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     o = _fill(_Fill_ToolCallRequested)
     o19 = _fill(_Fill_Envelope)
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
     else:
         p += 1
-    e21 = p + n20
-    o19.event_id = d[p:e21].decode()
-    p = e21
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    e22 = p + n21
+    o19.event_id = d[p:e22].decode()
+    p = e22
+    n24 = _LEN[d[p]]
+    if n24 < 0:
+        n24, p = _rlen(d, p)
     else:
         p += 1
-    e23 = p + n22
-    o19.event_type = d[p:e23].decode()
-    p = e23
-    i24 = _ZZ[d[p]]
-    if i24 is None:
-        i24, p = _rlong(d, p)
+    e25 = p + n24
+    o19.event_type = d[p:e25].decode()
+    p = e25
+    i27 = _ZZ[d[p]]
+    if i27 is None:
+        i27, p = _rlong(d, p)
     else:
         p += 1
-    o19.occurred_at = i24
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
-    else:
-        p += 1
-    e26 = p + n25
-    o19.tenant = d[p:e26].decode()
-    p = e26
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
-    else:
-        p += 1
-    e28 = p + n27
-    o19.source = d[p:e28].decode()
-    p = e28
+    o19.occurred_at = i27
     n29 = _LEN[d[p]]
     if n29 < 0:
         n29, p = _rlen(d, p)
     else:
         p += 1
     e30 = p + n29
-    o19.correlation_id = d[p:e30].decode()
+    o19.tenant = d[p:e30].decode()
     p = e30
-    u31 = d[p]
+    n32 = _LEN[d[p]]
+    if n32 < 0:
+        n32, p = _rlen(d, p)
+    else:
+        p += 1
+    e33 = p + n32
+    o19.source = d[p:e33].decode()
+    p = e33
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
+    else:
+        p += 1
+    e36 = p + n35
+    o19.correlation_id = d[p:e36].decode()
+    p = e36
+    u37 = d[p]
     p += 1
-    if u31 == 0:
+    if u37 == 0:
         o19.causation_id = None
-    elif u31 == 2:
-        n32 = _LEN[d[p]]
-        if n32 < 0:
-            n32, p = _rlen(d, p)
-        else:
-            p += 1
-        e33 = p + n32
-        o19.causation_id = d[p:e33].decode()
-        p = e33
-    else:
-        raise ValueError(f'union branch index {u31} out of range')
-    o19.__class__ = Envelope
-    o.envelope = o19
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
-    else:
-        p += 1
-    e35 = p + n34
-    o.tool_call_id = d[p:e35].decode()
-    p = e35
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
-    else:
-        p += 1
-    e37 = p + n36
-    o.agent_id = d[p:e37].decode()
-    p = e37
-    u38 = d[p]
-    p += 1
-    if u38 == 0:
-        o.runtime_id = None
-    elif u38 == 2:
+    elif u37 == 2:
         n39 = _LEN[d[p]]
         if n39 < 0:
             n39, p = _rlen(d, p)
         else:
             p += 1
         e40 = p + n39
-        o.runtime_id = d[p:e40].decode()
+        o19.causation_id = d[p:e40].decode()
         p = e40
     else:
-        raise ValueError(f'union branch index {u38} out of range')
-    u41 = d[p]
+        raise ValueError(f'union branch index {u37} out of range')
+    o19.__class__ = Envelope
+    o.envelope = o19
+    n42 = _LEN[d[p]]
+    if n42 < 0:
+        n42, p = _rlen(d, p)
+    else:
+        p += 1
+    e43 = p + n42
+    o.tool_call_id = d[p:e43].decode()
+    p = e43
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
+    else:
+        p += 1
+    e46 = p + n45
+    o.agent_id = d[p:e46].decode()
+    p = e46
+    u47 = d[p]
     p += 1
-    if u41 == 0:
+    if u47 == 0:
+        o.runtime_id = None
+    elif u47 == 2:
+        n49 = _LEN[d[p]]
+        if n49 < 0:
+            n49, p = _rlen(d, p)
+        else:
+            p += 1
+        e50 = p + n49
+        o.runtime_id = d[p:e50].decode()
+        p = e50
+    else:
+        raise ValueError(f'union branch index {u47} out of range')
+    u51 = d[p]
+    p += 1
+    if u51 == 0:
         o.session_id = None
-    elif u41 == 2:
-        n42 = _LEN[d[p]]
-        if n42 < 0:
-            n42, p = _rlen(d, p)
+    elif u51 == 2:
+        n53 = _LEN[d[p]]
+        if n53 < 0:
+            n53, p = _rlen(d, p)
         else:
             p += 1
-        e43 = p + n42
-        o.session_id = d[p:e43].decode()
-        p = e43
+        e54 = p + n53
+        o.session_id = d[p:e54].decode()
+        p = e54
     else:
-        raise ValueError(f'union branch index {u41} out of range')
-    u44 = d[p]
+        raise ValueError(f'union branch index {u51} out of range')
+    u55 = d[p]
     p += 1
-    if u44 == 0:
+    if u55 == 0:
         o.task_id = None
-    elif u44 == 2:
-        n45 = _LEN[d[p]]
-        if n45 < 0:
-            n45, p = _rlen(d, p)
+    elif u55 == 2:
+        n57 = _LEN[d[p]]
+        if n57 < 0:
+            n57, p = _rlen(d, p)
         else:
             p += 1
-        e46 = p + n45
-        o.task_id = d[p:e46].decode()
-        p = e46
+        e58 = p + n57
+        o.task_id = d[p:e58].decode()
+        p = e58
     else:
-        raise ValueError(f'union branch index {u44} out of range')
-    n47 = _LEN[d[p]]
-    if n47 < 0:
-        n47, p = _rlen(d, p)
-    else:
-        p += 1
-    e48 = p + n47
-    o.tool_name = d[p:e48].decode()
-    p = e48
-    n49 = _LEN[d[p]]
-    if n49 < 0:
-        n49, p = _rlen(d, p)
+        raise ValueError(f'union branch index {u55} out of range')
+    n60 = _LEN[d[p]]
+    if n60 < 0:
+        n60, p = _rlen(d, p)
     else:
         p += 1
-    e50 = p + n49
-    o.arguments = d[p:e50].decode()
-    p = e50
-    i51 = _ZZ[d[p]]
-    if i51 is None:
-        i51, p = _rlong(d, p)
+    e61 = p + n60
+    o.tool_name = d[p:e61].decode()
+    p = e61
+    n63 = _LEN[d[p]]
+    if n63 < 0:
+        n63, p = _rlen(d, p)
     else:
         p += 1
-    o.timeout_ms = i51
+    e64 = p + n63
+    o.arguments = d[p:e64].decode()
+    p = e64
+    i66 = _ZZ[d[p]]
+    if i66 is None:
+        i66, p = _rlong(d, p)
+    else:
+        p += 1
+    o.timeout_ms = i66
+    o.__class__ = ToolCallRequested
+    return o, p
+
+
+def _readv_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
+    o = _fill(_Fill_ToolCallRequested)
+    o67 = _fill(_Fill_Envelope)
+    n69 = _LEN[d[p]]
+    if n69 < 0:
+        n69, p = _rlen(d, p)
+    else:
+        p += 1
+    e70 = p + n69
+    x68 = d[p:e70].decode()
+    p = e70
+    if _UUID.fullmatch(x68) is None:
+        raise Refused
+    o67.event_id = x68
+    n72 = _LEN[d[p]]
+    if n72 < 0:
+        n72, p = _rlen(d, p)
+    else:
+        p += 1
+    e73 = p + n72
+    x71 = d[p:e73].decode()
+    p = e73
+    if not x71:
+        raise Refused
+    o67.event_type = x71
+    x74 = _ZZ[d[p]]
+    if x74 is None:
+        x74, p = _rlong(d, p)
+    else:
+        p += 1
+    if x74 < 0:
+        raise Refused
+    o67.occurred_at = x74
+    n76 = _LEN[d[p]]
+    if n76 < 0:
+        n76, p = _rlen(d, p)
+    else:
+        p += 1
+    e77 = p + n76
+    x75 = d[p:e77].decode()
+    p = e77
+    if not x75:
+        raise Refused
+    o67.tenant = x75
+    n79 = _LEN[d[p]]
+    if n79 < 0:
+        n79, p = _rlen(d, p)
+    else:
+        p += 1
+    e80 = p + n79
+    x78 = d[p:e80].decode()
+    p = e80
+    if not x78:
+        raise Refused
+    o67.source = x78
+    n82 = _LEN[d[p]]
+    if n82 < 0:
+        n82, p = _rlen(d, p)
+    else:
+        p += 1
+    e83 = p + n82
+    x81 = d[p:e83].decode()
+    p = e83
+    if not x81:
+        raise Refused
+    o67.correlation_id = x81
+    u84 = d[p]
+    p += 1
+    if u84 == 0:
+        o67.causation_id = None
+    elif u84 == 2:
+        n86 = _LEN[d[p]]
+        if n86 < 0:
+            n86, p = _rlen(d, p)
+        else:
+            p += 1
+        e87 = p + n86
+        o67.causation_id = d[p:e87].decode()
+        p = e87
+    else:
+        raise ValueError(f'union branch index {u84} out of range')
+    o67.__class__ = Envelope
+    o.envelope = o67
+    n89 = _LEN[d[p]]
+    if n89 < 0:
+        n89, p = _rlen(d, p)
+    else:
+        p += 1
+    e90 = p + n89
+    x88 = d[p:e90].decode()
+    p = e90
+    if not x88:
+        raise Refused
+    o.tool_call_id = x88
+    n92 = _LEN[d[p]]
+    if n92 < 0:
+        n92, p = _rlen(d, p)
+    else:
+        p += 1
+    e93 = p + n92
+    x91 = d[p:e93].decode()
+    p = e93
+    if not x91:
+        raise Refused
+    o.agent_id = x91
+    u94 = d[p]
+    p += 1
+    if u94 == 0:
+        o.runtime_id = None
+    elif u94 == 2:
+        n96 = _LEN[d[p]]
+        if n96 < 0:
+            n96, p = _rlen(d, p)
+        else:
+            p += 1
+        e97 = p + n96
+        o.runtime_id = d[p:e97].decode()
+        p = e97
+    else:
+        raise ValueError(f'union branch index {u94} out of range')
+    u98 = d[p]
+    p += 1
+    if u98 == 0:
+        o.session_id = None
+    elif u98 == 2:
+        n100 = _LEN[d[p]]
+        if n100 < 0:
+            n100, p = _rlen(d, p)
+        else:
+            p += 1
+        e101 = p + n100
+        o.session_id = d[p:e101].decode()
+        p = e101
+    else:
+        raise ValueError(f'union branch index {u98} out of range')
+    u102 = d[p]
+    p += 1
+    if u102 == 0:
+        o.task_id = None
+    elif u102 == 2:
+        n104 = _LEN[d[p]]
+        if n104 < 0:
+            n104, p = _rlen(d, p)
+        else:
+            p += 1
+        e105 = p + n104
+        o.task_id = d[p:e105].decode()
+        p = e105
+    else:
+        raise ValueError(f'union branch index {u102} out of range')
+    n107 = _LEN[d[p]]
+    if n107 < 0:
+        n107, p = _rlen(d, p)
+    else:
+        p += 1
+    e108 = p + n107
+    x106 = d[p:e108].decode()
+    p = e108
+    if not x106:
+        raise Refused
+    o.tool_name = x106
+    n110 = _LEN[d[p]]
+    if n110 < 0:
+        n110, p = _rlen(d, p)
+    else:
+        p += 1
+    e111 = p + n110
+    x109 = d[p:e111].decode()
+    p = e111
+    if not _is_json(x109):
+        raise Refused
+    o.arguments = x109
+    x112 = _ZZ[d[p]]
+    if x112 is None:
+        x112, p = _rlong(d, p)
+    else:
+        p += 1
+    if x112 < 1:
+        raise Refused
+    o.timeout_ms = x112
     o.__class__ = ToolCallRequested
     return o, p
 
@@ -10689,145 +15670,327 @@ class _Fill_TripleAsserted:
 def _read_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
     o = _fill(_Fill_TripleAsserted)
     o17 = _fill(_Fill_Envelope)
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+    n19 = _LEN[d[p]]
+    if n19 < 0:
+        n19, p = _rlen(d, p)
     else:
         p += 1
-    e19 = p + n18
-    o17.event_id = d[p:e19].decode()
-    p = e19
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    e20 = p + n19
+    o17.event_id = d[p:e20].decode()
+    p = e20
+    n22 = _LEN[d[p]]
+    if n22 < 0:
+        n22, p = _rlen(d, p)
     else:
         p += 1
-    e21 = p + n20
-    o17.event_type = d[p:e21].decode()
-    p = e21
-    i22 = _ZZ[d[p]]
-    if i22 is None:
-        i22, p = _rlong(d, p)
+    e23 = p + n22
+    o17.event_type = d[p:e23].decode()
+    p = e23
+    i25 = _ZZ[d[p]]
+    if i25 is None:
+        i25, p = _rlong(d, p)
     else:
         p += 1
-    o17.occurred_at = i22
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
-    else:
-        p += 1
-    e24 = p + n23
-    o17.tenant = d[p:e24].decode()
-    p = e24
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
-    else:
-        p += 1
-    e26 = p + n25
-    o17.source = d[p:e26].decode()
-    p = e26
+    o17.occurred_at = i25
     n27 = _LEN[d[p]]
     if n27 < 0:
         n27, p = _rlen(d, p)
     else:
         p += 1
     e28 = p + n27
-    o17.correlation_id = d[p:e28].decode()
+    o17.tenant = d[p:e28].decode()
     p = e28
-    u29 = d[p]
+    n30 = _LEN[d[p]]
+    if n30 < 0:
+        n30, p = _rlen(d, p)
+    else:
+        p += 1
+    e31 = p + n30
+    o17.source = d[p:e31].decode()
+    p = e31
+    n33 = _LEN[d[p]]
+    if n33 < 0:
+        n33, p = _rlen(d, p)
+    else:
+        p += 1
+    e34 = p + n33
+    o17.correlation_id = d[p:e34].decode()
+    p = e34
+    u35 = d[p]
     p += 1
-    if u29 == 0:
+    if u35 == 0:
         o17.causation_id = None
-    elif u29 == 2:
-        n30 = _LEN[d[p]]
-        if n30 < 0:
-            n30, p = _rlen(d, p)
+    elif u35 == 2:
+        n37 = _LEN[d[p]]
+        if n37 < 0:
+            n37, p = _rlen(d, p)
         else:
             p += 1
-        e31 = p + n30
-        o17.causation_id = d[p:e31].decode()
-        p = e31
+        e38 = p + n37
+        o17.causation_id = d[p:e38].decode()
+        p = e38
     else:
-        raise ValueError(f'union branch index {u29} out of range')
+        raise ValueError(f'union branch index {u35} out of range')
     o17.__class__ = Envelope
     o.envelope = o17
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+    n40 = _LEN[d[p]]
+    if n40 < 0:
+        n40, p = _rlen(d, p)
     else:
         p += 1
-    e33 = p + n32
-    o.triple_id = d[p:e33].decode()
-    p = e33
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
-    else:
-        p += 1
-    e35 = p + n34
-    o.subject = d[p:e35].decode()
-    p = e35
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
-    else:
-        p += 1
-    e37 = p + n36
-    o.predicate = d[p:e37].decode()
-    p = e37
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
-    else:
-        p += 1
-    e39 = p + n38
-    o.object = d[p:e39].decode()
-    p = e39
-    o.confidence = _unpack_d(d, p)[0]
-    p += 8
-    i40 = _ZZ[d[p]]
-    if i40 is None:
-        i40, p = _rlong(d, p)
-    else:
-        p += 1
-    o.valid_from_ms = i40
-    u41 = d[p]
-    p += 1
-    if u41 == 0:
-        o.valid_to_ms = None
-    elif u41 == 2:
-        i42 = _ZZ[d[p]]
-        if i42 is None:
-            i42, p = _rlong(d, p)
-        else:
-            p += 1
-        o.valid_to_ms = i42
-    else:
-        raise ValueError(f'union branch index {u41} out of range')
+    e41 = p + n40
+    o.triple_id = d[p:e41].decode()
+    p = e41
     n43 = _LEN[d[p]]
     if n43 < 0:
         n43, p = _rlen(d, p)
     else:
         p += 1
     e44 = p + n43
-    o.source_memory_id = d[p:e44].decode()
+    o.subject = d[p:e44].decode()
     p = e44
-    u45 = d[p]
+    n46 = _LEN[d[p]]
+    if n46 < 0:
+        n46, p = _rlen(d, p)
+    else:
+        p += 1
+    e47 = p + n46
+    o.predicate = d[p:e47].decode()
+    p = e47
+    n49 = _LEN[d[p]]
+    if n49 < 0:
+        n49, p = _rlen(d, p)
+    else:
+        p += 1
+    e50 = p + n49
+    o.object = d[p:e50].decode()
+    p = e50
+    o.confidence = _unpack_d(d, p)[0]
+    p += 8
+    i53 = _ZZ[d[p]]
+    if i53 is None:
+        i53, p = _rlong(d, p)
+    else:
+        p += 1
+    o.valid_from_ms = i53
+    u54 = d[p]
     p += 1
-    if u45 == 0:
-        o.supersedes_triple_id = None
-    elif u45 == 2:
-        n46 = _LEN[d[p]]
-        if n46 < 0:
-            n46, p = _rlen(d, p)
+    if u54 == 0:
+        o.valid_to_ms = None
+    elif u54 == 2:
+        i56 = _ZZ[d[p]]
+        if i56 is None:
+            i56, p = _rlong(d, p)
         else:
             p += 1
-        e47 = p + n46
-        o.supersedes_triple_id = d[p:e47].decode()
-        p = e47
+        o.valid_to_ms = i56
     else:
-        raise ValueError(f'union branch index {u45} out of range')
+        raise ValueError(f'union branch index {u54} out of range')
+    n58 = _LEN[d[p]]
+    if n58 < 0:
+        n58, p = _rlen(d, p)
+    else:
+        p += 1
+    e59 = p + n58
+    o.source_memory_id = d[p:e59].decode()
+    p = e59
+    u60 = d[p]
+    p += 1
+    if u60 == 0:
+        o.supersedes_triple_id = None
+    elif u60 == 2:
+        n62 = _LEN[d[p]]
+        if n62 < 0:
+            n62, p = _rlen(d, p)
+        else:
+            p += 1
+        e63 = p + n62
+        o.supersedes_triple_id = d[p:e63].decode()
+        p = e63
+    else:
+        raise ValueError(f'union branch index {u60} out of range')
+    o.__class__ = TripleAsserted
+    return o, p
+
+
+def _readv_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
+    o = _fill(_Fill_TripleAsserted)
+    o64 = _fill(_Fill_Envelope)
+    n66 = _LEN[d[p]]
+    if n66 < 0:
+        n66, p = _rlen(d, p)
+    else:
+        p += 1
+    e67 = p + n66
+    x65 = d[p:e67].decode()
+    p = e67
+    if _UUID.fullmatch(x65) is None:
+        raise Refused
+    o64.event_id = x65
+    n69 = _LEN[d[p]]
+    if n69 < 0:
+        n69, p = _rlen(d, p)
+    else:
+        p += 1
+    e70 = p + n69
+    x68 = d[p:e70].decode()
+    p = e70
+    if not x68:
+        raise Refused
+    o64.event_type = x68
+    x71 = _ZZ[d[p]]
+    if x71 is None:
+        x71, p = _rlong(d, p)
+    else:
+        p += 1
+    if x71 < 0:
+        raise Refused
+    o64.occurred_at = x71
+    n73 = _LEN[d[p]]
+    if n73 < 0:
+        n73, p = _rlen(d, p)
+    else:
+        p += 1
+    e74 = p + n73
+    x72 = d[p:e74].decode()
+    p = e74
+    if not x72:
+        raise Refused
+    o64.tenant = x72
+    n76 = _LEN[d[p]]
+    if n76 < 0:
+        n76, p = _rlen(d, p)
+    else:
+        p += 1
+    e77 = p + n76
+    x75 = d[p:e77].decode()
+    p = e77
+    if not x75:
+        raise Refused
+    o64.source = x75
+    n79 = _LEN[d[p]]
+    if n79 < 0:
+        n79, p = _rlen(d, p)
+    else:
+        p += 1
+    e80 = p + n79
+    x78 = d[p:e80].decode()
+    p = e80
+    if not x78:
+        raise Refused
+    o64.correlation_id = x78
+    u81 = d[p]
+    p += 1
+    if u81 == 0:
+        o64.causation_id = None
+    elif u81 == 2:
+        n83 = _LEN[d[p]]
+        if n83 < 0:
+            n83, p = _rlen(d, p)
+        else:
+            p += 1
+        e84 = p + n83
+        o64.causation_id = d[p:e84].decode()
+        p = e84
+    else:
+        raise ValueError(f'union branch index {u81} out of range')
+    o64.__class__ = Envelope
+    o.envelope = o64
+    n86 = _LEN[d[p]]
+    if n86 < 0:
+        n86, p = _rlen(d, p)
+    else:
+        p += 1
+    e87 = p + n86
+    x85 = d[p:e87].decode()
+    p = e87
+    if not x85:
+        raise Refused
+    o.triple_id = x85
+    n89 = _LEN[d[p]]
+    if n89 < 0:
+        n89, p = _rlen(d, p)
+    else:
+        p += 1
+    e90 = p + n89
+    x88 = d[p:e90].decode()
+    p = e90
+    if not x88:
+        raise Refused
+    o.subject = x88
+    n92 = _LEN[d[p]]
+    if n92 < 0:
+        n92, p = _rlen(d, p)
+    else:
+        p += 1
+    e93 = p + n92
+    x91 = d[p:e93].decode()
+    p = e93
+    if not x91:
+        raise Refused
+    o.predicate = x91
+    n95 = _LEN[d[p]]
+    if n95 < 0:
+        n95, p = _rlen(d, p)
+    else:
+        p += 1
+    e96 = p + n95
+    x94 = d[p:e96].decode()
+    p = e96
+    if not x94:
+        raise Refused
+    o.object = x94
+    x97 = _unpack_d(d, p)[0]
+    p += 8
+    if x97 < 0 or x97 > 1:
+        raise Refused
+    o.confidence = x97
+    x98 = _ZZ[d[p]]
+    if x98 is None:
+        x98, p = _rlong(d, p)
+    else:
+        p += 1
+    if x98 < 0:
+        raise Refused
+    o.valid_from_ms = x98
+    u99 = d[p]
+    p += 1
+    if u99 == 0:
+        o.valid_to_ms = None
+    elif u99 == 2:
+        x100 = _ZZ[d[p]]
+        if x100 is None:
+            x100, p = _rlong(d, p)
+        else:
+            p += 1
+        if x100 < 0:
+            raise Refused
+        o.valid_to_ms = x100
+    else:
+        raise ValueError(f'union branch index {u99} out of range')
+    n102 = _LEN[d[p]]
+    if n102 < 0:
+        n102, p = _rlen(d, p)
+    else:
+        p += 1
+    e103 = p + n102
+    o.source_memory_id = d[p:e103].decode()
+    p = e103
+    u104 = d[p]
+    p += 1
+    if u104 == 0:
+        o.supersedes_triple_id = None
+    elif u104 == 2:
+        n106 = _LEN[d[p]]
+        if n106 < 0:
+            n106, p = _rlen(d, p)
+        else:
+            p += 1
+        e107 = p + n106
+        o.supersedes_triple_id = d[p:e107].decode()
+        p = e107
+    else:
+        raise ValueError(f'union branch index {u104} out of range')
     o.__class__ = TripleAsserted
     return o, p
 
@@ -11032,133 +16195,293 @@ class _Fill_WorkflowCompleted:
 def _read_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
     o = _fill(_Fill_WorkflowCompleted)
     o12 = _fill(_Fill_Envelope)
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
+    n14 = _LEN[d[p]]
+    if n14 < 0:
+        n14, p = _rlen(d, p)
     else:
         p += 1
-    e14 = p + n13
-    o12.event_id = d[p:e14].decode()
-    p = e14
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    e15 = p + n14
+    o12.event_id = d[p:e15].decode()
+    p = e15
+    n17 = _LEN[d[p]]
+    if n17 < 0:
+        n17, p = _rlen(d, p)
     else:
         p += 1
-    e16 = p + n15
-    o12.event_type = d[p:e16].decode()
-    p = e16
-    i17 = _ZZ[d[p]]
-    if i17 is None:
-        i17, p = _rlong(d, p)
+    e18 = p + n17
+    o12.event_type = d[p:e18].decode()
+    p = e18
+    i20 = _ZZ[d[p]]
+    if i20 is None:
+        i20, p = _rlong(d, p)
     else:
         p += 1
-    o12.occurred_at = i17
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
-    else:
-        p += 1
-    e19 = p + n18
-    o12.tenant = d[p:e19].decode()
-    p = e19
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
-    else:
-        p += 1
-    e21 = p + n20
-    o12.source = d[p:e21].decode()
-    p = e21
+    o12.occurred_at = i20
     n22 = _LEN[d[p]]
     if n22 < 0:
         n22, p = _rlen(d, p)
     else:
         p += 1
     e23 = p + n22
-    o12.correlation_id = d[p:e23].decode()
+    o12.tenant = d[p:e23].decode()
     p = e23
-    u24 = d[p]
-    p += 1
-    if u24 == 0:
-        o12.causation_id = None
-    elif u24 == 2:
-        n25 = _LEN[d[p]]
-        if n25 < 0:
-            n25, p = _rlen(d, p)
-        else:
-            p += 1
-        e26 = p + n25
-        o12.causation_id = d[p:e26].decode()
-        p = e26
-    else:
-        raise ValueError(f'union branch index {u24} out of range')
-    o12.__class__ = Envelope
-    o.envelope = o12
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+    n25 = _LEN[d[p]]
+    if n25 < 0:
+        n25, p = _rlen(d, p)
     else:
         p += 1
-    e28 = p + n27
-    o.workflow_id = d[p:e28].decode()
-    p = e28
-    e29 = _ZZ[d[p]]
-    if e29 is None:
-        e29, p = _rint(d, p)
+    e26 = p + n25
+    o12.source = d[p:e26].decode()
+    p = e26
+    n28 = _LEN[d[p]]
+    if n28 < 0:
+        n28, p = _rlen(d, p)
     else:
         p += 1
-    if e29 < 0:
-        raise ValueError('negative enum index')
-    o.status = _ESYM_WorkflowStatus[e29]
+    e29 = p + n28
+    o12.correlation_id = d[p:e29].decode()
+    p = e29
     u30 = d[p]
     p += 1
     if u30 == 0:
-        o.output = None
+        o12.causation_id = None
     elif u30 == 2:
-        n31 = _LEN[d[p]]
-        if n31 < 0:
-            n31, p = _rlen(d, p)
+        n32 = _LEN[d[p]]
+        if n32 < 0:
+            n32, p = _rlen(d, p)
         else:
             p += 1
-        e32 = p + n31
-        o.output = d[p:e32].decode()
-        p = e32
+        e33 = p + n32
+        o12.causation_id = d[p:e33].decode()
+        p = e33
     else:
         raise ValueError(f'union branch index {u30} out of range')
-    u33 = d[p]
+    o12.__class__ = Envelope
+    o.envelope = o12
+    n35 = _LEN[d[p]]
+    if n35 < 0:
+        n35, p = _rlen(d, p)
+    else:
+        p += 1
+    e36 = p + n35
+    o.workflow_id = d[p:e36].decode()
+    p = e36
+    e37 = _ZZ[d[p]]
+    if e37 is None:
+        e37, p = _rint(d, p)
+    else:
+        p += 1
+    if e37 < 0:
+        raise ValueError('negative enum index')
+    o.status = _ESYM_WorkflowStatus[e37]
+    u38 = d[p]
     p += 1
-    if u33 == 0:
-        o.error = None
-    elif u33 == 2:
-        n34 = _LEN[d[p]]
-        if n34 < 0:
-            n34, p = _rlen(d, p)
+    if u38 == 0:
+        o.output = None
+    elif u38 == 2:
+        n40 = _LEN[d[p]]
+        if n40 < 0:
+            n40, p = _rlen(d, p)
         else:
             p += 1
-        e35 = p + n34
-        o.error = d[p:e35].decode()
-        p = e35
+        e41 = p + n40
+        o.output = d[p:e41].decode()
+        p = e41
     else:
-        raise ValueError(f'union branch index {u33} out of range')
-    i36 = _ZZ[d[p]]
-    if i36 is None:
-        i36, p = _rlong(d, p)
+        raise ValueError(f'union branch index {u38} out of range')
+    u42 = d[p]
+    p += 1
+    if u42 == 0:
+        o.error = None
+    elif u42 == 2:
+        n44 = _LEN[d[p]]
+        if n44 < 0:
+            n44, p = _rlen(d, p)
+        else:
+            p += 1
+        e45 = p + n44
+        o.error = d[p:e45].decode()
+        p = e45
+    else:
+        raise ValueError(f'union branch index {u42} out of range')
+    i47 = _ZZ[d[p]]
+    if i47 is None:
+        i47, p = _rlong(d, p)
     else:
         p += 1
-    o.duration_ms = i36
-    i37 = _ZZ[d[p]]
-    if i37 is None:
-        i37, p = _rint(d, p)
+    o.duration_ms = i47
+    i49 = _ZZ[d[p]]
+    if i49 is None:
+        i49, p = _rint(d, p)
     else:
         p += 1
-    o.steps_completed = i37
-    i38 = _ZZ[d[p]]
-    if i38 is None:
-        i38, p = _rint(d, p)
+    o.steps_completed = i49
+    i51 = _ZZ[d[p]]
+    if i51 is None:
+        i51, p = _rint(d, p)
     else:
         p += 1
-    o.steps_failed = i38
+    o.steps_failed = i51
+    o.__class__ = WorkflowCompleted
+    return o, p
+
+
+def _readv_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
+    o = _fill(_Fill_WorkflowCompleted)
+    o52 = _fill(_Fill_Envelope)
+    n54 = _LEN[d[p]]
+    if n54 < 0:
+        n54, p = _rlen(d, p)
+    else:
+        p += 1
+    e55 = p + n54
+    x53 = d[p:e55].decode()
+    p = e55
+    if _UUID.fullmatch(x53) is None:
+        raise Refused
+    o52.event_id = x53
+    n57 = _LEN[d[p]]
+    if n57 < 0:
+        n57, p = _rlen(d, p)
+    else:
+        p += 1
+    e58 = p + n57
+    x56 = d[p:e58].decode()
+    p = e58
+    if not x56:
+        raise Refused
+    o52.event_type = x56
+    x59 = _ZZ[d[p]]
+    if x59 is None:
+        x59, p = _rlong(d, p)
+    else:
+        p += 1
+    if x59 < 0:
+        raise Refused
+    o52.occurred_at = x59
+    n61 = _LEN[d[p]]
+    if n61 < 0:
+        n61, p = _rlen(d, p)
+    else:
+        p += 1
+    e62 = p + n61
+    x60 = d[p:e62].decode()
+    p = e62
+    if not x60:
+        raise Refused
+    o52.tenant = x60
+    n64 = _LEN[d[p]]
+    if n64 < 0:
+        n64, p = _rlen(d, p)
+    else:
+        p += 1
+    e65 = p + n64
+    x63 = d[p:e65].decode()
+    p = e65
+    if not x63:
+        raise Refused
+    o52.source = x63
+    n67 = _LEN[d[p]]
+    if n67 < 0:
+        n67, p = _rlen(d, p)
+    else:
+        p += 1
+    e68 = p + n67
+    x66 = d[p:e68].decode()
+    p = e68
+    if not x66:
+        raise Refused
+    o52.correlation_id = x66
+    u69 = d[p]
+    p += 1
+    if u69 == 0:
+        o52.causation_id = None
+    elif u69 == 2:
+        n71 = _LEN[d[p]]
+        if n71 < 0:
+            n71, p = _rlen(d, p)
+        else:
+            p += 1
+        e72 = p + n71
+        o52.causation_id = d[p:e72].decode()
+        p = e72
+    else:
+        raise ValueError(f'union branch index {u69} out of range')
+    o52.__class__ = Envelope
+    o.envelope = o52
+    n74 = _LEN[d[p]]
+    if n74 < 0:
+        n74, p = _rlen(d, p)
+    else:
+        p += 1
+    e75 = p + n74
+    x73 = d[p:e75].decode()
+    p = e75
+    if not x73:
+        raise Refused
+    o.workflow_id = x73
+    e76 = _ZZ[d[p]]
+    if e76 is None:
+        e76, p = _rint(d, p)
+    else:
+        p += 1
+    if e76 < 0:
+        raise ValueError('negative enum index')
+    o.status = _ESYM_WorkflowStatus[e76]
+    u77 = d[p]
+    p += 1
+    if u77 == 0:
+        o.output = None
+    elif u77 == 2:
+        n79 = _LEN[d[p]]
+        if n79 < 0:
+            n79, p = _rlen(d, p)
+        else:
+            p += 1
+        e80 = p + n79
+        o.output = d[p:e80].decode()
+        p = e80
+    else:
+        raise ValueError(f'union branch index {u77} out of range')
+    u81 = d[p]
+    p += 1
+    if u81 == 0:
+        o.error = None
+    elif u81 == 2:
+        n83 = _LEN[d[p]]
+        if n83 < 0:
+            n83, p = _rlen(d, p)
+        else:
+            p += 1
+        e84 = p + n83
+        o.error = d[p:e84].decode()
+        p = e84
+    else:
+        raise ValueError(f'union branch index {u81} out of range')
+    x85 = _ZZ[d[p]]
+    if x85 is None:
+        x85, p = _rlong(d, p)
+    else:
+        p += 1
+    if x85 < 0:
+        raise Refused
+    o.duration_ms = x85
+    x86 = _ZZ[d[p]]
+    if x86 is None:
+        x86, p = _rint(d, p)
+    else:
+        p += 1
+    if x86 < 0:
+        raise Refused
+    o.steps_completed = x86
+    x87 = _ZZ[d[p]]
+    if x87 is None:
+        x87, p = _rint(d, p)
+    else:
+        p += 1
+    if x87 < 0:
+        raise Refused
+    o.steps_failed = x87
     o.__class__ = WorkflowCompleted
     return o, p
 
@@ -11315,61 +16638,61 @@ class _Fill_WorkflowStep:
 
 def _read_WorkflowStep(d: bytes, p: int) -> tuple[WorkflowStep, int]:
     o = _fill(_Fill_WorkflowStep)
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
+    n14 = _LEN[d[p]]
+    if n14 < 0:
+        n14, p = _rlen(d, p)
     else:
         p += 1
-    e14 = p + n13
-    o.step_id = d[p:e14].decode()
-    p = e14
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    e15 = p + n14
+    o.step_id = d[p:e15].decode()
+    p = e15
+    n17 = _LEN[d[p]]
+    if n17 < 0:
+        n17, p = _rlen(d, p)
     else:
         p += 1
-    e16 = p + n15
-    o.name = d[p:e16].decode()
-    p = e16
-    acc17: Any = []
+    e18 = p + n17
+    o.name = d[p:e18].decode()
+    p = e18
+    acc19: Any = []
     while True:
-        n18 = _ZZ[d[p]]
-        if n18 is None:
-            n18, p = _rlong(d, p)
+        n20 = _ZZ[d[p]]
+        if n20 is None:
+            n20, p = _rlong(d, p)
         else:
             p += 1
-        if n18 == 0:
+        if n20 == 0:
             break
-        if n18 < 0:
-            n18 = -n18
-            _size20 = _ZZ[d[p]]
-            if _size20 is None:
-                _size20, p = _rlong(d, p)
+        if n20 < 0:
+            n20 = -n20
+            _size22 = _ZZ[d[p]]
+            if _size22 is None:
+                _size22, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n18):
-            n21 = _LEN[d[p]]
-            if n21 < 0:
-                n21, p = _rlen(d, p)
+        for _ in range(n20):
+            n23 = _LEN[d[p]]
+            if n23 < 0:
+                n23, p = _rlen(d, p)
             else:
                 p += 1
-            e22 = p + n21
-            v19 = d[p:e22].decode()
-            p = e22
-            acc17.append(v19)
-    o.depends_on = tuple(acc17)
-    i23 = _ZZ[d[p]]
-    if i23 is None:
-        i23, p = _rint(d, p)
+            e24 = p + n23
+            v21 = d[p:e24].decode()
+            p = e24
+            acc19.append(v21)
+    o.depends_on = tuple(acc19)
+    i26 = _ZZ[d[p]]
+    if i26 is None:
+        i26, p = _rint(d, p)
     else:
         p += 1
-    o.max_attempts = i23
-    i24 = _ZZ[d[p]]
-    if i24 is None:
-        i24, p = _rlong(d, p)
+    o.max_attempts = i26
+    i28 = _ZZ[d[p]]
+    if i28 is None:
+        i28, p = _rlong(d, p)
     else:
         p += 1
-    o.timeout_ms = i24
+    o.timeout_ms = i28
     o.__class__ = WorkflowStep
     return o, p
 
@@ -11388,9 +16711,9 @@ def _chk_WorkflowStep(o: WorkflowStep) -> None:
     f_depends_on = o.depends_on
     if type(f_depends_on) is not tuple:
         raise _type_error('depends_on', f_depends_on, 'a tuple (Avro array)')
-    for i25, v26 in enumerate(f_depends_on):
-        if type(v26) is not str:
-            raise _type_error(f'depends_on[{i25}]', v26, 'a str')
+    for i29, v30 in enumerate(f_depends_on):
+        if type(v30) is not str:
+            raise _type_error(f'depends_on[{i29}]', v30, 'a str')
     f_max_attempts = o.max_attempts
     if type(f_max_attempts) is not int:
         raise _type_error('max_attempts', f_max_attempts, 'an int')
@@ -11529,193 +16852,426 @@ class _Fill_WorkflowStarted:
 def _read_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
     o = _fill(_Fill_WorkflowStarted)
     o16 = _fill(_Fill_Envelope)
-    n17 = _LEN[d[p]]
-    if n17 < 0:
-        n17, p = _rlen(d, p)
+    n18 = _LEN[d[p]]
+    if n18 < 0:
+        n18, p = _rlen(d, p)
     else:
         p += 1
-    e18 = p + n17
-    o16.event_id = d[p:e18].decode()
-    p = e18
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+    e19 = p + n18
+    o16.event_id = d[p:e19].decode()
+    p = e19
+    n21 = _LEN[d[p]]
+    if n21 < 0:
+        n21, p = _rlen(d, p)
     else:
         p += 1
-    e20 = p + n19
-    o16.event_type = d[p:e20].decode()
-    p = e20
-    i21 = _ZZ[d[p]]
-    if i21 is None:
-        i21, p = _rlong(d, p)
+    e22 = p + n21
+    o16.event_type = d[p:e22].decode()
+    p = e22
+    i24 = _ZZ[d[p]]
+    if i24 is None:
+        i24, p = _rlong(d, p)
     else:
         p += 1
-    o16.occurred_at = i21
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
-    else:
-        p += 1
-    e23 = p + n22
-    o16.tenant = d[p:e23].decode()
-    p = e23
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
-    else:
-        p += 1
-    e25 = p + n24
-    o16.source = d[p:e25].decode()
-    p = e25
+    o16.occurred_at = i24
     n26 = _LEN[d[p]]
     if n26 < 0:
         n26, p = _rlen(d, p)
     else:
         p += 1
     e27 = p + n26
-    o16.correlation_id = d[p:e27].decode()
+    o16.tenant = d[p:e27].decode()
     p = e27
-    u28 = d[p]
+    n29 = _LEN[d[p]]
+    if n29 < 0:
+        n29, p = _rlen(d, p)
+    else:
+        p += 1
+    e30 = p + n29
+    o16.source = d[p:e30].decode()
+    p = e30
+    n32 = _LEN[d[p]]
+    if n32 < 0:
+        n32, p = _rlen(d, p)
+    else:
+        p += 1
+    e33 = p + n32
+    o16.correlation_id = d[p:e33].decode()
+    p = e33
+    u34 = d[p]
     p += 1
-    if u28 == 0:
+    if u34 == 0:
         o16.causation_id = None
-    elif u28 == 2:
-        n29 = _LEN[d[p]]
-        if n29 < 0:
-            n29, p = _rlen(d, p)
+    elif u34 == 2:
+        n36 = _LEN[d[p]]
+        if n36 < 0:
+            n36, p = _rlen(d, p)
         else:
             p += 1
-        e30 = p + n29
-        o16.causation_id = d[p:e30].decode()
-        p = e30
+        e37 = p + n36
+        o16.causation_id = d[p:e37].decode()
+        p = e37
     else:
-        raise ValueError(f'union branch index {u28} out of range')
+        raise ValueError(f'union branch index {u34} out of range')
     o16.__class__ = Envelope
     o.envelope = o16
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+    n39 = _LEN[d[p]]
+    if n39 < 0:
+        n39, p = _rlen(d, p)
     else:
         p += 1
-    e32 = p + n31
-    o.workflow_id = d[p:e32].decode()
-    p = e32
-    n33 = _LEN[d[p]]
-    if n33 < 0:
-        n33, p = _rlen(d, p)
+    e40 = p + n39
+    o.workflow_id = d[p:e40].decode()
+    p = e40
+    n42 = _LEN[d[p]]
+    if n42 < 0:
+        n42, p = _rlen(d, p)
     else:
         p += 1
-    e34 = p + n33
-    o.workflow_name = d[p:e34].decode()
-    p = e34
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+    e43 = p + n42
+    o.workflow_name = d[p:e43].decode()
+    p = e43
+    n45 = _LEN[d[p]]
+    if n45 < 0:
+        n45, p = _rlen(d, p)
     else:
         p += 1
-    e36 = p + n35
-    o.workflow_version = d[p:e36].decode()
-    p = e36
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+    e46 = p + n45
+    o.workflow_version = d[p:e46].decode()
+    p = e46
+    n48 = _LEN[d[p]]
+    if n48 < 0:
+        n48, p = _rlen(d, p)
     else:
         p += 1
-    e38 = p + n37
-    o.input = d[p:e38].decode()
-    p = e38
-    acc39: Any = []
+    e49 = p + n48
+    o.input = d[p:e49].decode()
+    p = e49
+    acc50: Any = []
     while True:
-        n40 = _ZZ[d[p]]
-        if n40 is None:
-            n40, p = _rlong(d, p)
+        n51 = _ZZ[d[p]]
+        if n51 is None:
+            n51, p = _rlong(d, p)
         else:
             p += 1
-        if n40 == 0:
+        if n51 == 0:
             break
-        if n40 < 0:
-            n40 = -n40
-            _size42 = _ZZ[d[p]]
-            if _size42 is None:
-                _size42, p = _rlong(d, p)
+        if n51 < 0:
+            n51 = -n51
+            _size53 = _ZZ[d[p]]
+            if _size53 is None:
+                _size53, p = _rlong(d, p)
             else:
                 p += 1
-        for _ in range(n40):
-            o43 = _fill(_Fill_WorkflowStep)
-            n44 = _LEN[d[p]]
-            if n44 < 0:
-                n44, p = _rlen(d, p)
+        for _ in range(n51):
+            o54 = _fill(_Fill_WorkflowStep)
+            n56 = _LEN[d[p]]
+            if n56 < 0:
+                n56, p = _rlen(d, p)
             else:
                 p += 1
-            e45 = p + n44
-            o43.step_id = d[p:e45].decode()
-            p = e45
-            n46 = _LEN[d[p]]
-            if n46 < 0:
-                n46, p = _rlen(d, p)
+            e57 = p + n56
+            o54.step_id = d[p:e57].decode()
+            p = e57
+            n59 = _LEN[d[p]]
+            if n59 < 0:
+                n59, p = _rlen(d, p)
             else:
                 p += 1
-            e47 = p + n46
-            o43.name = d[p:e47].decode()
-            p = e47
-            acc48: Any = []
+            e60 = p + n59
+            o54.name = d[p:e60].decode()
+            p = e60
+            acc61: Any = []
             while True:
-                n49 = _ZZ[d[p]]
-                if n49 is None:
-                    n49, p = _rlong(d, p)
+                n62 = _ZZ[d[p]]
+                if n62 is None:
+                    n62, p = _rlong(d, p)
                 else:
                     p += 1
-                if n49 == 0:
+                if n62 == 0:
                     break
-                if n49 < 0:
-                    n49 = -n49
-                    _size51 = _ZZ[d[p]]
-                    if _size51 is None:
-                        _size51, p = _rlong(d, p)
+                if n62 < 0:
+                    n62 = -n62
+                    _size64 = _ZZ[d[p]]
+                    if _size64 is None:
+                        _size64, p = _rlong(d, p)
                     else:
                         p += 1
-                for _ in range(n49):
-                    n52 = _LEN[d[p]]
-                    if n52 < 0:
-                        n52, p = _rlen(d, p)
+                for _ in range(n62):
+                    n65 = _LEN[d[p]]
+                    if n65 < 0:
+                        n65, p = _rlen(d, p)
                     else:
                         p += 1
-                    e53 = p + n52
-                    v50 = d[p:e53].decode()
-                    p = e53
-                    acc48.append(v50)
-            o43.depends_on = tuple(acc48)
-            i54 = _ZZ[d[p]]
-            if i54 is None:
-                i54, p = _rint(d, p)
+                    e66 = p + n65
+                    v63 = d[p:e66].decode()
+                    p = e66
+                    acc61.append(v63)
+            o54.depends_on = tuple(acc61)
+            i68 = _ZZ[d[p]]
+            if i68 is None:
+                i68, p = _rint(d, p)
             else:
                 p += 1
-            o43.max_attempts = i54
-            i55 = _ZZ[d[p]]
-            if i55 is None:
-                i55, p = _rlong(d, p)
+            o54.max_attempts = i68
+            i70 = _ZZ[d[p]]
+            if i70 is None:
+                i70, p = _rlong(d, p)
             else:
                 p += 1
-            o43.timeout_ms = i55
-            o43.__class__ = WorkflowStep
-            v41 = o43
-            acc39.append(v41)
-    o.steps = tuple(acc39)
-    u56 = d[p]
+            o54.timeout_ms = i70
+            o54.__class__ = WorkflowStep
+            v52 = o54
+            acc50.append(v52)
+    o.steps = tuple(acc50)
+    u71 = d[p]
     p += 1
-    if u56 == 0:
+    if u71 == 0:
         o.parent_workflow_id = None
-    elif u56 == 2:
-        n57 = _LEN[d[p]]
-        if n57 < 0:
-            n57, p = _rlen(d, p)
+    elif u71 == 2:
+        n73 = _LEN[d[p]]
+        if n73 < 0:
+            n73, p = _rlen(d, p)
         else:
             p += 1
-        e58 = p + n57
-        o.parent_workflow_id = d[p:e58].decode()
-        p = e58
+        e74 = p + n73
+        o.parent_workflow_id = d[p:e74].decode()
+        p = e74
     else:
-        raise ValueError(f'union branch index {u56} out of range')
+        raise ValueError(f'union branch index {u71} out of range')
+    o.__class__ = WorkflowStarted
+    return o, p
+
+
+def _readv_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
+    o = _fill(_Fill_WorkflowStarted)
+    o75 = _fill(_Fill_Envelope)
+    n77 = _LEN[d[p]]
+    if n77 < 0:
+        n77, p = _rlen(d, p)
+    else:
+        p += 1
+    e78 = p + n77
+    x76 = d[p:e78].decode()
+    p = e78
+    if _UUID.fullmatch(x76) is None:
+        raise Refused
+    o75.event_id = x76
+    n80 = _LEN[d[p]]
+    if n80 < 0:
+        n80, p = _rlen(d, p)
+    else:
+        p += 1
+    e81 = p + n80
+    x79 = d[p:e81].decode()
+    p = e81
+    if not x79:
+        raise Refused
+    o75.event_type = x79
+    x82 = _ZZ[d[p]]
+    if x82 is None:
+        x82, p = _rlong(d, p)
+    else:
+        p += 1
+    if x82 < 0:
+        raise Refused
+    o75.occurred_at = x82
+    n84 = _LEN[d[p]]
+    if n84 < 0:
+        n84, p = _rlen(d, p)
+    else:
+        p += 1
+    e85 = p + n84
+    x83 = d[p:e85].decode()
+    p = e85
+    if not x83:
+        raise Refused
+    o75.tenant = x83
+    n87 = _LEN[d[p]]
+    if n87 < 0:
+        n87, p = _rlen(d, p)
+    else:
+        p += 1
+    e88 = p + n87
+    x86 = d[p:e88].decode()
+    p = e88
+    if not x86:
+        raise Refused
+    o75.source = x86
+    n90 = _LEN[d[p]]
+    if n90 < 0:
+        n90, p = _rlen(d, p)
+    else:
+        p += 1
+    e91 = p + n90
+    x89 = d[p:e91].decode()
+    p = e91
+    if not x89:
+        raise Refused
+    o75.correlation_id = x89
+    u92 = d[p]
+    p += 1
+    if u92 == 0:
+        o75.causation_id = None
+    elif u92 == 2:
+        n94 = _LEN[d[p]]
+        if n94 < 0:
+            n94, p = _rlen(d, p)
+        else:
+            p += 1
+        e95 = p + n94
+        o75.causation_id = d[p:e95].decode()
+        p = e95
+    else:
+        raise ValueError(f'union branch index {u92} out of range')
+    o75.__class__ = Envelope
+    o.envelope = o75
+    n97 = _LEN[d[p]]
+    if n97 < 0:
+        n97, p = _rlen(d, p)
+    else:
+        p += 1
+    e98 = p + n97
+    x96 = d[p:e98].decode()
+    p = e98
+    if not x96:
+        raise Refused
+    o.workflow_id = x96
+    n100 = _LEN[d[p]]
+    if n100 < 0:
+        n100, p = _rlen(d, p)
+    else:
+        p += 1
+    e101 = p + n100
+    x99 = d[p:e101].decode()
+    p = e101
+    if not x99:
+        raise Refused
+    o.workflow_name = x99
+    n103 = _LEN[d[p]]
+    if n103 < 0:
+        n103, p = _rlen(d, p)
+    else:
+        p += 1
+    e104 = p + n103
+    x102 = d[p:e104].decode()
+    p = e104
+    if not x102:
+        raise Refused
+    o.workflow_version = x102
+    n106 = _LEN[d[p]]
+    if n106 < 0:
+        n106, p = _rlen(d, p)
+    else:
+        p += 1
+    e107 = p + n106
+    x105 = d[p:e107].decode()
+    p = e107
+    if not _is_json(x105):
+        raise Refused
+    o.input = x105
+    acc108: Any = []
+    while True:
+        n109 = _ZZ[d[p]]
+        if n109 is None:
+            n109, p = _rlong(d, p)
+        else:
+            p += 1
+        if n109 == 0:
+            break
+        if n109 < 0:
+            n109 = -n109
+            _size111 = _ZZ[d[p]]
+            if _size111 is None:
+                _size111, p = _rlong(d, p)
+            else:
+                p += 1
+        for _ in range(n109):
+            o112 = _fill(_Fill_WorkflowStep)
+            n114 = _LEN[d[p]]
+            if n114 < 0:
+                n114, p = _rlen(d, p)
+            else:
+                p += 1
+            e115 = p + n114
+            x113 = d[p:e115].decode()
+            p = e115
+            if not x113:
+                raise Refused
+            o112.step_id = x113
+            n117 = _LEN[d[p]]
+            if n117 < 0:
+                n117, p = _rlen(d, p)
+            else:
+                p += 1
+            e118 = p + n117
+            x116 = d[p:e118].decode()
+            p = e118
+            if not x116:
+                raise Refused
+            o112.name = x116
+            acc119: Any = []
+            while True:
+                n120 = _ZZ[d[p]]
+                if n120 is None:
+                    n120, p = _rlong(d, p)
+                else:
+                    p += 1
+                if n120 == 0:
+                    break
+                if n120 < 0:
+                    n120 = -n120
+                    _size122 = _ZZ[d[p]]
+                    if _size122 is None:
+                        _size122, p = _rlong(d, p)
+                    else:
+                        p += 1
+                for _ in range(n120):
+                    n123 = _LEN[d[p]]
+                    if n123 < 0:
+                        n123, p = _rlen(d, p)
+                    else:
+                        p += 1
+                    e124 = p + n123
+                    v121 = d[p:e124].decode()
+                    p = e124
+                    acc119.append(v121)
+            o112.depends_on = tuple(acc119)
+            x125 = _ZZ[d[p]]
+            if x125 is None:
+                x125, p = _rint(d, p)
+            else:
+                p += 1
+            if x125 < 1:
+                raise Refused
+            o112.max_attempts = x125
+            x126 = _ZZ[d[p]]
+            if x126 is None:
+                x126, p = _rlong(d, p)
+            else:
+                p += 1
+            if x126 < 1:
+                raise Refused
+            o112.timeout_ms = x126
+            o112.__class__ = WorkflowStep
+            v110 = o112
+            acc108.append(v110)
+    o.steps = tuple(acc108)
+    u127 = d[p]
+    p += 1
+    if u127 == 0:
+        o.parent_workflow_id = None
+    elif u127 == 2:
+        n129 = _LEN[d[p]]
+        if n129 < 0:
+            n129, p = _rlen(d, p)
+        else:
+            p += 1
+        e130 = p + n129
+        o.parent_workflow_id = d[p:e130].decode()
+        p = e130
+    else:
+        raise ValueError(f'union branch index {u127} out of range')
     o.__class__ = WorkflowStarted
     return o, p
 
@@ -11751,13 +17307,13 @@ def _chk_WorkflowStarted(o: WorkflowStarted) -> None:
     f_steps = o.steps
     if type(f_steps) is not tuple:
         raise _type_error('steps', f_steps, 'a tuple (Avro array)')
-    for i59, v60 in enumerate(f_steps):
-        if type(v60) is not WorkflowStep:
-            raise _type_error(f'steps[{i59}]', v60, 'an instance of WorkflowStep')
+    for i131, v132 in enumerate(f_steps):
+        if type(v132) is not WorkflowStep:
+            raise _type_error(f'steps[{i131}]', v132, 'an instance of WorkflowStep')
         try:
-            _chk_WorkflowStep(v60)
+            _chk_WorkflowStep(v132)
         except EventValidationError as e:
-            raise e.within(f'steps[{i59}]') from None
+            raise e.within(f'steps[{i131}]') from None
     f_parent_workflow_id = o.parent_workflow_id
     if f_parent_workflow_id is not None:
         if type(f_parent_workflow_id) is not str:
@@ -11783,11 +17339,11 @@ def _vchk_WorkflowStarted(o: WorkflowStarted) -> None:
     if not _is_json(f_input):
         raise EventValidationError('input', 'format_json', 'is not a valid JSON document; send JSON text')
     f_steps = o.steps
-    for i61, v62 in enumerate(f_steps):
+    for i133, v134 in enumerate(f_steps):
         try:
-            _vchk_WorkflowStep(v62)
+            _vchk_WorkflowStep(v134)
         except EventValidationError as e:
-            raise e.within(f'steps[{i61}]') from None
+            raise e.within(f'steps[{i133}]') from None
 
 
 Event: TypeAlias = (
@@ -12221,4 +17777,37 @@ READ: dict[str, Any] = {
     'WorkflowCompleted': _read_WorkflowCompleted,
     'WorkflowStep': _read_WorkflowStep,
     'WorkflowStarted': _read_WorkflowStarted,
+}
+READV: dict[str, Any] = {
+    'MemoryAccessed': _readv_MemoryAccessed,
+    'MemoryConsolidated': _readv_MemoryConsolidated,
+    'MemoryDeleted': _readv_MemoryDeleted,
+    'MemoryExpired': _readv_MemoryExpired,
+    'MemoryWritten': _readv_MemoryWritten,
+    'ModelCallCompleted': _readv_ModelCallCompleted,
+    'ModelRegistered': _readv_ModelRegistered,
+    'NodeHeartbeat': _readv_NodeHeartbeat,
+    'NodeRegistered': _readv_NodeRegistered,
+    'NodeRemoved': _readv_NodeRemoved,
+    'NodeUpdated': _readv_NodeUpdated,
+    'QueueConfigured': _readv_QueueConfigured,
+    'RouteDecided': _readv_RouteDecided,
+    'RuntimeCreated': _readv_RuntimeCreated,
+    'SecurityEvent': _readv_SecurityEvent,
+    'StepCompleted': _readv_StepCompleted,
+    'StepFailed': _readv_StepFailed,
+    'TaskAllocated': _readv_TaskAllocated,
+    'TaskCancelled': _readv_TaskCancelled,
+    'TaskCheckpointCreated': _readv_TaskCheckpointCreated,
+    'TaskFinished': _readv_TaskFinished,
+    'TaskPending': _readv_TaskPending,
+    'TaskPreempted': _readv_TaskPreempted,
+    'TaskRejected': _readv_TaskRejected,
+    'TaskSubmitted': _readv_TaskSubmitted,
+    'ToolCallCompleted': _readv_ToolCallCompleted,
+    'ToolCallDecided': _readv_ToolCallDecided,
+    'ToolCallRequested': _readv_ToolCallRequested,
+    'TripleAsserted': _readv_TripleAsserted,
+    'WorkflowCompleted': _readv_WorkflowCompleted,
+    'WorkflowStarted': _readv_WorkflowStarted,
 }

@@ -17,6 +17,7 @@ from agentic import events as ev
 from agentic.connectors.kafka import Consumed, _FillConsumed
 from agentic.events import _generated as gen
 from agentic.schemas import DecodeError, EventCodec, StaticSchemaIds, catalogue
+from agentic.schemas.codec import _canonical_decoder
 from agentic.schemas.samples import sample_event, sample_events
 
 INT = st.integers(-(2**31), 2**31 - 1)
@@ -143,3 +144,61 @@ def test_ints_beyond_32_bits_are_invalid_avro() -> None:
     with pytest.raises(DecodeError) as info:
         codec.decode(bad)
     assert info.value.reason == "invalid_avro" and "32 bits" in str(info.value)
+
+
+def _outcome(decode: Any, data: bytes) -> Any:
+    try:
+        return decode(data)
+    except DecodeError as exc:
+        return (exc.reason, str(exc))
+
+
+def _canonical(codec: EventCodec, data: bytes) -> Any:
+    """The record decoded the plain way: reader, end check, then `VCHK`, event type and rule."""
+    sid = int.from_bytes(data[1:5], "big")
+    return _canonical_decoder(codec._decode_plan(sid), sid, True)(data)
+
+
+# values that break field constraints, written without validation (as another tool could)
+BREAKS: list[tuple[str, dict[str, Any]]] = [
+    ("NodeHeartbeat", {"cpu_load": 1.5}),
+    ("NodeHeartbeat", {"gpu_utilization": (0.5, -0.1)}),
+    ("NodeHeartbeat", {"memory_used_mib": -1}),
+    ("QueueConfigured", {"weight": 0.0}),
+    ("MemoryWritten", {"content": ""}),
+    ("TaskCheckpointCreated", {"state": "{not json"}),
+    ("TaskSubmitted", {"members": ()}),
+    ("TaskSubmitted", {"task_id": ""}),
+    ("NodeRemoved", {"envelope": {"event_id": "not-a-uuid"}}),
+    ("NodeRemoved", {"envelope": {"tenant": ""}}),
+    ("NodeRemoved", {"envelope": {"event_type": "NodeUpdated"}}),
+    ("TripleAsserted", {"valid_to_ms": 1}),  # a cross-field rule
+]
+
+
+@pytest.mark.parametrize(("event_type", "change"), BREAKS)
+def test_checked_reader_refuses_what_vchk_refuses_with_the_same_words(event_type: str,
+                                                                     change: dict[str, Any]) -> None:
+    codec = EventCodec(StaticSchemaIds())
+    event = sample_event(event_type, 2)
+    if "envelope" in change:
+        change = {"envelope": dataclasses.replace(event.envelope, **change["envelope"])}
+    header = struct.pack(">bI", 0, StaticSchemaIds().id_for(event_type))
+    data = gen.BYTES[event_type](dataclasses.replace(event, **change), header)
+    fast = _outcome(codec.decode, data)
+    assert fast == _outcome(lambda d: _canonical(codec, d), data)
+    assert fast[0] == "invalid_event"
+
+
+@settings(max_examples=400, deadline=None)
+@given(index=st.integers(0, len(catalogue.event_types()) - 1), sample=st.integers(0, 20), cut=st.integers(0, 60),
+       flips=st.lists(st.tuples(st.integers(5, 500), st.integers(0, 255)), max_size=3))
+def test_checked_and_canonical_decoders_agree_on_damaged_records(index: int, sample: int, cut: int,
+                                                                flips: list[tuple[int, int]]) -> None:
+    codec = EventCodec(StaticSchemaIds())
+    data = bytearray(codec.encode(sample_event(catalogue.event_types()[index], sample)))
+    for pos, value in flips:
+        if pos < len(data):
+            data[pos] = value
+    damaged = bytes(data[: max(5, len(data) - cut % 40)])
+    assert _outcome(codec.decode, damaged) == _outcome(lambda d: _canonical(codec, d), damaged)
