@@ -1,6 +1,10 @@
 """`agentic demo`: the main job. OpenB workload -> Kafka -> scheduler processor -> decisions -> ClickHouse,
 with a progress bar, a short report, and `replay --verify` at the end.
 
+The workload (`demo_workload`): the trace's tasks on a sample of its nodes (by default an eighth, so that
+arrivals exceed capacity at the peak and queues wait), and the agents behind a share of the tasks: tool
+calls through the policy engine and memory writes and recalls, drawn from a seeded RNG.
+
 Needs the services up (`agentic stack up`; `./run demo` does both) and the chDB folder free (no
 `agentic projector run` elsewhere: the demo runs the projector itself and serves the SQL endpoint while it
 runs, so `agentic sql` works from another shell).
@@ -23,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agentic import wiring
-from agentic.cli.demo_workload import load_nodes, load_pods, workload
+from agentic.cli.demo_workload import AgentConfig, agent_activity, load_nodes, load_pods, sample_nodes, workload
 from agentic.cli.replay import run_verify
 from agentic.config import Settings
 from agentic.connectors.clickhouse import ClickHouseUnavailable, QueryEndpoint, live_endpoint, open_client
@@ -45,6 +49,7 @@ def default_data_dir() -> Path:
 @dataclass
 class Figures:
     inputs: int = 0
+    agent_events: int = 0
     published_s: float = 0.0
     decisions: int = 0
     scheduler_s: float = 0.0
@@ -75,11 +80,18 @@ def _run_scheduler(settings: Settings, ids: Any, stop: threading.Event, out: dic
 @click.option("--span-minutes", default=60, show_default=True, help="The trace compressed into this much event time.")
 @click.option("--median-share", default=0.35, show_default=True,
               help="The median pod runs this share of the span (durations keep the trace's proportions).")
-@click.option("--limit", type=int, default=None, help="Only the first N pods of the list.")
+@click.option("--limit", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Only the first N pods of the list (0 pods beyond it; the whole default list is 8,152).")
+@click.option("--node-share", type=click.FloatRange(0.001, 1.0), default=0.125, show_default=True,
+              help="Every k-th node of the trace (k = 1/share): below ~0.15 the peak demand exceeds capacity "
+                   "and tasks wait in their queues.")
+@click.option("--agents", "agent_share", type=click.FloatRange(0.0, 1.0), default=0.6, show_default=True,
+              help="Share of the tasks driven by an agent that calls tools and writes memories (0: none).")
+@click.option("--seed", default=42, show_default=True, help="Seed of the agents' activity.")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Run replay --verify at the end.")
 @click.pass_obj
 def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_minutes: int, median_share: float,
-         limit: int | None, verify: bool) -> None:
+         limit: int, node_share: float, agent_share: float, seed: int, verify: bool) -> None:
     """Feed the OpenB workload through the scheduler and the projections, report, and verify by replay."""
     console = Console(width=None if sys.stdout.isatty() else 140)
     folder = data_dir or default_data_dir()
@@ -97,17 +109,20 @@ def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_
         raise click.ClickException(str(exc)) from exc
     run = time.strftime("d%H%M%S", time.gmtime())
     trace = [p for f in pod_files for p in load_pods(f, suffix=f.stem.removeprefix("openb_pod_list_"))][:limit]
-    events = workload(run, load_nodes(folder / nodes), trace, end_ms=int(time.time() // 60 * 60_000),
-                      span_ms=span_minutes * 60_000, median_share=median_share)
-    console.print(f"[bold]demo run {run}[/bold]: {len(trace)} pods, {len(events)} scheduling inputs from "
-                  f"{', '.join(p.name for p in pod_files)} ({span_minutes} min of event time)")
+    cluster = sample_nodes(load_nodes(folder / nodes), node_share)
+    end_ms, span_ms = int(time.time() // 60 * 60_000), span_minutes * 60_000
+    events = workload(run, cluster, trace, end_ms=end_ms, span_ms=span_ms, median_share=median_share)
+    agents = agent_activity(run, trace, end_ms, span_ms, median_share, AgentConfig(seed=seed, task_share=agent_share))
+    console.print(f"[bold]demo run {run}[/bold]: {len(trace)} pods on {len(cluster)} nodes, {len(events)} "
+                  f"scheduling inputs and {len(agents)} tool-call and memory events from "
+                  f"{', '.join(p.name for p in pod_files)} ({span_minutes} min of event time, seed {seed})")
     ids = wiring.schema_ids(settings)
     event_codec = EventCodec(ids)
     producer = wiring.producer(settings, event_codec)
     endpoint = QueryEndpoint(settings).start() if settings.clickhouse_url is None else None
-    figures = Figures(inputs=len(events))
+    figures = Figures(inputs=len(events), agent_events=len(agents))
     try:
-        ok = _pipeline(settings, client, ids, producer, events, figures, console)
+        ok = _pipeline(settings, client, ids, producer, events, agents, figures, console)
         _report(client, run, figures, console)
         if verify:
             console.rule("replay --verify")
@@ -118,11 +133,13 @@ def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_
     sys.exit(0 if ok else 1)
 
 
-def _pipeline(settings: Settings, client: Any, ids: Any, producer: Any, events: list[Any], fig: Figures,
-              console: Console) -> bool:
+def _pipeline(settings: Settings, client: Any, ids: Any, producer: Any, events: list[Any], agents: list[Any],
+              fig: Figures, console: Console) -> bool:
     start_inputs = end_offsets(settings.kafka_bootstrap, (SCHEDULING_INPUTS.name,))
     started = time.perf_counter()
     for e in events:
+        producer.publish(e)
+    for e in agents:  # their own topics (agentic.tools, agentic.memory): no scheduling input waits for them
         producer.publish(e)
     producer.flush()
     fig.published_s = time.perf_counter() - started
@@ -180,13 +197,32 @@ REPORT_SQL = {
                     FROM agentic.allocation_intervals WHERE startsWith(task_id, {run:String}) AND end_ms IS NOT NULL)
               GROUP BY minute)""",
     "queues": """
-        SELECT queue, count() AS allocated, round(avg(wait_ms) / 1000, 1) AS avg_wait_s,
-               round(quantileExact(0.99)(wait_ms) / 1000, 1) AS p99_wait_s
-        FROM agentic.allocations FINAL WHERE startsWith(task_id, {run:String}) AND idx = 0
-        GROUP BY queue ORDER BY queue""",
+        SELECT a.queue AS queue, count() AS allocated, countIf(wait_ms > 0) AS waited,
+               round(avg(wait_ms) / 1000, 1) AS avg_wait_s, round(quantileExact(0.5)(wait_ms) / 1000, 1) AS p50_wait_s,
+               round(quantileExact(0.99)(wait_ms) / 1000, 1) AS p99_wait_s, round(max(wait_ms) / 1000, 1) AS max_wait_s,
+               any(p.pending) AS tasks_pending_once, any(p.preempted) AS preemptions
+        FROM agentic.allocations AS a FINAL
+        LEFT JOIN (SELECT queue, uniqExactIf(task_id, state = 'PENDING') AS pending,
+                          countIf(state = 'PREEMPTED') AS preempted
+                   FROM agentic.task_events FINAL WHERE startsWith(task_id, {run:String})
+                   GROUP BY queue) AS p ON p.queue = a.queue
+        WHERE startsWith(a.task_id, {run:String}) AND a.idx = 0
+        GROUP BY a.queue ORDER BY a.queue""",
     "tasks": """
         SELECT state, count() AS tasks FROM agentic.task_latest WHERE startsWith(task_id, {run:String})
         GROUP BY state ORDER BY tasks DESC""",
+    "tool calls (audit)": """
+        SELECT tool_name, count() AS calls, countIf(decision = 'ALLOW') AS allowed,
+               countIf(decision = 'DENY') AS denied, countIf(decision = 'REQUIRE_APPROVAL') AS approval,
+               countIf(status = 'SUCCEEDED') AS succeeded, countIf(status IN ('FAILED', 'TIMED_OUT')) AS failed,
+               round(avgIf(duration_ms, status = 'SUCCEEDED')) AS avg_ok_ms
+        FROM agentic.tool_call_audit WHERE startsWith(tool_call_id, {run:String})
+        GROUP BY tool_name ORDER BY calls DESC""",
+    "memory operations": """
+        SELECT event_type AS operation, memory_type, count() AS ops, uniqExact(agent_id) AS agents,
+               round(avg(importance), 2) AS avg_importance_or_score
+        FROM agentic.memory_ops FINAL WHERE startsWith(memory_id, {run:String})
+        GROUP BY event_type, memory_type ORDER BY event_type, memory_type""",
 }
 
 
@@ -204,7 +240,8 @@ def _report(client: Any, run: str, fig: Figures, console: Console) -> None:
             table.add_row(*(str(v) for v in row))
         console.print(table)
     console.print(
-        f"inputs published {fig.inputs} in {fig.published_s:.1f}s ({fig.inputs / max(fig.published_s, 1e-9):,.0f}/s); "
+        f"published {fig.inputs} scheduling inputs and {fig.agent_events} agent events in {fig.published_s:.1f}s "
+        f"({(fig.inputs + fig.agent_events) / max(fig.published_s, 1e-9):,.0f}/s); "
         f"scheduler {fig.decisions} decisions in {fig.scheduler_s:.1f}s "
         f"({fig.decisions / max(fig.scheduler_s, 1e-9):,.0f} decisions/s through Kafka); "
         f"projector {fig.projected} events in {fig.projector_s:.1f}s "

@@ -1,13 +1,19 @@
-"""The demo's workload: the OpenB trace (nodes and pods) as scheduling input events, trace times compressed.
+"""The demo's workload: the OpenB trace (nodes and pods) as scheduling input events, trace times compressed,
+and the agents behind the tasks (tool calls and memory operations).
 
-Pure: the same files, run id and end time give the same events (ids are uuid5 of the run and the name).
-A run registers its own nodes (ids prefixed with the run id), submits every pod at its compressed creation
-time as a one-member task of a tenant queue, finishes it at its compressed deletion time, and removes its
-nodes at the end, so the next run starts from an empty cluster.
+Pure: the same files, run id, end time and seed give the same events (ids are uuid5 of the run and the name;
+agent activity is drawn from `random.Random` seeded with the seed and the pod's name). A run registers its
+own nodes (ids prefixed with the run id), submits every pod at its compressed creation time as a one-member
+task of a tenant queue, finishes it at its compressed deletion time, and removes its nodes at the end, so
+the next run starts from an empty cluster. `agent_activity` gives a share of the tasks an agent session that
+recalls memories, calls tools through the policy engine (requested, decided, completed) and writes memories.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +24,8 @@ from agentic.bench import openb
 from agentic.bench.openb import TraceNode, TracePod, load_nodes
 from agentic.events import derived_event_id, new_envelope
 
-__all__ = ["TENANTS", "Timeline", "TraceNode", "TracePod", "load_nodes", "load_pods", "workload"]
+__all__ = ["TENANTS", "Timeline", "TraceNode", "TracePod", "agent_activity", "load_nodes", "load_pods",
+           "sample_nodes", "timeline", "workload"]
 
 SOURCE = "agentic.demo"
 TENANTS = ("acme", "globex", "initech")
@@ -103,13 +110,28 @@ def task_events(run: str, i: int, pod: TracePod, tl: Timeline) -> Iterator[tuple
                                                   exit_code=0)
 
 
+def sample_nodes(nodes: list[TraceNode], share: float) -> list[TraceNode]:
+    """Every k-th node of the trace (k = round(1/share)): a smaller cluster of the same mix of node shapes."""
+    if not 0 < share <= 1:
+        raise ValueError(f"share={share}: must be in (0, 1]; 1 keeps every node of the trace")
+    return nodes[::max(1, round(1 / share))]
+
+
+def _in_trace_order(pods: list[TracePod]) -> list[TracePod]:
+    return sorted(pods, key=lambda p: (p.creation_time, p.name))
+
+
+def timeline(pods: list[TracePod], end_ms: int, span_ms: int, median_share: float) -> Timeline:
+    """The compression of `pods` into the `span_ms` before `end_ms` (see `Timeline`)."""
+    durations = sorted(max(0, p.deletion_time - p.creation_time) for p in pods) or [1]
+    return Timeline(end_ms - span_ms, span_ms, len(pods), durations[len(durations) // 2], median_share=median_share)
+
+
 def workload(run: str, nodes: list[TraceNode], pods: list[TracePod], end_ms: int,
              span_ms: int = 3_600_000, median_share: float = 0.35) -> list[Any]:
     """Every input event of one demo run, in event-time order, ending at `end_ms` with the nodes' removal."""
-    ordered = sorted(pods, key=lambda p: (p.creation_time, p.name))
-    durations = sorted(max(0, p.deletion_time - p.creation_time) for p in ordered) or [1]
-    tl = Timeline(end_ms - span_ms, span_ms, len(ordered), durations[len(durations) // 2],
-                  median_share=median_share)
+    ordered = _in_trace_order(pods)
+    tl = timeline(ordered, end_ms, span_ms, median_share)
     timed: list[tuple[int, int, int, Any]] = [(tl.start_ms, 0, i, e) for i, e in
                                               enumerate([*queue_events(run, tl.start_ms),
                                                          *node_events(run, nodes, tl.start_ms)])]
@@ -119,3 +141,193 @@ def workload(run: str, nodes: list[TraceNode], pods: list[TracePod], end_ms: int
     removal = [ev.NodeRemoved(envelope=_env(run, "NodeRemoved", n.name, "cluster", end_ms), node_id=f"{run}-{n.name}",
                               reason="demo run ended") for n in nodes]
     return [e for *_, e in timed] + removal
+
+
+# ------------------------------------------------------------------------------------ agent activity
+
+AGENTS_PER_TENANT = 4
+POLICY_ID, POLICY_VERSION = "demo-tools", "v3"
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool agents call: its share of the calls, median duration, failure rate and the policy rule it meets."""
+
+    name: str
+    weight: int
+    median_ms: int
+    fail_rate: float
+    deny_rate: float = 0.0  # DENY by policy
+    approval_rate: float = 0.0  # REQUIRE_APPROVAL by policy
+    rule: str = ""  # the rule that denies it or holds it for approval
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool("web.search", 30, 900, 0.03),
+    Tool("python.exec", 22, 2_500, 0.08),
+    Tool("sql.query", 15, 400, 0.02),
+    Tool("kubectl.logs", 12, 300, 0.01),
+    Tool("shell.exec", 11, 1_500, 0.05, deny_rate=0.35,
+         rule="shell-egress: a shell command may not open outbound network connections"),
+    Tool("http.post", 10, 600, 0.04, approval_rate=0.3,
+         rule="http-post-external: a POST outside the tenant's domains needs a human approval"),
+)
+ALLOW_RULE = "default-allow: tool on the tenant's allow-list, no restricting rule matched"
+TIMEOUT_MS = 30_000
+APPROVAL_WAIT_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """How much agent activity a run has: the share of tasks driven by an agent and the session shape."""
+
+    seed: int = 42
+    task_share: float = 0.6  # tasks launched by an agent (the rest are plain batch jobs)
+    calls_mean: float = 3.0  # tool calls per session (1 + geometric)
+    think_median_ms: int = 8_000  # between a call's end and the next call
+    write_share: float = 0.5  # a successful call is remembered with this probability
+    recall_max: int = 3  # memories recalled at the start of a session
+
+
+@dataclass
+class _Session:
+    """One agent session's context while its events are drawn."""
+
+    run: str
+    tenant: str
+    agent: str
+    session: str
+    task_id: str
+    correlation: str
+    rng: random.Random
+    out: list[tuple[int, Any]]
+    seq: int = 0
+
+    def env(self, kind: str, at_ms: int, causation: str | None = None) -> ev.Envelope:
+        self.seq += 1
+        return new_envelope(kind, self.tenant, SOURCE, at_ms, correlation_id=self.correlation,
+                            causation_id=causation, event_id=derived_event_id(self.run, self.session, str(self.seq)))
+
+    def emit(self, at_ms: int, event: Any) -> Any:
+        self.out.append((at_ms, event))
+        return event
+
+
+def _lognormal_ms(rng: random.Random, median_ms: int, sigma: float = 0.8) -> int:
+    return max(1, int(median_ms * math.exp(rng.gauss(0.0, sigma))))
+
+
+def _decide(s: _Session, tool: Tool) -> tuple[ev.PolicyDecision, str]:
+    u = s.rng.random()
+    if u < tool.deny_rate:
+        return ev.PolicyDecision.DENY, tool.rule
+    if u < tool.deny_rate + tool.approval_rate:
+        return ev.PolicyDecision.REQUIRE_APPROVAL, tool.rule
+    return ev.PolicyDecision.ALLOW, ALLOW_RULE
+
+
+def _outcome(s: _Session, tool: Tool, decision: ev.PolicyDecision) -> tuple[ev.ToolCallStatus, int, str | None]:
+    """(status, duration_ms, error) of a decided call."""
+    waited = 0
+    if decision is ev.PolicyDecision.DENY:
+        return ev.ToolCallStatus.DENIED, 0, f"denied by {POLICY_ID}@{POLICY_VERSION}: {tool.rule}"
+    if decision is ev.PolicyDecision.REQUIRE_APPROVAL:
+        if s.rng.random() < 0.4:
+            return ev.ToolCallStatus.DENIED, APPROVAL_WAIT_MS, "no approval within 60 s"
+        waited = _lognormal_ms(s.rng, 20_000, 0.5) % APPROVAL_WAIT_MS
+    duration = _lognormal_ms(s.rng, tool.median_ms)
+    if duration > TIMEOUT_MS:
+        return ev.ToolCallStatus.TIMED_OUT, waited + TIMEOUT_MS, f"no result within {TIMEOUT_MS} ms"
+    if s.rng.random() < tool.fail_rate:
+        return ev.ToolCallStatus.FAILED, waited + duration, f"{tool.name} exited with an error"
+    return ev.ToolCallStatus.SUCCEEDED, waited + duration, None
+
+
+def _tool_call(s: _Session, n: int, at_ms: int, cause: str | None) -> tuple[int, Any]:
+    """Request, decision and completion of one call starting at `at_ms`; returns (end time, completion)."""
+    tool = s.rng.choices(TOOLS, weights=[t.weight for t in TOOLS])[0]
+    call_id = f"{s.session}-tc{n}"
+    args = json.dumps({"task_id": s.task_id, "step": n, "tool": tool.name}, sort_keys=True)
+    req = s.emit(at_ms, ev.ToolCallRequested(
+        envelope=s.env("ToolCallRequested", at_ms, cause), tool_call_id=call_id, agent_id=s.agent,
+        runtime_id=None, session_id=s.session, task_id=s.task_id, tool_name=tool.name, arguments=args,
+        timeout_ms=TIMEOUT_MS))
+    evaluation_ms = round(0.2 + s.rng.random() * 2.8, 3)
+    decided_at = at_ms + math.ceil(evaluation_ms)
+    decision, reason = _decide(s, tool)
+    dec = s.emit(decided_at, ev.ToolCallDecided(
+        envelope=s.env("ToolCallDecided", decided_at, req.envelope.event_id), tool_call_id=call_id,
+        decision=decision, reason=reason, policy_id=POLICY_ID, policy_version=POLICY_VERSION,
+        evaluation_ms=evaluation_ms))
+    status, duration, error = _outcome(s, tool, decision)
+    ran = status is not ev.ToolCallStatus.DENIED
+    end = decided_at + duration
+    done = s.emit(end, ev.ToolCallCompleted(
+        envelope=s.env("ToolCallCompleted", end, dec.envelope.event_id), tool_call_id=call_id,
+        runtime_id=f"{s.run}-{s.tenant}-sandbox-{s.rng.randrange(4)}" if ran else None, status=status,
+        exit_code=(0 if status is ev.ToolCallStatus.SUCCEEDED else 1) if ran else None,
+        output=f"{tool.name}: {status.value.lower()}", output_truncated=False, error=error,
+        duration_ms=duration, cpu_ms=duration // 3 if ran else None,
+        max_rss_mib=64 + s.rng.randrange(512) if ran else None))
+    return end, done
+
+
+def _write(s: _Session, at_ms: int, memories: list[tuple[int, str]], kind: ev.MemoryType, content: str,
+           cause: Any) -> None:
+    memory_id = f"{s.session}-m{s.seq}"
+    s.emit(at_ms, ev.MemoryWritten(
+        envelope=s.env("MemoryWritten", at_ms, cause.envelope.event_id), memory_id=memory_id, agent_id=s.agent,
+        session_id=s.session, memory_type=kind, content=content, metadata={"task_id": s.task_id},
+        importance=round(0.2 + 0.8 * s.rng.random(), 3),
+        ttl_ms=3_600_000 if kind is ev.MemoryType.WORKING else None,
+        source_refs=(cause.envelope.event_id,), embedding=None))
+    memories.append((at_ms, memory_id))
+
+
+def _recall(s: _Session, at_ms: int, memories: list[tuple[int, str]], cfg: AgentConfig) -> None:
+    known = [m for t, m in memories if t < at_ms]
+    for rank, memory_id in enumerate(s.rng.sample(known, min(len(known), s.rng.randint(0, cfg.recall_max))), 1):
+        s.emit(at_ms, ev.MemoryAccessed(
+            envelope=s.env("MemoryAccessed", at_ms), memory_id=memory_id, agent_id=s.agent, session_id=s.session,
+            query=f"what did we learn before {s.task_id}", rank=rank, score=round(1.0 / (rank + 0.5), 3)))
+
+
+def _session(s: _Session, start_ms: int, end_ms: int, memories: list[tuple[int, str]], cfg: AgentConfig) -> None:
+    _recall(s, start_ms, memories, cfg)
+    calls = 1 + int(math.log(1.0 - s.rng.random()) / math.log(1.0 - 1.0 / cfg.calls_mean))
+    at, last = start_ms, None
+    for n in range(calls):
+        end, done = _tool_call(s, n, at, last.envelope.event_id if last is not None else None)
+        if end > end_ms:
+            break
+        last = done
+        if done.status is ev.ToolCallStatus.SUCCEEDED and s.rng.random() < cfg.write_share:
+            _write(s, end, memories, ev.MemoryType.EPISODIC, f"{done.output} for {s.task_id} (step {n})", done)
+        at = end + _lognormal_ms(s.rng, cfg.think_median_ms)
+    if last is not None and at <= end_ms and s.rng.random() < 0.5:
+        _write(s, at, memories, ev.MemoryType.SEMANTIC, f"task {s.task_id}: {n + 1} tool calls, last "
+               f"{last.status.value.lower()}", last)
+
+
+def agent_activity(run: str, pods: list[TracePod], end_ms: int, span_ms: int = 3_600_000,
+                   median_share: float = 0.35, config: AgentConfig = AgentConfig()) -> list[Any]:
+    """Tool calls and memory operations of the agents behind `pods` (same compression as `workload`), in
+    event-time order: a share of the tasks get a session starting at their submission that recalls the
+    agent's earlier memories, calls tools (each request decided by the policy engine, then completed, denied
+    or timed out) and writes memories of what worked. Sessions stop at the end of the span."""
+    ordered = _in_trace_order(pods)
+    tl = timeline(ordered, end_ms, span_ms, median_share)
+    out: list[tuple[int, Any]] = []
+    memories: dict[str, list[tuple[int, str]]] = {}
+    for i, pod in enumerate(ordered):
+        rng = random.Random(f"{config.seed}:{pod.name}")
+        if rng.random() >= config.task_share:
+            continue
+        tenant = TENANTS[i % len(TENANTS)]
+        agent = f"{run}-{tenant}-agent-{rng.randrange(AGENTS_PER_TENANT)}"
+        submitted = _env(run, "TaskSubmitted", pod.name, tenant, tl.arrival(i))
+        s = _Session(run, tenant, agent, f"{run}-{pod.name}-s", f"{run}-{pod.name}", submitted.correlation_id,
+                     rng, out)
+        start = submitted.occurred_at + 1 + rng.randrange(5_000)
+        _session(s, start, end_ms, memories.setdefault(agent, []), config)
+    return [e for _, e in sorted(out, key=lambda x: x[0])]
