@@ -313,9 +313,12 @@ class Gen:
         return [f"{ind}{v} = _ZZ[d[p]]", f"{ind}if {v} is None:", f"{ind}    {v}, p = {slow}(d, p)",
                 f"{ind}else:", f"{ind}    p += 1"]
 
-    def rd_len(self, n: str, ind: str) -> list[str]:
-        return [f"{ind}{n} = _LEN[d[p]]", f"{ind}if {n} < 0:", f"{ind}    {n}, p = _rlen(d, p)",
-                f"{ind}else:", f"{ind}    p += 1"]
+    def rd_str(self, x: str, tail: str, ind: str) -> list[str]:
+        """A string or bytes into `x`. The common one-byte length: the table gives where it ends."""
+        e, q = self.fresh("e"), self.fresh("q")
+        return [f"{ind}{e} = _END[d[p]]", f"{ind}if {e} < 0:", f"{ind}    {q}, {e} = _rspan(d, p)",
+                f"{ind}    {x} = d[{q}:{e}]{tail}", f"{ind}else:", f"{ind}    {e} += p",
+                f"{ind}    {x} = d[p + 1:{e}]{tail}", f"{ind}p = {e}"]
 
     def refuse(self, x: str, c: dict[str, Any], ind: str) -> list[str]:
         """In the checked reader: the field constraints of value `x`, one `if`, raising `Refused` (the
@@ -368,10 +371,7 @@ class Gen:
                 store = [f"{ind}{v} = {x}"]
             return [*self.rd_varint(x, ind, "_rint" if t == "int" else "_rlong"), *checks, *store]
         if t in ("string", "bytes"):
-            n, e = self.fresh("n"), self.fresh("e")
-            tail = ".decode()" if t == "string" else ""
-            return [*self.rd_len(n, ind), f"{ind}{e} = p + {n}", f"{ind}{x} = d[p:{e}]{tail}", f"{ind}p = {e}",
-                    *checks, *store]
+            return [*self.rd_str(x, ".decode()" if t == "string" else "", ind), *checks, *store]
         if t in ("double", "float"):
             size, fn = (8, "_unpack_d") if t == "double" else (4, "_unpack_f")
             return [f"{ind}{x} = {fn}(d, p)[0]", f"{ind}p += {size}", *checks, *store]
@@ -529,7 +529,7 @@ _unpack_from = struct.unpack_from
 # Readers: a varint of one byte (the common case) is a table look-up; longer ones take the slow
 # paths below, which also enforce the Avro ranges (a long fits 64 bits, an int 32, a length >= 0).
 _ZZ: tuple[int | None, ...] = tuple(((b >> 1) ^ -(b & 1)) if b < 128 else None for b in range(256))
-_LEN: tuple[int, ...] = tuple(b >> 1 if b < 128 and not b & 1 else -1 for b in range(256))
+_END: tuple[int, ...] = tuple((b >> 1) + 1 if b < 128 and not b & 1 else -1 for b in range(256))  # 1 + length
 
 
 def _rlong(d: bytes, p: int) -> tuple[int, int]:
@@ -566,12 +566,12 @@ def _rint(d: bytes, p: int) -> tuple[int, int]:
     return v, p
 
 
-def _rlen(d: bytes, p: int) -> tuple[int, int]:
-    """Length of an Avro string or bytes at d[p]: (length, next position)."""
+def _rspan(d: bytes, p: int) -> tuple[int, int]:
+    """The Avro string or bytes whose length is at d[p]: (start, end) of its content."""
     n, p = _rlong(d, p)
     if n < 0:
         raise ValueError(f"negative string length {n}")
-    return n, p
+    return p, p + n
 
 
 _NSMALL = 8192

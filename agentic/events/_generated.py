@@ -43,7 +43,7 @@ _unpack_from = struct.unpack_from
 # Readers: a varint of one byte (the common case) is a table look-up; longer ones take the slow
 # paths below, which also enforce the Avro ranges (a long fits 64 bits, an int 32, a length >= 0).
 _ZZ: tuple[int | None, ...] = tuple(((b >> 1) ^ -(b & 1)) if b < 128 else None for b in range(256))
-_LEN: tuple[int, ...] = tuple(b >> 1 if b < 128 and not b & 1 else -1 for b in range(256))
+_END: tuple[int, ...] = tuple((b >> 1) + 1 if b < 128 and not b & 1 else -1 for b in range(256))  # 1 + length
 
 
 def _rlong(d: bytes, p: int) -> tuple[int, int]:
@@ -80,12 +80,12 @@ def _rint(d: bytes, p: int) -> tuple[int, int]:
     return v, p
 
 
-def _rlen(d: bytes, p: int) -> tuple[int, int]:
-    """Length of an Avro string or bytes at d[p]: (length, next position)."""
+def _rspan(d: bytes, p: int) -> tuple[int, int]:
+    """The Avro string or bytes whose length is at d[p]: (start, end) of its content."""
     n, p = _rlong(d, p)
     if n < 0:
         raise ValueError(f"negative string length {n}")
-    return n, p
+    return p, p + n
 
 
 _NSMALL = 8192
@@ -449,65 +449,65 @@ class _Fill_Envelope:
 
 def _read_Envelope(d: bytes, p: int) -> tuple[Envelope, int]:
     o = _fill(_Fill_Envelope)
-    n16 = _LEN[d[p]]
-    if n16 < 0:
-        n16, p = _rlen(d, p)
+    e16 = _END[d[p]]
+    if e16 < 0:
+        q17, e16 = _rspan(d, p)
+        o.event_id = d[q17:e16].decode()
     else:
-        p += 1
-    e17 = p + n16
-    o.event_id = d[p:e17].decode()
-    p = e17
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+        e16 += p
+        o.event_id = d[p + 1:e16].decode()
+    p = e16
+    e19 = _END[d[p]]
+    if e19 < 0:
+        q20, e19 = _rspan(d, p)
+        o.event_type = d[q20:e19].decode()
     else:
-        p += 1
-    e20 = p + n19
-    o.event_type = d[p:e20].decode()
-    p = e20
+        e19 += p
+        o.event_type = d[p + 1:e19].decode()
+    p = e19
     i22 = _ZZ[d[p]]
     if i22 is None:
         i22, p = _rlong(d, p)
     else:
         p += 1
     o.occurred_at = i22
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o.tenant = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o.tenant = d[p:e25].decode()
-    p = e25
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+        e24 += p
+        o.tenant = d[p + 1:e24].decode()
+    p = e24
+    e27 = _END[d[p]]
+    if e27 < 0:
+        q28, e27 = _rspan(d, p)
+        o.source = d[q28:e27].decode()
     else:
-        p += 1
-    e28 = p + n27
-    o.source = d[p:e28].decode()
-    p = e28
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
+        e27 += p
+        o.source = d[p + 1:e27].decode()
+    p = e27
+    e30 = _END[d[p]]
+    if e30 < 0:
+        q31, e30 = _rspan(d, p)
+        o.correlation_id = d[q31:e30].decode()
     else:
-        p += 1
-    e31 = p + n30
-    o.correlation_id = d[p:e31].decode()
-    p = e31
+        e30 += p
+        o.correlation_id = d[p + 1:e30].decode()
+    p = e30
     u32 = d[p]
     p += 1
     if u32 == 0:
         o.causation_id = None
     elif u32 == 2:
-        n34 = _LEN[d[p]]
-        if n34 < 0:
-            n34, p = _rlen(d, p)
+        e34 = _END[d[p]]
+        if e34 < 0:
+            q35, e34 = _rspan(d, p)
+            o.causation_id = d[q35:e34].decode()
         else:
-            p += 1
-        e35 = p + n34
-        o.causation_id = d[p:e35].decode()
-        p = e35
+            e34 += p
+            o.causation_id = d[p + 1:e34].decode()
+        p = e34
     else:
         raise ValueError(f'union branch index {u32} out of range')
     o.__class__ = Envelope
@@ -686,98 +686,98 @@ class _Fill_MemoryAccessed:
 def _read_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
     o = _fill(_Fill_MemoryAccessed)
     o14 = _fill(_Fill_Envelope)
-    n16 = _LEN[d[p]]
-    if n16 < 0:
-        n16, p = _rlen(d, p)
+    e16 = _END[d[p]]
+    if e16 < 0:
+        q17, e16 = _rspan(d, p)
+        o14.event_id = d[q17:e16].decode()
     else:
-        p += 1
-    e17 = p + n16
-    o14.event_id = d[p:e17].decode()
-    p = e17
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+        e16 += p
+        o14.event_id = d[p + 1:e16].decode()
+    p = e16
+    e19 = _END[d[p]]
+    if e19 < 0:
+        q20, e19 = _rspan(d, p)
+        o14.event_type = d[q20:e19].decode()
     else:
-        p += 1
-    e20 = p + n19
-    o14.event_type = d[p:e20].decode()
-    p = e20
+        e19 += p
+        o14.event_type = d[p + 1:e19].decode()
+    p = e19
     i22 = _ZZ[d[p]]
     if i22 is None:
         i22, p = _rlong(d, p)
     else:
         p += 1
     o14.occurred_at = i22
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o14.tenant = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o14.tenant = d[p:e25].decode()
-    p = e25
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+        e24 += p
+        o14.tenant = d[p + 1:e24].decode()
+    p = e24
+    e27 = _END[d[p]]
+    if e27 < 0:
+        q28, e27 = _rspan(d, p)
+        o14.source = d[q28:e27].decode()
     else:
-        p += 1
-    e28 = p + n27
-    o14.source = d[p:e28].decode()
-    p = e28
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
+        e27 += p
+        o14.source = d[p + 1:e27].decode()
+    p = e27
+    e30 = _END[d[p]]
+    if e30 < 0:
+        q31, e30 = _rspan(d, p)
+        o14.correlation_id = d[q31:e30].decode()
     else:
-        p += 1
-    e31 = p + n30
-    o14.correlation_id = d[p:e31].decode()
-    p = e31
+        e30 += p
+        o14.correlation_id = d[p + 1:e30].decode()
+    p = e30
     u32 = d[p]
     p += 1
     if u32 == 0:
         o14.causation_id = None
     elif u32 == 2:
-        n34 = _LEN[d[p]]
-        if n34 < 0:
-            n34, p = _rlen(d, p)
+        e34 = _END[d[p]]
+        if e34 < 0:
+            q35, e34 = _rspan(d, p)
+            o14.causation_id = d[q35:e34].decode()
         else:
-            p += 1
-        e35 = p + n34
-        o14.causation_id = d[p:e35].decode()
-        p = e35
+            e34 += p
+            o14.causation_id = d[p + 1:e34].decode()
+        p = e34
     else:
         raise ValueError(f'union branch index {u32} out of range')
     o14.__class__ = Envelope
     o.envelope = o14
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+    e37 = _END[d[p]]
+    if e37 < 0:
+        q38, e37 = _rspan(d, p)
+        o.memory_id = d[q38:e37].decode()
     else:
-        p += 1
-    e38 = p + n37
-    o.memory_id = d[p:e38].decode()
-    p = e38
-    n40 = _LEN[d[p]]
-    if n40 < 0:
-        n40, p = _rlen(d, p)
+        e37 += p
+        o.memory_id = d[p + 1:e37].decode()
+    p = e37
+    e40 = _END[d[p]]
+    if e40 < 0:
+        q41, e40 = _rspan(d, p)
+        o.agent_id = d[q41:e40].decode()
     else:
-        p += 1
-    e41 = p + n40
-    o.agent_id = d[p:e41].decode()
-    p = e41
+        e40 += p
+        o.agent_id = d[p + 1:e40].decode()
+    p = e40
     u42 = d[p]
     p += 1
     if u42 == 0:
         o.session_id = None
     elif u42 == 2:
-        n44 = _LEN[d[p]]
-        if n44 < 0:
-            n44, p = _rlen(d, p)
+        e44 = _END[d[p]]
+        if e44 < 0:
+            q45, e44 = _rspan(d, p)
+            o.session_id = d[q45:e44].decode()
         else:
-            p += 1
-        e45 = p + n44
-        o.session_id = d[p:e45].decode()
-        p = e45
+            e44 += p
+            o.session_id = d[p + 1:e44].decode()
+        p = e44
     else:
         raise ValueError(f'union branch index {u42} out of range')
     u46 = d[p]
@@ -785,14 +785,14 @@ def _read_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
     if u46 == 0:
         o.query = None
     elif u46 == 2:
-        n48 = _LEN[d[p]]
-        if n48 < 0:
-            n48, p = _rlen(d, p)
+        e48 = _END[d[p]]
+        if e48 < 0:
+            q49, e48 = _rspan(d, p)
+            o.query = d[q49:e48].decode()
         else:
-            p += 1
-        e49 = p + n48
-        o.query = d[p:e49].decode()
-        p = e49
+            e48 += p
+            o.query = d[p + 1:e48].decode()
+        p = e48
     else:
         raise ValueError(f'union branch index {u46} out of range')
     u50 = d[p]
@@ -824,25 +824,25 @@ def _read_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
 def _readv_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
     o = _fill(_Fill_MemoryAccessed)
     o55 = _fill(_Fill_Envelope)
-    n57 = _LEN[d[p]]
-    if n57 < 0:
-        n57, p = _rlen(d, p)
+    e57 = _END[d[p]]
+    if e57 < 0:
+        q58, e57 = _rspan(d, p)
+        x56 = d[q58:e57].decode()
     else:
-        p += 1
-    e58 = p + n57
-    x56 = d[p:e58].decode()
-    p = e58
+        e57 += p
+        x56 = d[p + 1:e57].decode()
+    p = e57
     if _UUID.fullmatch(x56) is None:
         raise Refused
     o55.event_id = x56
-    n60 = _LEN[d[p]]
-    if n60 < 0:
-        n60, p = _rlen(d, p)
+    e60 = _END[d[p]]
+    if e60 < 0:
+        q61, e60 = _rspan(d, p)
+        x59 = d[q61:e60].decode()
     else:
-        p += 1
-    e61 = p + n60
-    x59 = d[p:e61].decode()
-    p = e61
+        e60 += p
+        x59 = d[p + 1:e60].decode()
+    p = e60
     if not x59:
         raise Refused
     o55.event_type = x59
@@ -854,36 +854,36 @@ def _readv_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
     if x62 < 0:
         raise Refused
     o55.occurred_at = x62
-    n64 = _LEN[d[p]]
-    if n64 < 0:
-        n64, p = _rlen(d, p)
+    e64 = _END[d[p]]
+    if e64 < 0:
+        q65, e64 = _rspan(d, p)
+        x63 = d[q65:e64].decode()
     else:
-        p += 1
-    e65 = p + n64
-    x63 = d[p:e65].decode()
-    p = e65
+        e64 += p
+        x63 = d[p + 1:e64].decode()
+    p = e64
     if not x63:
         raise Refused
     o55.tenant = x63
-    n67 = _LEN[d[p]]
-    if n67 < 0:
-        n67, p = _rlen(d, p)
+    e67 = _END[d[p]]
+    if e67 < 0:
+        q68, e67 = _rspan(d, p)
+        x66 = d[q68:e67].decode()
     else:
-        p += 1
-    e68 = p + n67
-    x66 = d[p:e68].decode()
-    p = e68
+        e67 += p
+        x66 = d[p + 1:e67].decode()
+    p = e67
     if not x66:
         raise Refused
     o55.source = x66
-    n70 = _LEN[d[p]]
-    if n70 < 0:
-        n70, p = _rlen(d, p)
+    e70 = _END[d[p]]
+    if e70 < 0:
+        q71, e70 = _rspan(d, p)
+        x69 = d[q71:e70].decode()
     else:
-        p += 1
-    e71 = p + n70
-    x69 = d[p:e71].decode()
-    p = e71
+        e70 += p
+        x69 = d[p + 1:e70].decode()
+    p = e70
     if not x69:
         raise Refused
     o55.correlation_id = x69
@@ -892,37 +892,37 @@ def _readv_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
     if u72 == 0:
         o55.causation_id = None
     elif u72 == 2:
-        n74 = _LEN[d[p]]
-        if n74 < 0:
-            n74, p = _rlen(d, p)
+        e74 = _END[d[p]]
+        if e74 < 0:
+            q75, e74 = _rspan(d, p)
+            o55.causation_id = d[q75:e74].decode()
         else:
-            p += 1
-        e75 = p + n74
-        o55.causation_id = d[p:e75].decode()
-        p = e75
+            e74 += p
+            o55.causation_id = d[p + 1:e74].decode()
+        p = e74
     else:
         raise ValueError(f'union branch index {u72} out of range')
     o55.__class__ = Envelope
     o.envelope = o55
-    n77 = _LEN[d[p]]
-    if n77 < 0:
-        n77, p = _rlen(d, p)
+    e77 = _END[d[p]]
+    if e77 < 0:
+        q78, e77 = _rspan(d, p)
+        x76 = d[q78:e77].decode()
     else:
-        p += 1
-    e78 = p + n77
-    x76 = d[p:e78].decode()
-    p = e78
+        e77 += p
+        x76 = d[p + 1:e77].decode()
+    p = e77
     if not x76:
         raise Refused
     o.memory_id = x76
-    n80 = _LEN[d[p]]
-    if n80 < 0:
-        n80, p = _rlen(d, p)
+    e80 = _END[d[p]]
+    if e80 < 0:
+        q81, e80 = _rspan(d, p)
+        x79 = d[q81:e80].decode()
     else:
-        p += 1
-    e81 = p + n80
-    x79 = d[p:e81].decode()
-    p = e81
+        e80 += p
+        x79 = d[p + 1:e80].decode()
+    p = e80
     if not x79:
         raise Refused
     o.agent_id = x79
@@ -931,14 +931,14 @@ def _readv_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
     if u82 == 0:
         o.session_id = None
     elif u82 == 2:
-        n84 = _LEN[d[p]]
-        if n84 < 0:
-            n84, p = _rlen(d, p)
+        e84 = _END[d[p]]
+        if e84 < 0:
+            q85, e84 = _rspan(d, p)
+            o.session_id = d[q85:e84].decode()
         else:
-            p += 1
-        e85 = p + n84
-        o.session_id = d[p:e85].decode()
-        p = e85
+            e84 += p
+            o.session_id = d[p + 1:e84].decode()
+        p = e84
     else:
         raise ValueError(f'union branch index {u82} out of range')
     u86 = d[p]
@@ -946,14 +946,14 @@ def _readv_MemoryAccessed(d: bytes, p: int) -> tuple[MemoryAccessed, int]:
     if u86 == 0:
         o.query = None
     elif u86 == 2:
-        n88 = _LEN[d[p]]
-        if n88 < 0:
-            n88, p = _rlen(d, p)
+        e88 = _END[d[p]]
+        if e88 < 0:
+            q89, e88 = _rspan(d, p)
+            o.query = d[q89:e88].decode()
         else:
-            p += 1
-        e89 = p + n88
-        o.query = d[p:e89].decode()
-        p = e89
+            e88 += p
+            o.query = d[p + 1:e88].decode()
+        p = e88
     else:
         raise ValueError(f'union branch index {u86} out of range')
     u90 = d[p]
@@ -1174,77 +1174,77 @@ class _Fill_MemoryConsolidated:
 def _read_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int]:
     o = _fill(_Fill_MemoryConsolidated)
     o22 = _fill(_Fill_Envelope)
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o22.event_id = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o22.event_id = d[p:e25].decode()
-    p = e25
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+        e24 += p
+        o22.event_id = d[p + 1:e24].decode()
+    p = e24
+    e27 = _END[d[p]]
+    if e27 < 0:
+        q28, e27 = _rspan(d, p)
+        o22.event_type = d[q28:e27].decode()
     else:
-        p += 1
-    e28 = p + n27
-    o22.event_type = d[p:e28].decode()
-    p = e28
+        e27 += p
+        o22.event_type = d[p + 1:e27].decode()
+    p = e27
     i30 = _ZZ[d[p]]
     if i30 is None:
         i30, p = _rlong(d, p)
     else:
         p += 1
     o22.occurred_at = i30
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o22.tenant = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o22.tenant = d[p:e33].decode()
-    p = e33
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+        e32 += p
+        o22.tenant = d[p + 1:e32].decode()
+    p = e32
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        o22.source = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    o22.source = d[p:e36].decode()
-    p = e36
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+        e35 += p
+        o22.source = d[p + 1:e35].decode()
+    p = e35
+    e38 = _END[d[p]]
+    if e38 < 0:
+        q39, e38 = _rspan(d, p)
+        o22.correlation_id = d[q39:e38].decode()
     else:
-        p += 1
-    e39 = p + n38
-    o22.correlation_id = d[p:e39].decode()
-    p = e39
+        e38 += p
+        o22.correlation_id = d[p + 1:e38].decode()
+    p = e38
     u40 = d[p]
     p += 1
     if u40 == 0:
         o22.causation_id = None
     elif u40 == 2:
-        n42 = _LEN[d[p]]
-        if n42 < 0:
-            n42, p = _rlen(d, p)
+        e42 = _END[d[p]]
+        if e42 < 0:
+            q43, e42 = _rspan(d, p)
+            o22.causation_id = d[q43:e42].decode()
         else:
-            p += 1
-        e43 = p + n42
-        o22.causation_id = d[p:e43].decode()
-        p = e43
+            e42 += p
+            o22.causation_id = d[p + 1:e42].decode()
+        p = e42
     else:
         raise ValueError(f'union branch index {u40} out of range')
     o22.__class__ = Envelope
     o.envelope = o22
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        o.result_memory_id = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    o.result_memory_id = d[p:e46].decode()
-    p = e46
+        e45 += p
+        o.result_memory_id = d[p + 1:e45].decode()
+    p = e45
     acc47: Any = []
     while True:
         n48 = _ZZ[d[p]]
@@ -1262,14 +1262,14 @@ def _read_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int]
             else:
                 p += 1
         for _ in range(n48):
-            n51 = _LEN[d[p]]
-            if n51 < 0:
-                n51, p = _rlen(d, p)
+            e51 = _END[d[p]]
+            if e51 < 0:
+                q52, e51 = _rspan(d, p)
+                v49 = d[q52:e51].decode()
             else:
-                p += 1
-            e52 = p + n51
-            v49 = d[p:e52].decode()
-            p = e52
+                e51 += p
+                v49 = d[p + 1:e51].decode()
+            p = e51
             acc47.append(v49)
     o.source_ids = tuple(acc47)
     acc53: Any = []
@@ -1289,24 +1289,24 @@ def _read_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int]
             else:
                 p += 1
         for _ in range(n54):
-            n57 = _LEN[d[p]]
-            if n57 < 0:
-                n57, p = _rlen(d, p)
+            e57 = _END[d[p]]
+            if e57 < 0:
+                q58, e57 = _rspan(d, p)
+                v55 = d[q58:e57].decode()
             else:
-                p += 1
-            e58 = p + n57
-            v55 = d[p:e58].decode()
-            p = e58
+                e57 += p
+                v55 = d[p + 1:e57].decode()
+            p = e57
             acc53.append(v55)
     o.source_event_ids = tuple(acc53)
-    n60 = _LEN[d[p]]
-    if n60 < 0:
-        n60, p = _rlen(d, p)
+    e60 = _END[d[p]]
+    if e60 < 0:
+        q61, e60 = _rspan(d, p)
+        o.merged_content = d[q61:e60].decode()
     else:
-        p += 1
-    e61 = p + n60
-    o.merged_content = d[p:e61].decode()
-    p = e61
+        e60 += p
+        o.merged_content = d[p + 1:e60].decode()
+    p = e60
     e62 = _ZZ[d[p]]
     if e62 is None:
         e62, p = _rint(d, p)
@@ -1338,14 +1338,14 @@ def _read_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int]
     if u67 == 0:
         o.session_id = None
     elif u67 == 2:
-        n69 = _LEN[d[p]]
-        if n69 < 0:
-            n69, p = _rlen(d, p)
+        e69 = _END[d[p]]
+        if e69 < 0:
+            q70, e69 = _rspan(d, p)
+            o.session_id = d[q70:e69].decode()
         else:
-            p += 1
-        e70 = p + n69
-        o.session_id = d[p:e70].decode()
-        p = e70
+            e69 += p
+            o.session_id = d[p + 1:e69].decode()
+        p = e69
     else:
         raise ValueError(f'union branch index {u67} out of range')
     o.__class__ = MemoryConsolidated
@@ -1355,25 +1355,25 @@ def _read_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int]
 def _readv_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int]:
     o = _fill(_Fill_MemoryConsolidated)
     o71 = _fill(_Fill_Envelope)
-    n73 = _LEN[d[p]]
-    if n73 < 0:
-        n73, p = _rlen(d, p)
+    e73 = _END[d[p]]
+    if e73 < 0:
+        q74, e73 = _rspan(d, p)
+        x72 = d[q74:e73].decode()
     else:
-        p += 1
-    e74 = p + n73
-    x72 = d[p:e74].decode()
-    p = e74
+        e73 += p
+        x72 = d[p + 1:e73].decode()
+    p = e73
     if _UUID.fullmatch(x72) is None:
         raise Refused
     o71.event_id = x72
-    n76 = _LEN[d[p]]
-    if n76 < 0:
-        n76, p = _rlen(d, p)
+    e76 = _END[d[p]]
+    if e76 < 0:
+        q77, e76 = _rspan(d, p)
+        x75 = d[q77:e76].decode()
     else:
-        p += 1
-    e77 = p + n76
-    x75 = d[p:e77].decode()
-    p = e77
+        e76 += p
+        x75 = d[p + 1:e76].decode()
+    p = e76
     if not x75:
         raise Refused
     o71.event_type = x75
@@ -1385,36 +1385,36 @@ def _readv_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int
     if x78 < 0:
         raise Refused
     o71.occurred_at = x78
-    n80 = _LEN[d[p]]
-    if n80 < 0:
-        n80, p = _rlen(d, p)
+    e80 = _END[d[p]]
+    if e80 < 0:
+        q81, e80 = _rspan(d, p)
+        x79 = d[q81:e80].decode()
     else:
-        p += 1
-    e81 = p + n80
-    x79 = d[p:e81].decode()
-    p = e81
+        e80 += p
+        x79 = d[p + 1:e80].decode()
+    p = e80
     if not x79:
         raise Refused
     o71.tenant = x79
-    n83 = _LEN[d[p]]
-    if n83 < 0:
-        n83, p = _rlen(d, p)
+    e83 = _END[d[p]]
+    if e83 < 0:
+        q84, e83 = _rspan(d, p)
+        x82 = d[q84:e83].decode()
     else:
-        p += 1
-    e84 = p + n83
-    x82 = d[p:e84].decode()
-    p = e84
+        e83 += p
+        x82 = d[p + 1:e83].decode()
+    p = e83
     if not x82:
         raise Refused
     o71.source = x82
-    n86 = _LEN[d[p]]
-    if n86 < 0:
-        n86, p = _rlen(d, p)
+    e86 = _END[d[p]]
+    if e86 < 0:
+        q87, e86 = _rspan(d, p)
+        x85 = d[q87:e86].decode()
     else:
-        p += 1
-    e87 = p + n86
-    x85 = d[p:e87].decode()
-    p = e87
+        e86 += p
+        x85 = d[p + 1:e86].decode()
+    p = e86
     if not x85:
         raise Refused
     o71.correlation_id = x85
@@ -1423,26 +1423,26 @@ def _readv_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int
     if u88 == 0:
         o71.causation_id = None
     elif u88 == 2:
-        n90 = _LEN[d[p]]
-        if n90 < 0:
-            n90, p = _rlen(d, p)
+        e90 = _END[d[p]]
+        if e90 < 0:
+            q91, e90 = _rspan(d, p)
+            o71.causation_id = d[q91:e90].decode()
         else:
-            p += 1
-        e91 = p + n90
-        o71.causation_id = d[p:e91].decode()
-        p = e91
+            e90 += p
+            o71.causation_id = d[p + 1:e90].decode()
+        p = e90
     else:
         raise ValueError(f'union branch index {u88} out of range')
     o71.__class__ = Envelope
     o.envelope = o71
-    n93 = _LEN[d[p]]
-    if n93 < 0:
-        n93, p = _rlen(d, p)
+    e93 = _END[d[p]]
+    if e93 < 0:
+        q94, e93 = _rspan(d, p)
+        x92 = d[q94:e93].decode()
     else:
-        p += 1
-    e94 = p + n93
-    x92 = d[p:e94].decode()
-    p = e94
+        e93 += p
+        x92 = d[p + 1:e93].decode()
+    p = e93
     if not x92:
         raise Refused
     o.result_memory_id = x92
@@ -1463,14 +1463,14 @@ def _readv_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int
             else:
                 p += 1
         for _ in range(n96):
-            n99 = _LEN[d[p]]
-            if n99 < 0:
-                n99, p = _rlen(d, p)
+            e99 = _END[d[p]]
+            if e99 < 0:
+                q100, e99 = _rspan(d, p)
+                v97 = d[q100:e99].decode()
             else:
-                p += 1
-            e100 = p + n99
-            v97 = d[p:e100].decode()
-            p = e100
+                e99 += p
+                v97 = d[p + 1:e99].decode()
+            p = e99
             acc95.append(v97)
     if len(acc95) < 1:
         raise Refused
@@ -1492,24 +1492,24 @@ def _readv_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int
             else:
                 p += 1
         for _ in range(n102):
-            n105 = _LEN[d[p]]
-            if n105 < 0:
-                n105, p = _rlen(d, p)
+            e105 = _END[d[p]]
+            if e105 < 0:
+                q106, e105 = _rspan(d, p)
+                v103 = d[q106:e105].decode()
             else:
-                p += 1
-            e106 = p + n105
-            v103 = d[p:e106].decode()
-            p = e106
+                e105 += p
+                v103 = d[p + 1:e105].decode()
+            p = e105
             acc101.append(v103)
     o.source_event_ids = tuple(acc101)
-    n108 = _LEN[d[p]]
-    if n108 < 0:
-        n108, p = _rlen(d, p)
+    e108 = _END[d[p]]
+    if e108 < 0:
+        q109, e108 = _rspan(d, p)
+        x107 = d[q109:e108].decode()
     else:
-        p += 1
-    e109 = p + n108
-    x107 = d[p:e109].decode()
-    p = e109
+        e108 += p
+        x107 = d[p + 1:e108].decode()
+    p = e108
     if not x107:
         raise Refused
     o.merged_content = x107
@@ -1550,14 +1550,14 @@ def _readv_MemoryConsolidated(d: bytes, p: int) -> tuple[MemoryConsolidated, int
     if u115 == 0:
         o.session_id = None
     elif u115 == 2:
-        n117 = _LEN[d[p]]
-        if n117 < 0:
-            n117, p = _rlen(d, p)
+        e117 = _END[d[p]]
+        if e117 < 0:
+            q118, e117 = _rspan(d, p)
+            o.session_id = d[q118:e117].decode()
         else:
-            p += 1
-        e118 = p + n117
-        o.session_id = d[p:e118].decode()
-        p = e118
+            e117 += p
+            o.session_id = d[p + 1:e117].decode()
+        p = e117
     else:
         raise ValueError(f'union branch index {u115} out of range')
     o.__class__ = MemoryConsolidated
@@ -1747,65 +1747,65 @@ class _Fill_MemoryDeleted:
 def _read_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
     o = _fill(_Fill_MemoryDeleted)
     o11 = _fill(_Fill_Envelope)
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
+    e13 = _END[d[p]]
+    if e13 < 0:
+        q14, e13 = _rspan(d, p)
+        o11.event_id = d[q14:e13].decode()
     else:
-        p += 1
-    e14 = p + n13
-    o11.event_id = d[p:e14].decode()
-    p = e14
-    n16 = _LEN[d[p]]
-    if n16 < 0:
-        n16, p = _rlen(d, p)
+        e13 += p
+        o11.event_id = d[p + 1:e13].decode()
+    p = e13
+    e16 = _END[d[p]]
+    if e16 < 0:
+        q17, e16 = _rspan(d, p)
+        o11.event_type = d[q17:e16].decode()
     else:
-        p += 1
-    e17 = p + n16
-    o11.event_type = d[p:e17].decode()
-    p = e17
+        e16 += p
+        o11.event_type = d[p + 1:e16].decode()
+    p = e16
     i19 = _ZZ[d[p]]
     if i19 is None:
         i19, p = _rlong(d, p)
     else:
         p += 1
     o11.occurred_at = i19
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o11.tenant = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o11.tenant = d[p:e22].decode()
-    p = e22
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+        e21 += p
+        o11.tenant = d[p + 1:e21].decode()
+    p = e21
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o11.source = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o11.source = d[p:e25].decode()
-    p = e25
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+        e24 += p
+        o11.source = d[p + 1:e24].decode()
+    p = e24
+    e27 = _END[d[p]]
+    if e27 < 0:
+        q28, e27 = _rspan(d, p)
+        o11.correlation_id = d[q28:e27].decode()
     else:
-        p += 1
-    e28 = p + n27
-    o11.correlation_id = d[p:e28].decode()
-    p = e28
+        e27 += p
+        o11.correlation_id = d[p + 1:e27].decode()
+    p = e27
     u29 = d[p]
     p += 1
     if u29 == 0:
         o11.causation_id = None
     elif u29 == 2:
-        n31 = _LEN[d[p]]
-        if n31 < 0:
-            n31, p = _rlen(d, p)
+        e31 = _END[d[p]]
+        if e31 < 0:
+            q32, e31 = _rspan(d, p)
+            o11.causation_id = d[q32:e31].decode()
         else:
-            p += 1
-        e32 = p + n31
-        o11.causation_id = d[p:e32].decode()
-        p = e32
+            e31 += p
+            o11.causation_id = d[p + 1:e31].decode()
+        p = e31
     else:
         raise ValueError(f'union branch index {u29} out of range')
     o11.__class__ = Envelope
@@ -1823,14 +1823,14 @@ def _read_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
     if u34 == 0:
         o.memory_id = None
     elif u34 == 2:
-        n36 = _LEN[d[p]]
-        if n36 < 0:
-            n36, p = _rlen(d, p)
+        e36 = _END[d[p]]
+        if e36 < 0:
+            q37, e36 = _rspan(d, p)
+            o.memory_id = d[q37:e36].decode()
         else:
-            p += 1
-        e37 = p + n36
-        o.memory_id = d[p:e37].decode()
-        p = e37
+            e36 += p
+            o.memory_id = d[p + 1:e36].decode()
+        p = e36
     else:
         raise ValueError(f'union branch index {u34} out of range')
     u38 = d[p]
@@ -1838,32 +1838,32 @@ def _read_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
     if u38 == 0:
         o.session_id = None
     elif u38 == 2:
-        n40 = _LEN[d[p]]
-        if n40 < 0:
-            n40, p = _rlen(d, p)
+        e40 = _END[d[p]]
+        if e40 < 0:
+            q41, e40 = _rspan(d, p)
+            o.session_id = d[q41:e40].decode()
         else:
-            p += 1
-        e41 = p + n40
-        o.session_id = d[p:e41].decode()
-        p = e41
+            e40 += p
+            o.session_id = d[p + 1:e40].decode()
+        p = e40
     else:
         raise ValueError(f'union branch index {u38} out of range')
-    n43 = _LEN[d[p]]
-    if n43 < 0:
-        n43, p = _rlen(d, p)
+    e43 = _END[d[p]]
+    if e43 < 0:
+        q44, e43 = _rspan(d, p)
+        o.reason = d[q44:e43].decode()
     else:
-        p += 1
-    e44 = p + n43
-    o.reason = d[p:e44].decode()
-    p = e44
-    n46 = _LEN[d[p]]
-    if n46 < 0:
-        n46, p = _rlen(d, p)
+        e43 += p
+        o.reason = d[p + 1:e43].decode()
+    p = e43
+    e46 = _END[d[p]]
+    if e46 < 0:
+        q47, e46 = _rspan(d, p)
+        o.requested_by = d[q47:e46].decode()
     else:
-        p += 1
-    e47 = p + n46
-    o.requested_by = d[p:e47].decode()
-    p = e47
+        e46 += p
+        o.requested_by = d[p + 1:e46].decode()
+    p = e46
     o.__class__ = MemoryDeleted
     return o, p
 
@@ -1871,25 +1871,25 @@ def _read_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
 def _readv_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
     o = _fill(_Fill_MemoryDeleted)
     o48 = _fill(_Fill_Envelope)
-    n50 = _LEN[d[p]]
-    if n50 < 0:
-        n50, p = _rlen(d, p)
+    e50 = _END[d[p]]
+    if e50 < 0:
+        q51, e50 = _rspan(d, p)
+        x49 = d[q51:e50].decode()
     else:
-        p += 1
-    e51 = p + n50
-    x49 = d[p:e51].decode()
-    p = e51
+        e50 += p
+        x49 = d[p + 1:e50].decode()
+    p = e50
     if _UUID.fullmatch(x49) is None:
         raise Refused
     o48.event_id = x49
-    n53 = _LEN[d[p]]
-    if n53 < 0:
-        n53, p = _rlen(d, p)
+    e53 = _END[d[p]]
+    if e53 < 0:
+        q54, e53 = _rspan(d, p)
+        x52 = d[q54:e53].decode()
     else:
-        p += 1
-    e54 = p + n53
-    x52 = d[p:e54].decode()
-    p = e54
+        e53 += p
+        x52 = d[p + 1:e53].decode()
+    p = e53
     if not x52:
         raise Refused
     o48.event_type = x52
@@ -1901,36 +1901,36 @@ def _readv_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
     if x55 < 0:
         raise Refused
     o48.occurred_at = x55
-    n57 = _LEN[d[p]]
-    if n57 < 0:
-        n57, p = _rlen(d, p)
+    e57 = _END[d[p]]
+    if e57 < 0:
+        q58, e57 = _rspan(d, p)
+        x56 = d[q58:e57].decode()
     else:
-        p += 1
-    e58 = p + n57
-    x56 = d[p:e58].decode()
-    p = e58
+        e57 += p
+        x56 = d[p + 1:e57].decode()
+    p = e57
     if not x56:
         raise Refused
     o48.tenant = x56
-    n60 = _LEN[d[p]]
-    if n60 < 0:
-        n60, p = _rlen(d, p)
+    e60 = _END[d[p]]
+    if e60 < 0:
+        q61, e60 = _rspan(d, p)
+        x59 = d[q61:e60].decode()
     else:
-        p += 1
-    e61 = p + n60
-    x59 = d[p:e61].decode()
-    p = e61
+        e60 += p
+        x59 = d[p + 1:e60].decode()
+    p = e60
     if not x59:
         raise Refused
     o48.source = x59
-    n63 = _LEN[d[p]]
-    if n63 < 0:
-        n63, p = _rlen(d, p)
+    e63 = _END[d[p]]
+    if e63 < 0:
+        q64, e63 = _rspan(d, p)
+        x62 = d[q64:e63].decode()
     else:
-        p += 1
-    e64 = p + n63
-    x62 = d[p:e64].decode()
-    p = e64
+        e63 += p
+        x62 = d[p + 1:e63].decode()
+    p = e63
     if not x62:
         raise Refused
     o48.correlation_id = x62
@@ -1939,14 +1939,14 @@ def _readv_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
     if u65 == 0:
         o48.causation_id = None
     elif u65 == 2:
-        n67 = _LEN[d[p]]
-        if n67 < 0:
-            n67, p = _rlen(d, p)
+        e67 = _END[d[p]]
+        if e67 < 0:
+            q68, e67 = _rspan(d, p)
+            o48.causation_id = d[q68:e67].decode()
         else:
-            p += 1
-        e68 = p + n67
-        o48.causation_id = d[p:e68].decode()
-        p = e68
+            e67 += p
+            o48.causation_id = d[p + 1:e67].decode()
+        p = e67
     else:
         raise ValueError(f'union branch index {u65} out of range')
     o48.__class__ = Envelope
@@ -1964,14 +1964,14 @@ def _readv_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
     if u70 == 0:
         o.memory_id = None
     elif u70 == 2:
-        n72 = _LEN[d[p]]
-        if n72 < 0:
-            n72, p = _rlen(d, p)
+        e72 = _END[d[p]]
+        if e72 < 0:
+            q73, e72 = _rspan(d, p)
+            o.memory_id = d[q73:e72].decode()
         else:
-            p += 1
-        e73 = p + n72
-        o.memory_id = d[p:e73].decode()
-        p = e73
+            e72 += p
+            o.memory_id = d[p + 1:e72].decode()
+        p = e72
     else:
         raise ValueError(f'union branch index {u70} out of range')
     u74 = d[p]
@@ -1979,32 +1979,32 @@ def _readv_MemoryDeleted(d: bytes, p: int) -> tuple[MemoryDeleted, int]:
     if u74 == 0:
         o.session_id = None
     elif u74 == 2:
-        n76 = _LEN[d[p]]
-        if n76 < 0:
-            n76, p = _rlen(d, p)
+        e76 = _END[d[p]]
+        if e76 < 0:
+            q77, e76 = _rspan(d, p)
+            o.session_id = d[q77:e76].decode()
         else:
-            p += 1
-        e77 = p + n76
-        o.session_id = d[p:e77].decode()
-        p = e77
+            e76 += p
+            o.session_id = d[p + 1:e76].decode()
+        p = e76
     else:
         raise ValueError(f'union branch index {u74} out of range')
-    n79 = _LEN[d[p]]
-    if n79 < 0:
-        n79, p = _rlen(d, p)
+    e79 = _END[d[p]]
+    if e79 < 0:
+        q80, e79 = _rspan(d, p)
+        o.reason = d[q80:e79].decode()
     else:
-        p += 1
-    e80 = p + n79
-    o.reason = d[p:e80].decode()
-    p = e80
-    n82 = _LEN[d[p]]
-    if n82 < 0:
-        n82, p = _rlen(d, p)
+        e79 += p
+        o.reason = d[p + 1:e79].decode()
+    p = e79
+    e82 = _END[d[p]]
+    if e82 < 0:
+        q83, e82 = _rspan(d, p)
+        o.requested_by = d[q83:e82].decode()
     else:
-        p += 1
-    e83 = p + n82
-    o.requested_by = d[p:e83].decode()
-    p = e83
+        e82 += p
+        o.requested_by = d[p + 1:e82].decode()
+    p = e82
     o.__class__ = MemoryDeleted
     return o, p
 
@@ -2119,77 +2119,77 @@ class _Fill_MemoryExpired:
 def _read_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
     o = _fill(_Fill_MemoryExpired)
     o6 = _fill(_Fill_Envelope)
-    n8 = _LEN[d[p]]
-    if n8 < 0:
-        n8, p = _rlen(d, p)
+    e8 = _END[d[p]]
+    if e8 < 0:
+        q9, e8 = _rspan(d, p)
+        o6.event_id = d[q9:e8].decode()
     else:
-        p += 1
-    e9 = p + n8
-    o6.event_id = d[p:e9].decode()
-    p = e9
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
+        e8 += p
+        o6.event_id = d[p + 1:e8].decode()
+    p = e8
+    e11 = _END[d[p]]
+    if e11 < 0:
+        q12, e11 = _rspan(d, p)
+        o6.event_type = d[q12:e11].decode()
     else:
-        p += 1
-    e12 = p + n11
-    o6.event_type = d[p:e12].decode()
-    p = e12
+        e11 += p
+        o6.event_type = d[p + 1:e11].decode()
+    p = e11
     i14 = _ZZ[d[p]]
     if i14 is None:
         i14, p = _rlong(d, p)
     else:
         p += 1
     o6.occurred_at = i14
-    n16 = _LEN[d[p]]
-    if n16 < 0:
-        n16, p = _rlen(d, p)
+    e16 = _END[d[p]]
+    if e16 < 0:
+        q17, e16 = _rspan(d, p)
+        o6.tenant = d[q17:e16].decode()
     else:
-        p += 1
-    e17 = p + n16
-    o6.tenant = d[p:e17].decode()
-    p = e17
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+        e16 += p
+        o6.tenant = d[p + 1:e16].decode()
+    p = e16
+    e19 = _END[d[p]]
+    if e19 < 0:
+        q20, e19 = _rspan(d, p)
+        o6.source = d[q20:e19].decode()
     else:
-        p += 1
-    e20 = p + n19
-    o6.source = d[p:e20].decode()
-    p = e20
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+        e19 += p
+        o6.source = d[p + 1:e19].decode()
+    p = e19
+    e22 = _END[d[p]]
+    if e22 < 0:
+        q23, e22 = _rspan(d, p)
+        o6.correlation_id = d[q23:e22].decode()
     else:
-        p += 1
-    e23 = p + n22
-    o6.correlation_id = d[p:e23].decode()
-    p = e23
+        e22 += p
+        o6.correlation_id = d[p + 1:e22].decode()
+    p = e22
     u24 = d[p]
     p += 1
     if u24 == 0:
         o6.causation_id = None
     elif u24 == 2:
-        n26 = _LEN[d[p]]
-        if n26 < 0:
-            n26, p = _rlen(d, p)
+        e26 = _END[d[p]]
+        if e26 < 0:
+            q27, e26 = _rspan(d, p)
+            o6.causation_id = d[q27:e26].decode()
         else:
-            p += 1
-        e27 = p + n26
-        o6.causation_id = d[p:e27].decode()
-        p = e27
+            e26 += p
+            o6.causation_id = d[p + 1:e26].decode()
+        p = e26
     else:
         raise ValueError(f'union branch index {u24} out of range')
     o6.__class__ = Envelope
     o.envelope = o6
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+    e29 = _END[d[p]]
+    if e29 < 0:
+        q30, e29 = _rspan(d, p)
+        o.memory_id = d[q30:e29].decode()
     else:
-        p += 1
-    e30 = p + n29
-    o.memory_id = d[p:e30].decode()
-    p = e30
+        e29 += p
+        o.memory_id = d[p + 1:e29].decode()
+    p = e29
     e31 = _ZZ[d[p]]
     if e31 is None:
         e31, p = _rint(d, p)
@@ -2203,14 +2203,14 @@ def _read_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
     if u32 == 0:
         o.session_id = None
     elif u32 == 2:
-        n34 = _LEN[d[p]]
-        if n34 < 0:
-            n34, p = _rlen(d, p)
+        e34 = _END[d[p]]
+        if e34 < 0:
+            q35, e34 = _rspan(d, p)
+            o.session_id = d[q35:e34].decode()
         else:
-            p += 1
-        e35 = p + n34
-        o.session_id = d[p:e35].decode()
-        p = e35
+            e34 += p
+            o.session_id = d[p + 1:e34].decode()
+        p = e34
     else:
         raise ValueError(f'union branch index {u32} out of range')
     o.__class__ = MemoryExpired
@@ -2220,25 +2220,25 @@ def _read_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
 def _readv_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
     o = _fill(_Fill_MemoryExpired)
     o36 = _fill(_Fill_Envelope)
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+    e38 = _END[d[p]]
+    if e38 < 0:
+        q39, e38 = _rspan(d, p)
+        x37 = d[q39:e38].decode()
     else:
-        p += 1
-    e39 = p + n38
-    x37 = d[p:e39].decode()
-    p = e39
+        e38 += p
+        x37 = d[p + 1:e38].decode()
+    p = e38
     if _UUID.fullmatch(x37) is None:
         raise Refused
     o36.event_id = x37
-    n41 = _LEN[d[p]]
-    if n41 < 0:
-        n41, p = _rlen(d, p)
+    e41 = _END[d[p]]
+    if e41 < 0:
+        q42, e41 = _rspan(d, p)
+        x40 = d[q42:e41].decode()
     else:
-        p += 1
-    e42 = p + n41
-    x40 = d[p:e42].decode()
-    p = e42
+        e41 += p
+        x40 = d[p + 1:e41].decode()
+    p = e41
     if not x40:
         raise Refused
     o36.event_type = x40
@@ -2250,36 +2250,36 @@ def _readv_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
     if x43 < 0:
         raise Refused
     o36.occurred_at = x43
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        x44 = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    x44 = d[p:e46].decode()
-    p = e46
+        e45 += p
+        x44 = d[p + 1:e45].decode()
+    p = e45
     if not x44:
         raise Refused
     o36.tenant = x44
-    n48 = _LEN[d[p]]
-    if n48 < 0:
-        n48, p = _rlen(d, p)
+    e48 = _END[d[p]]
+    if e48 < 0:
+        q49, e48 = _rspan(d, p)
+        x47 = d[q49:e48].decode()
     else:
-        p += 1
-    e49 = p + n48
-    x47 = d[p:e49].decode()
-    p = e49
+        e48 += p
+        x47 = d[p + 1:e48].decode()
+    p = e48
     if not x47:
         raise Refused
     o36.source = x47
-    n51 = _LEN[d[p]]
-    if n51 < 0:
-        n51, p = _rlen(d, p)
+    e51 = _END[d[p]]
+    if e51 < 0:
+        q52, e51 = _rspan(d, p)
+        x50 = d[q52:e51].decode()
     else:
-        p += 1
-    e52 = p + n51
-    x50 = d[p:e52].decode()
-    p = e52
+        e51 += p
+        x50 = d[p + 1:e51].decode()
+    p = e51
     if not x50:
         raise Refused
     o36.correlation_id = x50
@@ -2288,26 +2288,26 @@ def _readv_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
     if u53 == 0:
         o36.causation_id = None
     elif u53 == 2:
-        n55 = _LEN[d[p]]
-        if n55 < 0:
-            n55, p = _rlen(d, p)
+        e55 = _END[d[p]]
+        if e55 < 0:
+            q56, e55 = _rspan(d, p)
+            o36.causation_id = d[q56:e55].decode()
         else:
-            p += 1
-        e56 = p + n55
-        o36.causation_id = d[p:e56].decode()
-        p = e56
+            e55 += p
+            o36.causation_id = d[p + 1:e55].decode()
+        p = e55
     else:
         raise ValueError(f'union branch index {u53} out of range')
     o36.__class__ = Envelope
     o.envelope = o36
-    n58 = _LEN[d[p]]
-    if n58 < 0:
-        n58, p = _rlen(d, p)
+    e58 = _END[d[p]]
+    if e58 < 0:
+        q59, e58 = _rspan(d, p)
+        x57 = d[q59:e58].decode()
     else:
-        p += 1
-    e59 = p + n58
-    x57 = d[p:e59].decode()
-    p = e59
+        e58 += p
+        x57 = d[p + 1:e58].decode()
+    p = e58
     if not x57:
         raise Refused
     o.memory_id = x57
@@ -2324,14 +2324,14 @@ def _readv_MemoryExpired(d: bytes, p: int) -> tuple[MemoryExpired, int]:
     if u61 == 0:
         o.session_id = None
     elif u61 == 2:
-        n63 = _LEN[d[p]]
-        if n63 < 0:
-            n63, p = _rlen(d, p)
+        e63 = _END[d[p]]
+        if e63 < 0:
+            q64, e63 = _rspan(d, p)
+            o.session_id = d[q64:e63].decode()
         else:
-            p += 1
-        e64 = p + n63
-        o.session_id = d[p:e64].decode()
-        p = e64
+            e63 += p
+            o.session_id = d[p + 1:e63].decode()
+        p = e63
     else:
         raise ValueError(f'union branch index {u61} out of range')
     o.__class__ = MemoryExpired
@@ -2528,93 +2528,93 @@ class _Fill_MemoryWritten:
 def _read_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
     o = _fill(_Fill_MemoryWritten)
     o32 = _fill(_Fill_Envelope)
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
+    e34 = _END[d[p]]
+    if e34 < 0:
+        q35, e34 = _rspan(d, p)
+        o32.event_id = d[q35:e34].decode()
     else:
-        p += 1
-    e35 = p + n34
-    o32.event_id = d[p:e35].decode()
-    p = e35
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+        e34 += p
+        o32.event_id = d[p + 1:e34].decode()
+    p = e34
+    e37 = _END[d[p]]
+    if e37 < 0:
+        q38, e37 = _rspan(d, p)
+        o32.event_type = d[q38:e37].decode()
     else:
-        p += 1
-    e38 = p + n37
-    o32.event_type = d[p:e38].decode()
-    p = e38
+        e37 += p
+        o32.event_type = d[p + 1:e37].decode()
+    p = e37
     i40 = _ZZ[d[p]]
     if i40 is None:
         i40, p = _rlong(d, p)
     else:
         p += 1
     o32.occurred_at = i40
-    n42 = _LEN[d[p]]
-    if n42 < 0:
-        n42, p = _rlen(d, p)
+    e42 = _END[d[p]]
+    if e42 < 0:
+        q43, e42 = _rspan(d, p)
+        o32.tenant = d[q43:e42].decode()
     else:
-        p += 1
-    e43 = p + n42
-    o32.tenant = d[p:e43].decode()
-    p = e43
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+        e42 += p
+        o32.tenant = d[p + 1:e42].decode()
+    p = e42
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        o32.source = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    o32.source = d[p:e46].decode()
-    p = e46
-    n48 = _LEN[d[p]]
-    if n48 < 0:
-        n48, p = _rlen(d, p)
+        e45 += p
+        o32.source = d[p + 1:e45].decode()
+    p = e45
+    e48 = _END[d[p]]
+    if e48 < 0:
+        q49, e48 = _rspan(d, p)
+        o32.correlation_id = d[q49:e48].decode()
     else:
-        p += 1
-    e49 = p + n48
-    o32.correlation_id = d[p:e49].decode()
-    p = e49
+        e48 += p
+        o32.correlation_id = d[p + 1:e48].decode()
+    p = e48
     u50 = d[p]
     p += 1
     if u50 == 0:
         o32.causation_id = None
     elif u50 == 2:
-        n52 = _LEN[d[p]]
-        if n52 < 0:
-            n52, p = _rlen(d, p)
+        e52 = _END[d[p]]
+        if e52 < 0:
+            q53, e52 = _rspan(d, p)
+            o32.causation_id = d[q53:e52].decode()
         else:
-            p += 1
-        e53 = p + n52
-        o32.causation_id = d[p:e53].decode()
-        p = e53
+            e52 += p
+            o32.causation_id = d[p + 1:e52].decode()
+        p = e52
     else:
         raise ValueError(f'union branch index {u50} out of range')
     o32.__class__ = Envelope
     o.envelope = o32
-    n55 = _LEN[d[p]]
-    if n55 < 0:
-        n55, p = _rlen(d, p)
+    e55 = _END[d[p]]
+    if e55 < 0:
+        q56, e55 = _rspan(d, p)
+        o.memory_id = d[q56:e55].decode()
     else:
-        p += 1
-    e56 = p + n55
-    o.memory_id = d[p:e56].decode()
-    p = e56
-    n58 = _LEN[d[p]]
-    if n58 < 0:
-        n58, p = _rlen(d, p)
+        e55 += p
+        o.memory_id = d[p + 1:e55].decode()
+    p = e55
+    e58 = _END[d[p]]
+    if e58 < 0:
+        q59, e58 = _rspan(d, p)
+        o.agent_id = d[q59:e58].decode()
     else:
-        p += 1
-    e59 = p + n58
-    o.agent_id = d[p:e59].decode()
-    p = e59
-    n61 = _LEN[d[p]]
-    if n61 < 0:
-        n61, p = _rlen(d, p)
+        e58 += p
+        o.agent_id = d[p + 1:e58].decode()
+    p = e58
+    e61 = _END[d[p]]
+    if e61 < 0:
+        q62, e61 = _rspan(d, p)
+        o.session_id = d[q62:e61].decode()
     else:
-        p += 1
-    e62 = p + n61
-    o.session_id = d[p:e62].decode()
-    p = e62
+        e61 += p
+        o.session_id = d[p + 1:e61].decode()
+    p = e61
     e63 = _ZZ[d[p]]
     if e63 is None:
         e63, p = _rint(d, p)
@@ -2623,14 +2623,14 @@ def _read_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
     if e63 < 0:
         raise ValueError('negative enum index')
     o.memory_type = _ESYM_MemoryType[e63]
-    n65 = _LEN[d[p]]
-    if n65 < 0:
-        n65, p = _rlen(d, p)
+    e65 = _END[d[p]]
+    if e65 < 0:
+        q66, e65 = _rspan(d, p)
+        o.content = d[q66:e65].decode()
     else:
-        p += 1
-    e66 = p + n65
-    o.content = d[p:e66].decode()
-    p = e66
+        e65 += p
+        o.content = d[p + 1:e65].decode()
+    p = e65
     acc67: Any = {}
     while True:
         n68 = _ZZ[d[p]]
@@ -2648,22 +2648,22 @@ def _read_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
             else:
                 p += 1
         for _ in range(n68):
-            n72 = _LEN[d[p]]
-            if n72 < 0:
-                n72, p = _rlen(d, p)
+            e72 = _END[d[p]]
+            if e72 < 0:
+                q73, e72 = _rspan(d, p)
+                k71 = d[q73:e72].decode()
             else:
-                p += 1
-            e73 = p + n72
-            k71 = d[p:e73].decode()
-            p = e73
-            n74 = _LEN[d[p]]
-            if n74 < 0:
-                n74, p = _rlen(d, p)
+                e72 += p
+                k71 = d[p + 1:e72].decode()
+            p = e72
+            e74 = _END[d[p]]
+            if e74 < 0:
+                q75, e74 = _rspan(d, p)
+                v69 = d[q75:e74].decode()
             else:
-                p += 1
-            e75 = p + n74
-            v69 = d[p:e75].decode()
-            p = e75
+                e74 += p
+                v69 = d[p + 1:e74].decode()
+            p = e74
             acc67[k71] = v69
     o.metadata = acc67
     u76 = d[p]
@@ -2705,14 +2705,14 @@ def _read_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
             else:
                 p += 1
         for _ in range(n82):
-            n85 = _LEN[d[p]]
-            if n85 < 0:
-                n85, p = _rlen(d, p)
+            e85 = _END[d[p]]
+            if e85 < 0:
+                q86, e85 = _rspan(d, p)
+                v83 = d[q86:e85].decode()
             else:
-                p += 1
-            e86 = p + n85
-            v83 = d[p:e86].decode()
-            p = e86
+                e85 += p
+                v83 = d[p + 1:e85].decode()
+            p = e85
             acc81.append(v83)
     o.source_refs = tuple(acc81)
     u87 = d[p]
@@ -2748,25 +2748,25 @@ def _read_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
 def _readv_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
     o = _fill(_Fill_MemoryWritten)
     o92 = _fill(_Fill_Envelope)
-    n94 = _LEN[d[p]]
-    if n94 < 0:
-        n94, p = _rlen(d, p)
+    e94 = _END[d[p]]
+    if e94 < 0:
+        q95, e94 = _rspan(d, p)
+        x93 = d[q95:e94].decode()
     else:
-        p += 1
-    e95 = p + n94
-    x93 = d[p:e95].decode()
-    p = e95
+        e94 += p
+        x93 = d[p + 1:e94].decode()
+    p = e94
     if _UUID.fullmatch(x93) is None:
         raise Refused
     o92.event_id = x93
-    n97 = _LEN[d[p]]
-    if n97 < 0:
-        n97, p = _rlen(d, p)
+    e97 = _END[d[p]]
+    if e97 < 0:
+        q98, e97 = _rspan(d, p)
+        x96 = d[q98:e97].decode()
     else:
-        p += 1
-    e98 = p + n97
-    x96 = d[p:e98].decode()
-    p = e98
+        e97 += p
+        x96 = d[p + 1:e97].decode()
+    p = e97
     if not x96:
         raise Refused
     o92.event_type = x96
@@ -2778,36 +2778,36 @@ def _readv_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
     if x99 < 0:
         raise Refused
     o92.occurred_at = x99
-    n101 = _LEN[d[p]]
-    if n101 < 0:
-        n101, p = _rlen(d, p)
+    e101 = _END[d[p]]
+    if e101 < 0:
+        q102, e101 = _rspan(d, p)
+        x100 = d[q102:e101].decode()
     else:
-        p += 1
-    e102 = p + n101
-    x100 = d[p:e102].decode()
-    p = e102
+        e101 += p
+        x100 = d[p + 1:e101].decode()
+    p = e101
     if not x100:
         raise Refused
     o92.tenant = x100
-    n104 = _LEN[d[p]]
-    if n104 < 0:
-        n104, p = _rlen(d, p)
+    e104 = _END[d[p]]
+    if e104 < 0:
+        q105, e104 = _rspan(d, p)
+        x103 = d[q105:e104].decode()
     else:
-        p += 1
-    e105 = p + n104
-    x103 = d[p:e105].decode()
-    p = e105
+        e104 += p
+        x103 = d[p + 1:e104].decode()
+    p = e104
     if not x103:
         raise Refused
     o92.source = x103
-    n107 = _LEN[d[p]]
-    if n107 < 0:
-        n107, p = _rlen(d, p)
+    e107 = _END[d[p]]
+    if e107 < 0:
+        q108, e107 = _rspan(d, p)
+        x106 = d[q108:e107].decode()
     else:
-        p += 1
-    e108 = p + n107
-    x106 = d[p:e108].decode()
-    p = e108
+        e107 += p
+        x106 = d[p + 1:e107].decode()
+    p = e107
     if not x106:
         raise Refused
     o92.correlation_id = x106
@@ -2816,48 +2816,48 @@ def _readv_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
     if u109 == 0:
         o92.causation_id = None
     elif u109 == 2:
-        n111 = _LEN[d[p]]
-        if n111 < 0:
-            n111, p = _rlen(d, p)
+        e111 = _END[d[p]]
+        if e111 < 0:
+            q112, e111 = _rspan(d, p)
+            o92.causation_id = d[q112:e111].decode()
         else:
-            p += 1
-        e112 = p + n111
-        o92.causation_id = d[p:e112].decode()
-        p = e112
+            e111 += p
+            o92.causation_id = d[p + 1:e111].decode()
+        p = e111
     else:
         raise ValueError(f'union branch index {u109} out of range')
     o92.__class__ = Envelope
     o.envelope = o92
-    n114 = _LEN[d[p]]
-    if n114 < 0:
-        n114, p = _rlen(d, p)
+    e114 = _END[d[p]]
+    if e114 < 0:
+        q115, e114 = _rspan(d, p)
+        x113 = d[q115:e114].decode()
     else:
-        p += 1
-    e115 = p + n114
-    x113 = d[p:e115].decode()
-    p = e115
+        e114 += p
+        x113 = d[p + 1:e114].decode()
+    p = e114
     if not x113:
         raise Refused
     o.memory_id = x113
-    n117 = _LEN[d[p]]
-    if n117 < 0:
-        n117, p = _rlen(d, p)
+    e117 = _END[d[p]]
+    if e117 < 0:
+        q118, e117 = _rspan(d, p)
+        x116 = d[q118:e117].decode()
     else:
-        p += 1
-    e118 = p + n117
-    x116 = d[p:e118].decode()
-    p = e118
+        e117 += p
+        x116 = d[p + 1:e117].decode()
+    p = e117
     if not x116:
         raise Refused
     o.agent_id = x116
-    n120 = _LEN[d[p]]
-    if n120 < 0:
-        n120, p = _rlen(d, p)
+    e120 = _END[d[p]]
+    if e120 < 0:
+        q121, e120 = _rspan(d, p)
+        x119 = d[q121:e120].decode()
     else:
-        p += 1
-    e121 = p + n120
-    x119 = d[p:e121].decode()
-    p = e121
+        e120 += p
+        x119 = d[p + 1:e120].decode()
+    p = e120
     if not x119:
         raise Refused
     o.session_id = x119
@@ -2869,14 +2869,14 @@ def _readv_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
     if e122 < 0:
         raise ValueError('negative enum index')
     o.memory_type = _ESYM_MemoryType[e122]
-    n124 = _LEN[d[p]]
-    if n124 < 0:
-        n124, p = _rlen(d, p)
+    e124 = _END[d[p]]
+    if e124 < 0:
+        q125, e124 = _rspan(d, p)
+        x123 = d[q125:e124].decode()
     else:
-        p += 1
-    e125 = p + n124
-    x123 = d[p:e125].decode()
-    p = e125
+        e124 += p
+        x123 = d[p + 1:e124].decode()
+    p = e124
     if not x123:
         raise Refused
     o.content = x123
@@ -2897,22 +2897,22 @@ def _readv_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
             else:
                 p += 1
         for _ in range(n127):
-            n131 = _LEN[d[p]]
-            if n131 < 0:
-                n131, p = _rlen(d, p)
+            e131 = _END[d[p]]
+            if e131 < 0:
+                q132, e131 = _rspan(d, p)
+                k130 = d[q132:e131].decode()
             else:
-                p += 1
-            e132 = p + n131
-            k130 = d[p:e132].decode()
-            p = e132
-            n133 = _LEN[d[p]]
-            if n133 < 0:
-                n133, p = _rlen(d, p)
+                e131 += p
+                k130 = d[p + 1:e131].decode()
+            p = e131
+            e133 = _END[d[p]]
+            if e133 < 0:
+                q134, e133 = _rspan(d, p)
+                v128 = d[q134:e133].decode()
             else:
-                p += 1
-            e134 = p + n133
-            v128 = d[p:e134].decode()
-            p = e134
+                e133 += p
+                v128 = d[p + 1:e133].decode()
+            p = e133
             acc126[k130] = v128
     o.metadata = acc126
     u135 = d[p]
@@ -2959,14 +2959,14 @@ def _readv_MemoryWritten(d: bytes, p: int) -> tuple[MemoryWritten, int]:
             else:
                 p += 1
         for _ in range(n140):
-            n143 = _LEN[d[p]]
-            if n143 < 0:
-                n143, p = _rlen(d, p)
+            e143 = _END[d[p]]
+            if e143 < 0:
+                q144, e143 = _rspan(d, p)
+                v141 = d[q144:e143].decode()
             else:
-                p += 1
-            e144 = p + n143
-            v141 = d[p:e144].decode()
-            p = e144
+                e143 += p
+                v141 = d[p + 1:e143].decode()
+            p = e143
             acc139.append(v141)
     o.source_refs = tuple(acc139)
     u145 = d[p]
@@ -3244,106 +3244,106 @@ class _Fill_ModelCallCompleted:
 def _read_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int]:
     o = _fill(_Fill_ModelCallCompleted)
     o19 = _fill(_Fill_Envelope)
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o19.event_id = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o19.event_id = d[p:e22].decode()
-    p = e22
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+        e21 += p
+        o19.event_id = d[p + 1:e21].decode()
+    p = e21
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o19.event_type = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o19.event_type = d[p:e25].decode()
-    p = e25
+        e24 += p
+        o19.event_type = d[p + 1:e24].decode()
+    p = e24
     i27 = _ZZ[d[p]]
     if i27 is None:
         i27, p = _rlong(d, p)
     else:
         p += 1
     o19.occurred_at = i27
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+    e29 = _END[d[p]]
+    if e29 < 0:
+        q30, e29 = _rspan(d, p)
+        o19.tenant = d[q30:e29].decode()
     else:
-        p += 1
-    e30 = p + n29
-    o19.tenant = d[p:e30].decode()
-    p = e30
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+        e29 += p
+        o19.tenant = d[p + 1:e29].decode()
+    p = e29
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o19.source = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o19.source = d[p:e33].decode()
-    p = e33
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+        e32 += p
+        o19.source = d[p + 1:e32].decode()
+    p = e32
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        o19.correlation_id = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    o19.correlation_id = d[p:e36].decode()
-    p = e36
+        e35 += p
+        o19.correlation_id = d[p + 1:e35].decode()
+    p = e35
     u37 = d[p]
     p += 1
     if u37 == 0:
         o19.causation_id = None
     elif u37 == 2:
-        n39 = _LEN[d[p]]
-        if n39 < 0:
-            n39, p = _rlen(d, p)
+        e39 = _END[d[p]]
+        if e39 < 0:
+            q40, e39 = _rspan(d, p)
+            o19.causation_id = d[q40:e39].decode()
         else:
-            p += 1
-        e40 = p + n39
-        o19.causation_id = d[p:e40].decode()
-        p = e40
+            e39 += p
+            o19.causation_id = d[p + 1:e39].decode()
+        p = e39
     else:
         raise ValueError(f'union branch index {u37} out of range')
     o19.__class__ = Envelope
     o.envelope = o19
-    n42 = _LEN[d[p]]
-    if n42 < 0:
-        n42, p = _rlen(d, p)
+    e42 = _END[d[p]]
+    if e42 < 0:
+        q43, e42 = _rspan(d, p)
+        o.request_id = d[q43:e42].decode()
     else:
-        p += 1
-    e43 = p + n42
-    o.request_id = d[p:e43].decode()
-    p = e43
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+        e42 += p
+        o.request_id = d[p + 1:e42].decode()
+    p = e42
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        o.model_id = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    o.model_id = d[p:e46].decode()
-    p = e46
-    n48 = _LEN[d[p]]
-    if n48 < 0:
-        n48, p = _rlen(d, p)
+        e45 += p
+        o.model_id = d[p + 1:e45].decode()
+    p = e45
+    e48 = _END[d[p]]
+    if e48 < 0:
+        q49, e48 = _rspan(d, p)
+        o.agent_id = d[q49:e48].decode()
     else:
-        p += 1
-    e49 = p + n48
-    o.agent_id = d[p:e49].decode()
-    p = e49
+        e48 += p
+        o.agent_id = d[p + 1:e48].decode()
+    p = e48
     u50 = d[p]
     p += 1
     if u50 == 0:
         o.task_id = None
     elif u50 == 2:
-        n52 = _LEN[d[p]]
-        if n52 < 0:
-            n52, p = _rlen(d, p)
+        e52 = _END[d[p]]
+        if e52 < 0:
+            q53, e52 = _rspan(d, p)
+            o.task_id = d[q53:e52].decode()
         else:
-            p += 1
-        e53 = p + n52
-        o.task_id = d[p:e53].decode()
-        p = e53
+            e52 += p
+            o.task_id = d[p + 1:e52].decode()
+        p = e52
     else:
         raise ValueError(f'union branch index {u50} out of range')
     e54 = _ZZ[d[p]]
@@ -3396,14 +3396,14 @@ def _read_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int]
     if u66 == 0:
         o.error = None
     elif u66 == 2:
-        n68 = _LEN[d[p]]
-        if n68 < 0:
-            n68, p = _rlen(d, p)
+        e68 = _END[d[p]]
+        if e68 < 0:
+            q69, e68 = _rspan(d, p)
+            o.error = d[q69:e68].decode()
         else:
-            p += 1
-        e69 = p + n68
-        o.error = d[p:e69].decode()
-        p = e69
+            e68 += p
+            o.error = d[p + 1:e68].decode()
+        p = e68
     else:
         raise ValueError(f'union branch index {u66} out of range')
     o.__class__ = ModelCallCompleted
@@ -3413,25 +3413,25 @@ def _read_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int]
 def _readv_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int]:
     o = _fill(_Fill_ModelCallCompleted)
     o70 = _fill(_Fill_Envelope)
-    n72 = _LEN[d[p]]
-    if n72 < 0:
-        n72, p = _rlen(d, p)
+    e72 = _END[d[p]]
+    if e72 < 0:
+        q73, e72 = _rspan(d, p)
+        x71 = d[q73:e72].decode()
     else:
-        p += 1
-    e73 = p + n72
-    x71 = d[p:e73].decode()
-    p = e73
+        e72 += p
+        x71 = d[p + 1:e72].decode()
+    p = e72
     if _UUID.fullmatch(x71) is None:
         raise Refused
     o70.event_id = x71
-    n75 = _LEN[d[p]]
-    if n75 < 0:
-        n75, p = _rlen(d, p)
+    e75 = _END[d[p]]
+    if e75 < 0:
+        q76, e75 = _rspan(d, p)
+        x74 = d[q76:e75].decode()
     else:
-        p += 1
-    e76 = p + n75
-    x74 = d[p:e76].decode()
-    p = e76
+        e75 += p
+        x74 = d[p + 1:e75].decode()
+    p = e75
     if not x74:
         raise Refused
     o70.event_type = x74
@@ -3443,36 +3443,36 @@ def _readv_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int
     if x77 < 0:
         raise Refused
     o70.occurred_at = x77
-    n79 = _LEN[d[p]]
-    if n79 < 0:
-        n79, p = _rlen(d, p)
+    e79 = _END[d[p]]
+    if e79 < 0:
+        q80, e79 = _rspan(d, p)
+        x78 = d[q80:e79].decode()
     else:
-        p += 1
-    e80 = p + n79
-    x78 = d[p:e80].decode()
-    p = e80
+        e79 += p
+        x78 = d[p + 1:e79].decode()
+    p = e79
     if not x78:
         raise Refused
     o70.tenant = x78
-    n82 = _LEN[d[p]]
-    if n82 < 0:
-        n82, p = _rlen(d, p)
+    e82 = _END[d[p]]
+    if e82 < 0:
+        q83, e82 = _rspan(d, p)
+        x81 = d[q83:e82].decode()
     else:
-        p += 1
-    e83 = p + n82
-    x81 = d[p:e83].decode()
-    p = e83
+        e82 += p
+        x81 = d[p + 1:e82].decode()
+    p = e82
     if not x81:
         raise Refused
     o70.source = x81
-    n85 = _LEN[d[p]]
-    if n85 < 0:
-        n85, p = _rlen(d, p)
+    e85 = _END[d[p]]
+    if e85 < 0:
+        q86, e85 = _rspan(d, p)
+        x84 = d[q86:e85].decode()
     else:
-        p += 1
-    e86 = p + n85
-    x84 = d[p:e86].decode()
-    p = e86
+        e85 += p
+        x84 = d[p + 1:e85].decode()
+    p = e85
     if not x84:
         raise Refused
     o70.correlation_id = x84
@@ -3481,48 +3481,48 @@ def _readv_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int
     if u87 == 0:
         o70.causation_id = None
     elif u87 == 2:
-        n89 = _LEN[d[p]]
-        if n89 < 0:
-            n89, p = _rlen(d, p)
+        e89 = _END[d[p]]
+        if e89 < 0:
+            q90, e89 = _rspan(d, p)
+            o70.causation_id = d[q90:e89].decode()
         else:
-            p += 1
-        e90 = p + n89
-        o70.causation_id = d[p:e90].decode()
-        p = e90
+            e89 += p
+            o70.causation_id = d[p + 1:e89].decode()
+        p = e89
     else:
         raise ValueError(f'union branch index {u87} out of range')
     o70.__class__ = Envelope
     o.envelope = o70
-    n92 = _LEN[d[p]]
-    if n92 < 0:
-        n92, p = _rlen(d, p)
+    e92 = _END[d[p]]
+    if e92 < 0:
+        q93, e92 = _rspan(d, p)
+        x91 = d[q93:e92].decode()
     else:
-        p += 1
-    e93 = p + n92
-    x91 = d[p:e93].decode()
-    p = e93
+        e92 += p
+        x91 = d[p + 1:e92].decode()
+    p = e92
     if not x91:
         raise Refused
     o.request_id = x91
-    n95 = _LEN[d[p]]
-    if n95 < 0:
-        n95, p = _rlen(d, p)
+    e95 = _END[d[p]]
+    if e95 < 0:
+        q96, e95 = _rspan(d, p)
+        x94 = d[q96:e95].decode()
     else:
-        p += 1
-    e96 = p + n95
-    x94 = d[p:e96].decode()
-    p = e96
+        e95 += p
+        x94 = d[p + 1:e95].decode()
+    p = e95
     if not x94:
         raise Refused
     o.model_id = x94
-    n98 = _LEN[d[p]]
-    if n98 < 0:
-        n98, p = _rlen(d, p)
+    e98 = _END[d[p]]
+    if e98 < 0:
+        q99, e98 = _rspan(d, p)
+        x97 = d[q99:e98].decode()
     else:
-        p += 1
-    e99 = p + n98
-    x97 = d[p:e99].decode()
-    p = e99
+        e98 += p
+        x97 = d[p + 1:e98].decode()
+    p = e98
     if not x97:
         raise Refused
     o.agent_id = x97
@@ -3531,14 +3531,14 @@ def _readv_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int
     if u100 == 0:
         o.task_id = None
     elif u100 == 2:
-        n102 = _LEN[d[p]]
-        if n102 < 0:
-            n102, p = _rlen(d, p)
+        e102 = _END[d[p]]
+        if e102 < 0:
+            q103, e102 = _rspan(d, p)
+            o.task_id = d[q103:e102].decode()
         else:
-            p += 1
-        e103 = p + n102
-        o.task_id = d[p:e103].decode()
-        p = e103
+            e102 += p
+            o.task_id = d[p + 1:e102].decode()
+        p = e102
     else:
         raise ValueError(f'union branch index {u100} out of range')
     e104 = _ZZ[d[p]]
@@ -3601,14 +3601,14 @@ def _readv_ModelCallCompleted(d: bytes, p: int) -> tuple[ModelCallCompleted, int
     if u111 == 0:
         o.error = None
     elif u111 == 2:
-        n113 = _LEN[d[p]]
-        if n113 < 0:
-            n113, p = _rlen(d, p)
+        e113 = _END[d[p]]
+        if e113 < 0:
+            q114, e113 = _rspan(d, p)
+            o.error = d[q114:e113].decode()
         else:
-            p += 1
-        e114 = p + n113
-        o.error = d[p:e114].decode()
-        p = e114
+            e113 += p
+            o.error = d[p + 1:e113].decode()
+        p = e113
     else:
         raise ValueError(f'union branch index {u111} out of range')
     o.__class__ = ModelCallCompleted
@@ -3848,101 +3848,101 @@ class _Fill_ModelRegistered:
 def _read_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
     o = _fill(_Fill_ModelRegistered)
     o19 = _fill(_Fill_Envelope)
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o19.event_id = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o19.event_id = d[p:e22].decode()
-    p = e22
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+        e21 += p
+        o19.event_id = d[p + 1:e21].decode()
+    p = e21
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o19.event_type = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o19.event_type = d[p:e25].decode()
-    p = e25
+        e24 += p
+        o19.event_type = d[p + 1:e24].decode()
+    p = e24
     i27 = _ZZ[d[p]]
     if i27 is None:
         i27, p = _rlong(d, p)
     else:
         p += 1
     o19.occurred_at = i27
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+    e29 = _END[d[p]]
+    if e29 < 0:
+        q30, e29 = _rspan(d, p)
+        o19.tenant = d[q30:e29].decode()
     else:
-        p += 1
-    e30 = p + n29
-    o19.tenant = d[p:e30].decode()
-    p = e30
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+        e29 += p
+        o19.tenant = d[p + 1:e29].decode()
+    p = e29
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o19.source = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o19.source = d[p:e33].decode()
-    p = e33
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+        e32 += p
+        o19.source = d[p + 1:e32].decode()
+    p = e32
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        o19.correlation_id = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    o19.correlation_id = d[p:e36].decode()
-    p = e36
+        e35 += p
+        o19.correlation_id = d[p + 1:e35].decode()
+    p = e35
     u37 = d[p]
     p += 1
     if u37 == 0:
         o19.causation_id = None
     elif u37 == 2:
-        n39 = _LEN[d[p]]
-        if n39 < 0:
-            n39, p = _rlen(d, p)
+        e39 = _END[d[p]]
+        if e39 < 0:
+            q40, e39 = _rspan(d, p)
+            o19.causation_id = d[q40:e39].decode()
         else:
-            p += 1
-        e40 = p + n39
-        o19.causation_id = d[p:e40].decode()
-        p = e40
+            e39 += p
+            o19.causation_id = d[p + 1:e39].decode()
+        p = e39
     else:
         raise ValueError(f'union branch index {u37} out of range')
     o19.__class__ = Envelope
     o.envelope = o19
-    n42 = _LEN[d[p]]
-    if n42 < 0:
-        n42, p = _rlen(d, p)
+    e42 = _END[d[p]]
+    if e42 < 0:
+        q43, e42 = _rspan(d, p)
+        o.model_id = d[q43:e42].decode()
     else:
-        p += 1
-    e43 = p + n42
-    o.model_id = d[p:e43].decode()
-    p = e43
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+        e42 += p
+        o.model_id = d[p + 1:e42].decode()
+    p = e42
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        o.provider = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    o.provider = d[p:e46].decode()
-    p = e46
-    n48 = _LEN[d[p]]
-    if n48 < 0:
-        n48, p = _rlen(d, p)
+        e45 += p
+        o.provider = d[p + 1:e45].decode()
+    p = e45
+    e48 = _END[d[p]]
+    if e48 < 0:
+        q49, e48 = _rspan(d, p)
+        o.model_name = d[q49:e48].decode()
     else:
-        p += 1
-    e49 = p + n48
-    o.model_name = d[p:e49].decode()
-    p = e49
-    n51 = _LEN[d[p]]
-    if n51 < 0:
-        n51, p = _rlen(d, p)
+        e48 += p
+        o.model_name = d[p + 1:e48].decode()
+    p = e48
+    e51 = _END[d[p]]
+    if e51 < 0:
+        q52, e51 = _rspan(d, p)
+        o.endpoint = d[q52:e51].decode()
     else:
-        p += 1
-    e52 = p + n51
-    o.endpoint = d[p:e52].decode()
-    p = e52
+        e51 += p
+        o.endpoint = d[p + 1:e51].decode()
+    p = e51
     i54 = _ZZ[d[p]]
     if i54 is None:
         i54, p = _rint(d, p)
@@ -3978,14 +3978,14 @@ def _read_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
             else:
                 p += 1
         for _ in range(n60):
-            n63 = _LEN[d[p]]
-            if n63 < 0:
-                n63, p = _rlen(d, p)
+            e63 = _END[d[p]]
+            if e63 < 0:
+                q64, e63 = _rspan(d, p)
+                v61 = d[q64:e63].decode()
             else:
-                p += 1
-            e64 = p + n63
-            v61 = d[p:e64].decode()
-            p = e64
+                e63 += p
+                v61 = d[p + 1:e63].decode()
+            p = e63
             acc59.append(v61)
     o.capabilities = tuple(acc59)
     u65 = d[p]
@@ -4004,25 +4004,25 @@ def _read_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
 def _readv_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
     o = _fill(_Fill_ModelRegistered)
     o67 = _fill(_Fill_Envelope)
-    n69 = _LEN[d[p]]
-    if n69 < 0:
-        n69, p = _rlen(d, p)
+    e69 = _END[d[p]]
+    if e69 < 0:
+        q70, e69 = _rspan(d, p)
+        x68 = d[q70:e69].decode()
     else:
-        p += 1
-    e70 = p + n69
-    x68 = d[p:e70].decode()
-    p = e70
+        e69 += p
+        x68 = d[p + 1:e69].decode()
+    p = e69
     if _UUID.fullmatch(x68) is None:
         raise Refused
     o67.event_id = x68
-    n72 = _LEN[d[p]]
-    if n72 < 0:
-        n72, p = _rlen(d, p)
+    e72 = _END[d[p]]
+    if e72 < 0:
+        q73, e72 = _rspan(d, p)
+        x71 = d[q73:e72].decode()
     else:
-        p += 1
-    e73 = p + n72
-    x71 = d[p:e73].decode()
-    p = e73
+        e72 += p
+        x71 = d[p + 1:e72].decode()
+    p = e72
     if not x71:
         raise Refused
     o67.event_type = x71
@@ -4034,36 +4034,36 @@ def _readv_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
     if x74 < 0:
         raise Refused
     o67.occurred_at = x74
-    n76 = _LEN[d[p]]
-    if n76 < 0:
-        n76, p = _rlen(d, p)
+    e76 = _END[d[p]]
+    if e76 < 0:
+        q77, e76 = _rspan(d, p)
+        x75 = d[q77:e76].decode()
     else:
-        p += 1
-    e77 = p + n76
-    x75 = d[p:e77].decode()
-    p = e77
+        e76 += p
+        x75 = d[p + 1:e76].decode()
+    p = e76
     if not x75:
         raise Refused
     o67.tenant = x75
-    n79 = _LEN[d[p]]
-    if n79 < 0:
-        n79, p = _rlen(d, p)
+    e79 = _END[d[p]]
+    if e79 < 0:
+        q80, e79 = _rspan(d, p)
+        x78 = d[q80:e79].decode()
     else:
-        p += 1
-    e80 = p + n79
-    x78 = d[p:e80].decode()
-    p = e80
+        e79 += p
+        x78 = d[p + 1:e79].decode()
+    p = e79
     if not x78:
         raise Refused
     o67.source = x78
-    n82 = _LEN[d[p]]
-    if n82 < 0:
-        n82, p = _rlen(d, p)
+    e82 = _END[d[p]]
+    if e82 < 0:
+        q83, e82 = _rspan(d, p)
+        x81 = d[q83:e82].decode()
     else:
-        p += 1
-    e83 = p + n82
-    x81 = d[p:e83].decode()
-    p = e83
+        e82 += p
+        x81 = d[p + 1:e82].decode()
+    p = e82
     if not x81:
         raise Refused
     o67.correlation_id = x81
@@ -4072,59 +4072,59 @@ def _readv_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
     if u84 == 0:
         o67.causation_id = None
     elif u84 == 2:
-        n86 = _LEN[d[p]]
-        if n86 < 0:
-            n86, p = _rlen(d, p)
+        e86 = _END[d[p]]
+        if e86 < 0:
+            q87, e86 = _rspan(d, p)
+            o67.causation_id = d[q87:e86].decode()
         else:
-            p += 1
-        e87 = p + n86
-        o67.causation_id = d[p:e87].decode()
-        p = e87
+            e86 += p
+            o67.causation_id = d[p + 1:e86].decode()
+        p = e86
     else:
         raise ValueError(f'union branch index {u84} out of range')
     o67.__class__ = Envelope
     o.envelope = o67
-    n89 = _LEN[d[p]]
-    if n89 < 0:
-        n89, p = _rlen(d, p)
+    e89 = _END[d[p]]
+    if e89 < 0:
+        q90, e89 = _rspan(d, p)
+        x88 = d[q90:e89].decode()
     else:
-        p += 1
-    e90 = p + n89
-    x88 = d[p:e90].decode()
-    p = e90
+        e89 += p
+        x88 = d[p + 1:e89].decode()
+    p = e89
     if not x88:
         raise Refused
     o.model_id = x88
-    n92 = _LEN[d[p]]
-    if n92 < 0:
-        n92, p = _rlen(d, p)
+    e92 = _END[d[p]]
+    if e92 < 0:
+        q93, e92 = _rspan(d, p)
+        x91 = d[q93:e92].decode()
     else:
-        p += 1
-    e93 = p + n92
-    x91 = d[p:e93].decode()
-    p = e93
+        e92 += p
+        x91 = d[p + 1:e92].decode()
+    p = e92
     if not x91:
         raise Refused
     o.provider = x91
-    n95 = _LEN[d[p]]
-    if n95 < 0:
-        n95, p = _rlen(d, p)
+    e95 = _END[d[p]]
+    if e95 < 0:
+        q96, e95 = _rspan(d, p)
+        x94 = d[q96:e95].decode()
     else:
-        p += 1
-    e96 = p + n95
-    x94 = d[p:e96].decode()
-    p = e96
+        e95 += p
+        x94 = d[p + 1:e95].decode()
+    p = e95
     if not x94:
         raise Refused
     o.model_name = x94
-    n98 = _LEN[d[p]]
-    if n98 < 0:
-        n98, p = _rlen(d, p)
+    e98 = _END[d[p]]
+    if e98 < 0:
+        q99, e98 = _rspan(d, p)
+        o.endpoint = d[q99:e98].decode()
     else:
-        p += 1
-    e99 = p + n98
-    o.endpoint = d[p:e99].decode()
-    p = e99
+        e98 += p
+        o.endpoint = d[p + 1:e98].decode()
+    p = e98
     x100 = _ZZ[d[p]]
     if x100 is None:
         x100, p = _rint(d, p)
@@ -4166,14 +4166,14 @@ def _readv_ModelRegistered(d: bytes, p: int) -> tuple[ModelRegistered, int]:
             else:
                 p += 1
         for _ in range(n104):
-            n107 = _LEN[d[p]]
-            if n107 < 0:
-                n107, p = _rlen(d, p)
+            e107 = _END[d[p]]
+            if e107 < 0:
+                q108, e107 = _rspan(d, p)
+                v105 = d[q108:e107].decode()
             else:
-                p += 1
-            e108 = p + n107
-            v105 = d[p:e108].decode()
-            p = e108
+                e107 += p
+                v105 = d[p + 1:e107].decode()
+            p = e107
             acc103.append(v105)
     o.capabilities = tuple(acc103)
     u109 = d[p]
@@ -4366,77 +4366,77 @@ class _Fill_NodeHeartbeat:
 def _read_NodeHeartbeat(d: bytes, p: int) -> tuple[NodeHeartbeat, int]:
     o = _fill(_Fill_NodeHeartbeat)
     o8 = _fill(_Fill_Envelope)
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+    e10 = _END[d[p]]
+    if e10 < 0:
+        q11, e10 = _rspan(d, p)
+        o8.event_id = d[q11:e10].decode()
     else:
-        p += 1
-    e11 = p + n10
-    o8.event_id = d[p:e11].decode()
-    p = e11
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
+        e10 += p
+        o8.event_id = d[p + 1:e10].decode()
+    p = e10
+    e13 = _END[d[p]]
+    if e13 < 0:
+        q14, e13 = _rspan(d, p)
+        o8.event_type = d[q14:e13].decode()
     else:
-        p += 1
-    e14 = p + n13
-    o8.event_type = d[p:e14].decode()
-    p = e14
+        e13 += p
+        o8.event_type = d[p + 1:e13].decode()
+    p = e13
     i16 = _ZZ[d[p]]
     if i16 is None:
         i16, p = _rlong(d, p)
     else:
         p += 1
     o8.occurred_at = i16
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o8.tenant = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o8.tenant = d[p:e19].decode()
-    p = e19
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+        e18 += p
+        o8.tenant = d[p + 1:e18].decode()
+    p = e18
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o8.source = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o8.source = d[p:e22].decode()
-    p = e22
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+        e21 += p
+        o8.source = d[p + 1:e21].decode()
+    p = e21
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o8.correlation_id = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o8.correlation_id = d[p:e25].decode()
-    p = e25
+        e24 += p
+        o8.correlation_id = d[p + 1:e24].decode()
+    p = e24
     u26 = d[p]
     p += 1
     if u26 == 0:
         o8.causation_id = None
     elif u26 == 2:
-        n28 = _LEN[d[p]]
-        if n28 < 0:
-            n28, p = _rlen(d, p)
+        e28 = _END[d[p]]
+        if e28 < 0:
+            q29, e28 = _rspan(d, p)
+            o8.causation_id = d[q29:e28].decode()
         else:
-            p += 1
-        e29 = p + n28
-        o8.causation_id = d[p:e29].decode()
-        p = e29
+            e28 += p
+            o8.causation_id = d[p + 1:e28].decode()
+        p = e28
     else:
         raise ValueError(f'union branch index {u26} out of range')
     o8.__class__ = Envelope
     o.envelope = o8
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o.node_id = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o.node_id = d[p:e32].decode()
-    p = e32
+        e31 += p
+        o.node_id = d[p + 1:e31].decode()
+    p = e31
     o.cpu_load = _unpack_d(d, p)[0]
     p += 8
     i35 = _ZZ[d[p]]
@@ -4471,25 +4471,25 @@ def _read_NodeHeartbeat(d: bytes, p: int) -> tuple[NodeHeartbeat, int]:
 def _readv_NodeHeartbeat(d: bytes, p: int) -> tuple[NodeHeartbeat, int]:
     o = _fill(_Fill_NodeHeartbeat)
     o40 = _fill(_Fill_Envelope)
-    n42 = _LEN[d[p]]
-    if n42 < 0:
-        n42, p = _rlen(d, p)
+    e42 = _END[d[p]]
+    if e42 < 0:
+        q43, e42 = _rspan(d, p)
+        x41 = d[q43:e42].decode()
     else:
-        p += 1
-    e43 = p + n42
-    x41 = d[p:e43].decode()
-    p = e43
+        e42 += p
+        x41 = d[p + 1:e42].decode()
+    p = e42
     if _UUID.fullmatch(x41) is None:
         raise Refused
     o40.event_id = x41
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        x44 = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    x44 = d[p:e46].decode()
-    p = e46
+        e45 += p
+        x44 = d[p + 1:e45].decode()
+    p = e45
     if not x44:
         raise Refused
     o40.event_type = x44
@@ -4501,36 +4501,36 @@ def _readv_NodeHeartbeat(d: bytes, p: int) -> tuple[NodeHeartbeat, int]:
     if x47 < 0:
         raise Refused
     o40.occurred_at = x47
-    n49 = _LEN[d[p]]
-    if n49 < 0:
-        n49, p = _rlen(d, p)
+    e49 = _END[d[p]]
+    if e49 < 0:
+        q50, e49 = _rspan(d, p)
+        x48 = d[q50:e49].decode()
     else:
-        p += 1
-    e50 = p + n49
-    x48 = d[p:e50].decode()
-    p = e50
+        e49 += p
+        x48 = d[p + 1:e49].decode()
+    p = e49
     if not x48:
         raise Refused
     o40.tenant = x48
-    n52 = _LEN[d[p]]
-    if n52 < 0:
-        n52, p = _rlen(d, p)
+    e52 = _END[d[p]]
+    if e52 < 0:
+        q53, e52 = _rspan(d, p)
+        x51 = d[q53:e52].decode()
     else:
-        p += 1
-    e53 = p + n52
-    x51 = d[p:e53].decode()
-    p = e53
+        e52 += p
+        x51 = d[p + 1:e52].decode()
+    p = e52
     if not x51:
         raise Refused
     o40.source = x51
-    n55 = _LEN[d[p]]
-    if n55 < 0:
-        n55, p = _rlen(d, p)
+    e55 = _END[d[p]]
+    if e55 < 0:
+        q56, e55 = _rspan(d, p)
+        x54 = d[q56:e55].decode()
     else:
-        p += 1
-    e56 = p + n55
-    x54 = d[p:e56].decode()
-    p = e56
+        e55 += p
+        x54 = d[p + 1:e55].decode()
+    p = e55
     if not x54:
         raise Refused
     o40.correlation_id = x54
@@ -4539,26 +4539,26 @@ def _readv_NodeHeartbeat(d: bytes, p: int) -> tuple[NodeHeartbeat, int]:
     if u57 == 0:
         o40.causation_id = None
     elif u57 == 2:
-        n59 = _LEN[d[p]]
-        if n59 < 0:
-            n59, p = _rlen(d, p)
+        e59 = _END[d[p]]
+        if e59 < 0:
+            q60, e59 = _rspan(d, p)
+            o40.causation_id = d[q60:e59].decode()
         else:
-            p += 1
-        e60 = p + n59
-        o40.causation_id = d[p:e60].decode()
-        p = e60
+            e59 += p
+            o40.causation_id = d[p + 1:e59].decode()
+        p = e59
     else:
         raise ValueError(f'union branch index {u57} out of range')
     o40.__class__ = Envelope
     o.envelope = o40
-    n62 = _LEN[d[p]]
-    if n62 < 0:
-        n62, p = _rlen(d, p)
+    e62 = _END[d[p]]
+    if e62 < 0:
+        q63, e62 = _rspan(d, p)
+        x61 = d[q63:e62].decode()
     else:
-        p += 1
-    e63 = p + n62
-    x61 = d[p:e63].decode()
-    p = e63
+        e62 += p
+        x61 = d[p + 1:e62].decode()
+    p = e62
     if not x61:
         raise Refused
     o.node_id = x61
@@ -4747,14 +4747,14 @@ def _read_GpuDevice(d: bytes, p: int) -> tuple[GpuDevice, int]:
     else:
         p += 1
     o.index = i7
-    n9 = _LEN[d[p]]
-    if n9 < 0:
-        n9, p = _rlen(d, p)
+    e9 = _END[d[p]]
+    if e9 < 0:
+        q10, e9 = _rspan(d, p)
+        o.model = d[q10:e9].decode()
     else:
-        p += 1
-    e10 = p + n9
-    o.model = d[p:e10].decode()
-    p = e10
+        e9 += p
+        o.model = d[p + 1:e9].decode()
+    p = e9
     i12 = _ZZ[d[p]]
     if i12 is None:
         i12, p = _rlong(d, p)
@@ -4947,77 +4947,77 @@ class _Fill_NodeRegistered:
 def _read_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
     o = _fill(_Fill_NodeRegistered)
     o22 = _fill(_Fill_Envelope)
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o22.event_id = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o22.event_id = d[p:e25].decode()
-    p = e25
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+        e24 += p
+        o22.event_id = d[p + 1:e24].decode()
+    p = e24
+    e27 = _END[d[p]]
+    if e27 < 0:
+        q28, e27 = _rspan(d, p)
+        o22.event_type = d[q28:e27].decode()
     else:
-        p += 1
-    e28 = p + n27
-    o22.event_type = d[p:e28].decode()
-    p = e28
+        e27 += p
+        o22.event_type = d[p + 1:e27].decode()
+    p = e27
     i30 = _ZZ[d[p]]
     if i30 is None:
         i30, p = _rlong(d, p)
     else:
         p += 1
     o22.occurred_at = i30
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o22.tenant = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o22.tenant = d[p:e33].decode()
-    p = e33
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+        e32 += p
+        o22.tenant = d[p + 1:e32].decode()
+    p = e32
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        o22.source = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    o22.source = d[p:e36].decode()
-    p = e36
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+        e35 += p
+        o22.source = d[p + 1:e35].decode()
+    p = e35
+    e38 = _END[d[p]]
+    if e38 < 0:
+        q39, e38 = _rspan(d, p)
+        o22.correlation_id = d[q39:e38].decode()
     else:
-        p += 1
-    e39 = p + n38
-    o22.correlation_id = d[p:e39].decode()
-    p = e39
+        e38 += p
+        o22.correlation_id = d[p + 1:e38].decode()
+    p = e38
     u40 = d[p]
     p += 1
     if u40 == 0:
         o22.causation_id = None
     elif u40 == 2:
-        n42 = _LEN[d[p]]
-        if n42 < 0:
-            n42, p = _rlen(d, p)
+        e42 = _END[d[p]]
+        if e42 < 0:
+            q43, e42 = _rspan(d, p)
+            o22.causation_id = d[q43:e42].decode()
         else:
-            p += 1
-        e43 = p + n42
-        o22.causation_id = d[p:e43].decode()
-        p = e43
+            e42 += p
+            o22.causation_id = d[p + 1:e42].decode()
+        p = e42
     else:
         raise ValueError(f'union branch index {u40} out of range')
     o22.__class__ = Envelope
     o.envelope = o22
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        o.node_id = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    o.node_id = d[p:e46].decode()
-    p = e46
+        e45 += p
+        o.node_id = d[p + 1:e45].decode()
+    p = e45
     i48 = _ZZ[d[p]]
     if i48 is None:
         i48, p = _rlong(d, p)
@@ -5054,14 +5054,14 @@ def _read_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
             else:
                 p += 1
             o55.index = i57
-            n59 = _LEN[d[p]]
-            if n59 < 0:
-                n59, p = _rlen(d, p)
+            e59 = _END[d[p]]
+            if e59 < 0:
+                q60, e59 = _rspan(d, p)
+                o55.model = d[q60:e59].decode()
             else:
-                p += 1
-            e60 = p + n59
-            o55.model = d[p:e60].decode()
-            p = e60
+                e59 += p
+                o55.model = d[p + 1:e59].decode()
+            p = e59
             i62 = _ZZ[d[p]]
             if i62 is None:
                 i62, p = _rlong(d, p)
@@ -5083,22 +5083,22 @@ def _read_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
             v53 = o55
             acc51.append(v53)
     o.gpus = tuple(acc51)
-    n68 = _LEN[d[p]]
-    if n68 < 0:
-        n68, p = _rlen(d, p)
+    e68 = _END[d[p]]
+    if e68 < 0:
+        q69, e68 = _rspan(d, p)
+        o.rack = d[q69:e68].decode()
     else:
-        p += 1
-    e69 = p + n68
-    o.rack = d[p:e69].decode()
-    p = e69
-    n71 = _LEN[d[p]]
-    if n71 < 0:
-        n71, p = _rlen(d, p)
+        e68 += p
+        o.rack = d[p + 1:e68].decode()
+    p = e68
+    e71 = _END[d[p]]
+    if e71 < 0:
+        q72, e71 = _rspan(d, p)
+        o.zone = d[q72:e71].decode()
     else:
-        p += 1
-    e72 = p + n71
-    o.zone = d[p:e72].decode()
-    p = e72
+        e71 += p
+        o.zone = d[p + 1:e71].decode()
+    p = e71
     acc73: Any = {}
     while True:
         n74 = _ZZ[d[p]]
@@ -5116,22 +5116,22 @@ def _read_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
             else:
                 p += 1
         for _ in range(n74):
-            n78 = _LEN[d[p]]
-            if n78 < 0:
-                n78, p = _rlen(d, p)
+            e78 = _END[d[p]]
+            if e78 < 0:
+                q79, e78 = _rspan(d, p)
+                k77 = d[q79:e78].decode()
             else:
-                p += 1
-            e79 = p + n78
-            k77 = d[p:e79].decode()
-            p = e79
-            n80 = _LEN[d[p]]
-            if n80 < 0:
-                n80, p = _rlen(d, p)
+                e78 += p
+                k77 = d[p + 1:e78].decode()
+            p = e78
+            e80 = _END[d[p]]
+            if e80 < 0:
+                q81, e80 = _rspan(d, p)
+                v75 = d[q81:e80].decode()
             else:
-                p += 1
-            e81 = p + n80
-            v75 = d[p:e81].decode()
-            p = e81
+                e80 += p
+                v75 = d[p + 1:e80].decode()
+            p = e80
             acc73[k77] = v75
     o.labels = acc73
     b83 = d[p]
@@ -5151,25 +5151,25 @@ def _read_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
 def _readv_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
     o = _fill(_Fill_NodeRegistered)
     o86 = _fill(_Fill_Envelope)
-    n88 = _LEN[d[p]]
-    if n88 < 0:
-        n88, p = _rlen(d, p)
+    e88 = _END[d[p]]
+    if e88 < 0:
+        q89, e88 = _rspan(d, p)
+        x87 = d[q89:e88].decode()
     else:
-        p += 1
-    e89 = p + n88
-    x87 = d[p:e89].decode()
-    p = e89
+        e88 += p
+        x87 = d[p + 1:e88].decode()
+    p = e88
     if _UUID.fullmatch(x87) is None:
         raise Refused
     o86.event_id = x87
-    n91 = _LEN[d[p]]
-    if n91 < 0:
-        n91, p = _rlen(d, p)
+    e91 = _END[d[p]]
+    if e91 < 0:
+        q92, e91 = _rspan(d, p)
+        x90 = d[q92:e91].decode()
     else:
-        p += 1
-    e92 = p + n91
-    x90 = d[p:e92].decode()
-    p = e92
+        e91 += p
+        x90 = d[p + 1:e91].decode()
+    p = e91
     if not x90:
         raise Refused
     o86.event_type = x90
@@ -5181,36 +5181,36 @@ def _readv_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
     if x93 < 0:
         raise Refused
     o86.occurred_at = x93
-    n95 = _LEN[d[p]]
-    if n95 < 0:
-        n95, p = _rlen(d, p)
+    e95 = _END[d[p]]
+    if e95 < 0:
+        q96, e95 = _rspan(d, p)
+        x94 = d[q96:e95].decode()
     else:
-        p += 1
-    e96 = p + n95
-    x94 = d[p:e96].decode()
-    p = e96
+        e95 += p
+        x94 = d[p + 1:e95].decode()
+    p = e95
     if not x94:
         raise Refused
     o86.tenant = x94
-    n98 = _LEN[d[p]]
-    if n98 < 0:
-        n98, p = _rlen(d, p)
+    e98 = _END[d[p]]
+    if e98 < 0:
+        q99, e98 = _rspan(d, p)
+        x97 = d[q99:e98].decode()
     else:
-        p += 1
-    e99 = p + n98
-    x97 = d[p:e99].decode()
-    p = e99
+        e98 += p
+        x97 = d[p + 1:e98].decode()
+    p = e98
     if not x97:
         raise Refused
     o86.source = x97
-    n101 = _LEN[d[p]]
-    if n101 < 0:
-        n101, p = _rlen(d, p)
+    e101 = _END[d[p]]
+    if e101 < 0:
+        q102, e101 = _rspan(d, p)
+        x100 = d[q102:e101].decode()
     else:
-        p += 1
-    e102 = p + n101
-    x100 = d[p:e102].decode()
-    p = e102
+        e101 += p
+        x100 = d[p + 1:e101].decode()
+    p = e101
     if not x100:
         raise Refused
     o86.correlation_id = x100
@@ -5219,26 +5219,26 @@ def _readv_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
     if u103 == 0:
         o86.causation_id = None
     elif u103 == 2:
-        n105 = _LEN[d[p]]
-        if n105 < 0:
-            n105, p = _rlen(d, p)
+        e105 = _END[d[p]]
+        if e105 < 0:
+            q106, e105 = _rspan(d, p)
+            o86.causation_id = d[q106:e105].decode()
         else:
-            p += 1
-        e106 = p + n105
-        o86.causation_id = d[p:e106].decode()
-        p = e106
+            e105 += p
+            o86.causation_id = d[p + 1:e105].decode()
+        p = e105
     else:
         raise ValueError(f'union branch index {u103} out of range')
     o86.__class__ = Envelope
     o.envelope = o86
-    n108 = _LEN[d[p]]
-    if n108 < 0:
-        n108, p = _rlen(d, p)
+    e108 = _END[d[p]]
+    if e108 < 0:
+        q109, e108 = _rspan(d, p)
+        x107 = d[q109:e108].decode()
     else:
-        p += 1
-    e109 = p + n108
-    x107 = d[p:e109].decode()
-    p = e109
+        e108 += p
+        x107 = d[p + 1:e108].decode()
+    p = e108
     if not x107:
         raise Refused
     o.node_id = x107
@@ -5284,14 +5284,14 @@ def _readv_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
             if x117 < 0:
                 raise Refused
             o116.index = x117
-            n119 = _LEN[d[p]]
-            if n119 < 0:
-                n119, p = _rlen(d, p)
+            e119 = _END[d[p]]
+            if e119 < 0:
+                q120, e119 = _rspan(d, p)
+                x118 = d[q120:e119].decode()
             else:
-                p += 1
-            e120 = p + n119
-            x118 = d[p:e120].decode()
-            p = e120
+                e119 += p
+                x118 = d[p + 1:e119].decode()
+            p = e119
             if not x118:
                 raise Refused
             o116.model = x118
@@ -5318,22 +5318,22 @@ def _readv_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
             v114 = o116
             acc112.append(v114)
     o.gpus = tuple(acc112)
-    n127 = _LEN[d[p]]
-    if n127 < 0:
-        n127, p = _rlen(d, p)
+    e127 = _END[d[p]]
+    if e127 < 0:
+        q128, e127 = _rspan(d, p)
+        o.rack = d[q128:e127].decode()
     else:
-        p += 1
-    e128 = p + n127
-    o.rack = d[p:e128].decode()
-    p = e128
-    n130 = _LEN[d[p]]
-    if n130 < 0:
-        n130, p = _rlen(d, p)
+        e127 += p
+        o.rack = d[p + 1:e127].decode()
+    p = e127
+    e130 = _END[d[p]]
+    if e130 < 0:
+        q131, e130 = _rspan(d, p)
+        o.zone = d[q131:e130].decode()
     else:
-        p += 1
-    e131 = p + n130
-    o.zone = d[p:e131].decode()
-    p = e131
+        e130 += p
+        o.zone = d[p + 1:e130].decode()
+    p = e130
     acc132: Any = {}
     while True:
         n133 = _ZZ[d[p]]
@@ -5351,22 +5351,22 @@ def _readv_NodeRegistered(d: bytes, p: int) -> tuple[NodeRegistered, int]:
             else:
                 p += 1
         for _ in range(n133):
-            n137 = _LEN[d[p]]
-            if n137 < 0:
-                n137, p = _rlen(d, p)
+            e137 = _END[d[p]]
+            if e137 < 0:
+                q138, e137 = _rspan(d, p)
+                k136 = d[q138:e137].decode()
             else:
-                p += 1
-            e138 = p + n137
-            k136 = d[p:e138].decode()
-            p = e138
-            n139 = _LEN[d[p]]
-            if n139 < 0:
-                n139, p = _rlen(d, p)
+                e137 += p
+                k136 = d[p + 1:e137].decode()
+            p = e137
+            e139 = _END[d[p]]
+            if e139 < 0:
+                q140, e139 = _rspan(d, p)
+                v134 = d[q140:e139].decode()
             else:
-                p += 1
-            e140 = p + n139
-            v134 = d[p:e140].decode()
-            p = e140
+                e139 += p
+                v134 = d[p + 1:e139].decode()
+            p = e139
             acc132[k136] = v134
     o.labels = acc132
     b142 = d[p]
@@ -5530,85 +5530,85 @@ class _Fill_NodeRemoved:
 def _read_NodeRemoved(d: bytes, p: int) -> tuple[NodeRemoved, int]:
     o = _fill(_Fill_NodeRemoved)
     o5 = _fill(_Fill_Envelope)
-    n7 = _LEN[d[p]]
-    if n7 < 0:
-        n7, p = _rlen(d, p)
+    e7 = _END[d[p]]
+    if e7 < 0:
+        q8, e7 = _rspan(d, p)
+        o5.event_id = d[q8:e7].decode()
     else:
-        p += 1
-    e8 = p + n7
-    o5.event_id = d[p:e8].decode()
-    p = e8
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+        e7 += p
+        o5.event_id = d[p + 1:e7].decode()
+    p = e7
+    e10 = _END[d[p]]
+    if e10 < 0:
+        q11, e10 = _rspan(d, p)
+        o5.event_type = d[q11:e10].decode()
     else:
-        p += 1
-    e11 = p + n10
-    o5.event_type = d[p:e11].decode()
-    p = e11
+        e10 += p
+        o5.event_type = d[p + 1:e10].decode()
+    p = e10
     i13 = _ZZ[d[p]]
     if i13 is None:
         i13, p = _rlong(d, p)
     else:
         p += 1
     o5.occurred_at = i13
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    e15 = _END[d[p]]
+    if e15 < 0:
+        q16, e15 = _rspan(d, p)
+        o5.tenant = d[q16:e15].decode()
     else:
-        p += 1
-    e16 = p + n15
-    o5.tenant = d[p:e16].decode()
-    p = e16
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+        e15 += p
+        o5.tenant = d[p + 1:e15].decode()
+    p = e15
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o5.source = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o5.source = d[p:e19].decode()
-    p = e19
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+        e18 += p
+        o5.source = d[p + 1:e18].decode()
+    p = e18
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o5.correlation_id = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o5.correlation_id = d[p:e22].decode()
-    p = e22
+        e21 += p
+        o5.correlation_id = d[p + 1:e21].decode()
+    p = e21
     u23 = d[p]
     p += 1
     if u23 == 0:
         o5.causation_id = None
     elif u23 == 2:
-        n25 = _LEN[d[p]]
-        if n25 < 0:
-            n25, p = _rlen(d, p)
+        e25 = _END[d[p]]
+        if e25 < 0:
+            q26, e25 = _rspan(d, p)
+            o5.causation_id = d[q26:e25].decode()
         else:
-            p += 1
-        e26 = p + n25
-        o5.causation_id = d[p:e26].decode()
-        p = e26
+            e25 += p
+            o5.causation_id = d[p + 1:e25].decode()
+        p = e25
     else:
         raise ValueError(f'union branch index {u23} out of range')
     o5.__class__ = Envelope
     o.envelope = o5
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
+    e28 = _END[d[p]]
+    if e28 < 0:
+        q29, e28 = _rspan(d, p)
+        o.node_id = d[q29:e28].decode()
     else:
-        p += 1
-    e29 = p + n28
-    o.node_id = d[p:e29].decode()
-    p = e29
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+        e28 += p
+        o.node_id = d[p + 1:e28].decode()
+    p = e28
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o.reason = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o.reason = d[p:e32].decode()
-    p = e32
+        e31 += p
+        o.reason = d[p + 1:e31].decode()
+    p = e31
     o.__class__ = NodeRemoved
     return o, p
 
@@ -5616,25 +5616,25 @@ def _read_NodeRemoved(d: bytes, p: int) -> tuple[NodeRemoved, int]:
 def _readv_NodeRemoved(d: bytes, p: int) -> tuple[NodeRemoved, int]:
     o = _fill(_Fill_NodeRemoved)
     o33 = _fill(_Fill_Envelope)
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        x34 = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    x34 = d[p:e36].decode()
-    p = e36
+        e35 += p
+        x34 = d[p + 1:e35].decode()
+    p = e35
     if _UUID.fullmatch(x34) is None:
         raise Refused
     o33.event_id = x34
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+    e38 = _END[d[p]]
+    if e38 < 0:
+        q39, e38 = _rspan(d, p)
+        x37 = d[q39:e38].decode()
     else:
-        p += 1
-    e39 = p + n38
-    x37 = d[p:e39].decode()
-    p = e39
+        e38 += p
+        x37 = d[p + 1:e38].decode()
+    p = e38
     if not x37:
         raise Refused
     o33.event_type = x37
@@ -5646,36 +5646,36 @@ def _readv_NodeRemoved(d: bytes, p: int) -> tuple[NodeRemoved, int]:
     if x40 < 0:
         raise Refused
     o33.occurred_at = x40
-    n42 = _LEN[d[p]]
-    if n42 < 0:
-        n42, p = _rlen(d, p)
+    e42 = _END[d[p]]
+    if e42 < 0:
+        q43, e42 = _rspan(d, p)
+        x41 = d[q43:e42].decode()
     else:
-        p += 1
-    e43 = p + n42
-    x41 = d[p:e43].decode()
-    p = e43
+        e42 += p
+        x41 = d[p + 1:e42].decode()
+    p = e42
     if not x41:
         raise Refused
     o33.tenant = x41
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        x44 = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    x44 = d[p:e46].decode()
-    p = e46
+        e45 += p
+        x44 = d[p + 1:e45].decode()
+    p = e45
     if not x44:
         raise Refused
     o33.source = x44
-    n48 = _LEN[d[p]]
-    if n48 < 0:
-        n48, p = _rlen(d, p)
+    e48 = _END[d[p]]
+    if e48 < 0:
+        q49, e48 = _rspan(d, p)
+        x47 = d[q49:e48].decode()
     else:
-        p += 1
-    e49 = p + n48
-    x47 = d[p:e49].decode()
-    p = e49
+        e48 += p
+        x47 = d[p + 1:e48].decode()
+    p = e48
     if not x47:
         raise Refused
     o33.correlation_id = x47
@@ -5684,37 +5684,37 @@ def _readv_NodeRemoved(d: bytes, p: int) -> tuple[NodeRemoved, int]:
     if u50 == 0:
         o33.causation_id = None
     elif u50 == 2:
-        n52 = _LEN[d[p]]
-        if n52 < 0:
-            n52, p = _rlen(d, p)
+        e52 = _END[d[p]]
+        if e52 < 0:
+            q53, e52 = _rspan(d, p)
+            o33.causation_id = d[q53:e52].decode()
         else:
-            p += 1
-        e53 = p + n52
-        o33.causation_id = d[p:e53].decode()
-        p = e53
+            e52 += p
+            o33.causation_id = d[p + 1:e52].decode()
+        p = e52
     else:
         raise ValueError(f'union branch index {u50} out of range')
     o33.__class__ = Envelope
     o.envelope = o33
-    n55 = _LEN[d[p]]
-    if n55 < 0:
-        n55, p = _rlen(d, p)
+    e55 = _END[d[p]]
+    if e55 < 0:
+        q56, e55 = _rspan(d, p)
+        x54 = d[q56:e55].decode()
     else:
-        p += 1
-    e56 = p + n55
-    x54 = d[p:e56].decode()
-    p = e56
+        e55 += p
+        x54 = d[p + 1:e55].decode()
+    p = e55
     if not x54:
         raise Refused
     o.node_id = x54
-    n58 = _LEN[d[p]]
-    if n58 < 0:
-        n58, p = _rlen(d, p)
+    e58 = _END[d[p]]
+    if e58 < 0:
+        q59, e58 = _rspan(d, p)
+        o.reason = d[q59:e58].decode()
     else:
-        p += 1
-    e59 = p + n58
-    o.reason = d[p:e59].decode()
-    p = e59
+        e58 += p
+        o.reason = d[p + 1:e58].decode()
+    p = e58
     o.__class__ = NodeRemoved
     return o, p
 
@@ -5877,77 +5877,77 @@ class _Fill_NodeUpdated:
 def _read_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
     o = _fill(_Fill_NodeUpdated)
     o22 = _fill(_Fill_Envelope)
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o22.event_id = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o22.event_id = d[p:e25].decode()
-    p = e25
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+        e24 += p
+        o22.event_id = d[p + 1:e24].decode()
+    p = e24
+    e27 = _END[d[p]]
+    if e27 < 0:
+        q28, e27 = _rspan(d, p)
+        o22.event_type = d[q28:e27].decode()
     else:
-        p += 1
-    e28 = p + n27
-    o22.event_type = d[p:e28].decode()
-    p = e28
+        e27 += p
+        o22.event_type = d[p + 1:e27].decode()
+    p = e27
     i30 = _ZZ[d[p]]
     if i30 is None:
         i30, p = _rlong(d, p)
     else:
         p += 1
     o22.occurred_at = i30
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o22.tenant = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o22.tenant = d[p:e33].decode()
-    p = e33
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+        e32 += p
+        o22.tenant = d[p + 1:e32].decode()
+    p = e32
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        o22.source = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    o22.source = d[p:e36].decode()
-    p = e36
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+        e35 += p
+        o22.source = d[p + 1:e35].decode()
+    p = e35
+    e38 = _END[d[p]]
+    if e38 < 0:
+        q39, e38 = _rspan(d, p)
+        o22.correlation_id = d[q39:e38].decode()
     else:
-        p += 1
-    e39 = p + n38
-    o22.correlation_id = d[p:e39].decode()
-    p = e39
+        e38 += p
+        o22.correlation_id = d[p + 1:e38].decode()
+    p = e38
     u40 = d[p]
     p += 1
     if u40 == 0:
         o22.causation_id = None
     elif u40 == 2:
-        n42 = _LEN[d[p]]
-        if n42 < 0:
-            n42, p = _rlen(d, p)
+        e42 = _END[d[p]]
+        if e42 < 0:
+            q43, e42 = _rspan(d, p)
+            o22.causation_id = d[q43:e42].decode()
         else:
-            p += 1
-        e43 = p + n42
-        o22.causation_id = d[p:e43].decode()
-        p = e43
+            e42 += p
+            o22.causation_id = d[p + 1:e42].decode()
+        p = e42
     else:
         raise ValueError(f'union branch index {u40} out of range')
     o22.__class__ = Envelope
     o.envelope = o22
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        o.node_id = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    o.node_id = d[p:e46].decode()
-    p = e46
+        e45 += p
+        o.node_id = d[p + 1:e45].decode()
+    p = e45
     i48 = _ZZ[d[p]]
     if i48 is None:
         i48, p = _rlong(d, p)
@@ -5984,14 +5984,14 @@ def _read_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
             else:
                 p += 1
             o55.index = i57
-            n59 = _LEN[d[p]]
-            if n59 < 0:
-                n59, p = _rlen(d, p)
+            e59 = _END[d[p]]
+            if e59 < 0:
+                q60, e59 = _rspan(d, p)
+                o55.model = d[q60:e59].decode()
             else:
-                p += 1
-            e60 = p + n59
-            o55.model = d[p:e60].decode()
-            p = e60
+                e59 += p
+                o55.model = d[p + 1:e59].decode()
+            p = e59
             i62 = _ZZ[d[p]]
             if i62 is None:
                 i62, p = _rlong(d, p)
@@ -6013,22 +6013,22 @@ def _read_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
             v53 = o55
             acc51.append(v53)
     o.gpus = tuple(acc51)
-    n68 = _LEN[d[p]]
-    if n68 < 0:
-        n68, p = _rlen(d, p)
+    e68 = _END[d[p]]
+    if e68 < 0:
+        q69, e68 = _rspan(d, p)
+        o.rack = d[q69:e68].decode()
     else:
-        p += 1
-    e69 = p + n68
-    o.rack = d[p:e69].decode()
-    p = e69
-    n71 = _LEN[d[p]]
-    if n71 < 0:
-        n71, p = _rlen(d, p)
+        e68 += p
+        o.rack = d[p + 1:e68].decode()
+    p = e68
+    e71 = _END[d[p]]
+    if e71 < 0:
+        q72, e71 = _rspan(d, p)
+        o.zone = d[q72:e71].decode()
     else:
-        p += 1
-    e72 = p + n71
-    o.zone = d[p:e72].decode()
-    p = e72
+        e71 += p
+        o.zone = d[p + 1:e71].decode()
+    p = e71
     acc73: Any = {}
     while True:
         n74 = _ZZ[d[p]]
@@ -6046,22 +6046,22 @@ def _read_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
             else:
                 p += 1
         for _ in range(n74):
-            n78 = _LEN[d[p]]
-            if n78 < 0:
-                n78, p = _rlen(d, p)
+            e78 = _END[d[p]]
+            if e78 < 0:
+                q79, e78 = _rspan(d, p)
+                k77 = d[q79:e78].decode()
             else:
-                p += 1
-            e79 = p + n78
-            k77 = d[p:e79].decode()
-            p = e79
-            n80 = _LEN[d[p]]
-            if n80 < 0:
-                n80, p = _rlen(d, p)
+                e78 += p
+                k77 = d[p + 1:e78].decode()
+            p = e78
+            e80 = _END[d[p]]
+            if e80 < 0:
+                q81, e80 = _rspan(d, p)
+                v75 = d[q81:e80].decode()
             else:
-                p += 1
-            e81 = p + n80
-            v75 = d[p:e81].decode()
-            p = e81
+                e80 += p
+                v75 = d[p + 1:e80].decode()
+            p = e80
             acc73[k77] = v75
     o.labels = acc73
     b83 = d[p]
@@ -6081,25 +6081,25 @@ def _read_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
 def _readv_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
     o = _fill(_Fill_NodeUpdated)
     o86 = _fill(_Fill_Envelope)
-    n88 = _LEN[d[p]]
-    if n88 < 0:
-        n88, p = _rlen(d, p)
+    e88 = _END[d[p]]
+    if e88 < 0:
+        q89, e88 = _rspan(d, p)
+        x87 = d[q89:e88].decode()
     else:
-        p += 1
-    e89 = p + n88
-    x87 = d[p:e89].decode()
-    p = e89
+        e88 += p
+        x87 = d[p + 1:e88].decode()
+    p = e88
     if _UUID.fullmatch(x87) is None:
         raise Refused
     o86.event_id = x87
-    n91 = _LEN[d[p]]
-    if n91 < 0:
-        n91, p = _rlen(d, p)
+    e91 = _END[d[p]]
+    if e91 < 0:
+        q92, e91 = _rspan(d, p)
+        x90 = d[q92:e91].decode()
     else:
-        p += 1
-    e92 = p + n91
-    x90 = d[p:e92].decode()
-    p = e92
+        e91 += p
+        x90 = d[p + 1:e91].decode()
+    p = e91
     if not x90:
         raise Refused
     o86.event_type = x90
@@ -6111,36 +6111,36 @@ def _readv_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
     if x93 < 0:
         raise Refused
     o86.occurred_at = x93
-    n95 = _LEN[d[p]]
-    if n95 < 0:
-        n95, p = _rlen(d, p)
+    e95 = _END[d[p]]
+    if e95 < 0:
+        q96, e95 = _rspan(d, p)
+        x94 = d[q96:e95].decode()
     else:
-        p += 1
-    e96 = p + n95
-    x94 = d[p:e96].decode()
-    p = e96
+        e95 += p
+        x94 = d[p + 1:e95].decode()
+    p = e95
     if not x94:
         raise Refused
     o86.tenant = x94
-    n98 = _LEN[d[p]]
-    if n98 < 0:
-        n98, p = _rlen(d, p)
+    e98 = _END[d[p]]
+    if e98 < 0:
+        q99, e98 = _rspan(d, p)
+        x97 = d[q99:e98].decode()
     else:
-        p += 1
-    e99 = p + n98
-    x97 = d[p:e99].decode()
-    p = e99
+        e98 += p
+        x97 = d[p + 1:e98].decode()
+    p = e98
     if not x97:
         raise Refused
     o86.source = x97
-    n101 = _LEN[d[p]]
-    if n101 < 0:
-        n101, p = _rlen(d, p)
+    e101 = _END[d[p]]
+    if e101 < 0:
+        q102, e101 = _rspan(d, p)
+        x100 = d[q102:e101].decode()
     else:
-        p += 1
-    e102 = p + n101
-    x100 = d[p:e102].decode()
-    p = e102
+        e101 += p
+        x100 = d[p + 1:e101].decode()
+    p = e101
     if not x100:
         raise Refused
     o86.correlation_id = x100
@@ -6149,26 +6149,26 @@ def _readv_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
     if u103 == 0:
         o86.causation_id = None
     elif u103 == 2:
-        n105 = _LEN[d[p]]
-        if n105 < 0:
-            n105, p = _rlen(d, p)
+        e105 = _END[d[p]]
+        if e105 < 0:
+            q106, e105 = _rspan(d, p)
+            o86.causation_id = d[q106:e105].decode()
         else:
-            p += 1
-        e106 = p + n105
-        o86.causation_id = d[p:e106].decode()
-        p = e106
+            e105 += p
+            o86.causation_id = d[p + 1:e105].decode()
+        p = e105
     else:
         raise ValueError(f'union branch index {u103} out of range')
     o86.__class__ = Envelope
     o.envelope = o86
-    n108 = _LEN[d[p]]
-    if n108 < 0:
-        n108, p = _rlen(d, p)
+    e108 = _END[d[p]]
+    if e108 < 0:
+        q109, e108 = _rspan(d, p)
+        x107 = d[q109:e108].decode()
     else:
-        p += 1
-    e109 = p + n108
-    x107 = d[p:e109].decode()
-    p = e109
+        e108 += p
+        x107 = d[p + 1:e108].decode()
+    p = e108
     if not x107:
         raise Refused
     o.node_id = x107
@@ -6214,14 +6214,14 @@ def _readv_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
             if x117 < 0:
                 raise Refused
             o116.index = x117
-            n119 = _LEN[d[p]]
-            if n119 < 0:
-                n119, p = _rlen(d, p)
+            e119 = _END[d[p]]
+            if e119 < 0:
+                q120, e119 = _rspan(d, p)
+                x118 = d[q120:e119].decode()
             else:
-                p += 1
-            e120 = p + n119
-            x118 = d[p:e120].decode()
-            p = e120
+                e119 += p
+                x118 = d[p + 1:e119].decode()
+            p = e119
             if not x118:
                 raise Refused
             o116.model = x118
@@ -6248,22 +6248,22 @@ def _readv_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
             v114 = o116
             acc112.append(v114)
     o.gpus = tuple(acc112)
-    n127 = _LEN[d[p]]
-    if n127 < 0:
-        n127, p = _rlen(d, p)
+    e127 = _END[d[p]]
+    if e127 < 0:
+        q128, e127 = _rspan(d, p)
+        o.rack = d[q128:e127].decode()
     else:
-        p += 1
-    e128 = p + n127
-    o.rack = d[p:e128].decode()
-    p = e128
-    n130 = _LEN[d[p]]
-    if n130 < 0:
-        n130, p = _rlen(d, p)
+        e127 += p
+        o.rack = d[p + 1:e127].decode()
+    p = e127
+    e130 = _END[d[p]]
+    if e130 < 0:
+        q131, e130 = _rspan(d, p)
+        o.zone = d[q131:e130].decode()
     else:
-        p += 1
-    e131 = p + n130
-    o.zone = d[p:e131].decode()
-    p = e131
+        e130 += p
+        o.zone = d[p + 1:e130].decode()
+    p = e130
     acc132: Any = {}
     while True:
         n133 = _ZZ[d[p]]
@@ -6281,22 +6281,22 @@ def _readv_NodeUpdated(d: bytes, p: int) -> tuple[NodeUpdated, int]:
             else:
                 p += 1
         for _ in range(n133):
-            n137 = _LEN[d[p]]
-            if n137 < 0:
-                n137, p = _rlen(d, p)
+            e137 = _END[d[p]]
+            if e137 < 0:
+                q138, e137 = _rspan(d, p)
+                k136 = d[q138:e137].decode()
             else:
-                p += 1
-            e138 = p + n137
-            k136 = d[p:e138].decode()
-            p = e138
-            n139 = _LEN[d[p]]
-            if n139 < 0:
-                n139, p = _rlen(d, p)
+                e137 += p
+                k136 = d[p + 1:e137].decode()
+            p = e137
+            e139 = _END[d[p]]
+            if e139 < 0:
+                q140, e139 = _rspan(d, p)
+                v134 = d[q140:e139].decode()
             else:
-                p += 1
-            e140 = p + n139
-            v134 = d[p:e140].decode()
-            p = e140
+                e139 += p
+                v134 = d[p + 1:e139].decode()
+            p = e139
             acc132[k136] = v134
     o.labels = acc132
     b142 = d[p]
@@ -6476,27 +6476,27 @@ class _Fill_ResourceQuota:
 
 def _read_ResourceQuota(d: bytes, p: int) -> tuple[ResourceQuota, int]:
     o = _fill(_Fill_ResourceQuota)
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+    e10 = _END[d[p]]
+    if e10 < 0:
+        q11, e10 = _rspan(d, p)
+        o.resource = d[q11:e10].decode()
     else:
-        p += 1
-    e11 = p + n10
-    o.resource = d[p:e11].decode()
-    p = e11
+        e10 += p
+        o.resource = d[p + 1:e10].decode()
+    p = e10
     u12 = d[p]
     p += 1
     if u12 == 0:
         o.gpu_model = None
     elif u12 == 2:
-        n14 = _LEN[d[p]]
-        if n14 < 0:
-            n14, p = _rlen(d, p)
+        e14 = _END[d[p]]
+        if e14 < 0:
+            q15, e14 = _rspan(d, p)
+            o.gpu_model = d[q15:e14].decode()
         else:
-            p += 1
-        e15 = p + n14
-        o.gpu_model = d[p:e15].decode()
-        p = e15
+            e14 += p
+            o.gpu_model = d[p + 1:e14].decode()
+        p = e14
     else:
         raise ValueError(f'union branch index {u12} out of range')
     i17 = _ZZ[d[p]]
@@ -6642,77 +6642,77 @@ class _Fill_QueueConfigured:
 def _read_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
     o = _fill(_Fill_QueueConfigured)
     o8 = _fill(_Fill_Envelope)
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+    e10 = _END[d[p]]
+    if e10 < 0:
+        q11, e10 = _rspan(d, p)
+        o8.event_id = d[q11:e10].decode()
     else:
-        p += 1
-    e11 = p + n10
-    o8.event_id = d[p:e11].decode()
-    p = e11
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
+        e10 += p
+        o8.event_id = d[p + 1:e10].decode()
+    p = e10
+    e13 = _END[d[p]]
+    if e13 < 0:
+        q14, e13 = _rspan(d, p)
+        o8.event_type = d[q14:e13].decode()
     else:
-        p += 1
-    e14 = p + n13
-    o8.event_type = d[p:e14].decode()
-    p = e14
+        e13 += p
+        o8.event_type = d[p + 1:e13].decode()
+    p = e13
     i16 = _ZZ[d[p]]
     if i16 is None:
         i16, p = _rlong(d, p)
     else:
         p += 1
     o8.occurred_at = i16
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o8.tenant = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o8.tenant = d[p:e19].decode()
-    p = e19
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+        e18 += p
+        o8.tenant = d[p + 1:e18].decode()
+    p = e18
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o8.source = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o8.source = d[p:e22].decode()
-    p = e22
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+        e21 += p
+        o8.source = d[p + 1:e21].decode()
+    p = e21
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o8.correlation_id = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o8.correlation_id = d[p:e25].decode()
-    p = e25
+        e24 += p
+        o8.correlation_id = d[p + 1:e24].decode()
+    p = e24
     u26 = d[p]
     p += 1
     if u26 == 0:
         o8.causation_id = None
     elif u26 == 2:
-        n28 = _LEN[d[p]]
-        if n28 < 0:
-            n28, p = _rlen(d, p)
+        e28 = _END[d[p]]
+        if e28 < 0:
+            q29, e28 = _rspan(d, p)
+            o8.causation_id = d[q29:e28].decode()
         else:
-            p += 1
-        e29 = p + n28
-        o8.causation_id = d[p:e29].decode()
-        p = e29
+            e28 += p
+            o8.causation_id = d[p + 1:e28].decode()
+        p = e28
     else:
         raise ValueError(f'union branch index {u26} out of range')
     o8.__class__ = Envelope
     o.envelope = o8
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o.queue = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o.queue = d[p:e32].decode()
-    p = e32
+        e31 += p
+        o.queue = d[p + 1:e31].decode()
+    p = e31
     o.weight = _unpack_d(d, p)[0]
     p += 8
     i35 = _ZZ[d[p]]
@@ -6739,27 +6739,27 @@ def _read_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
                 p += 1
         for _ in range(n37):
             o40 = _fill(_Fill_ResourceQuota)
-            n42 = _LEN[d[p]]
-            if n42 < 0:
-                n42, p = _rlen(d, p)
+            e42 = _END[d[p]]
+            if e42 < 0:
+                q43, e42 = _rspan(d, p)
+                o40.resource = d[q43:e42].decode()
             else:
-                p += 1
-            e43 = p + n42
-            o40.resource = d[p:e43].decode()
-            p = e43
+                e42 += p
+                o40.resource = d[p + 1:e42].decode()
+            p = e42
             u44 = d[p]
             p += 1
             if u44 == 0:
                 o40.gpu_model = None
             elif u44 == 2:
-                n46 = _LEN[d[p]]
-                if n46 < 0:
-                    n46, p = _rlen(d, p)
+                e46 = _END[d[p]]
+                if e46 < 0:
+                    q47, e46 = _rspan(d, p)
+                    o40.gpu_model = d[q47:e46].decode()
                 else:
-                    p += 1
-                e47 = p + n46
-                o40.gpu_model = d[p:e47].decode()
-                p = e47
+                    e46 += p
+                    o40.gpu_model = d[p + 1:e46].decode()
+                p = e46
             else:
                 raise ValueError(f'union branch index {u44} out of range')
             i49 = _ZZ[d[p]]
@@ -6792,25 +6792,25 @@ def _read_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
 def _readv_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
     o = _fill(_Fill_QueueConfigured)
     o53 = _fill(_Fill_Envelope)
-    n55 = _LEN[d[p]]
-    if n55 < 0:
-        n55, p = _rlen(d, p)
+    e55 = _END[d[p]]
+    if e55 < 0:
+        q56, e55 = _rspan(d, p)
+        x54 = d[q56:e55].decode()
     else:
-        p += 1
-    e56 = p + n55
-    x54 = d[p:e56].decode()
-    p = e56
+        e55 += p
+        x54 = d[p + 1:e55].decode()
+    p = e55
     if _UUID.fullmatch(x54) is None:
         raise Refused
     o53.event_id = x54
-    n58 = _LEN[d[p]]
-    if n58 < 0:
-        n58, p = _rlen(d, p)
+    e58 = _END[d[p]]
+    if e58 < 0:
+        q59, e58 = _rspan(d, p)
+        x57 = d[q59:e58].decode()
     else:
-        p += 1
-    e59 = p + n58
-    x57 = d[p:e59].decode()
-    p = e59
+        e58 += p
+        x57 = d[p + 1:e58].decode()
+    p = e58
     if not x57:
         raise Refused
     o53.event_type = x57
@@ -6822,36 +6822,36 @@ def _readv_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
     if x60 < 0:
         raise Refused
     o53.occurred_at = x60
-    n62 = _LEN[d[p]]
-    if n62 < 0:
-        n62, p = _rlen(d, p)
+    e62 = _END[d[p]]
+    if e62 < 0:
+        q63, e62 = _rspan(d, p)
+        x61 = d[q63:e62].decode()
     else:
-        p += 1
-    e63 = p + n62
-    x61 = d[p:e63].decode()
-    p = e63
+        e62 += p
+        x61 = d[p + 1:e62].decode()
+    p = e62
     if not x61:
         raise Refused
     o53.tenant = x61
-    n65 = _LEN[d[p]]
-    if n65 < 0:
-        n65, p = _rlen(d, p)
+    e65 = _END[d[p]]
+    if e65 < 0:
+        q66, e65 = _rspan(d, p)
+        x64 = d[q66:e65].decode()
     else:
-        p += 1
-    e66 = p + n65
-    x64 = d[p:e66].decode()
-    p = e66
+        e65 += p
+        x64 = d[p + 1:e65].decode()
+    p = e65
     if not x64:
         raise Refused
     o53.source = x64
-    n68 = _LEN[d[p]]
-    if n68 < 0:
-        n68, p = _rlen(d, p)
+    e68 = _END[d[p]]
+    if e68 < 0:
+        q69, e68 = _rspan(d, p)
+        x67 = d[q69:e68].decode()
     else:
-        p += 1
-    e69 = p + n68
-    x67 = d[p:e69].decode()
-    p = e69
+        e68 += p
+        x67 = d[p + 1:e68].decode()
+    p = e68
     if not x67:
         raise Refused
     o53.correlation_id = x67
@@ -6860,26 +6860,26 @@ def _readv_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
     if u70 == 0:
         o53.causation_id = None
     elif u70 == 2:
-        n72 = _LEN[d[p]]
-        if n72 < 0:
-            n72, p = _rlen(d, p)
+        e72 = _END[d[p]]
+        if e72 < 0:
+            q73, e72 = _rspan(d, p)
+            o53.causation_id = d[q73:e72].decode()
         else:
-            p += 1
-        e73 = p + n72
-        o53.causation_id = d[p:e73].decode()
-        p = e73
+            e72 += p
+            o53.causation_id = d[p + 1:e72].decode()
+        p = e72
     else:
         raise ValueError(f'union branch index {u70} out of range')
     o53.__class__ = Envelope
     o.envelope = o53
-    n75 = _LEN[d[p]]
-    if n75 < 0:
-        n75, p = _rlen(d, p)
+    e75 = _END[d[p]]
+    if e75 < 0:
+        q76, e75 = _rspan(d, p)
+        x74 = d[q76:e75].decode()
     else:
-        p += 1
-    e76 = p + n75
-    x74 = d[p:e76].decode()
-    p = e76
+        e75 += p
+        x74 = d[p + 1:e75].decode()
+    p = e75
     if not x74:
         raise Refused
     o.queue = x74
@@ -6912,14 +6912,14 @@ def _readv_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
                 p += 1
         for _ in range(n81):
             o84 = _fill(_Fill_ResourceQuota)
-            n86 = _LEN[d[p]]
-            if n86 < 0:
-                n86, p = _rlen(d, p)
+            e86 = _END[d[p]]
+            if e86 < 0:
+                q87, e86 = _rspan(d, p)
+                x85 = d[q87:e86].decode()
             else:
-                p += 1
-            e87 = p + n86
-            x85 = d[p:e87].decode()
-            p = e87
+                e86 += p
+                x85 = d[p + 1:e86].decode()
+            p = e86
             if x85 not in ('cpu_milli', 'memory_mib', 'gpu_milli'):
                 raise Refused
             o84.resource = x85
@@ -6928,14 +6928,14 @@ def _readv_QueueConfigured(d: bytes, p: int) -> tuple[QueueConfigured, int]:
             if u88 == 0:
                 o84.gpu_model = None
             elif u88 == 2:
-                n90 = _LEN[d[p]]
-                if n90 < 0:
-                    n90, p = _rlen(d, p)
+                e90 = _END[d[p]]
+                if e90 < 0:
+                    q91, e90 = _rspan(d, p)
+                    o84.gpu_model = d[q91:e90].decode()
                 else:
-                    p += 1
-                e91 = p + n90
-                o84.gpu_model = d[p:e91].decode()
-                p = e91
+                    e90 += p
+                    o84.gpu_model = d[p + 1:e90].decode()
+                p = e90
             else:
                 raise ValueError(f'union branch index {u88} out of range')
             x92 = _ZZ[d[p]]
@@ -7111,14 +7111,14 @@ class _Fill_RouteCandidate:
 
 def _read_RouteCandidate(d: bytes, p: int) -> tuple[RouteCandidate, int]:
     o = _fill(_Fill_RouteCandidate)
-    n9 = _LEN[d[p]]
-    if n9 < 0:
-        n9, p = _rlen(d, p)
+    e9 = _END[d[p]]
+    if e9 < 0:
+        q10, e9 = _rspan(d, p)
+        o.model_id = d[q10:e9].decode()
     else:
-        p += 1
-    e10 = p + n9
-    o.model_id = d[p:e10].decode()
-    p = e10
+        e9 += p
+        o.model_id = d[p + 1:e9].decode()
+    p = e9
     b12 = d[p]
     p += 1
     if b12 > 1:
@@ -7143,14 +7143,14 @@ def _read_RouteCandidate(d: bytes, p: int) -> tuple[RouteCandidate, int]:
     if u18 == 0:
         o.excluded_by = None
     elif u18 == 2:
-        n20 = _LEN[d[p]]
-        if n20 < 0:
-            n20, p = _rlen(d, p)
+        e20 = _END[d[p]]
+        if e20 < 0:
+            q21, e20 = _rspan(d, p)
+            o.excluded_by = d[q21:e20].decode()
         else:
-            p += 1
-        e21 = p + n20
-        o.excluded_by = d[p:e21].decode()
-        p = e21
+            e20 += p
+            o.excluded_by = d[p + 1:e20].decode()
+        p = e20
     else:
         raise ValueError(f'union branch index {u18} out of range')
     o.__class__ = RouteCandidate
@@ -7333,106 +7333,106 @@ class _Fill_RouteDecided:
 def _read_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
     o = _fill(_Fill_RouteDecided)
     o21 = _fill(_Fill_Envelope)
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    e23 = _END[d[p]]
+    if e23 < 0:
+        q24, e23 = _rspan(d, p)
+        o21.event_id = d[q24:e23].decode()
     else:
-        p += 1
-    e24 = p + n23
-    o21.event_id = d[p:e24].decode()
-    p = e24
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
+        e23 += p
+        o21.event_id = d[p + 1:e23].decode()
+    p = e23
+    e26 = _END[d[p]]
+    if e26 < 0:
+        q27, e26 = _rspan(d, p)
+        o21.event_type = d[q27:e26].decode()
     else:
-        p += 1
-    e27 = p + n26
-    o21.event_type = d[p:e27].decode()
-    p = e27
+        e26 += p
+        o21.event_type = d[p + 1:e26].decode()
+    p = e26
     i29 = _ZZ[d[p]]
     if i29 is None:
         i29, p = _rlong(d, p)
     else:
         p += 1
     o21.occurred_at = i29
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o21.tenant = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o21.tenant = d[p:e32].decode()
-    p = e32
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
+        e31 += p
+        o21.tenant = d[p + 1:e31].decode()
+    p = e31
+    e34 = _END[d[p]]
+    if e34 < 0:
+        q35, e34 = _rspan(d, p)
+        o21.source = d[q35:e34].decode()
     else:
-        p += 1
-    e35 = p + n34
-    o21.source = d[p:e35].decode()
-    p = e35
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+        e34 += p
+        o21.source = d[p + 1:e34].decode()
+    p = e34
+    e37 = _END[d[p]]
+    if e37 < 0:
+        q38, e37 = _rspan(d, p)
+        o21.correlation_id = d[q38:e37].decode()
     else:
-        p += 1
-    e38 = p + n37
-    o21.correlation_id = d[p:e38].decode()
-    p = e38
+        e37 += p
+        o21.correlation_id = d[p + 1:e37].decode()
+    p = e37
     u39 = d[p]
     p += 1
     if u39 == 0:
         o21.causation_id = None
     elif u39 == 2:
-        n41 = _LEN[d[p]]
-        if n41 < 0:
-            n41, p = _rlen(d, p)
+        e41 = _END[d[p]]
+        if e41 < 0:
+            q42, e41 = _rspan(d, p)
+            o21.causation_id = d[q42:e41].decode()
         else:
-            p += 1
-        e42 = p + n41
-        o21.causation_id = d[p:e42].decode()
-        p = e42
+            e41 += p
+            o21.causation_id = d[p + 1:e41].decode()
+        p = e41
     else:
         raise ValueError(f'union branch index {u39} out of range')
     o21.__class__ = Envelope
     o.envelope = o21
-    n44 = _LEN[d[p]]
-    if n44 < 0:
-        n44, p = _rlen(d, p)
+    e44 = _END[d[p]]
+    if e44 < 0:
+        q45, e44 = _rspan(d, p)
+        o.request_id = d[q45:e44].decode()
     else:
-        p += 1
-    e45 = p + n44
-    o.request_id = d[p:e45].decode()
-    p = e45
-    n47 = _LEN[d[p]]
-    if n47 < 0:
-        n47, p = _rlen(d, p)
+        e44 += p
+        o.request_id = d[p + 1:e44].decode()
+    p = e44
+    e47 = _END[d[p]]
+    if e47 < 0:
+        q48, e47 = _rspan(d, p)
+        o.model_id = d[q48:e47].decode()
     else:
-        p += 1
-    e48 = p + n47
-    o.model_id = d[p:e48].decode()
-    p = e48
-    n50 = _LEN[d[p]]
-    if n50 < 0:
-        n50, p = _rlen(d, p)
+        e47 += p
+        o.model_id = d[p + 1:e47].decode()
+    p = e47
+    e50 = _END[d[p]]
+    if e50 < 0:
+        q51, e50 = _rspan(d, p)
+        o.agent_id = d[q51:e50].decode()
     else:
-        p += 1
-    e51 = p + n50
-    o.agent_id = d[p:e51].decode()
-    p = e51
+        e50 += p
+        o.agent_id = d[p + 1:e50].decode()
+    p = e50
     u52 = d[p]
     p += 1
     if u52 == 0:
         o.task_id = None
     elif u52 == 2:
-        n54 = _LEN[d[p]]
-        if n54 < 0:
-            n54, p = _rlen(d, p)
+        e54 = _END[d[p]]
+        if e54 < 0:
+            q55, e54 = _rspan(d, p)
+            o.task_id = d[q55:e54].decode()
         else:
-            p += 1
-        e55 = p + n54
-        o.task_id = d[p:e55].decode()
-        p = e55
+            e54 += p
+            o.task_id = d[p + 1:e54].decode()
+        p = e54
     else:
         raise ValueError(f'union branch index {u52} out of range')
     i57 = _ZZ[d[p]]
@@ -7459,14 +7459,14 @@ def _read_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
                 p += 1
         for _ in range(n59):
             o62 = _fill(_Fill_RouteCandidate)
-            n64 = _LEN[d[p]]
-            if n64 < 0:
-                n64, p = _rlen(d, p)
+            e64 = _END[d[p]]
+            if e64 < 0:
+                q65, e64 = _rspan(d, p)
+                o62.model_id = d[q65:e64].decode()
             else:
-                p += 1
-            e65 = p + n64
-            o62.model_id = d[p:e65].decode()
-            p = e65
+                e64 += p
+                o62.model_id = d[p + 1:e64].decode()
+            p = e64
             b67 = d[p]
             p += 1
             if b67 > 1:
@@ -7491,44 +7491,44 @@ def _read_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
             if u73 == 0:
                 o62.excluded_by = None
             elif u73 == 2:
-                n75 = _LEN[d[p]]
-                if n75 < 0:
-                    n75, p = _rlen(d, p)
+                e75 = _END[d[p]]
+                if e75 < 0:
+                    q76, e75 = _rspan(d, p)
+                    o62.excluded_by = d[q76:e75].decode()
                 else:
-                    p += 1
-                e76 = p + n75
-                o62.excluded_by = d[p:e76].decode()
-                p = e76
+                    e75 += p
+                    o62.excluded_by = d[p + 1:e75].decode()
+                p = e75
             else:
                 raise ValueError(f'union branch index {u73} out of range')
             o62.__class__ = RouteCandidate
             v60 = o62
             acc58.append(v60)
     o.candidates = tuple(acc58)
-    n78 = _LEN[d[p]]
-    if n78 < 0:
-        n78, p = _rlen(d, p)
+    e78 = _END[d[p]]
+    if e78 < 0:
+        q79, e78 = _rspan(d, p)
+        o.policy = d[q79:e78].decode()
     else:
-        p += 1
-    e79 = p + n78
-    o.policy = d[p:e79].decode()
-    p = e79
-    n81 = _LEN[d[p]]
-    if n81 < 0:
-        n81, p = _rlen(d, p)
+        e78 += p
+        o.policy = d[p + 1:e78].decode()
+    p = e78
+    e81 = _END[d[p]]
+    if e81 < 0:
+        q82, e81 = _rspan(d, p)
+        o.policy_version = d[q82:e81].decode()
     else:
-        p += 1
-    e82 = p + n81
-    o.policy_version = d[p:e82].decode()
-    p = e82
-    n84 = _LEN[d[p]]
-    if n84 < 0:
-        n84, p = _rlen(d, p)
+        e81 += p
+        o.policy_version = d[p + 1:e81].decode()
+    p = e81
+    e84 = _END[d[p]]
+    if e84 < 0:
+        q85, e84 = _rspan(d, p)
+        o.reason = d[q85:e84].decode()
     else:
-        p += 1
-    e85 = p + n84
-    o.reason = d[p:e85].decode()
-    p = e85
+        e84 += p
+        o.reason = d[p + 1:e84].decode()
+    p = e84
     o.__class__ = RouteDecided
     return o, p
 
@@ -7536,25 +7536,25 @@ def _read_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
 def _readv_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
     o = _fill(_Fill_RouteDecided)
     o86 = _fill(_Fill_Envelope)
-    n88 = _LEN[d[p]]
-    if n88 < 0:
-        n88, p = _rlen(d, p)
+    e88 = _END[d[p]]
+    if e88 < 0:
+        q89, e88 = _rspan(d, p)
+        x87 = d[q89:e88].decode()
     else:
-        p += 1
-    e89 = p + n88
-    x87 = d[p:e89].decode()
-    p = e89
+        e88 += p
+        x87 = d[p + 1:e88].decode()
+    p = e88
     if _UUID.fullmatch(x87) is None:
         raise Refused
     o86.event_id = x87
-    n91 = _LEN[d[p]]
-    if n91 < 0:
-        n91, p = _rlen(d, p)
+    e91 = _END[d[p]]
+    if e91 < 0:
+        q92, e91 = _rspan(d, p)
+        x90 = d[q92:e91].decode()
     else:
-        p += 1
-    e92 = p + n91
-    x90 = d[p:e92].decode()
-    p = e92
+        e91 += p
+        x90 = d[p + 1:e91].decode()
+    p = e91
     if not x90:
         raise Refused
     o86.event_type = x90
@@ -7566,36 +7566,36 @@ def _readv_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
     if x93 < 0:
         raise Refused
     o86.occurred_at = x93
-    n95 = _LEN[d[p]]
-    if n95 < 0:
-        n95, p = _rlen(d, p)
+    e95 = _END[d[p]]
+    if e95 < 0:
+        q96, e95 = _rspan(d, p)
+        x94 = d[q96:e95].decode()
     else:
-        p += 1
-    e96 = p + n95
-    x94 = d[p:e96].decode()
-    p = e96
+        e95 += p
+        x94 = d[p + 1:e95].decode()
+    p = e95
     if not x94:
         raise Refused
     o86.tenant = x94
-    n98 = _LEN[d[p]]
-    if n98 < 0:
-        n98, p = _rlen(d, p)
+    e98 = _END[d[p]]
+    if e98 < 0:
+        q99, e98 = _rspan(d, p)
+        x97 = d[q99:e98].decode()
     else:
-        p += 1
-    e99 = p + n98
-    x97 = d[p:e99].decode()
-    p = e99
+        e98 += p
+        x97 = d[p + 1:e98].decode()
+    p = e98
     if not x97:
         raise Refused
     o86.source = x97
-    n101 = _LEN[d[p]]
-    if n101 < 0:
-        n101, p = _rlen(d, p)
+    e101 = _END[d[p]]
+    if e101 < 0:
+        q102, e101 = _rspan(d, p)
+        x100 = d[q102:e101].decode()
     else:
-        p += 1
-    e102 = p + n101
-    x100 = d[p:e102].decode()
-    p = e102
+        e101 += p
+        x100 = d[p + 1:e101].decode()
+    p = e101
     if not x100:
         raise Refused
     o86.correlation_id = x100
@@ -7604,48 +7604,48 @@ def _readv_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
     if u103 == 0:
         o86.causation_id = None
     elif u103 == 2:
-        n105 = _LEN[d[p]]
-        if n105 < 0:
-            n105, p = _rlen(d, p)
+        e105 = _END[d[p]]
+        if e105 < 0:
+            q106, e105 = _rspan(d, p)
+            o86.causation_id = d[q106:e105].decode()
         else:
-            p += 1
-        e106 = p + n105
-        o86.causation_id = d[p:e106].decode()
-        p = e106
+            e105 += p
+            o86.causation_id = d[p + 1:e105].decode()
+        p = e105
     else:
         raise ValueError(f'union branch index {u103} out of range')
     o86.__class__ = Envelope
     o.envelope = o86
-    n108 = _LEN[d[p]]
-    if n108 < 0:
-        n108, p = _rlen(d, p)
+    e108 = _END[d[p]]
+    if e108 < 0:
+        q109, e108 = _rspan(d, p)
+        x107 = d[q109:e108].decode()
     else:
-        p += 1
-    e109 = p + n108
-    x107 = d[p:e109].decode()
-    p = e109
+        e108 += p
+        x107 = d[p + 1:e108].decode()
+    p = e108
     if not x107:
         raise Refused
     o.request_id = x107
-    n111 = _LEN[d[p]]
-    if n111 < 0:
-        n111, p = _rlen(d, p)
+    e111 = _END[d[p]]
+    if e111 < 0:
+        q112, e111 = _rspan(d, p)
+        x110 = d[q112:e111].decode()
     else:
-        p += 1
-    e112 = p + n111
-    x110 = d[p:e112].decode()
-    p = e112
+        e111 += p
+        x110 = d[p + 1:e111].decode()
+    p = e111
     if not x110:
         raise Refused
     o.model_id = x110
-    n114 = _LEN[d[p]]
-    if n114 < 0:
-        n114, p = _rlen(d, p)
+    e114 = _END[d[p]]
+    if e114 < 0:
+        q115, e114 = _rspan(d, p)
+        x113 = d[q115:e114].decode()
     else:
-        p += 1
-    e115 = p + n114
-    x113 = d[p:e115].decode()
-    p = e115
+        e114 += p
+        x113 = d[p + 1:e114].decode()
+    p = e114
     if not x113:
         raise Refused
     o.agent_id = x113
@@ -7654,14 +7654,14 @@ def _readv_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
     if u116 == 0:
         o.task_id = None
     elif u116 == 2:
-        n118 = _LEN[d[p]]
-        if n118 < 0:
-            n118, p = _rlen(d, p)
+        e118 = _END[d[p]]
+        if e118 < 0:
+            q119, e118 = _rspan(d, p)
+            o.task_id = d[q119:e118].decode()
         else:
-            p += 1
-        e119 = p + n118
-        o.task_id = d[p:e119].decode()
-        p = e119
+            e118 += p
+            o.task_id = d[p + 1:e118].decode()
+        p = e118
     else:
         raise ValueError(f'union branch index {u116} out of range')
     x120 = _ZZ[d[p]]
@@ -7690,14 +7690,14 @@ def _readv_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
                 p += 1
         for _ in range(n122):
             o125 = _fill(_Fill_RouteCandidate)
-            n127 = _LEN[d[p]]
-            if n127 < 0:
-                n127, p = _rlen(d, p)
+            e127 = _END[d[p]]
+            if e127 < 0:
+                q128, e127 = _rspan(d, p)
+                x126 = d[q128:e127].decode()
             else:
-                p += 1
-            e128 = p + n127
-            x126 = d[p:e128].decode()
-            p = e128
+                e127 += p
+                x126 = d[p + 1:e127].decode()
+            p = e127
             if not x126:
                 raise Refused
             o125.model_id = x126
@@ -7729,50 +7729,50 @@ def _readv_RouteDecided(d: bytes, p: int) -> tuple[RouteDecided, int]:
             if u134 == 0:
                 o125.excluded_by = None
             elif u134 == 2:
-                n136 = _LEN[d[p]]
-                if n136 < 0:
-                    n136, p = _rlen(d, p)
+                e136 = _END[d[p]]
+                if e136 < 0:
+                    q137, e136 = _rspan(d, p)
+                    o125.excluded_by = d[q137:e136].decode()
                 else:
-                    p += 1
-                e137 = p + n136
-                o125.excluded_by = d[p:e137].decode()
-                p = e137
+                    e136 += p
+                    o125.excluded_by = d[p + 1:e136].decode()
+                p = e136
             else:
                 raise ValueError(f'union branch index {u134} out of range')
             o125.__class__ = RouteCandidate
             v123 = o125
             acc121.append(v123)
     o.candidates = tuple(acc121)
-    n139 = _LEN[d[p]]
-    if n139 < 0:
-        n139, p = _rlen(d, p)
+    e139 = _END[d[p]]
+    if e139 < 0:
+        q140, e139 = _rspan(d, p)
+        x138 = d[q140:e139].decode()
     else:
-        p += 1
-    e140 = p + n139
-    x138 = d[p:e140].decode()
-    p = e140
+        e139 += p
+        x138 = d[p + 1:e139].decode()
+    p = e139
     if not x138:
         raise Refused
     o.policy = x138
-    n142 = _LEN[d[p]]
-    if n142 < 0:
-        n142, p = _rlen(d, p)
+    e142 = _END[d[p]]
+    if e142 < 0:
+        q143, e142 = _rspan(d, p)
+        x141 = d[q143:e142].decode()
     else:
-        p += 1
-    e143 = p + n142
-    x141 = d[p:e143].decode()
-    p = e143
+        e142 += p
+        x141 = d[p + 1:e142].decode()
+    p = e142
     if not x141:
         raise Refused
     o.policy_version = x141
-    n145 = _LEN[d[p]]
-    if n145 < 0:
-        n145, p = _rlen(d, p)
+    e145 = _END[d[p]]
+    if e145 < 0:
+        q146, e145 = _rspan(d, p)
+        o.reason = d[q146:e145].decode()
     else:
-        p += 1
-    e146 = p + n145
-    o.reason = d[p:e146].decode()
-    p = e146
+        e145 += p
+        o.reason = d[p + 1:e145].decode()
+    p = e145
     o.__class__ = RouteDecided
     return o, p
 
@@ -7974,85 +7974,85 @@ class _Fill_RuntimeCreated:
 def _read_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
     o = _fill(_Fill_RuntimeCreated)
     o9 = _fill(_Fill_Envelope)
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
+    e11 = _END[d[p]]
+    if e11 < 0:
+        q12, e11 = _rspan(d, p)
+        o9.event_id = d[q12:e11].decode()
     else:
-        p += 1
-    e12 = p + n11
-    o9.event_id = d[p:e12].decode()
-    p = e12
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
+        e11 += p
+        o9.event_id = d[p + 1:e11].decode()
+    p = e11
+    e14 = _END[d[p]]
+    if e14 < 0:
+        q15, e14 = _rspan(d, p)
+        o9.event_type = d[q15:e14].decode()
     else:
-        p += 1
-    e15 = p + n14
-    o9.event_type = d[p:e15].decode()
-    p = e15
+        e14 += p
+        o9.event_type = d[p + 1:e14].decode()
+    p = e14
     i17 = _ZZ[d[p]]
     if i17 is None:
         i17, p = _rlong(d, p)
     else:
         p += 1
     o9.occurred_at = i17
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+    e19 = _END[d[p]]
+    if e19 < 0:
+        q20, e19 = _rspan(d, p)
+        o9.tenant = d[q20:e19].decode()
     else:
-        p += 1
-    e20 = p + n19
-    o9.tenant = d[p:e20].decode()
-    p = e20
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+        e19 += p
+        o9.tenant = d[p + 1:e19].decode()
+    p = e19
+    e22 = _END[d[p]]
+    if e22 < 0:
+        q23, e22 = _rspan(d, p)
+        o9.source = d[q23:e22].decode()
     else:
-        p += 1
-    e23 = p + n22
-    o9.source = d[p:e23].decode()
-    p = e23
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
+        e22 += p
+        o9.source = d[p + 1:e22].decode()
+    p = e22
+    e25 = _END[d[p]]
+    if e25 < 0:
+        q26, e25 = _rspan(d, p)
+        o9.correlation_id = d[q26:e25].decode()
     else:
-        p += 1
-    e26 = p + n25
-    o9.correlation_id = d[p:e26].decode()
-    p = e26
+        e25 += p
+        o9.correlation_id = d[p + 1:e25].decode()
+    p = e25
     u27 = d[p]
     p += 1
     if u27 == 0:
         o9.causation_id = None
     elif u27 == 2:
-        n29 = _LEN[d[p]]
-        if n29 < 0:
-            n29, p = _rlen(d, p)
+        e29 = _END[d[p]]
+        if e29 < 0:
+            q30, e29 = _rspan(d, p)
+            o9.causation_id = d[q30:e29].decode()
         else:
-            p += 1
-        e30 = p + n29
-        o9.causation_id = d[p:e30].decode()
-        p = e30
+            e29 += p
+            o9.causation_id = d[p + 1:e29].decode()
+        p = e29
     else:
         raise ValueError(f'union branch index {u27} out of range')
     o9.__class__ = Envelope
     o.envelope = o9
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o.runtime_id = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o.runtime_id = d[p:e33].decode()
-    p = e33
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+        e32 += p
+        o.runtime_id = d[p + 1:e32].decode()
+    p = e32
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        o.agent_id = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    o.agent_id = d[p:e36].decode()
-    p = e36
+        e35 += p
+        o.agent_id = d[p + 1:e35].decode()
+    p = e35
     e37 = _ZZ[d[p]]
     if e37 is None:
         e37, p = _rint(d, p)
@@ -8061,14 +8061,14 @@ def _read_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
     if e37 < 0:
         raise ValueError('negative enum index')
     o.sandbox_kind = _ESYM_SandboxKind[e37]
-    n39 = _LEN[d[p]]
-    if n39 < 0:
-        n39, p = _rlen(d, p)
+    e39 = _END[d[p]]
+    if e39 < 0:
+        q40, e39 = _rspan(d, p)
+        o.image = d[q40:e39].decode()
     else:
-        p += 1
-    e40 = p + n39
-    o.image = d[p:e40].decode()
-    p = e40
+        e39 += p
+        o.image = d[p + 1:e39].decode()
+    p = e39
     i42 = _ZZ[d[p]]
     if i42 is None:
         i42, p = _rlong(d, p)
@@ -8095,25 +8095,25 @@ def _read_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
 def _readv_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
     o = _fill(_Fill_RuntimeCreated)
     o48 = _fill(_Fill_Envelope)
-    n50 = _LEN[d[p]]
-    if n50 < 0:
-        n50, p = _rlen(d, p)
+    e50 = _END[d[p]]
+    if e50 < 0:
+        q51, e50 = _rspan(d, p)
+        x49 = d[q51:e50].decode()
     else:
-        p += 1
-    e51 = p + n50
-    x49 = d[p:e51].decode()
-    p = e51
+        e50 += p
+        x49 = d[p + 1:e50].decode()
+    p = e50
     if _UUID.fullmatch(x49) is None:
         raise Refused
     o48.event_id = x49
-    n53 = _LEN[d[p]]
-    if n53 < 0:
-        n53, p = _rlen(d, p)
+    e53 = _END[d[p]]
+    if e53 < 0:
+        q54, e53 = _rspan(d, p)
+        x52 = d[q54:e53].decode()
     else:
-        p += 1
-    e54 = p + n53
-    x52 = d[p:e54].decode()
-    p = e54
+        e53 += p
+        x52 = d[p + 1:e53].decode()
+    p = e53
     if not x52:
         raise Refused
     o48.event_type = x52
@@ -8125,36 +8125,36 @@ def _readv_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
     if x55 < 0:
         raise Refused
     o48.occurred_at = x55
-    n57 = _LEN[d[p]]
-    if n57 < 0:
-        n57, p = _rlen(d, p)
+    e57 = _END[d[p]]
+    if e57 < 0:
+        q58, e57 = _rspan(d, p)
+        x56 = d[q58:e57].decode()
     else:
-        p += 1
-    e58 = p + n57
-    x56 = d[p:e58].decode()
-    p = e58
+        e57 += p
+        x56 = d[p + 1:e57].decode()
+    p = e57
     if not x56:
         raise Refused
     o48.tenant = x56
-    n60 = _LEN[d[p]]
-    if n60 < 0:
-        n60, p = _rlen(d, p)
+    e60 = _END[d[p]]
+    if e60 < 0:
+        q61, e60 = _rspan(d, p)
+        x59 = d[q61:e60].decode()
     else:
-        p += 1
-    e61 = p + n60
-    x59 = d[p:e61].decode()
-    p = e61
+        e60 += p
+        x59 = d[p + 1:e60].decode()
+    p = e60
     if not x59:
         raise Refused
     o48.source = x59
-    n63 = _LEN[d[p]]
-    if n63 < 0:
-        n63, p = _rlen(d, p)
+    e63 = _END[d[p]]
+    if e63 < 0:
+        q64, e63 = _rspan(d, p)
+        x62 = d[q64:e63].decode()
     else:
-        p += 1
-    e64 = p + n63
-    x62 = d[p:e64].decode()
-    p = e64
+        e63 += p
+        x62 = d[p + 1:e63].decode()
+    p = e63
     if not x62:
         raise Refused
     o48.correlation_id = x62
@@ -8163,37 +8163,37 @@ def _readv_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
     if u65 == 0:
         o48.causation_id = None
     elif u65 == 2:
-        n67 = _LEN[d[p]]
-        if n67 < 0:
-            n67, p = _rlen(d, p)
+        e67 = _END[d[p]]
+        if e67 < 0:
+            q68, e67 = _rspan(d, p)
+            o48.causation_id = d[q68:e67].decode()
         else:
-            p += 1
-        e68 = p + n67
-        o48.causation_id = d[p:e68].decode()
-        p = e68
+            e67 += p
+            o48.causation_id = d[p + 1:e67].decode()
+        p = e67
     else:
         raise ValueError(f'union branch index {u65} out of range')
     o48.__class__ = Envelope
     o.envelope = o48
-    n70 = _LEN[d[p]]
-    if n70 < 0:
-        n70, p = _rlen(d, p)
+    e70 = _END[d[p]]
+    if e70 < 0:
+        q71, e70 = _rspan(d, p)
+        x69 = d[q71:e70].decode()
     else:
-        p += 1
-    e71 = p + n70
-    x69 = d[p:e71].decode()
-    p = e71
+        e70 += p
+        x69 = d[p + 1:e70].decode()
+    p = e70
     if not x69:
         raise Refused
     o.runtime_id = x69
-    n73 = _LEN[d[p]]
-    if n73 < 0:
-        n73, p = _rlen(d, p)
+    e73 = _END[d[p]]
+    if e73 < 0:
+        q74, e73 = _rspan(d, p)
+        x72 = d[q74:e73].decode()
     else:
-        p += 1
-    e74 = p + n73
-    x72 = d[p:e74].decode()
-    p = e74
+        e73 += p
+        x72 = d[p + 1:e73].decode()
+    p = e73
     if not x72:
         raise Refused
     o.agent_id = x72
@@ -8205,14 +8205,14 @@ def _readv_RuntimeCreated(d: bytes, p: int) -> tuple[RuntimeCreated, int]:
     if e75 < 0:
         raise ValueError('negative enum index')
     o.sandbox_kind = _ESYM_SandboxKind[e75]
-    n77 = _LEN[d[p]]
-    if n77 < 0:
-        n77, p = _rlen(d, p)
+    e77 = _END[d[p]]
+    if e77 < 0:
+        q78, e77 = _rspan(d, p)
+        o.image = d[q78:e77].decode()
     else:
-        p += 1
-    e78 = p + n77
-    o.image = d[p:e78].decode()
-    p = e78
+        e77 += p
+        o.image = d[p + 1:e77].decode()
+    p = e77
     x79 = _ZZ[d[p]]
     if x79 is None:
         x79, p = _rlong(d, p)
@@ -8439,65 +8439,65 @@ class _Fill_SecurityEvent:
 def _read_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     o = _fill(_Fill_SecurityEvent)
     o21 = _fill(_Fill_Envelope)
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    e23 = _END[d[p]]
+    if e23 < 0:
+        q24, e23 = _rspan(d, p)
+        o21.event_id = d[q24:e23].decode()
     else:
-        p += 1
-    e24 = p + n23
-    o21.event_id = d[p:e24].decode()
-    p = e24
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
+        e23 += p
+        o21.event_id = d[p + 1:e23].decode()
+    p = e23
+    e26 = _END[d[p]]
+    if e26 < 0:
+        q27, e26 = _rspan(d, p)
+        o21.event_type = d[q27:e26].decode()
     else:
-        p += 1
-    e27 = p + n26
-    o21.event_type = d[p:e27].decode()
-    p = e27
+        e26 += p
+        o21.event_type = d[p + 1:e26].decode()
+    p = e26
     i29 = _ZZ[d[p]]
     if i29 is None:
         i29, p = _rlong(d, p)
     else:
         p += 1
     o21.occurred_at = i29
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o21.tenant = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o21.tenant = d[p:e32].decode()
-    p = e32
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
+        e31 += p
+        o21.tenant = d[p + 1:e31].decode()
+    p = e31
+    e34 = _END[d[p]]
+    if e34 < 0:
+        q35, e34 = _rspan(d, p)
+        o21.source = d[q35:e34].decode()
     else:
-        p += 1
-    e35 = p + n34
-    o21.source = d[p:e35].decode()
-    p = e35
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+        e34 += p
+        o21.source = d[p + 1:e34].decode()
+    p = e34
+    e37 = _END[d[p]]
+    if e37 < 0:
+        q38, e37 = _rspan(d, p)
+        o21.correlation_id = d[q38:e37].decode()
     else:
-        p += 1
-    e38 = p + n37
-    o21.correlation_id = d[p:e38].decode()
-    p = e38
+        e37 += p
+        o21.correlation_id = d[p + 1:e37].decode()
+    p = e37
     u39 = d[p]
     p += 1
     if u39 == 0:
         o21.causation_id = None
     elif u39 == 2:
-        n41 = _LEN[d[p]]
-        if n41 < 0:
-            n41, p = _rlen(d, p)
+        e41 = _END[d[p]]
+        if e41 < 0:
+            q42, e41 = _rspan(d, p)
+            o21.causation_id = d[q42:e41].decode()
         else:
-            p += 1
-        e42 = p + n41
-        o21.causation_id = d[p:e42].decode()
-        p = e42
+            e41 += p
+            o21.causation_id = d[p + 1:e41].decode()
+        p = e41
     else:
         raise ValueError(f'union branch index {u39} out of range')
     o21.__class__ = Envelope
@@ -8523,14 +8523,14 @@ def _read_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     if u45 == 0:
         o.agent_id = None
     elif u45 == 2:
-        n47 = _LEN[d[p]]
-        if n47 < 0:
-            n47, p = _rlen(d, p)
+        e47 = _END[d[p]]
+        if e47 < 0:
+            q48, e47 = _rspan(d, p)
+            o.agent_id = d[q48:e47].decode()
         else:
-            p += 1
-        e48 = p + n47
-        o.agent_id = d[p:e48].decode()
-        p = e48
+            e47 += p
+            o.agent_id = d[p + 1:e47].decode()
+        p = e47
     else:
         raise ValueError(f'union branch index {u45} out of range')
     u49 = d[p]
@@ -8538,14 +8538,14 @@ def _read_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     if u49 == 0:
         o.runtime_id = None
     elif u49 == 2:
-        n51 = _LEN[d[p]]
-        if n51 < 0:
-            n51, p = _rlen(d, p)
+        e51 = _END[d[p]]
+        if e51 < 0:
+            q52, e51 = _rspan(d, p)
+            o.runtime_id = d[q52:e51].decode()
         else:
-            p += 1
-        e52 = p + n51
-        o.runtime_id = d[p:e52].decode()
-        p = e52
+            e51 += p
+            o.runtime_id = d[p + 1:e51].decode()
+        p = e51
     else:
         raise ValueError(f'union branch index {u49} out of range')
     u53 = d[p]
@@ -8553,24 +8553,24 @@ def _read_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     if u53 == 0:
         o.tool_call_id = None
     elif u53 == 2:
-        n55 = _LEN[d[p]]
-        if n55 < 0:
-            n55, p = _rlen(d, p)
+        e55 = _END[d[p]]
+        if e55 < 0:
+            q56, e55 = _rspan(d, p)
+            o.tool_call_id = d[q56:e55].decode()
         else:
-            p += 1
-        e56 = p + n55
-        o.tool_call_id = d[p:e56].decode()
-        p = e56
+            e55 += p
+            o.tool_call_id = d[p + 1:e55].decode()
+        p = e55
     else:
         raise ValueError(f'union branch index {u53} out of range')
-    n58 = _LEN[d[p]]
-    if n58 < 0:
-        n58, p = _rlen(d, p)
+    e58 = _END[d[p]]
+    if e58 < 0:
+        q59, e58 = _rspan(d, p)
+        o.description = d[q59:e58].decode()
     else:
-        p += 1
-    e59 = p + n58
-    o.description = d[p:e59].decode()
-    p = e59
+        e58 += p
+        o.description = d[p + 1:e58].decode()
+    p = e58
     acc60: Any = {}
     while True:
         n61 = _ZZ[d[p]]
@@ -8588,22 +8588,22 @@ def _read_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
             else:
                 p += 1
         for _ in range(n61):
-            n65 = _LEN[d[p]]
-            if n65 < 0:
-                n65, p = _rlen(d, p)
+            e65 = _END[d[p]]
+            if e65 < 0:
+                q66, e65 = _rspan(d, p)
+                k64 = d[q66:e65].decode()
             else:
-                p += 1
-            e66 = p + n65
-            k64 = d[p:e66].decode()
-            p = e66
-            n67 = _LEN[d[p]]
-            if n67 < 0:
-                n67, p = _rlen(d, p)
+                e65 += p
+                k64 = d[p + 1:e65].decode()
+            p = e65
+            e67 = _END[d[p]]
+            if e67 < 0:
+                q68, e67 = _rspan(d, p)
+                v62 = d[q68:e67].decode()
             else:
-                p += 1
-            e68 = p + n67
-            v62 = d[p:e68].decode()
-            p = e68
+                e67 += p
+                v62 = d[p + 1:e67].decode()
+            p = e67
             acc60[k64] = v62
     o.attributes = acc60
     o.__class__ = SecurityEvent
@@ -8613,25 +8613,25 @@ def _read_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
 def _readv_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     o = _fill(_Fill_SecurityEvent)
     o69 = _fill(_Fill_Envelope)
-    n71 = _LEN[d[p]]
-    if n71 < 0:
-        n71, p = _rlen(d, p)
+    e71 = _END[d[p]]
+    if e71 < 0:
+        q72, e71 = _rspan(d, p)
+        x70 = d[q72:e71].decode()
     else:
-        p += 1
-    e72 = p + n71
-    x70 = d[p:e72].decode()
-    p = e72
+        e71 += p
+        x70 = d[p + 1:e71].decode()
+    p = e71
     if _UUID.fullmatch(x70) is None:
         raise Refused
     o69.event_id = x70
-    n74 = _LEN[d[p]]
-    if n74 < 0:
-        n74, p = _rlen(d, p)
+    e74 = _END[d[p]]
+    if e74 < 0:
+        q75, e74 = _rspan(d, p)
+        x73 = d[q75:e74].decode()
     else:
-        p += 1
-    e75 = p + n74
-    x73 = d[p:e75].decode()
-    p = e75
+        e74 += p
+        x73 = d[p + 1:e74].decode()
+    p = e74
     if not x73:
         raise Refused
     o69.event_type = x73
@@ -8643,36 +8643,36 @@ def _readv_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     if x76 < 0:
         raise Refused
     o69.occurred_at = x76
-    n78 = _LEN[d[p]]
-    if n78 < 0:
-        n78, p = _rlen(d, p)
+    e78 = _END[d[p]]
+    if e78 < 0:
+        q79, e78 = _rspan(d, p)
+        x77 = d[q79:e78].decode()
     else:
-        p += 1
-    e79 = p + n78
-    x77 = d[p:e79].decode()
-    p = e79
+        e78 += p
+        x77 = d[p + 1:e78].decode()
+    p = e78
     if not x77:
         raise Refused
     o69.tenant = x77
-    n81 = _LEN[d[p]]
-    if n81 < 0:
-        n81, p = _rlen(d, p)
+    e81 = _END[d[p]]
+    if e81 < 0:
+        q82, e81 = _rspan(d, p)
+        x80 = d[q82:e81].decode()
     else:
-        p += 1
-    e82 = p + n81
-    x80 = d[p:e82].decode()
-    p = e82
+        e81 += p
+        x80 = d[p + 1:e81].decode()
+    p = e81
     if not x80:
         raise Refused
     o69.source = x80
-    n84 = _LEN[d[p]]
-    if n84 < 0:
-        n84, p = _rlen(d, p)
+    e84 = _END[d[p]]
+    if e84 < 0:
+        q85, e84 = _rspan(d, p)
+        x83 = d[q85:e84].decode()
     else:
-        p += 1
-    e85 = p + n84
-    x83 = d[p:e85].decode()
-    p = e85
+        e84 += p
+        x83 = d[p + 1:e84].decode()
+    p = e84
     if not x83:
         raise Refused
     o69.correlation_id = x83
@@ -8681,14 +8681,14 @@ def _readv_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     if u86 == 0:
         o69.causation_id = None
     elif u86 == 2:
-        n88 = _LEN[d[p]]
-        if n88 < 0:
-            n88, p = _rlen(d, p)
+        e88 = _END[d[p]]
+        if e88 < 0:
+            q89, e88 = _rspan(d, p)
+            o69.causation_id = d[q89:e88].decode()
         else:
-            p += 1
-        e89 = p + n88
-        o69.causation_id = d[p:e89].decode()
-        p = e89
+            e88 += p
+            o69.causation_id = d[p + 1:e88].decode()
+        p = e88
     else:
         raise ValueError(f'union branch index {u86} out of range')
     o69.__class__ = Envelope
@@ -8714,14 +8714,14 @@ def _readv_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     if u92 == 0:
         o.agent_id = None
     elif u92 == 2:
-        n94 = _LEN[d[p]]
-        if n94 < 0:
-            n94, p = _rlen(d, p)
+        e94 = _END[d[p]]
+        if e94 < 0:
+            q95, e94 = _rspan(d, p)
+            o.agent_id = d[q95:e94].decode()
         else:
-            p += 1
-        e95 = p + n94
-        o.agent_id = d[p:e95].decode()
-        p = e95
+            e94 += p
+            o.agent_id = d[p + 1:e94].decode()
+        p = e94
     else:
         raise ValueError(f'union branch index {u92} out of range')
     u96 = d[p]
@@ -8729,14 +8729,14 @@ def _readv_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     if u96 == 0:
         o.runtime_id = None
     elif u96 == 2:
-        n98 = _LEN[d[p]]
-        if n98 < 0:
-            n98, p = _rlen(d, p)
+        e98 = _END[d[p]]
+        if e98 < 0:
+            q99, e98 = _rspan(d, p)
+            o.runtime_id = d[q99:e98].decode()
         else:
-            p += 1
-        e99 = p + n98
-        o.runtime_id = d[p:e99].decode()
-        p = e99
+            e98 += p
+            o.runtime_id = d[p + 1:e98].decode()
+        p = e98
     else:
         raise ValueError(f'union branch index {u96} out of range')
     u100 = d[p]
@@ -8744,24 +8744,24 @@ def _readv_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
     if u100 == 0:
         o.tool_call_id = None
     elif u100 == 2:
-        n102 = _LEN[d[p]]
-        if n102 < 0:
-            n102, p = _rlen(d, p)
+        e102 = _END[d[p]]
+        if e102 < 0:
+            q103, e102 = _rspan(d, p)
+            o.tool_call_id = d[q103:e102].decode()
         else:
-            p += 1
-        e103 = p + n102
-        o.tool_call_id = d[p:e103].decode()
-        p = e103
+            e102 += p
+            o.tool_call_id = d[p + 1:e102].decode()
+        p = e102
     else:
         raise ValueError(f'union branch index {u100} out of range')
-    n105 = _LEN[d[p]]
-    if n105 < 0:
-        n105, p = _rlen(d, p)
+    e105 = _END[d[p]]
+    if e105 < 0:
+        q106, e105 = _rspan(d, p)
+        x104 = d[q106:e105].decode()
     else:
-        p += 1
-    e106 = p + n105
-    x104 = d[p:e106].decode()
-    p = e106
+        e105 += p
+        x104 = d[p + 1:e105].decode()
+    p = e105
     if not x104:
         raise Refused
     o.description = x104
@@ -8782,22 +8782,22 @@ def _readv_SecurityEvent(d: bytes, p: int) -> tuple[SecurityEvent, int]:
             else:
                 p += 1
         for _ in range(n108):
-            n112 = _LEN[d[p]]
-            if n112 < 0:
-                n112, p = _rlen(d, p)
+            e112 = _END[d[p]]
+            if e112 < 0:
+                q113, e112 = _rspan(d, p)
+                k111 = d[q113:e112].decode()
             else:
-                p += 1
-            e113 = p + n112
-            k111 = d[p:e113].decode()
-            p = e113
-            n114 = _LEN[d[p]]
-            if n114 < 0:
-                n114, p = _rlen(d, p)
+                e112 += p
+                k111 = d[p + 1:e112].decode()
+            p = e112
+            e114 = _END[d[p]]
+            if e114 < 0:
+                q115, e114 = _rspan(d, p)
+                v109 = d[q115:e114].decode()
             else:
-                p += 1
-            e115 = p + n114
-            v109 = d[p:e115].decode()
-            p = e115
+                e114 += p
+                v109 = d[p + 1:e114].decode()
+            p = e114
             acc107[k111] = v109
     o.attributes = acc107
     o.__class__ = SecurityEvent
@@ -8944,99 +8944,99 @@ class _Fill_StepCompleted:
 def _read_StepCompleted(d: bytes, p: int) -> tuple[StepCompleted, int]:
     o = _fill(_Fill_StepCompleted)
     o9 = _fill(_Fill_Envelope)
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
+    e11 = _END[d[p]]
+    if e11 < 0:
+        q12, e11 = _rspan(d, p)
+        o9.event_id = d[q12:e11].decode()
     else:
-        p += 1
-    e12 = p + n11
-    o9.event_id = d[p:e12].decode()
-    p = e12
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
+        e11 += p
+        o9.event_id = d[p + 1:e11].decode()
+    p = e11
+    e14 = _END[d[p]]
+    if e14 < 0:
+        q15, e14 = _rspan(d, p)
+        o9.event_type = d[q15:e14].decode()
     else:
-        p += 1
-    e15 = p + n14
-    o9.event_type = d[p:e15].decode()
-    p = e15
+        e14 += p
+        o9.event_type = d[p + 1:e14].decode()
+    p = e14
     i17 = _ZZ[d[p]]
     if i17 is None:
         i17, p = _rlong(d, p)
     else:
         p += 1
     o9.occurred_at = i17
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+    e19 = _END[d[p]]
+    if e19 < 0:
+        q20, e19 = _rspan(d, p)
+        o9.tenant = d[q20:e19].decode()
     else:
-        p += 1
-    e20 = p + n19
-    o9.tenant = d[p:e20].decode()
-    p = e20
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+        e19 += p
+        o9.tenant = d[p + 1:e19].decode()
+    p = e19
+    e22 = _END[d[p]]
+    if e22 < 0:
+        q23, e22 = _rspan(d, p)
+        o9.source = d[q23:e22].decode()
     else:
-        p += 1
-    e23 = p + n22
-    o9.source = d[p:e23].decode()
-    p = e23
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
+        e22 += p
+        o9.source = d[p + 1:e22].decode()
+    p = e22
+    e25 = _END[d[p]]
+    if e25 < 0:
+        q26, e25 = _rspan(d, p)
+        o9.correlation_id = d[q26:e25].decode()
     else:
-        p += 1
-    e26 = p + n25
-    o9.correlation_id = d[p:e26].decode()
-    p = e26
+        e25 += p
+        o9.correlation_id = d[p + 1:e25].decode()
+    p = e25
     u27 = d[p]
     p += 1
     if u27 == 0:
         o9.causation_id = None
     elif u27 == 2:
-        n29 = _LEN[d[p]]
-        if n29 < 0:
-            n29, p = _rlen(d, p)
+        e29 = _END[d[p]]
+        if e29 < 0:
+            q30, e29 = _rspan(d, p)
+            o9.causation_id = d[q30:e29].decode()
         else:
-            p += 1
-        e30 = p + n29
-        o9.causation_id = d[p:e30].decode()
-        p = e30
+            e29 += p
+            o9.causation_id = d[p + 1:e29].decode()
+        p = e29
     else:
         raise ValueError(f'union branch index {u27} out of range')
     o9.__class__ = Envelope
     o.envelope = o9
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o.workflow_id = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o.workflow_id = d[p:e33].decode()
-    p = e33
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+        e32 += p
+        o.workflow_id = d[p + 1:e32].decode()
+    p = e32
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        o.step_id = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    o.step_id = d[p:e36].decode()
-    p = e36
+        e35 += p
+        o.step_id = d[p + 1:e35].decode()
+    p = e35
     i38 = _ZZ[d[p]]
     if i38 is None:
         i38, p = _rint(d, p)
     else:
         p += 1
     o.attempt = i38
-    n40 = _LEN[d[p]]
-    if n40 < 0:
-        n40, p = _rlen(d, p)
+    e40 = _END[d[p]]
+    if e40 < 0:
+        q41, e40 = _rspan(d, p)
+        o.output = d[q41:e40].decode()
     else:
-        p += 1
-    e41 = p + n40
-    o.output = d[p:e41].decode()
-    p = e41
+        e40 += p
+        o.output = d[p + 1:e40].decode()
+    p = e40
     i43 = _ZZ[d[p]]
     if i43 is None:
         i43, p = _rlong(d, p)
@@ -9050,25 +9050,25 @@ def _read_StepCompleted(d: bytes, p: int) -> tuple[StepCompleted, int]:
 def _readv_StepCompleted(d: bytes, p: int) -> tuple[StepCompleted, int]:
     o = _fill(_Fill_StepCompleted)
     o44 = _fill(_Fill_Envelope)
-    n46 = _LEN[d[p]]
-    if n46 < 0:
-        n46, p = _rlen(d, p)
+    e46 = _END[d[p]]
+    if e46 < 0:
+        q47, e46 = _rspan(d, p)
+        x45 = d[q47:e46].decode()
     else:
-        p += 1
-    e47 = p + n46
-    x45 = d[p:e47].decode()
-    p = e47
+        e46 += p
+        x45 = d[p + 1:e46].decode()
+    p = e46
     if _UUID.fullmatch(x45) is None:
         raise Refused
     o44.event_id = x45
-    n49 = _LEN[d[p]]
-    if n49 < 0:
-        n49, p = _rlen(d, p)
+    e49 = _END[d[p]]
+    if e49 < 0:
+        q50, e49 = _rspan(d, p)
+        x48 = d[q50:e49].decode()
     else:
-        p += 1
-    e50 = p + n49
-    x48 = d[p:e50].decode()
-    p = e50
+        e49 += p
+        x48 = d[p + 1:e49].decode()
+    p = e49
     if not x48:
         raise Refused
     o44.event_type = x48
@@ -9080,36 +9080,36 @@ def _readv_StepCompleted(d: bytes, p: int) -> tuple[StepCompleted, int]:
     if x51 < 0:
         raise Refused
     o44.occurred_at = x51
-    n53 = _LEN[d[p]]
-    if n53 < 0:
-        n53, p = _rlen(d, p)
+    e53 = _END[d[p]]
+    if e53 < 0:
+        q54, e53 = _rspan(d, p)
+        x52 = d[q54:e53].decode()
     else:
-        p += 1
-    e54 = p + n53
-    x52 = d[p:e54].decode()
-    p = e54
+        e53 += p
+        x52 = d[p + 1:e53].decode()
+    p = e53
     if not x52:
         raise Refused
     o44.tenant = x52
-    n56 = _LEN[d[p]]
-    if n56 < 0:
-        n56, p = _rlen(d, p)
+    e56 = _END[d[p]]
+    if e56 < 0:
+        q57, e56 = _rspan(d, p)
+        x55 = d[q57:e56].decode()
     else:
-        p += 1
-    e57 = p + n56
-    x55 = d[p:e57].decode()
-    p = e57
+        e56 += p
+        x55 = d[p + 1:e56].decode()
+    p = e56
     if not x55:
         raise Refused
     o44.source = x55
-    n59 = _LEN[d[p]]
-    if n59 < 0:
-        n59, p = _rlen(d, p)
+    e59 = _END[d[p]]
+    if e59 < 0:
+        q60, e59 = _rspan(d, p)
+        x58 = d[q60:e59].decode()
     else:
-        p += 1
-    e60 = p + n59
-    x58 = d[p:e60].decode()
-    p = e60
+        e59 += p
+        x58 = d[p + 1:e59].decode()
+    p = e59
     if not x58:
         raise Refused
     o44.correlation_id = x58
@@ -9118,37 +9118,37 @@ def _readv_StepCompleted(d: bytes, p: int) -> tuple[StepCompleted, int]:
     if u61 == 0:
         o44.causation_id = None
     elif u61 == 2:
-        n63 = _LEN[d[p]]
-        if n63 < 0:
-            n63, p = _rlen(d, p)
+        e63 = _END[d[p]]
+        if e63 < 0:
+            q64, e63 = _rspan(d, p)
+            o44.causation_id = d[q64:e63].decode()
         else:
-            p += 1
-        e64 = p + n63
-        o44.causation_id = d[p:e64].decode()
-        p = e64
+            e63 += p
+            o44.causation_id = d[p + 1:e63].decode()
+        p = e63
     else:
         raise ValueError(f'union branch index {u61} out of range')
     o44.__class__ = Envelope
     o.envelope = o44
-    n66 = _LEN[d[p]]
-    if n66 < 0:
-        n66, p = _rlen(d, p)
+    e66 = _END[d[p]]
+    if e66 < 0:
+        q67, e66 = _rspan(d, p)
+        x65 = d[q67:e66].decode()
     else:
-        p += 1
-    e67 = p + n66
-    x65 = d[p:e67].decode()
-    p = e67
+        e66 += p
+        x65 = d[p + 1:e66].decode()
+    p = e66
     if not x65:
         raise Refused
     o.workflow_id = x65
-    n69 = _LEN[d[p]]
-    if n69 < 0:
-        n69, p = _rlen(d, p)
+    e69 = _END[d[p]]
+    if e69 < 0:
+        q70, e69 = _rspan(d, p)
+        x68 = d[q70:e69].decode()
     else:
-        p += 1
-    e70 = p + n69
-    x68 = d[p:e70].decode()
-    p = e70
+        e69 += p
+        x68 = d[p + 1:e69].decode()
+    p = e69
     if not x68:
         raise Refused
     o.step_id = x68
@@ -9160,14 +9160,14 @@ def _readv_StepCompleted(d: bytes, p: int) -> tuple[StepCompleted, int]:
     if x71 < 1:
         raise Refused
     o.attempt = x71
-    n73 = _LEN[d[p]]
-    if n73 < 0:
-        n73, p = _rlen(d, p)
+    e73 = _END[d[p]]
+    if e73 < 0:
+        q74, e73 = _rspan(d, p)
+        x72 = d[q74:e73].decode()
     else:
-        p += 1
-    e74 = p + n73
-    x72 = d[p:e74].decode()
-    p = e74
+        e73 += p
+        x72 = d[p + 1:e73].decode()
+    p = e73
     if not _is_json(x72):
         raise Refused
     o.output = x72
@@ -9359,107 +9359,107 @@ class _Fill_StepFailed:
 def _read_StepFailed(d: bytes, p: int) -> tuple[StepFailed, int]:
     o = _fill(_Fill_StepFailed)
     o13 = _fill(_Fill_Envelope)
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    e15 = _END[d[p]]
+    if e15 < 0:
+        q16, e15 = _rspan(d, p)
+        o13.event_id = d[q16:e15].decode()
     else:
-        p += 1
-    e16 = p + n15
-    o13.event_id = d[p:e16].decode()
-    p = e16
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+        e15 += p
+        o13.event_id = d[p + 1:e15].decode()
+    p = e15
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o13.event_type = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o13.event_type = d[p:e19].decode()
-    p = e19
+        e18 += p
+        o13.event_type = d[p + 1:e18].decode()
+    p = e18
     i21 = _ZZ[d[p]]
     if i21 is None:
         i21, p = _rlong(d, p)
     else:
         p += 1
     o13.occurred_at = i21
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    e23 = _END[d[p]]
+    if e23 < 0:
+        q24, e23 = _rspan(d, p)
+        o13.tenant = d[q24:e23].decode()
     else:
-        p += 1
-    e24 = p + n23
-    o13.tenant = d[p:e24].decode()
-    p = e24
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
+        e23 += p
+        o13.tenant = d[p + 1:e23].decode()
+    p = e23
+    e26 = _END[d[p]]
+    if e26 < 0:
+        q27, e26 = _rspan(d, p)
+        o13.source = d[q27:e26].decode()
     else:
-        p += 1
-    e27 = p + n26
-    o13.source = d[p:e27].decode()
-    p = e27
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+        e26 += p
+        o13.source = d[p + 1:e26].decode()
+    p = e26
+    e29 = _END[d[p]]
+    if e29 < 0:
+        q30, e29 = _rspan(d, p)
+        o13.correlation_id = d[q30:e29].decode()
     else:
-        p += 1
-    e30 = p + n29
-    o13.correlation_id = d[p:e30].decode()
-    p = e30
+        e29 += p
+        o13.correlation_id = d[p + 1:e29].decode()
+    p = e29
     u31 = d[p]
     p += 1
     if u31 == 0:
         o13.causation_id = None
     elif u31 == 2:
-        n33 = _LEN[d[p]]
-        if n33 < 0:
-            n33, p = _rlen(d, p)
+        e33 = _END[d[p]]
+        if e33 < 0:
+            q34, e33 = _rspan(d, p)
+            o13.causation_id = d[q34:e33].decode()
         else:
-            p += 1
-        e34 = p + n33
-        o13.causation_id = d[p:e34].decode()
-        p = e34
+            e33 += p
+            o13.causation_id = d[p + 1:e33].decode()
+        p = e33
     else:
         raise ValueError(f'union branch index {u31} out of range')
     o13.__class__ = Envelope
     o.envelope = o13
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
+    e36 = _END[d[p]]
+    if e36 < 0:
+        q37, e36 = _rspan(d, p)
+        o.workflow_id = d[q37:e36].decode()
     else:
-        p += 1
-    e37 = p + n36
-    o.workflow_id = d[p:e37].decode()
-    p = e37
-    n39 = _LEN[d[p]]
-    if n39 < 0:
-        n39, p = _rlen(d, p)
+        e36 += p
+        o.workflow_id = d[p + 1:e36].decode()
+    p = e36
+    e39 = _END[d[p]]
+    if e39 < 0:
+        q40, e39 = _rspan(d, p)
+        o.step_id = d[q40:e39].decode()
     else:
-        p += 1
-    e40 = p + n39
-    o.step_id = d[p:e40].decode()
-    p = e40
+        e39 += p
+        o.step_id = d[p + 1:e39].decode()
+    p = e39
     i42 = _ZZ[d[p]]
     if i42 is None:
         i42, p = _rint(d, p)
     else:
         p += 1
     o.attempt = i42
-    n44 = _LEN[d[p]]
-    if n44 < 0:
-        n44, p = _rlen(d, p)
+    e44 = _END[d[p]]
+    if e44 < 0:
+        q45, e44 = _rspan(d, p)
+        o.error_type = d[q45:e44].decode()
     else:
-        p += 1
-    e45 = p + n44
-    o.error_type = d[p:e45].decode()
-    p = e45
-    n47 = _LEN[d[p]]
-    if n47 < 0:
-        n47, p = _rlen(d, p)
+        e44 += p
+        o.error_type = d[p + 1:e44].decode()
+    p = e44
+    e47 = _END[d[p]]
+    if e47 < 0:
+        q48, e47 = _rspan(d, p)
+        o.error_message = d[q48:e47].decode()
     else:
-        p += 1
-    e48 = p + n47
-    o.error_message = d[p:e48].decode()
-    p = e48
+        e47 += p
+        o.error_message = d[p + 1:e47].decode()
+    p = e47
     b50 = d[p]
     p += 1
     if b50 > 1:
@@ -9491,25 +9491,25 @@ def _read_StepFailed(d: bytes, p: int) -> tuple[StepFailed, int]:
 def _readv_StepFailed(d: bytes, p: int) -> tuple[StepFailed, int]:
     o = _fill(_Fill_StepFailed)
     o56 = _fill(_Fill_Envelope)
-    n58 = _LEN[d[p]]
-    if n58 < 0:
-        n58, p = _rlen(d, p)
+    e58 = _END[d[p]]
+    if e58 < 0:
+        q59, e58 = _rspan(d, p)
+        x57 = d[q59:e58].decode()
     else:
-        p += 1
-    e59 = p + n58
-    x57 = d[p:e59].decode()
-    p = e59
+        e58 += p
+        x57 = d[p + 1:e58].decode()
+    p = e58
     if _UUID.fullmatch(x57) is None:
         raise Refused
     o56.event_id = x57
-    n61 = _LEN[d[p]]
-    if n61 < 0:
-        n61, p = _rlen(d, p)
+    e61 = _END[d[p]]
+    if e61 < 0:
+        q62, e61 = _rspan(d, p)
+        x60 = d[q62:e61].decode()
     else:
-        p += 1
-    e62 = p + n61
-    x60 = d[p:e62].decode()
-    p = e62
+        e61 += p
+        x60 = d[p + 1:e61].decode()
+    p = e61
     if not x60:
         raise Refused
     o56.event_type = x60
@@ -9521,36 +9521,36 @@ def _readv_StepFailed(d: bytes, p: int) -> tuple[StepFailed, int]:
     if x63 < 0:
         raise Refused
     o56.occurred_at = x63
-    n65 = _LEN[d[p]]
-    if n65 < 0:
-        n65, p = _rlen(d, p)
+    e65 = _END[d[p]]
+    if e65 < 0:
+        q66, e65 = _rspan(d, p)
+        x64 = d[q66:e65].decode()
     else:
-        p += 1
-    e66 = p + n65
-    x64 = d[p:e66].decode()
-    p = e66
+        e65 += p
+        x64 = d[p + 1:e65].decode()
+    p = e65
     if not x64:
         raise Refused
     o56.tenant = x64
-    n68 = _LEN[d[p]]
-    if n68 < 0:
-        n68, p = _rlen(d, p)
+    e68 = _END[d[p]]
+    if e68 < 0:
+        q69, e68 = _rspan(d, p)
+        x67 = d[q69:e68].decode()
     else:
-        p += 1
-    e69 = p + n68
-    x67 = d[p:e69].decode()
-    p = e69
+        e68 += p
+        x67 = d[p + 1:e68].decode()
+    p = e68
     if not x67:
         raise Refused
     o56.source = x67
-    n71 = _LEN[d[p]]
-    if n71 < 0:
-        n71, p = _rlen(d, p)
+    e71 = _END[d[p]]
+    if e71 < 0:
+        q72, e71 = _rspan(d, p)
+        x70 = d[q72:e71].decode()
     else:
-        p += 1
-    e72 = p + n71
-    x70 = d[p:e72].decode()
-    p = e72
+        e71 += p
+        x70 = d[p + 1:e71].decode()
+    p = e71
     if not x70:
         raise Refused
     o56.correlation_id = x70
@@ -9559,37 +9559,37 @@ def _readv_StepFailed(d: bytes, p: int) -> tuple[StepFailed, int]:
     if u73 == 0:
         o56.causation_id = None
     elif u73 == 2:
-        n75 = _LEN[d[p]]
-        if n75 < 0:
-            n75, p = _rlen(d, p)
+        e75 = _END[d[p]]
+        if e75 < 0:
+            q76, e75 = _rspan(d, p)
+            o56.causation_id = d[q76:e75].decode()
         else:
-            p += 1
-        e76 = p + n75
-        o56.causation_id = d[p:e76].decode()
-        p = e76
+            e75 += p
+            o56.causation_id = d[p + 1:e75].decode()
+        p = e75
     else:
         raise ValueError(f'union branch index {u73} out of range')
     o56.__class__ = Envelope
     o.envelope = o56
-    n78 = _LEN[d[p]]
-    if n78 < 0:
-        n78, p = _rlen(d, p)
+    e78 = _END[d[p]]
+    if e78 < 0:
+        q79, e78 = _rspan(d, p)
+        x77 = d[q79:e78].decode()
     else:
-        p += 1
-    e79 = p + n78
-    x77 = d[p:e79].decode()
-    p = e79
+        e78 += p
+        x77 = d[p + 1:e78].decode()
+    p = e78
     if not x77:
         raise Refused
     o.workflow_id = x77
-    n81 = _LEN[d[p]]
-    if n81 < 0:
-        n81, p = _rlen(d, p)
+    e81 = _END[d[p]]
+    if e81 < 0:
+        q82, e81 = _rspan(d, p)
+        x80 = d[q82:e81].decode()
     else:
-        p += 1
-    e82 = p + n81
-    x80 = d[p:e82].decode()
-    p = e82
+        e81 += p
+        x80 = d[p + 1:e81].decode()
+    p = e81
     if not x80:
         raise Refused
     o.step_id = x80
@@ -9601,25 +9601,25 @@ def _readv_StepFailed(d: bytes, p: int) -> tuple[StepFailed, int]:
     if x83 < 1:
         raise Refused
     o.attempt = x83
-    n85 = _LEN[d[p]]
-    if n85 < 0:
-        n85, p = _rlen(d, p)
+    e85 = _END[d[p]]
+    if e85 < 0:
+        q86, e85 = _rspan(d, p)
+        x84 = d[q86:e85].decode()
     else:
-        p += 1
-    e86 = p + n85
-    x84 = d[p:e86].decode()
-    p = e86
+        e85 += p
+        x84 = d[p + 1:e85].decode()
+    p = e85
     if not x84:
         raise Refused
     o.error_type = x84
-    n88 = _LEN[d[p]]
-    if n88 < 0:
-        n88, p = _rlen(d, p)
+    e88 = _END[d[p]]
+    if e88 < 0:
+        q89, e88 = _rspan(d, p)
+        o.error_message = d[q89:e88].decode()
     else:
-        p += 1
-    e89 = p + n88
-    o.error_message = d[p:e89].decode()
-    p = e89
+        e88 += p
+        o.error_message = d[p + 1:e88].decode()
+    p = e88
     b91 = d[p]
     p += 1
     if b91 > 1:
@@ -9920,28 +9920,28 @@ class _Fill_Placement:
 
 def _read_Placement(d: bytes, p: int) -> tuple[Placement, int]:
     o = _fill(_Fill_Placement)
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
+    e13 = _END[d[p]]
+    if e13 < 0:
+        q14, e13 = _rspan(d, p)
+        o.member = d[q14:e13].decode()
     else:
-        p += 1
-    e14 = p + n13
-    o.member = d[p:e14].decode()
-    p = e14
+        e13 += p
+        o.member = d[p + 1:e13].decode()
+    p = e13
     i16 = _ZZ[d[p]]
     if i16 is None:
         i16, p = _rint(d, p)
     else:
         p += 1
     o.replica = i16
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o.node_id = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o.node_id = d[p:e19].decode()
-    p = e19
+        e18 += p
+        o.node_id = d[p + 1:e18].decode()
+    p = e18
     acc20: Any = []
     while True:
         n21 = _ZZ[d[p]]
@@ -10182,85 +10182,85 @@ class _Fill_TaskAllocated:
 def _read_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
     o = _fill(_Fill_TaskAllocated)
     o21 = _fill(_Fill_Envelope)
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    e23 = _END[d[p]]
+    if e23 < 0:
+        q24, e23 = _rspan(d, p)
+        o21.event_id = d[q24:e23].decode()
     else:
-        p += 1
-    e24 = p + n23
-    o21.event_id = d[p:e24].decode()
-    p = e24
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
+        e23 += p
+        o21.event_id = d[p + 1:e23].decode()
+    p = e23
+    e26 = _END[d[p]]
+    if e26 < 0:
+        q27, e26 = _rspan(d, p)
+        o21.event_type = d[q27:e26].decode()
     else:
-        p += 1
-    e27 = p + n26
-    o21.event_type = d[p:e27].decode()
-    p = e27
+        e26 += p
+        o21.event_type = d[p + 1:e26].decode()
+    p = e26
     i29 = _ZZ[d[p]]
     if i29 is None:
         i29, p = _rlong(d, p)
     else:
         p += 1
     o21.occurred_at = i29
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o21.tenant = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o21.tenant = d[p:e32].decode()
-    p = e32
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
+        e31 += p
+        o21.tenant = d[p + 1:e31].decode()
+    p = e31
+    e34 = _END[d[p]]
+    if e34 < 0:
+        q35, e34 = _rspan(d, p)
+        o21.source = d[q35:e34].decode()
     else:
-        p += 1
-    e35 = p + n34
-    o21.source = d[p:e35].decode()
-    p = e35
-    n37 = _LEN[d[p]]
-    if n37 < 0:
-        n37, p = _rlen(d, p)
+        e34 += p
+        o21.source = d[p + 1:e34].decode()
+    p = e34
+    e37 = _END[d[p]]
+    if e37 < 0:
+        q38, e37 = _rspan(d, p)
+        o21.correlation_id = d[q38:e37].decode()
     else:
-        p += 1
-    e38 = p + n37
-    o21.correlation_id = d[p:e38].decode()
-    p = e38
+        e37 += p
+        o21.correlation_id = d[p + 1:e37].decode()
+    p = e37
     u39 = d[p]
     p += 1
     if u39 == 0:
         o21.causation_id = None
     elif u39 == 2:
-        n41 = _LEN[d[p]]
-        if n41 < 0:
-            n41, p = _rlen(d, p)
+        e41 = _END[d[p]]
+        if e41 < 0:
+            q42, e41 = _rspan(d, p)
+            o21.causation_id = d[q42:e41].decode()
         else:
-            p += 1
-        e42 = p + n41
-        o21.causation_id = d[p:e42].decode()
-        p = e42
+            e41 += p
+            o21.causation_id = d[p + 1:e41].decode()
+        p = e41
     else:
         raise ValueError(f'union branch index {u39} out of range')
     o21.__class__ = Envelope
     o.envelope = o21
-    n44 = _LEN[d[p]]
-    if n44 < 0:
-        n44, p = _rlen(d, p)
+    e44 = _END[d[p]]
+    if e44 < 0:
+        q45, e44 = _rspan(d, p)
+        o.task_id = d[q45:e44].decode()
     else:
-        p += 1
-    e45 = p + n44
-    o.task_id = d[p:e45].decode()
-    p = e45
-    n47 = _LEN[d[p]]
-    if n47 < 0:
-        n47, p = _rlen(d, p)
+        e44 += p
+        o.task_id = d[p + 1:e44].decode()
+    p = e44
+    e47 = _END[d[p]]
+    if e47 < 0:
+        q48, e47 = _rspan(d, p)
+        o.queue = d[q48:e47].decode()
     else:
-        p += 1
-    e48 = p + n47
-    o.queue = d[p:e48].decode()
-    p = e48
+        e47 += p
+        o.queue = d[p + 1:e47].decode()
+    p = e47
     acc49: Any = []
     while True:
         n50 = _ZZ[d[p]]
@@ -10279,28 +10279,28 @@ def _read_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
                 p += 1
         for _ in range(n50):
             o53 = _fill(_Fill_Placement)
-            n55 = _LEN[d[p]]
-            if n55 < 0:
-                n55, p = _rlen(d, p)
+            e55 = _END[d[p]]
+            if e55 < 0:
+                q56, e55 = _rspan(d, p)
+                o53.member = d[q56:e55].decode()
             else:
-                p += 1
-            e56 = p + n55
-            o53.member = d[p:e56].decode()
-            p = e56
+                e55 += p
+                o53.member = d[p + 1:e55].decode()
+            p = e55
             i58 = _ZZ[d[p]]
             if i58 is None:
                 i58, p = _rint(d, p)
             else:
                 p += 1
             o53.replica = i58
-            n60 = _LEN[d[p]]
-            if n60 < 0:
-                n60, p = _rlen(d, p)
+            e60 = _END[d[p]]
+            if e60 < 0:
+                q61, e60 = _rspan(d, p)
+                o53.node_id = d[q61:e60].decode()
             else:
-                p += 1
-            e61 = p + n60
-            o53.node_id = d[p:e61].decode()
-            p = e61
+                e60 += p
+                o53.node_id = d[p + 1:e60].decode()
+            p = e60
             acc62: Any = []
             while True:
                 n63 = _ZZ[d[p]]
@@ -10370,34 +10370,34 @@ def _read_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
             else:
                 p += 1
         for _ in range(n77):
-            n81 = _LEN[d[p]]
-            if n81 < 0:
-                n81, p = _rlen(d, p)
+            e81 = _END[d[p]]
+            if e81 < 0:
+                q82, e81 = _rspan(d, p)
+                k80 = d[q82:e81].decode()
             else:
-                p += 1
-            e82 = p + n81
-            k80 = d[p:e82].decode()
-            p = e82
+                e81 += p
+                k80 = d[p + 1:e81].decode()
+            p = e81
             v78 = _unpack_d(d, p)[0]
             p += 8
             acc76[k80] = v78
     o.score_breakdown = acc76
-    n84 = _LEN[d[p]]
-    if n84 < 0:
-        n84, p = _rlen(d, p)
+    e84 = _END[d[p]]
+    if e84 < 0:
+        q85, e84 = _rspan(d, p)
+        o.policy = d[q85:e84].decode()
     else:
-        p += 1
-    e85 = p + n84
-    o.policy = d[p:e85].decode()
-    p = e85
-    n87 = _LEN[d[p]]
-    if n87 < 0:
-        n87, p = _rlen(d, p)
+        e84 += p
+        o.policy = d[p + 1:e84].decode()
+    p = e84
+    e87 = _END[d[p]]
+    if e87 < 0:
+        q88, e87 = _rspan(d, p)
+        o.policy_version = d[q88:e87].decode()
     else:
-        p += 1
-    e88 = p + n87
-    o.policy_version = d[p:e88].decode()
-    p = e88
+        e87 += p
+        o.policy_version = d[p + 1:e87].decode()
+    p = e87
     i90 = _ZZ[d[p]]
     if i90 is None:
         i90, p = _rlong(d, p)
@@ -10411,25 +10411,25 @@ def _read_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
 def _readv_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
     o = _fill(_Fill_TaskAllocated)
     o91 = _fill(_Fill_Envelope)
-    n93 = _LEN[d[p]]
-    if n93 < 0:
-        n93, p = _rlen(d, p)
+    e93 = _END[d[p]]
+    if e93 < 0:
+        q94, e93 = _rspan(d, p)
+        x92 = d[q94:e93].decode()
     else:
-        p += 1
-    e94 = p + n93
-    x92 = d[p:e94].decode()
-    p = e94
+        e93 += p
+        x92 = d[p + 1:e93].decode()
+    p = e93
     if _UUID.fullmatch(x92) is None:
         raise Refused
     o91.event_id = x92
-    n96 = _LEN[d[p]]
-    if n96 < 0:
-        n96, p = _rlen(d, p)
+    e96 = _END[d[p]]
+    if e96 < 0:
+        q97, e96 = _rspan(d, p)
+        x95 = d[q97:e96].decode()
     else:
-        p += 1
-    e97 = p + n96
-    x95 = d[p:e97].decode()
-    p = e97
+        e96 += p
+        x95 = d[p + 1:e96].decode()
+    p = e96
     if not x95:
         raise Refused
     o91.event_type = x95
@@ -10441,36 +10441,36 @@ def _readv_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
     if x98 < 0:
         raise Refused
     o91.occurred_at = x98
-    n100 = _LEN[d[p]]
-    if n100 < 0:
-        n100, p = _rlen(d, p)
+    e100 = _END[d[p]]
+    if e100 < 0:
+        q101, e100 = _rspan(d, p)
+        x99 = d[q101:e100].decode()
     else:
-        p += 1
-    e101 = p + n100
-    x99 = d[p:e101].decode()
-    p = e101
+        e100 += p
+        x99 = d[p + 1:e100].decode()
+    p = e100
     if not x99:
         raise Refused
     o91.tenant = x99
-    n103 = _LEN[d[p]]
-    if n103 < 0:
-        n103, p = _rlen(d, p)
+    e103 = _END[d[p]]
+    if e103 < 0:
+        q104, e103 = _rspan(d, p)
+        x102 = d[q104:e103].decode()
     else:
-        p += 1
-    e104 = p + n103
-    x102 = d[p:e104].decode()
-    p = e104
+        e103 += p
+        x102 = d[p + 1:e103].decode()
+    p = e103
     if not x102:
         raise Refused
     o91.source = x102
-    n106 = _LEN[d[p]]
-    if n106 < 0:
-        n106, p = _rlen(d, p)
+    e106 = _END[d[p]]
+    if e106 < 0:
+        q107, e106 = _rspan(d, p)
+        x105 = d[q107:e106].decode()
     else:
-        p += 1
-    e107 = p + n106
-    x105 = d[p:e107].decode()
-    p = e107
+        e106 += p
+        x105 = d[p + 1:e106].decode()
+    p = e106
     if not x105:
         raise Refused
     o91.correlation_id = x105
@@ -10479,37 +10479,37 @@ def _readv_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
     if u108 == 0:
         o91.causation_id = None
     elif u108 == 2:
-        n110 = _LEN[d[p]]
-        if n110 < 0:
-            n110, p = _rlen(d, p)
+        e110 = _END[d[p]]
+        if e110 < 0:
+            q111, e110 = _rspan(d, p)
+            o91.causation_id = d[q111:e110].decode()
         else:
-            p += 1
-        e111 = p + n110
-        o91.causation_id = d[p:e111].decode()
-        p = e111
+            e110 += p
+            o91.causation_id = d[p + 1:e110].decode()
+        p = e110
     else:
         raise ValueError(f'union branch index {u108} out of range')
     o91.__class__ = Envelope
     o.envelope = o91
-    n113 = _LEN[d[p]]
-    if n113 < 0:
-        n113, p = _rlen(d, p)
+    e113 = _END[d[p]]
+    if e113 < 0:
+        q114, e113 = _rspan(d, p)
+        x112 = d[q114:e113].decode()
     else:
-        p += 1
-    e114 = p + n113
-    x112 = d[p:e114].decode()
-    p = e114
+        e113 += p
+        x112 = d[p + 1:e113].decode()
+    p = e113
     if not x112:
         raise Refused
     o.task_id = x112
-    n116 = _LEN[d[p]]
-    if n116 < 0:
-        n116, p = _rlen(d, p)
+    e116 = _END[d[p]]
+    if e116 < 0:
+        q117, e116 = _rspan(d, p)
+        x115 = d[q117:e116].decode()
     else:
-        p += 1
-    e117 = p + n116
-    x115 = d[p:e117].decode()
-    p = e117
+        e116 += p
+        x115 = d[p + 1:e116].decode()
+    p = e116
     if not x115:
         raise Refused
     o.queue = x115
@@ -10531,14 +10531,14 @@ def _readv_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
                 p += 1
         for _ in range(n119):
             o122 = _fill(_Fill_Placement)
-            n124 = _LEN[d[p]]
-            if n124 < 0:
-                n124, p = _rlen(d, p)
+            e124 = _END[d[p]]
+            if e124 < 0:
+                q125, e124 = _rspan(d, p)
+                x123 = d[q125:e124].decode()
             else:
-                p += 1
-            e125 = p + n124
-            x123 = d[p:e125].decode()
-            p = e125
+                e124 += p
+                x123 = d[p + 1:e124].decode()
+            p = e124
             if not x123:
                 raise Refused
             o122.member = x123
@@ -10550,14 +10550,14 @@ def _readv_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
             if x126 < 0:
                 raise Refused
             o122.replica = x126
-            n128 = _LEN[d[p]]
-            if n128 < 0:
-                n128, p = _rlen(d, p)
+            e128 = _END[d[p]]
+            if e128 < 0:
+                q129, e128 = _rspan(d, p)
+                x127 = d[q129:e128].decode()
             else:
-                p += 1
-            e129 = p + n128
-            x127 = d[p:e129].decode()
-            p = e129
+                e128 += p
+                x127 = d[p + 1:e128].decode()
+            p = e128
             if not x127:
                 raise Refused
             o122.node_id = x127
@@ -10640,37 +10640,37 @@ def _readv_TaskAllocated(d: bytes, p: int) -> tuple[TaskAllocated, int]:
             else:
                 p += 1
         for _ in range(n141):
-            n145 = _LEN[d[p]]
-            if n145 < 0:
-                n145, p = _rlen(d, p)
+            e145 = _END[d[p]]
+            if e145 < 0:
+                q146, e145 = _rspan(d, p)
+                k144 = d[q146:e145].decode()
             else:
-                p += 1
-            e146 = p + n145
-            k144 = d[p:e146].decode()
-            p = e146
+                e145 += p
+                k144 = d[p + 1:e145].decode()
+            p = e145
             v142 = _unpack_d(d, p)[0]
             p += 8
             acc140[k144] = v142
     o.score_breakdown = acc140
-    n148 = _LEN[d[p]]
-    if n148 < 0:
-        n148, p = _rlen(d, p)
+    e148 = _END[d[p]]
+    if e148 < 0:
+        q149, e148 = _rspan(d, p)
+        x147 = d[q149:e148].decode()
     else:
-        p += 1
-    e149 = p + n148
-    x147 = d[p:e149].decode()
-    p = e149
+        e148 += p
+        x147 = d[p + 1:e148].decode()
+    p = e148
     if not x147:
         raise Refused
     o.policy = x147
-    n151 = _LEN[d[p]]
-    if n151 < 0:
-        n151, p = _rlen(d, p)
+    e151 = _END[d[p]]
+    if e151 < 0:
+        q152, e151 = _rspan(d, p)
+        x150 = d[q152:e151].decode()
     else:
-        p += 1
-    e152 = p + n151
-    x150 = d[p:e152].decode()
-    p = e152
+        e151 += p
+        x150 = d[p + 1:e151].decode()
+    p = e151
     if not x150:
         raise Refused
     o.policy_version = x150
@@ -10842,85 +10842,85 @@ class _Fill_TaskCancelled:
 def _read_TaskCancelled(d: bytes, p: int) -> tuple[TaskCancelled, int]:
     o = _fill(_Fill_TaskCancelled)
     o5 = _fill(_Fill_Envelope)
-    n7 = _LEN[d[p]]
-    if n7 < 0:
-        n7, p = _rlen(d, p)
+    e7 = _END[d[p]]
+    if e7 < 0:
+        q8, e7 = _rspan(d, p)
+        o5.event_id = d[q8:e7].decode()
     else:
-        p += 1
-    e8 = p + n7
-    o5.event_id = d[p:e8].decode()
-    p = e8
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+        e7 += p
+        o5.event_id = d[p + 1:e7].decode()
+    p = e7
+    e10 = _END[d[p]]
+    if e10 < 0:
+        q11, e10 = _rspan(d, p)
+        o5.event_type = d[q11:e10].decode()
     else:
-        p += 1
-    e11 = p + n10
-    o5.event_type = d[p:e11].decode()
-    p = e11
+        e10 += p
+        o5.event_type = d[p + 1:e10].decode()
+    p = e10
     i13 = _ZZ[d[p]]
     if i13 is None:
         i13, p = _rlong(d, p)
     else:
         p += 1
     o5.occurred_at = i13
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    e15 = _END[d[p]]
+    if e15 < 0:
+        q16, e15 = _rspan(d, p)
+        o5.tenant = d[q16:e15].decode()
     else:
-        p += 1
-    e16 = p + n15
-    o5.tenant = d[p:e16].decode()
-    p = e16
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+        e15 += p
+        o5.tenant = d[p + 1:e15].decode()
+    p = e15
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o5.source = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o5.source = d[p:e19].decode()
-    p = e19
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+        e18 += p
+        o5.source = d[p + 1:e18].decode()
+    p = e18
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o5.correlation_id = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o5.correlation_id = d[p:e22].decode()
-    p = e22
+        e21 += p
+        o5.correlation_id = d[p + 1:e21].decode()
+    p = e21
     u23 = d[p]
     p += 1
     if u23 == 0:
         o5.causation_id = None
     elif u23 == 2:
-        n25 = _LEN[d[p]]
-        if n25 < 0:
-            n25, p = _rlen(d, p)
+        e25 = _END[d[p]]
+        if e25 < 0:
+            q26, e25 = _rspan(d, p)
+            o5.causation_id = d[q26:e25].decode()
         else:
-            p += 1
-        e26 = p + n25
-        o5.causation_id = d[p:e26].decode()
-        p = e26
+            e25 += p
+            o5.causation_id = d[p + 1:e25].decode()
+        p = e25
     else:
         raise ValueError(f'union branch index {u23} out of range')
     o5.__class__ = Envelope
     o.envelope = o5
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
+    e28 = _END[d[p]]
+    if e28 < 0:
+        q29, e28 = _rspan(d, p)
+        o.task_id = d[q29:e28].decode()
     else:
-        p += 1
-    e29 = p + n28
-    o.task_id = d[p:e29].decode()
-    p = e29
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+        e28 += p
+        o.task_id = d[p + 1:e28].decode()
+    p = e28
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o.reason = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o.reason = d[p:e32].decode()
-    p = e32
+        e31 += p
+        o.reason = d[p + 1:e31].decode()
+    p = e31
     o.__class__ = TaskCancelled
     return o, p
 
@@ -10928,25 +10928,25 @@ def _read_TaskCancelled(d: bytes, p: int) -> tuple[TaskCancelled, int]:
 def _readv_TaskCancelled(d: bytes, p: int) -> tuple[TaskCancelled, int]:
     o = _fill(_Fill_TaskCancelled)
     o33 = _fill(_Fill_Envelope)
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        x34 = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    x34 = d[p:e36].decode()
-    p = e36
+        e35 += p
+        x34 = d[p + 1:e35].decode()
+    p = e35
     if _UUID.fullmatch(x34) is None:
         raise Refused
     o33.event_id = x34
-    n38 = _LEN[d[p]]
-    if n38 < 0:
-        n38, p = _rlen(d, p)
+    e38 = _END[d[p]]
+    if e38 < 0:
+        q39, e38 = _rspan(d, p)
+        x37 = d[q39:e38].decode()
     else:
-        p += 1
-    e39 = p + n38
-    x37 = d[p:e39].decode()
-    p = e39
+        e38 += p
+        x37 = d[p + 1:e38].decode()
+    p = e38
     if not x37:
         raise Refused
     o33.event_type = x37
@@ -10958,36 +10958,36 @@ def _readv_TaskCancelled(d: bytes, p: int) -> tuple[TaskCancelled, int]:
     if x40 < 0:
         raise Refused
     o33.occurred_at = x40
-    n42 = _LEN[d[p]]
-    if n42 < 0:
-        n42, p = _rlen(d, p)
+    e42 = _END[d[p]]
+    if e42 < 0:
+        q43, e42 = _rspan(d, p)
+        x41 = d[q43:e42].decode()
     else:
-        p += 1
-    e43 = p + n42
-    x41 = d[p:e43].decode()
-    p = e43
+        e42 += p
+        x41 = d[p + 1:e42].decode()
+    p = e42
     if not x41:
         raise Refused
     o33.tenant = x41
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        x44 = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    x44 = d[p:e46].decode()
-    p = e46
+        e45 += p
+        x44 = d[p + 1:e45].decode()
+    p = e45
     if not x44:
         raise Refused
     o33.source = x44
-    n48 = _LEN[d[p]]
-    if n48 < 0:
-        n48, p = _rlen(d, p)
+    e48 = _END[d[p]]
+    if e48 < 0:
+        q49, e48 = _rspan(d, p)
+        x47 = d[q49:e48].decode()
     else:
-        p += 1
-    e49 = p + n48
-    x47 = d[p:e49].decode()
-    p = e49
+        e48 += p
+        x47 = d[p + 1:e48].decode()
+    p = e48
     if not x47:
         raise Refused
     o33.correlation_id = x47
@@ -10996,37 +10996,37 @@ def _readv_TaskCancelled(d: bytes, p: int) -> tuple[TaskCancelled, int]:
     if u50 == 0:
         o33.causation_id = None
     elif u50 == 2:
-        n52 = _LEN[d[p]]
-        if n52 < 0:
-            n52, p = _rlen(d, p)
+        e52 = _END[d[p]]
+        if e52 < 0:
+            q53, e52 = _rspan(d, p)
+            o33.causation_id = d[q53:e52].decode()
         else:
-            p += 1
-        e53 = p + n52
-        o33.causation_id = d[p:e53].decode()
-        p = e53
+            e52 += p
+            o33.causation_id = d[p + 1:e52].decode()
+        p = e52
     else:
         raise ValueError(f'union branch index {u50} out of range')
     o33.__class__ = Envelope
     o.envelope = o33
-    n55 = _LEN[d[p]]
-    if n55 < 0:
-        n55, p = _rlen(d, p)
+    e55 = _END[d[p]]
+    if e55 < 0:
+        q56, e55 = _rspan(d, p)
+        x54 = d[q56:e55].decode()
     else:
-        p += 1
-    e56 = p + n55
-    x54 = d[p:e56].decode()
-    p = e56
+        e55 += p
+        x54 = d[p + 1:e55].decode()
+    p = e55
     if not x54:
         raise Refused
     o.task_id = x54
-    n58 = _LEN[d[p]]
-    if n58 < 0:
-        n58, p = _rlen(d, p)
+    e58 = _END[d[p]]
+    if e58 < 0:
+        q59, e58 = _rspan(d, p)
+        o.reason = d[q59:e58].decode()
     else:
-        p += 1
-    e59 = p + n58
-    o.reason = d[p:e59].decode()
-    p = e59
+        e58 += p
+        o.reason = d[p + 1:e58].decode()
+    p = e58
     o.__class__ = TaskCancelled
     return o, p
 
@@ -11181,112 +11181,112 @@ class _Fill_TaskCheckpointCreated:
 def _read_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreated, int]:
     o = _fill(_Fill_TaskCheckpointCreated)
     o20 = _fill(_Fill_Envelope)
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    e22 = _END[d[p]]
+    if e22 < 0:
+        q23, e22 = _rspan(d, p)
+        o20.event_id = d[q23:e22].decode()
     else:
-        p += 1
-    e23 = p + n22
-    o20.event_id = d[p:e23].decode()
-    p = e23
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
+        e22 += p
+        o20.event_id = d[p + 1:e22].decode()
+    p = e22
+    e25 = _END[d[p]]
+    if e25 < 0:
+        q26, e25 = _rspan(d, p)
+        o20.event_type = d[q26:e25].decode()
     else:
-        p += 1
-    e26 = p + n25
-    o20.event_type = d[p:e26].decode()
-    p = e26
+        e25 += p
+        o20.event_type = d[p + 1:e25].decode()
+    p = e25
     i28 = _ZZ[d[p]]
     if i28 is None:
         i28, p = _rlong(d, p)
     else:
         p += 1
     o20.occurred_at = i28
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
+    e30 = _END[d[p]]
+    if e30 < 0:
+        q31, e30 = _rspan(d, p)
+        o20.tenant = d[q31:e30].decode()
     else:
-        p += 1
-    e31 = p + n30
-    o20.tenant = d[p:e31].decode()
-    p = e31
-    n33 = _LEN[d[p]]
-    if n33 < 0:
-        n33, p = _rlen(d, p)
+        e30 += p
+        o20.tenant = d[p + 1:e30].decode()
+    p = e30
+    e33 = _END[d[p]]
+    if e33 < 0:
+        q34, e33 = _rspan(d, p)
+        o20.source = d[q34:e33].decode()
     else:
-        p += 1
-    e34 = p + n33
-    o20.source = d[p:e34].decode()
-    p = e34
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
+        e33 += p
+        o20.source = d[p + 1:e33].decode()
+    p = e33
+    e36 = _END[d[p]]
+    if e36 < 0:
+        q37, e36 = _rspan(d, p)
+        o20.correlation_id = d[q37:e36].decode()
     else:
-        p += 1
-    e37 = p + n36
-    o20.correlation_id = d[p:e37].decode()
-    p = e37
+        e36 += p
+        o20.correlation_id = d[p + 1:e36].decode()
+    p = e36
     u38 = d[p]
     p += 1
     if u38 == 0:
         o20.causation_id = None
     elif u38 == 2:
-        n40 = _LEN[d[p]]
-        if n40 < 0:
-            n40, p = _rlen(d, p)
+        e40 = _END[d[p]]
+        if e40 < 0:
+            q41, e40 = _rspan(d, p)
+            o20.causation_id = d[q41:e40].decode()
         else:
-            p += 1
-        e41 = p + n40
-        o20.causation_id = d[p:e41].decode()
-        p = e41
+            e40 += p
+            o20.causation_id = d[p + 1:e40].decode()
+        p = e40
     else:
         raise ValueError(f'union branch index {u38} out of range')
     o20.__class__ = Envelope
     o.envelope = o20
-    n43 = _LEN[d[p]]
-    if n43 < 0:
-        n43, p = _rlen(d, p)
+    e43 = _END[d[p]]
+    if e43 < 0:
+        q44, e43 = _rspan(d, p)
+        o.task_id = d[q44:e43].decode()
     else:
-        p += 1
-    e44 = p + n43
-    o.task_id = d[p:e44].decode()
-    p = e44
-    n46 = _LEN[d[p]]
-    if n46 < 0:
-        n46, p = _rlen(d, p)
+        e43 += p
+        o.task_id = d[p + 1:e43].decode()
+    p = e43
+    e46 = _END[d[p]]
+    if e46 < 0:
+        q47, e46 = _rspan(d, p)
+        o.checkpoint_id = d[q47:e46].decode()
     else:
-        p += 1
-    e47 = p + n46
-    o.checkpoint_id = d[p:e47].decode()
-    p = e47
+        e46 += p
+        o.checkpoint_id = d[p + 1:e46].decode()
+    p = e46
     i49 = _ZZ[d[p]]
     if i49 is None:
         i49, p = _rlong(d, p)
     else:
         p += 1
     o.sequence = i49
-    n51 = _LEN[d[p]]
-    if n51 < 0:
-        n51, p = _rlen(d, p)
+    e51 = _END[d[p]]
+    if e51 < 0:
+        q52, e51 = _rspan(d, p)
+        o.state = d[q52:e51].decode()
     else:
-        p += 1
-    e52 = p + n51
-    o.state = d[p:e52].decode()
-    p = e52
+        e51 += p
+        o.state = d[p + 1:e51].decode()
+    p = e51
     u53 = d[p]
     p += 1
     if u53 == 0:
         o.intermediate_result = None
     elif u53 == 2:
-        n55 = _LEN[d[p]]
-        if n55 < 0:
-            n55, p = _rlen(d, p)
+        e55 = _END[d[p]]
+        if e55 < 0:
+            q56, e55 = _rspan(d, p)
+            o.intermediate_result = d[q56:e55].decode()
         else:
-            p += 1
-        e56 = p + n55
-        o.intermediate_result = d[p:e56].decode()
-        p = e56
+            e55 += p
+            o.intermediate_result = d[p + 1:e55].decode()
+        p = e55
     else:
         raise ValueError(f'union branch index {u53} out of range')
     u57 = d[p]
@@ -11294,14 +11294,14 @@ def _read_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreated
     if u57 == 0:
         o.reflection = None
     elif u57 == 2:
-        n59 = _LEN[d[p]]
-        if n59 < 0:
-            n59, p = _rlen(d, p)
+        e59 = _END[d[p]]
+        if e59 < 0:
+            q60, e59 = _rspan(d, p)
+            o.reflection = d[q60:e59].decode()
         else:
-            p += 1
-        e60 = p + n59
-        o.reflection = d[p:e60].decode()
-        p = e60
+            e59 += p
+            o.reflection = d[p + 1:e59].decode()
+        p = e59
     else:
         raise ValueError(f'union branch index {u57} out of range')
     acc61: Any = []
@@ -11321,14 +11321,14 @@ def _read_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreated
             else:
                 p += 1
         for _ in range(n62):
-            n65 = _LEN[d[p]]
-            if n65 < 0:
-                n65, p = _rlen(d, p)
+            e65 = _END[d[p]]
+            if e65 < 0:
+                q66, e65 = _rspan(d, p)
+                v63 = d[q66:e65].decode()
             else:
-                p += 1
-            e66 = p + n65
-            v63 = d[p:e66].decode()
-            p = e66
+                e65 += p
+                v63 = d[p + 1:e65].decode()
+            p = e65
             acc61.append(v63)
     o.next_steps = tuple(acc61)
     o.__class__ = TaskCheckpointCreated
@@ -11338,25 +11338,25 @@ def _read_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreated
 def _readv_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreated, int]:
     o = _fill(_Fill_TaskCheckpointCreated)
     o67 = _fill(_Fill_Envelope)
-    n69 = _LEN[d[p]]
-    if n69 < 0:
-        n69, p = _rlen(d, p)
+    e69 = _END[d[p]]
+    if e69 < 0:
+        q70, e69 = _rspan(d, p)
+        x68 = d[q70:e69].decode()
     else:
-        p += 1
-    e70 = p + n69
-    x68 = d[p:e70].decode()
-    p = e70
+        e69 += p
+        x68 = d[p + 1:e69].decode()
+    p = e69
     if _UUID.fullmatch(x68) is None:
         raise Refused
     o67.event_id = x68
-    n72 = _LEN[d[p]]
-    if n72 < 0:
-        n72, p = _rlen(d, p)
+    e72 = _END[d[p]]
+    if e72 < 0:
+        q73, e72 = _rspan(d, p)
+        x71 = d[q73:e72].decode()
     else:
-        p += 1
-    e73 = p + n72
-    x71 = d[p:e73].decode()
-    p = e73
+        e72 += p
+        x71 = d[p + 1:e72].decode()
+    p = e72
     if not x71:
         raise Refused
     o67.event_type = x71
@@ -11368,36 +11368,36 @@ def _readv_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreate
     if x74 < 0:
         raise Refused
     o67.occurred_at = x74
-    n76 = _LEN[d[p]]
-    if n76 < 0:
-        n76, p = _rlen(d, p)
+    e76 = _END[d[p]]
+    if e76 < 0:
+        q77, e76 = _rspan(d, p)
+        x75 = d[q77:e76].decode()
     else:
-        p += 1
-    e77 = p + n76
-    x75 = d[p:e77].decode()
-    p = e77
+        e76 += p
+        x75 = d[p + 1:e76].decode()
+    p = e76
     if not x75:
         raise Refused
     o67.tenant = x75
-    n79 = _LEN[d[p]]
-    if n79 < 0:
-        n79, p = _rlen(d, p)
+    e79 = _END[d[p]]
+    if e79 < 0:
+        q80, e79 = _rspan(d, p)
+        x78 = d[q80:e79].decode()
     else:
-        p += 1
-    e80 = p + n79
-    x78 = d[p:e80].decode()
-    p = e80
+        e79 += p
+        x78 = d[p + 1:e79].decode()
+    p = e79
     if not x78:
         raise Refused
     o67.source = x78
-    n82 = _LEN[d[p]]
-    if n82 < 0:
-        n82, p = _rlen(d, p)
+    e82 = _END[d[p]]
+    if e82 < 0:
+        q83, e82 = _rspan(d, p)
+        x81 = d[q83:e82].decode()
     else:
-        p += 1
-    e83 = p + n82
-    x81 = d[p:e83].decode()
-    p = e83
+        e82 += p
+        x81 = d[p + 1:e82].decode()
+    p = e82
     if not x81:
         raise Refused
     o67.correlation_id = x81
@@ -11406,37 +11406,37 @@ def _readv_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreate
     if u84 == 0:
         o67.causation_id = None
     elif u84 == 2:
-        n86 = _LEN[d[p]]
-        if n86 < 0:
-            n86, p = _rlen(d, p)
+        e86 = _END[d[p]]
+        if e86 < 0:
+            q87, e86 = _rspan(d, p)
+            o67.causation_id = d[q87:e86].decode()
         else:
-            p += 1
-        e87 = p + n86
-        o67.causation_id = d[p:e87].decode()
-        p = e87
+            e86 += p
+            o67.causation_id = d[p + 1:e86].decode()
+        p = e86
     else:
         raise ValueError(f'union branch index {u84} out of range')
     o67.__class__ = Envelope
     o.envelope = o67
-    n89 = _LEN[d[p]]
-    if n89 < 0:
-        n89, p = _rlen(d, p)
+    e89 = _END[d[p]]
+    if e89 < 0:
+        q90, e89 = _rspan(d, p)
+        x88 = d[q90:e89].decode()
     else:
-        p += 1
-    e90 = p + n89
-    x88 = d[p:e90].decode()
-    p = e90
+        e89 += p
+        x88 = d[p + 1:e89].decode()
+    p = e89
     if not x88:
         raise Refused
     o.task_id = x88
-    n92 = _LEN[d[p]]
-    if n92 < 0:
-        n92, p = _rlen(d, p)
+    e92 = _END[d[p]]
+    if e92 < 0:
+        q93, e92 = _rspan(d, p)
+        x91 = d[q93:e92].decode()
     else:
-        p += 1
-    e93 = p + n92
-    x91 = d[p:e93].decode()
-    p = e93
+        e92 += p
+        x91 = d[p + 1:e92].decode()
+    p = e92
     if not x91:
         raise Refused
     o.checkpoint_id = x91
@@ -11448,14 +11448,14 @@ def _readv_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreate
     if x94 < 1:
         raise Refused
     o.sequence = x94
-    n96 = _LEN[d[p]]
-    if n96 < 0:
-        n96, p = _rlen(d, p)
+    e96 = _END[d[p]]
+    if e96 < 0:
+        q97, e96 = _rspan(d, p)
+        x95 = d[q97:e96].decode()
     else:
-        p += 1
-    e97 = p + n96
-    x95 = d[p:e97].decode()
-    p = e97
+        e96 += p
+        x95 = d[p + 1:e96].decode()
+    p = e96
     if not _is_json(x95):
         raise Refused
     o.state = x95
@@ -11464,14 +11464,14 @@ def _readv_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreate
     if u98 == 0:
         o.intermediate_result = None
     elif u98 == 2:
-        n100 = _LEN[d[p]]
-        if n100 < 0:
-            n100, p = _rlen(d, p)
+        e100 = _END[d[p]]
+        if e100 < 0:
+            q101, e100 = _rspan(d, p)
+            o.intermediate_result = d[q101:e100].decode()
         else:
-            p += 1
-        e101 = p + n100
-        o.intermediate_result = d[p:e101].decode()
-        p = e101
+            e100 += p
+            o.intermediate_result = d[p + 1:e100].decode()
+        p = e100
     else:
         raise ValueError(f'union branch index {u98} out of range')
     u102 = d[p]
@@ -11479,14 +11479,14 @@ def _readv_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreate
     if u102 == 0:
         o.reflection = None
     elif u102 == 2:
-        n104 = _LEN[d[p]]
-        if n104 < 0:
-            n104, p = _rlen(d, p)
+        e104 = _END[d[p]]
+        if e104 < 0:
+            q105, e104 = _rspan(d, p)
+            o.reflection = d[q105:e104].decode()
         else:
-            p += 1
-        e105 = p + n104
-        o.reflection = d[p:e105].decode()
-        p = e105
+            e104 += p
+            o.reflection = d[p + 1:e104].decode()
+        p = e104
     else:
         raise ValueError(f'union branch index {u102} out of range')
     acc106: Any = []
@@ -11506,14 +11506,14 @@ def _readv_TaskCheckpointCreated(d: bytes, p: int) -> tuple[TaskCheckpointCreate
             else:
                 p += 1
         for _ in range(n107):
-            n110 = _LEN[d[p]]
-            if n110 < 0:
-                n110, p = _rlen(d, p)
+            e110 = _END[d[p]]
+            if e110 < 0:
+                q111, e110 = _rspan(d, p)
+                v108 = d[q111:e110].decode()
             else:
-                p += 1
-            e111 = p + n110
-            v108 = d[p:e111].decode()
-            p = e111
+                e110 += p
+                v108 = d[p + 1:e110].decode()
+            p = e110
             acc106.append(v108)
     o.next_steps = tuple(acc106)
     o.__class__ = TaskCheckpointCreated
@@ -11659,77 +11659,77 @@ class _Fill_TaskFinished:
 def _read_TaskFinished(d: bytes, p: int) -> tuple[TaskFinished, int]:
     o = _fill(_Fill_TaskFinished)
     o5 = _fill(_Fill_Envelope)
-    n7 = _LEN[d[p]]
-    if n7 < 0:
-        n7, p = _rlen(d, p)
+    e7 = _END[d[p]]
+    if e7 < 0:
+        q8, e7 = _rspan(d, p)
+        o5.event_id = d[q8:e7].decode()
     else:
-        p += 1
-    e8 = p + n7
-    o5.event_id = d[p:e8].decode()
-    p = e8
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+        e7 += p
+        o5.event_id = d[p + 1:e7].decode()
+    p = e7
+    e10 = _END[d[p]]
+    if e10 < 0:
+        q11, e10 = _rspan(d, p)
+        o5.event_type = d[q11:e10].decode()
     else:
-        p += 1
-    e11 = p + n10
-    o5.event_type = d[p:e11].decode()
-    p = e11
+        e10 += p
+        o5.event_type = d[p + 1:e10].decode()
+    p = e10
     i13 = _ZZ[d[p]]
     if i13 is None:
         i13, p = _rlong(d, p)
     else:
         p += 1
     o5.occurred_at = i13
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    e15 = _END[d[p]]
+    if e15 < 0:
+        q16, e15 = _rspan(d, p)
+        o5.tenant = d[q16:e15].decode()
     else:
-        p += 1
-    e16 = p + n15
-    o5.tenant = d[p:e16].decode()
-    p = e16
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+        e15 += p
+        o5.tenant = d[p + 1:e15].decode()
+    p = e15
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o5.source = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o5.source = d[p:e19].decode()
-    p = e19
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+        e18 += p
+        o5.source = d[p + 1:e18].decode()
+    p = e18
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o5.correlation_id = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o5.correlation_id = d[p:e22].decode()
-    p = e22
+        e21 += p
+        o5.correlation_id = d[p + 1:e21].decode()
+    p = e21
     u23 = d[p]
     p += 1
     if u23 == 0:
         o5.causation_id = None
     elif u23 == 2:
-        n25 = _LEN[d[p]]
-        if n25 < 0:
-            n25, p = _rlen(d, p)
+        e25 = _END[d[p]]
+        if e25 < 0:
+            q26, e25 = _rspan(d, p)
+            o5.causation_id = d[q26:e25].decode()
         else:
-            p += 1
-        e26 = p + n25
-        o5.causation_id = d[p:e26].decode()
-        p = e26
+            e25 += p
+            o5.causation_id = d[p + 1:e25].decode()
+        p = e25
     else:
         raise ValueError(f'union branch index {u23} out of range')
     o5.__class__ = Envelope
     o.envelope = o5
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
+    e28 = _END[d[p]]
+    if e28 < 0:
+        q29, e28 = _rspan(d, p)
+        o.task_id = d[q29:e28].decode()
     else:
-        p += 1
-    e29 = p + n28
-    o.task_id = d[p:e29].decode()
-    p = e29
+        e28 += p
+        o.task_id = d[p + 1:e28].decode()
+    p = e28
     e30 = _ZZ[d[p]]
     if e30 is None:
         e30, p = _rint(d, p)
@@ -11758,25 +11758,25 @@ def _read_TaskFinished(d: bytes, p: int) -> tuple[TaskFinished, int]:
 def _readv_TaskFinished(d: bytes, p: int) -> tuple[TaskFinished, int]:
     o = _fill(_Fill_TaskFinished)
     o34 = _fill(_Fill_Envelope)
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
+    e36 = _END[d[p]]
+    if e36 < 0:
+        q37, e36 = _rspan(d, p)
+        x35 = d[q37:e36].decode()
     else:
-        p += 1
-    e37 = p + n36
-    x35 = d[p:e37].decode()
-    p = e37
+        e36 += p
+        x35 = d[p + 1:e36].decode()
+    p = e36
     if _UUID.fullmatch(x35) is None:
         raise Refused
     o34.event_id = x35
-    n39 = _LEN[d[p]]
-    if n39 < 0:
-        n39, p = _rlen(d, p)
+    e39 = _END[d[p]]
+    if e39 < 0:
+        q40, e39 = _rspan(d, p)
+        x38 = d[q40:e39].decode()
     else:
-        p += 1
-    e40 = p + n39
-    x38 = d[p:e40].decode()
-    p = e40
+        e39 += p
+        x38 = d[p + 1:e39].decode()
+    p = e39
     if not x38:
         raise Refused
     o34.event_type = x38
@@ -11788,36 +11788,36 @@ def _readv_TaskFinished(d: bytes, p: int) -> tuple[TaskFinished, int]:
     if x41 < 0:
         raise Refused
     o34.occurred_at = x41
-    n43 = _LEN[d[p]]
-    if n43 < 0:
-        n43, p = _rlen(d, p)
+    e43 = _END[d[p]]
+    if e43 < 0:
+        q44, e43 = _rspan(d, p)
+        x42 = d[q44:e43].decode()
     else:
-        p += 1
-    e44 = p + n43
-    x42 = d[p:e44].decode()
-    p = e44
+        e43 += p
+        x42 = d[p + 1:e43].decode()
+    p = e43
     if not x42:
         raise Refused
     o34.tenant = x42
-    n46 = _LEN[d[p]]
-    if n46 < 0:
-        n46, p = _rlen(d, p)
+    e46 = _END[d[p]]
+    if e46 < 0:
+        q47, e46 = _rspan(d, p)
+        x45 = d[q47:e46].decode()
     else:
-        p += 1
-    e47 = p + n46
-    x45 = d[p:e47].decode()
-    p = e47
+        e46 += p
+        x45 = d[p + 1:e46].decode()
+    p = e46
     if not x45:
         raise Refused
     o34.source = x45
-    n49 = _LEN[d[p]]
-    if n49 < 0:
-        n49, p = _rlen(d, p)
+    e49 = _END[d[p]]
+    if e49 < 0:
+        q50, e49 = _rspan(d, p)
+        x48 = d[q50:e49].decode()
     else:
-        p += 1
-    e50 = p + n49
-    x48 = d[p:e50].decode()
-    p = e50
+        e49 += p
+        x48 = d[p + 1:e49].decode()
+    p = e49
     if not x48:
         raise Refused
     o34.correlation_id = x48
@@ -11826,26 +11826,26 @@ def _readv_TaskFinished(d: bytes, p: int) -> tuple[TaskFinished, int]:
     if u51 == 0:
         o34.causation_id = None
     elif u51 == 2:
-        n53 = _LEN[d[p]]
-        if n53 < 0:
-            n53, p = _rlen(d, p)
+        e53 = _END[d[p]]
+        if e53 < 0:
+            q54, e53 = _rspan(d, p)
+            o34.causation_id = d[q54:e53].decode()
         else:
-            p += 1
-        e54 = p + n53
-        o34.causation_id = d[p:e54].decode()
-        p = e54
+            e53 += p
+            o34.causation_id = d[p + 1:e53].decode()
+        p = e53
     else:
         raise ValueError(f'union branch index {u51} out of range')
     o34.__class__ = Envelope
     o.envelope = o34
-    n56 = _LEN[d[p]]
-    if n56 < 0:
-        n56, p = _rlen(d, p)
+    e56 = _END[d[p]]
+    if e56 < 0:
+        q57, e56 = _rspan(d, p)
+        x55 = d[q57:e56].decode()
     else:
-        p += 1
-    e57 = p + n56
-    x55 = d[p:e57].decode()
-    p = e57
+        e56 += p
+        x55 = d[p + 1:e56].decode()
+    p = e56
     if not x55:
         raise Refused
     o.task_id = x55
@@ -12018,85 +12018,85 @@ class _Fill_TaskPending:
 def _read_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
     o = _fill(_Fill_TaskPending)
     o17 = _fill(_Fill_Envelope)
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+    e19 = _END[d[p]]
+    if e19 < 0:
+        q20, e19 = _rspan(d, p)
+        o17.event_id = d[q20:e19].decode()
     else:
-        p += 1
-    e20 = p + n19
-    o17.event_id = d[p:e20].decode()
-    p = e20
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+        e19 += p
+        o17.event_id = d[p + 1:e19].decode()
+    p = e19
+    e22 = _END[d[p]]
+    if e22 < 0:
+        q23, e22 = _rspan(d, p)
+        o17.event_type = d[q23:e22].decode()
     else:
-        p += 1
-    e23 = p + n22
-    o17.event_type = d[p:e23].decode()
-    p = e23
+        e22 += p
+        o17.event_type = d[p + 1:e22].decode()
+    p = e22
     i25 = _ZZ[d[p]]
     if i25 is None:
         i25, p = _rlong(d, p)
     else:
         p += 1
     o17.occurred_at = i25
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+    e27 = _END[d[p]]
+    if e27 < 0:
+        q28, e27 = _rspan(d, p)
+        o17.tenant = d[q28:e27].decode()
     else:
-        p += 1
-    e28 = p + n27
-    o17.tenant = d[p:e28].decode()
-    p = e28
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
+        e27 += p
+        o17.tenant = d[p + 1:e27].decode()
+    p = e27
+    e30 = _END[d[p]]
+    if e30 < 0:
+        q31, e30 = _rspan(d, p)
+        o17.source = d[q31:e30].decode()
     else:
-        p += 1
-    e31 = p + n30
-    o17.source = d[p:e31].decode()
-    p = e31
-    n33 = _LEN[d[p]]
-    if n33 < 0:
-        n33, p = _rlen(d, p)
+        e30 += p
+        o17.source = d[p + 1:e30].decode()
+    p = e30
+    e33 = _END[d[p]]
+    if e33 < 0:
+        q34, e33 = _rspan(d, p)
+        o17.correlation_id = d[q34:e33].decode()
     else:
-        p += 1
-    e34 = p + n33
-    o17.correlation_id = d[p:e34].decode()
-    p = e34
+        e33 += p
+        o17.correlation_id = d[p + 1:e33].decode()
+    p = e33
     u35 = d[p]
     p += 1
     if u35 == 0:
         o17.causation_id = None
     elif u35 == 2:
-        n37 = _LEN[d[p]]
-        if n37 < 0:
-            n37, p = _rlen(d, p)
+        e37 = _END[d[p]]
+        if e37 < 0:
+            q38, e37 = _rspan(d, p)
+            o17.causation_id = d[q38:e37].decode()
         else:
-            p += 1
-        e38 = p + n37
-        o17.causation_id = d[p:e38].decode()
-        p = e38
+            e37 += p
+            o17.causation_id = d[p + 1:e37].decode()
+        p = e37
     else:
         raise ValueError(f'union branch index {u35} out of range')
     o17.__class__ = Envelope
     o.envelope = o17
-    n40 = _LEN[d[p]]
-    if n40 < 0:
-        n40, p = _rlen(d, p)
+    e40 = _END[d[p]]
+    if e40 < 0:
+        q41, e40 = _rspan(d, p)
+        o.task_id = d[q41:e40].decode()
     else:
-        p += 1
-    e41 = p + n40
-    o.task_id = d[p:e41].decode()
-    p = e41
-    n43 = _LEN[d[p]]
-    if n43 < 0:
-        n43, p = _rlen(d, p)
+        e40 += p
+        o.task_id = d[p + 1:e40].decode()
+    p = e40
+    e43 = _END[d[p]]
+    if e43 < 0:
+        q44, e43 = _rspan(d, p)
+        o.queue = d[q44:e43].decode()
     else:
-        p += 1
-    e44 = p + n43
-    o.queue = d[p:e44].decode()
-    p = e44
+        e43 += p
+        o.queue = d[p + 1:e43].decode()
+    p = e43
     e45 = _ZZ[d[p]]
     if e45 is None:
         e45, p = _rint(d, p)
@@ -12105,27 +12105,27 @@ def _read_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
     if e45 < 0:
         raise ValueError('negative enum index')
     o.reason = _ESYM_PendingReason[e45]
-    n47 = _LEN[d[p]]
-    if n47 < 0:
-        n47, p = _rlen(d, p)
+    e47 = _END[d[p]]
+    if e47 < 0:
+        q48, e47 = _rspan(d, p)
+        o.detail = d[q48:e47].decode()
     else:
-        p += 1
-    e48 = p + n47
-    o.detail = d[p:e48].decode()
-    p = e48
+        e47 += p
+        o.detail = d[p + 1:e47].decode()
+    p = e47
     u49 = d[p]
     p += 1
     if u49 == 0:
         o.nearest_node = None
     elif u49 == 2:
-        n51 = _LEN[d[p]]
-        if n51 < 0:
-            n51, p = _rlen(d, p)
+        e51 = _END[d[p]]
+        if e51 < 0:
+            q52, e51 = _rspan(d, p)
+            o.nearest_node = d[q52:e51].decode()
         else:
-            p += 1
-        e52 = p + n51
-        o.nearest_node = d[p:e52].decode()
-        p = e52
+            e51 += p
+            o.nearest_node = d[p + 1:e51].decode()
+        p = e51
     else:
         raise ValueError(f'union branch index {u49} out of range')
     acc53: Any = {}
@@ -12145,14 +12145,14 @@ def _read_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
             else:
                 p += 1
         for _ in range(n54):
-            n58 = _LEN[d[p]]
-            if n58 < 0:
-                n58, p = _rlen(d, p)
+            e58 = _END[d[p]]
+            if e58 < 0:
+                q59, e58 = _rspan(d, p)
+                k57 = d[q59:e58].decode()
             else:
-                p += 1
-            e59 = p + n58
-            k57 = d[p:e59].decode()
-            p = e59
+                e58 += p
+                k57 = d[p + 1:e58].decode()
+            p = e58
             v55 = _ZZ[d[p]]
             if v55 is None:
                 v55, p = _rlong(d, p)
@@ -12167,25 +12167,25 @@ def _read_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
 def _readv_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
     o = _fill(_Fill_TaskPending)
     o60 = _fill(_Fill_Envelope)
-    n62 = _LEN[d[p]]
-    if n62 < 0:
-        n62, p = _rlen(d, p)
+    e62 = _END[d[p]]
+    if e62 < 0:
+        q63, e62 = _rspan(d, p)
+        x61 = d[q63:e62].decode()
     else:
-        p += 1
-    e63 = p + n62
-    x61 = d[p:e63].decode()
-    p = e63
+        e62 += p
+        x61 = d[p + 1:e62].decode()
+    p = e62
     if _UUID.fullmatch(x61) is None:
         raise Refused
     o60.event_id = x61
-    n65 = _LEN[d[p]]
-    if n65 < 0:
-        n65, p = _rlen(d, p)
+    e65 = _END[d[p]]
+    if e65 < 0:
+        q66, e65 = _rspan(d, p)
+        x64 = d[q66:e65].decode()
     else:
-        p += 1
-    e66 = p + n65
-    x64 = d[p:e66].decode()
-    p = e66
+        e65 += p
+        x64 = d[p + 1:e65].decode()
+    p = e65
     if not x64:
         raise Refused
     o60.event_type = x64
@@ -12197,36 +12197,36 @@ def _readv_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
     if x67 < 0:
         raise Refused
     o60.occurred_at = x67
-    n69 = _LEN[d[p]]
-    if n69 < 0:
-        n69, p = _rlen(d, p)
+    e69 = _END[d[p]]
+    if e69 < 0:
+        q70, e69 = _rspan(d, p)
+        x68 = d[q70:e69].decode()
     else:
-        p += 1
-    e70 = p + n69
-    x68 = d[p:e70].decode()
-    p = e70
+        e69 += p
+        x68 = d[p + 1:e69].decode()
+    p = e69
     if not x68:
         raise Refused
     o60.tenant = x68
-    n72 = _LEN[d[p]]
-    if n72 < 0:
-        n72, p = _rlen(d, p)
+    e72 = _END[d[p]]
+    if e72 < 0:
+        q73, e72 = _rspan(d, p)
+        x71 = d[q73:e72].decode()
     else:
-        p += 1
-    e73 = p + n72
-    x71 = d[p:e73].decode()
-    p = e73
+        e72 += p
+        x71 = d[p + 1:e72].decode()
+    p = e72
     if not x71:
         raise Refused
     o60.source = x71
-    n75 = _LEN[d[p]]
-    if n75 < 0:
-        n75, p = _rlen(d, p)
+    e75 = _END[d[p]]
+    if e75 < 0:
+        q76, e75 = _rspan(d, p)
+        x74 = d[q76:e75].decode()
     else:
-        p += 1
-    e76 = p + n75
-    x74 = d[p:e76].decode()
-    p = e76
+        e75 += p
+        x74 = d[p + 1:e75].decode()
+    p = e75
     if not x74:
         raise Refused
     o60.correlation_id = x74
@@ -12235,37 +12235,37 @@ def _readv_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
     if u77 == 0:
         o60.causation_id = None
     elif u77 == 2:
-        n79 = _LEN[d[p]]
-        if n79 < 0:
-            n79, p = _rlen(d, p)
+        e79 = _END[d[p]]
+        if e79 < 0:
+            q80, e79 = _rspan(d, p)
+            o60.causation_id = d[q80:e79].decode()
         else:
-            p += 1
-        e80 = p + n79
-        o60.causation_id = d[p:e80].decode()
-        p = e80
+            e79 += p
+            o60.causation_id = d[p + 1:e79].decode()
+        p = e79
     else:
         raise ValueError(f'union branch index {u77} out of range')
     o60.__class__ = Envelope
     o.envelope = o60
-    n82 = _LEN[d[p]]
-    if n82 < 0:
-        n82, p = _rlen(d, p)
+    e82 = _END[d[p]]
+    if e82 < 0:
+        q83, e82 = _rspan(d, p)
+        x81 = d[q83:e82].decode()
     else:
-        p += 1
-    e83 = p + n82
-    x81 = d[p:e83].decode()
-    p = e83
+        e82 += p
+        x81 = d[p + 1:e82].decode()
+    p = e82
     if not x81:
         raise Refused
     o.task_id = x81
-    n85 = _LEN[d[p]]
-    if n85 < 0:
-        n85, p = _rlen(d, p)
+    e85 = _END[d[p]]
+    if e85 < 0:
+        q86, e85 = _rspan(d, p)
+        x84 = d[q86:e85].decode()
     else:
-        p += 1
-    e86 = p + n85
-    x84 = d[p:e86].decode()
-    p = e86
+        e85 += p
+        x84 = d[p + 1:e85].decode()
+    p = e85
     if not x84:
         raise Refused
     o.queue = x84
@@ -12277,27 +12277,27 @@ def _readv_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
     if e87 < 0:
         raise ValueError('negative enum index')
     o.reason = _ESYM_PendingReason[e87]
-    n89 = _LEN[d[p]]
-    if n89 < 0:
-        n89, p = _rlen(d, p)
+    e89 = _END[d[p]]
+    if e89 < 0:
+        q90, e89 = _rspan(d, p)
+        o.detail = d[q90:e89].decode()
     else:
-        p += 1
-    e90 = p + n89
-    o.detail = d[p:e90].decode()
-    p = e90
+        e89 += p
+        o.detail = d[p + 1:e89].decode()
+    p = e89
     u91 = d[p]
     p += 1
     if u91 == 0:
         o.nearest_node = None
     elif u91 == 2:
-        n93 = _LEN[d[p]]
-        if n93 < 0:
-            n93, p = _rlen(d, p)
+        e93 = _END[d[p]]
+        if e93 < 0:
+            q94, e93 = _rspan(d, p)
+            o.nearest_node = d[q94:e93].decode()
         else:
-            p += 1
-        e94 = p + n93
-        o.nearest_node = d[p:e94].decode()
-        p = e94
+            e93 += p
+            o.nearest_node = d[p + 1:e93].decode()
+        p = e93
     else:
         raise ValueError(f'union branch index {u91} out of range')
     acc95: Any = {}
@@ -12317,14 +12317,14 @@ def _readv_TaskPending(d: bytes, p: int) -> tuple[TaskPending, int]:
             else:
                 p += 1
         for _ in range(n96):
-            n100 = _LEN[d[p]]
-            if n100 < 0:
-                n100, p = _rlen(d, p)
+            e100 = _END[d[p]]
+            if e100 < 0:
+                q101, e100 = _rspan(d, p)
+                k99 = d[q101:e100].decode()
             else:
-                p += 1
-            e101 = p + n100
-            k99 = d[p:e101].decode()
-            p = e101
+                e100 += p
+                k99 = d[p + 1:e100].decode()
+            p = e100
             v97 = _ZZ[d[p]]
             if v97 is None:
                 v97, p = _rlong(d, p)
@@ -12478,85 +12478,85 @@ class _Fill_TaskPreempted:
 def _read_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
     o = _fill(_Fill_TaskPreempted)
     o13 = _fill(_Fill_Envelope)
-    n15 = _LEN[d[p]]
-    if n15 < 0:
-        n15, p = _rlen(d, p)
+    e15 = _END[d[p]]
+    if e15 < 0:
+        q16, e15 = _rspan(d, p)
+        o13.event_id = d[q16:e15].decode()
     else:
-        p += 1
-    e16 = p + n15
-    o13.event_id = d[p:e16].decode()
-    p = e16
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+        e15 += p
+        o13.event_id = d[p + 1:e15].decode()
+    p = e15
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o13.event_type = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o13.event_type = d[p:e19].decode()
-    p = e19
+        e18 += p
+        o13.event_type = d[p + 1:e18].decode()
+    p = e18
     i21 = _ZZ[d[p]]
     if i21 is None:
         i21, p = _rlong(d, p)
     else:
         p += 1
     o13.occurred_at = i21
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+    e23 = _END[d[p]]
+    if e23 < 0:
+        q24, e23 = _rspan(d, p)
+        o13.tenant = d[q24:e23].decode()
     else:
-        p += 1
-    e24 = p + n23
-    o13.tenant = d[p:e24].decode()
-    p = e24
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
+        e23 += p
+        o13.tenant = d[p + 1:e23].decode()
+    p = e23
+    e26 = _END[d[p]]
+    if e26 < 0:
+        q27, e26 = _rspan(d, p)
+        o13.source = d[q27:e26].decode()
     else:
-        p += 1
-    e27 = p + n26
-    o13.source = d[p:e27].decode()
-    p = e27
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+        e26 += p
+        o13.source = d[p + 1:e26].decode()
+    p = e26
+    e29 = _END[d[p]]
+    if e29 < 0:
+        q30, e29 = _rspan(d, p)
+        o13.correlation_id = d[q30:e29].decode()
     else:
-        p += 1
-    e30 = p + n29
-    o13.correlation_id = d[p:e30].decode()
-    p = e30
+        e29 += p
+        o13.correlation_id = d[p + 1:e29].decode()
+    p = e29
     u31 = d[p]
     p += 1
     if u31 == 0:
         o13.causation_id = None
     elif u31 == 2:
-        n33 = _LEN[d[p]]
-        if n33 < 0:
-            n33, p = _rlen(d, p)
+        e33 = _END[d[p]]
+        if e33 < 0:
+            q34, e33 = _rspan(d, p)
+            o13.causation_id = d[q34:e33].decode()
         else:
-            p += 1
-        e34 = p + n33
-        o13.causation_id = d[p:e34].decode()
-        p = e34
+            e33 += p
+            o13.causation_id = d[p + 1:e33].decode()
+        p = e33
     else:
         raise ValueError(f'union branch index {u31} out of range')
     o13.__class__ = Envelope
     o.envelope = o13
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
+    e36 = _END[d[p]]
+    if e36 < 0:
+        q37, e36 = _rspan(d, p)
+        o.task_id = d[q37:e36].decode()
     else:
-        p += 1
-    e37 = p + n36
-    o.task_id = d[p:e37].decode()
-    p = e37
-    n39 = _LEN[d[p]]
-    if n39 < 0:
-        n39, p = _rlen(d, p)
+        e36 += p
+        o.task_id = d[p + 1:e36].decode()
+    p = e36
+    e39 = _END[d[p]]
+    if e39 < 0:
+        q40, e39 = _rspan(d, p)
+        o.preemptor_task_id = d[q40:e39].decode()
     else:
-        p += 1
-    e40 = p + n39
-    o.preemptor_task_id = d[p:e40].decode()
-    p = e40
+        e39 += p
+        o.preemptor_task_id = d[p + 1:e39].decode()
+    p = e39
     acc41: Any = []
     while True:
         n42 = _ZZ[d[p]]
@@ -12574,24 +12574,24 @@ def _read_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
             else:
                 p += 1
         for _ in range(n42):
-            n45 = _LEN[d[p]]
-            if n45 < 0:
-                n45, p = _rlen(d, p)
+            e45 = _END[d[p]]
+            if e45 < 0:
+                q46, e45 = _rspan(d, p)
+                v43 = d[q46:e45].decode()
             else:
-                p += 1
-            e46 = p + n45
-            v43 = d[p:e46].decode()
-            p = e46
+                e45 += p
+                v43 = d[p + 1:e45].decode()
+            p = e45
             acc41.append(v43)
     o.node_ids = tuple(acc41)
-    n48 = _LEN[d[p]]
-    if n48 < 0:
-        n48, p = _rlen(d, p)
+    e48 = _END[d[p]]
+    if e48 < 0:
+        q49, e48 = _rspan(d, p)
+        o.reason = d[q49:e48].decode()
     else:
-        p += 1
-    e49 = p + n48
-    o.reason = d[p:e49].decode()
-    p = e49
+        e48 += p
+        o.reason = d[p + 1:e48].decode()
+    p = e48
     o.__class__ = TaskPreempted
     return o, p
 
@@ -12599,25 +12599,25 @@ def _read_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
 def _readv_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
     o = _fill(_Fill_TaskPreempted)
     o50 = _fill(_Fill_Envelope)
-    n52 = _LEN[d[p]]
-    if n52 < 0:
-        n52, p = _rlen(d, p)
+    e52 = _END[d[p]]
+    if e52 < 0:
+        q53, e52 = _rspan(d, p)
+        x51 = d[q53:e52].decode()
     else:
-        p += 1
-    e53 = p + n52
-    x51 = d[p:e53].decode()
-    p = e53
+        e52 += p
+        x51 = d[p + 1:e52].decode()
+    p = e52
     if _UUID.fullmatch(x51) is None:
         raise Refused
     o50.event_id = x51
-    n55 = _LEN[d[p]]
-    if n55 < 0:
-        n55, p = _rlen(d, p)
+    e55 = _END[d[p]]
+    if e55 < 0:
+        q56, e55 = _rspan(d, p)
+        x54 = d[q56:e55].decode()
     else:
-        p += 1
-    e56 = p + n55
-    x54 = d[p:e56].decode()
-    p = e56
+        e55 += p
+        x54 = d[p + 1:e55].decode()
+    p = e55
     if not x54:
         raise Refused
     o50.event_type = x54
@@ -12629,36 +12629,36 @@ def _readv_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
     if x57 < 0:
         raise Refused
     o50.occurred_at = x57
-    n59 = _LEN[d[p]]
-    if n59 < 0:
-        n59, p = _rlen(d, p)
+    e59 = _END[d[p]]
+    if e59 < 0:
+        q60, e59 = _rspan(d, p)
+        x58 = d[q60:e59].decode()
     else:
-        p += 1
-    e60 = p + n59
-    x58 = d[p:e60].decode()
-    p = e60
+        e59 += p
+        x58 = d[p + 1:e59].decode()
+    p = e59
     if not x58:
         raise Refused
     o50.tenant = x58
-    n62 = _LEN[d[p]]
-    if n62 < 0:
-        n62, p = _rlen(d, p)
+    e62 = _END[d[p]]
+    if e62 < 0:
+        q63, e62 = _rspan(d, p)
+        x61 = d[q63:e62].decode()
     else:
-        p += 1
-    e63 = p + n62
-    x61 = d[p:e63].decode()
-    p = e63
+        e62 += p
+        x61 = d[p + 1:e62].decode()
+    p = e62
     if not x61:
         raise Refused
     o50.source = x61
-    n65 = _LEN[d[p]]
-    if n65 < 0:
-        n65, p = _rlen(d, p)
+    e65 = _END[d[p]]
+    if e65 < 0:
+        q66, e65 = _rspan(d, p)
+        x64 = d[q66:e65].decode()
     else:
-        p += 1
-    e66 = p + n65
-    x64 = d[p:e66].decode()
-    p = e66
+        e65 += p
+        x64 = d[p + 1:e65].decode()
+    p = e65
     if not x64:
         raise Refused
     o50.correlation_id = x64
@@ -12667,37 +12667,37 @@ def _readv_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
     if u67 == 0:
         o50.causation_id = None
     elif u67 == 2:
-        n69 = _LEN[d[p]]
-        if n69 < 0:
-            n69, p = _rlen(d, p)
+        e69 = _END[d[p]]
+        if e69 < 0:
+            q70, e69 = _rspan(d, p)
+            o50.causation_id = d[q70:e69].decode()
         else:
-            p += 1
-        e70 = p + n69
-        o50.causation_id = d[p:e70].decode()
-        p = e70
+            e69 += p
+            o50.causation_id = d[p + 1:e69].decode()
+        p = e69
     else:
         raise ValueError(f'union branch index {u67} out of range')
     o50.__class__ = Envelope
     o.envelope = o50
-    n72 = _LEN[d[p]]
-    if n72 < 0:
-        n72, p = _rlen(d, p)
+    e72 = _END[d[p]]
+    if e72 < 0:
+        q73, e72 = _rspan(d, p)
+        x71 = d[q73:e72].decode()
     else:
-        p += 1
-    e73 = p + n72
-    x71 = d[p:e73].decode()
-    p = e73
+        e72 += p
+        x71 = d[p + 1:e72].decode()
+    p = e72
     if not x71:
         raise Refused
     o.task_id = x71
-    n75 = _LEN[d[p]]
-    if n75 < 0:
-        n75, p = _rlen(d, p)
+    e75 = _END[d[p]]
+    if e75 < 0:
+        q76, e75 = _rspan(d, p)
+        x74 = d[q76:e75].decode()
     else:
-        p += 1
-    e76 = p + n75
-    x74 = d[p:e76].decode()
-    p = e76
+        e75 += p
+        x74 = d[p + 1:e75].decode()
+    p = e75
     if not x74:
         raise Refused
     o.preemptor_task_id = x74
@@ -12718,24 +12718,24 @@ def _readv_TaskPreempted(d: bytes, p: int) -> tuple[TaskPreempted, int]:
             else:
                 p += 1
         for _ in range(n78):
-            n81 = _LEN[d[p]]
-            if n81 < 0:
-                n81, p = _rlen(d, p)
+            e81 = _END[d[p]]
+            if e81 < 0:
+                q82, e81 = _rspan(d, p)
+                v79 = d[q82:e81].decode()
             else:
-                p += 1
-            e82 = p + n81
-            v79 = d[p:e82].decode()
-            p = e82
+                e81 += p
+                v79 = d[p + 1:e81].decode()
+            p = e81
             acc77.append(v79)
     o.node_ids = tuple(acc77)
-    n84 = _LEN[d[p]]
-    if n84 < 0:
-        n84, p = _rlen(d, p)
+    e84 = _END[d[p]]
+    if e84 < 0:
+        q85, e84 = _rspan(d, p)
+        o.reason = d[q85:e84].decode()
     else:
-        p += 1
-    e85 = p + n84
-    o.reason = d[p:e85].decode()
-    p = e85
+        e84 += p
+        o.reason = d[p + 1:e84].decode()
+    p = e84
     o.__class__ = TaskPreempted
     return o, p
 
@@ -12867,77 +12867,77 @@ class _Fill_TaskRejected:
 def _read_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
     o = _fill(_Fill_TaskRejected)
     o8 = _fill(_Fill_Envelope)
-    n10 = _LEN[d[p]]
-    if n10 < 0:
-        n10, p = _rlen(d, p)
+    e10 = _END[d[p]]
+    if e10 < 0:
+        q11, e10 = _rspan(d, p)
+        o8.event_id = d[q11:e10].decode()
     else:
-        p += 1
-    e11 = p + n10
-    o8.event_id = d[p:e11].decode()
-    p = e11
-    n13 = _LEN[d[p]]
-    if n13 < 0:
-        n13, p = _rlen(d, p)
+        e10 += p
+        o8.event_id = d[p + 1:e10].decode()
+    p = e10
+    e13 = _END[d[p]]
+    if e13 < 0:
+        q14, e13 = _rspan(d, p)
+        o8.event_type = d[q14:e13].decode()
     else:
-        p += 1
-    e14 = p + n13
-    o8.event_type = d[p:e14].decode()
-    p = e14
+        e13 += p
+        o8.event_type = d[p + 1:e13].decode()
+    p = e13
     i16 = _ZZ[d[p]]
     if i16 is None:
         i16, p = _rlong(d, p)
     else:
         p += 1
     o8.occurred_at = i16
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o8.tenant = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o8.tenant = d[p:e19].decode()
-    p = e19
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+        e18 += p
+        o8.tenant = d[p + 1:e18].decode()
+    p = e18
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o8.source = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o8.source = d[p:e22].decode()
-    p = e22
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+        e21 += p
+        o8.source = d[p + 1:e21].decode()
+    p = e21
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o8.correlation_id = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o8.correlation_id = d[p:e25].decode()
-    p = e25
+        e24 += p
+        o8.correlation_id = d[p + 1:e24].decode()
+    p = e24
     u26 = d[p]
     p += 1
     if u26 == 0:
         o8.causation_id = None
     elif u26 == 2:
-        n28 = _LEN[d[p]]
-        if n28 < 0:
-            n28, p = _rlen(d, p)
+        e28 = _END[d[p]]
+        if e28 < 0:
+            q29, e28 = _rspan(d, p)
+            o8.causation_id = d[q29:e28].decode()
         else:
-            p += 1
-        e29 = p + n28
-        o8.causation_id = d[p:e29].decode()
-        p = e29
+            e28 += p
+            o8.causation_id = d[p + 1:e28].decode()
+        p = e28
     else:
         raise ValueError(f'union branch index {u26} out of range')
     o8.__class__ = Envelope
     o.envelope = o8
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o.task_id = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o.task_id = d[p:e32].decode()
-    p = e32
+        e31 += p
+        o.task_id = d[p + 1:e31].decode()
+    p = e31
     e33 = _ZZ[d[p]]
     if e33 is None:
         e33, p = _rint(d, p)
@@ -12951,24 +12951,24 @@ def _read_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
     if u34 == 0:
         o.field = None
     elif u34 == 2:
-        n36 = _LEN[d[p]]
-        if n36 < 0:
-            n36, p = _rlen(d, p)
+        e36 = _END[d[p]]
+        if e36 < 0:
+            q37, e36 = _rspan(d, p)
+            o.field = d[q37:e36].decode()
         else:
-            p += 1
-        e37 = p + n36
-        o.field = d[p:e37].decode()
-        p = e37
+            e36 += p
+            o.field = d[p + 1:e36].decode()
+        p = e36
     else:
         raise ValueError(f'union branch index {u34} out of range')
-    n39 = _LEN[d[p]]
-    if n39 < 0:
-        n39, p = _rlen(d, p)
+    e39 = _END[d[p]]
+    if e39 < 0:
+        q40, e39 = _rspan(d, p)
+        o.message = d[q40:e39].decode()
     else:
-        p += 1
-    e40 = p + n39
-    o.message = d[p:e40].decode()
-    p = e40
+        e39 += p
+        o.message = d[p + 1:e39].decode()
+    p = e39
     o.__class__ = TaskRejected
     return o, p
 
@@ -12976,25 +12976,25 @@ def _read_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
 def _readv_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
     o = _fill(_Fill_TaskRejected)
     o41 = _fill(_Fill_Envelope)
-    n43 = _LEN[d[p]]
-    if n43 < 0:
-        n43, p = _rlen(d, p)
+    e43 = _END[d[p]]
+    if e43 < 0:
+        q44, e43 = _rspan(d, p)
+        x42 = d[q44:e43].decode()
     else:
-        p += 1
-    e44 = p + n43
-    x42 = d[p:e44].decode()
-    p = e44
+        e43 += p
+        x42 = d[p + 1:e43].decode()
+    p = e43
     if _UUID.fullmatch(x42) is None:
         raise Refused
     o41.event_id = x42
-    n46 = _LEN[d[p]]
-    if n46 < 0:
-        n46, p = _rlen(d, p)
+    e46 = _END[d[p]]
+    if e46 < 0:
+        q47, e46 = _rspan(d, p)
+        x45 = d[q47:e46].decode()
     else:
-        p += 1
-    e47 = p + n46
-    x45 = d[p:e47].decode()
-    p = e47
+        e46 += p
+        x45 = d[p + 1:e46].decode()
+    p = e46
     if not x45:
         raise Refused
     o41.event_type = x45
@@ -13006,36 +13006,36 @@ def _readv_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
     if x48 < 0:
         raise Refused
     o41.occurred_at = x48
-    n50 = _LEN[d[p]]
-    if n50 < 0:
-        n50, p = _rlen(d, p)
+    e50 = _END[d[p]]
+    if e50 < 0:
+        q51, e50 = _rspan(d, p)
+        x49 = d[q51:e50].decode()
     else:
-        p += 1
-    e51 = p + n50
-    x49 = d[p:e51].decode()
-    p = e51
+        e50 += p
+        x49 = d[p + 1:e50].decode()
+    p = e50
     if not x49:
         raise Refused
     o41.tenant = x49
-    n53 = _LEN[d[p]]
-    if n53 < 0:
-        n53, p = _rlen(d, p)
+    e53 = _END[d[p]]
+    if e53 < 0:
+        q54, e53 = _rspan(d, p)
+        x52 = d[q54:e53].decode()
     else:
-        p += 1
-    e54 = p + n53
-    x52 = d[p:e54].decode()
-    p = e54
+        e53 += p
+        x52 = d[p + 1:e53].decode()
+    p = e53
     if not x52:
         raise Refused
     o41.source = x52
-    n56 = _LEN[d[p]]
-    if n56 < 0:
-        n56, p = _rlen(d, p)
+    e56 = _END[d[p]]
+    if e56 < 0:
+        q57, e56 = _rspan(d, p)
+        x55 = d[q57:e56].decode()
     else:
-        p += 1
-    e57 = p + n56
-    x55 = d[p:e57].decode()
-    p = e57
+        e56 += p
+        x55 = d[p + 1:e56].decode()
+    p = e56
     if not x55:
         raise Refused
     o41.correlation_id = x55
@@ -13044,26 +13044,26 @@ def _readv_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
     if u58 == 0:
         o41.causation_id = None
     elif u58 == 2:
-        n60 = _LEN[d[p]]
-        if n60 < 0:
-            n60, p = _rlen(d, p)
+        e60 = _END[d[p]]
+        if e60 < 0:
+            q61, e60 = _rspan(d, p)
+            o41.causation_id = d[q61:e60].decode()
         else:
-            p += 1
-        e61 = p + n60
-        o41.causation_id = d[p:e61].decode()
-        p = e61
+            e60 += p
+            o41.causation_id = d[p + 1:e60].decode()
+        p = e60
     else:
         raise ValueError(f'union branch index {u58} out of range')
     o41.__class__ = Envelope
     o.envelope = o41
-    n63 = _LEN[d[p]]
-    if n63 < 0:
-        n63, p = _rlen(d, p)
+    e63 = _END[d[p]]
+    if e63 < 0:
+        q64, e63 = _rspan(d, p)
+        x62 = d[q64:e63].decode()
     else:
-        p += 1
-    e64 = p + n63
-    x62 = d[p:e64].decode()
-    p = e64
+        e63 += p
+        x62 = d[p + 1:e63].decode()
+    p = e63
     if not x62:
         raise Refused
     o.task_id = x62
@@ -13080,24 +13080,24 @@ def _readv_TaskRejected(d: bytes, p: int) -> tuple[TaskRejected, int]:
     if u66 == 0:
         o.field = None
     elif u66 == 2:
-        n68 = _LEN[d[p]]
-        if n68 < 0:
-            n68, p = _rlen(d, p)
+        e68 = _END[d[p]]
+        if e68 < 0:
+            q69, e68 = _rspan(d, p)
+            o.field = d[q69:e68].decode()
         else:
-            p += 1
-        e69 = p + n68
-        o.field = d[p:e69].decode()
-        p = e69
+            e68 += p
+            o.field = d[p + 1:e68].decode()
+        p = e68
     else:
         raise ValueError(f'union branch index {u66} out of range')
-    n71 = _LEN[d[p]]
-    if n71 < 0:
-        n71, p = _rlen(d, p)
+    e71 = _END[d[p]]
+    if e71 < 0:
+        q72, e71 = _rspan(d, p)
+        o.message = d[q72:e71].decode()
     else:
-        p += 1
-    e72 = p + n71
-    o.message = d[p:e72].decode()
-    p = e72
+        e71 += p
+        o.message = d[p + 1:e71].decode()
+    p = e71
     o.__class__ = TaskRejected
     return o, p
 
@@ -13222,14 +13222,14 @@ class _Fill_GangMember:
 
 def _read_GangMember(d: bytes, p: int) -> tuple[GangMember, int]:
     o = _fill(_Fill_GangMember)
-    n9 = _LEN[d[p]]
-    if n9 < 0:
-        n9, p = _rlen(d, p)
+    e9 = _END[d[p]]
+    if e9 < 0:
+        q10, e9 = _rspan(d, p)
+        o.name = d[q10:e9].decode()
     else:
-        p += 1
-    e10 = p + n9
-    o.name = d[p:e10].decode()
-    p = e10
+        e9 += p
+        o.name = d[p + 1:e9].decode()
+    p = e9
     i12 = _ZZ[d[p]]
     if i12 is None:
         i12, p = _rint(d, p)
@@ -13458,85 +13458,85 @@ class _Fill_TaskSubmitted:
 def _read_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
     o = _fill(_Fill_TaskSubmitted)
     o18 = _fill(_Fill_Envelope)
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    e20 = _END[d[p]]
+    if e20 < 0:
+        q21, e20 = _rspan(d, p)
+        o18.event_id = d[q21:e20].decode()
     else:
-        p += 1
-    e21 = p + n20
-    o18.event_id = d[p:e21].decode()
-    p = e21
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+        e20 += p
+        o18.event_id = d[p + 1:e20].decode()
+    p = e20
+    e23 = _END[d[p]]
+    if e23 < 0:
+        q24, e23 = _rspan(d, p)
+        o18.event_type = d[q24:e23].decode()
     else:
-        p += 1
-    e24 = p + n23
-    o18.event_type = d[p:e24].decode()
-    p = e24
+        e23 += p
+        o18.event_type = d[p + 1:e23].decode()
+    p = e23
     i26 = _ZZ[d[p]]
     if i26 is None:
         i26, p = _rlong(d, p)
     else:
         p += 1
     o18.occurred_at = i26
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
+    e28 = _END[d[p]]
+    if e28 < 0:
+        q29, e28 = _rspan(d, p)
+        o18.tenant = d[q29:e28].decode()
     else:
-        p += 1
-    e29 = p + n28
-    o18.tenant = d[p:e29].decode()
-    p = e29
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+        e28 += p
+        o18.tenant = d[p + 1:e28].decode()
+    p = e28
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o18.source = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o18.source = d[p:e32].decode()
-    p = e32
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
+        e31 += p
+        o18.source = d[p + 1:e31].decode()
+    p = e31
+    e34 = _END[d[p]]
+    if e34 < 0:
+        q35, e34 = _rspan(d, p)
+        o18.correlation_id = d[q35:e34].decode()
     else:
-        p += 1
-    e35 = p + n34
-    o18.correlation_id = d[p:e35].decode()
-    p = e35
+        e34 += p
+        o18.correlation_id = d[p + 1:e34].decode()
+    p = e34
     u36 = d[p]
     p += 1
     if u36 == 0:
         o18.causation_id = None
     elif u36 == 2:
-        n38 = _LEN[d[p]]
-        if n38 < 0:
-            n38, p = _rlen(d, p)
+        e38 = _END[d[p]]
+        if e38 < 0:
+            q39, e38 = _rspan(d, p)
+            o18.causation_id = d[q39:e38].decode()
         else:
-            p += 1
-        e39 = p + n38
-        o18.causation_id = d[p:e39].decode()
-        p = e39
+            e38 += p
+            o18.causation_id = d[p + 1:e38].decode()
+        p = e38
     else:
         raise ValueError(f'union branch index {u36} out of range')
     o18.__class__ = Envelope
     o.envelope = o18
-    n41 = _LEN[d[p]]
-    if n41 < 0:
-        n41, p = _rlen(d, p)
+    e41 = _END[d[p]]
+    if e41 < 0:
+        q42, e41 = _rspan(d, p)
+        o.task_id = d[q42:e41].decode()
     else:
-        p += 1
-    e42 = p + n41
-    o.task_id = d[p:e42].decode()
-    p = e42
-    n44 = _LEN[d[p]]
-    if n44 < 0:
-        n44, p = _rlen(d, p)
+        e41 += p
+        o.task_id = d[p + 1:e41].decode()
+    p = e41
+    e44 = _END[d[p]]
+    if e44 < 0:
+        q45, e44 = _rspan(d, p)
+        o.queue = d[q45:e44].decode()
     else:
-        p += 1
-    e45 = p + n44
-    o.queue = d[p:e45].decode()
-    p = e45
+        e44 += p
+        o.queue = d[p + 1:e44].decode()
+    p = e44
     i47 = _ZZ[d[p]]
     if i47 is None:
         i47, p = _rint(d, p)
@@ -13574,14 +13574,14 @@ def _read_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
                 p += 1
         for _ in range(n52):
             o55 = _fill(_Fill_GangMember)
-            n57 = _LEN[d[p]]
-            if n57 < 0:
-                n57, p = _rlen(d, p)
+            e57 = _END[d[p]]
+            if e57 < 0:
+                q58, e57 = _rspan(d, p)
+                o55.name = d[q58:e57].decode()
             else:
-                p += 1
-            e58 = p + n57
-            o55.name = d[p:e58].decode()
-            p = e58
+                e57 += p
+                o55.name = d[p + 1:e57].decode()
+            p = e57
             i60 = _ZZ[d[p]]
             if i60 is None:
                 i60, p = _rint(d, p)
@@ -13633,14 +13633,14 @@ def _read_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
             else:
                 p += 1
         for _ in range(n70):
-            n73 = _LEN[d[p]]
-            if n73 < 0:
-                n73, p = _rlen(d, p)
+            e73 = _END[d[p]]
+            if e73 < 0:
+                q74, e73 = _rspan(d, p)
+                v71 = d[q74:e73].decode()
             else:
-                p += 1
-            e74 = p + n73
-            v71 = d[p:e74].decode()
-            p = e74
+                e73 += p
+                v71 = d[p + 1:e73].decode()
+            p = e73
             acc69.append(v71)
     o.gpu_models = tuple(acc69)
     e75 = _ZZ[d[p]]
@@ -13671,25 +13671,25 @@ def _read_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
 def _readv_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
     o = _fill(_Fill_TaskSubmitted)
     o79 = _fill(_Fill_Envelope)
-    n81 = _LEN[d[p]]
-    if n81 < 0:
-        n81, p = _rlen(d, p)
+    e81 = _END[d[p]]
+    if e81 < 0:
+        q82, e81 = _rspan(d, p)
+        x80 = d[q82:e81].decode()
     else:
-        p += 1
-    e82 = p + n81
-    x80 = d[p:e82].decode()
-    p = e82
+        e81 += p
+        x80 = d[p + 1:e81].decode()
+    p = e81
     if _UUID.fullmatch(x80) is None:
         raise Refused
     o79.event_id = x80
-    n84 = _LEN[d[p]]
-    if n84 < 0:
-        n84, p = _rlen(d, p)
+    e84 = _END[d[p]]
+    if e84 < 0:
+        q85, e84 = _rspan(d, p)
+        x83 = d[q85:e84].decode()
     else:
-        p += 1
-    e85 = p + n84
-    x83 = d[p:e85].decode()
-    p = e85
+        e84 += p
+        x83 = d[p + 1:e84].decode()
+    p = e84
     if not x83:
         raise Refused
     o79.event_type = x83
@@ -13701,36 +13701,36 @@ def _readv_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
     if x86 < 0:
         raise Refused
     o79.occurred_at = x86
-    n88 = _LEN[d[p]]
-    if n88 < 0:
-        n88, p = _rlen(d, p)
+    e88 = _END[d[p]]
+    if e88 < 0:
+        q89, e88 = _rspan(d, p)
+        x87 = d[q89:e88].decode()
     else:
-        p += 1
-    e89 = p + n88
-    x87 = d[p:e89].decode()
-    p = e89
+        e88 += p
+        x87 = d[p + 1:e88].decode()
+    p = e88
     if not x87:
         raise Refused
     o79.tenant = x87
-    n91 = _LEN[d[p]]
-    if n91 < 0:
-        n91, p = _rlen(d, p)
+    e91 = _END[d[p]]
+    if e91 < 0:
+        q92, e91 = _rspan(d, p)
+        x90 = d[q92:e91].decode()
     else:
-        p += 1
-    e92 = p + n91
-    x90 = d[p:e92].decode()
-    p = e92
+        e91 += p
+        x90 = d[p + 1:e91].decode()
+    p = e91
     if not x90:
         raise Refused
     o79.source = x90
-    n94 = _LEN[d[p]]
-    if n94 < 0:
-        n94, p = _rlen(d, p)
+    e94 = _END[d[p]]
+    if e94 < 0:
+        q95, e94 = _rspan(d, p)
+        x93 = d[q95:e94].decode()
     else:
-        p += 1
-    e95 = p + n94
-    x93 = d[p:e95].decode()
-    p = e95
+        e94 += p
+        x93 = d[p + 1:e94].decode()
+    p = e94
     if not x93:
         raise Refused
     o79.correlation_id = x93
@@ -13739,37 +13739,37 @@ def _readv_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
     if u96 == 0:
         o79.causation_id = None
     elif u96 == 2:
-        n98 = _LEN[d[p]]
-        if n98 < 0:
-            n98, p = _rlen(d, p)
+        e98 = _END[d[p]]
+        if e98 < 0:
+            q99, e98 = _rspan(d, p)
+            o79.causation_id = d[q99:e98].decode()
         else:
-            p += 1
-        e99 = p + n98
-        o79.causation_id = d[p:e99].decode()
-        p = e99
+            e98 += p
+            o79.causation_id = d[p + 1:e98].decode()
+        p = e98
     else:
         raise ValueError(f'union branch index {u96} out of range')
     o79.__class__ = Envelope
     o.envelope = o79
-    n101 = _LEN[d[p]]
-    if n101 < 0:
-        n101, p = _rlen(d, p)
+    e101 = _END[d[p]]
+    if e101 < 0:
+        q102, e101 = _rspan(d, p)
+        x100 = d[q102:e101].decode()
     else:
-        p += 1
-    e102 = p + n101
-    x100 = d[p:e102].decode()
-    p = e102
+        e101 += p
+        x100 = d[p + 1:e101].decode()
+    p = e101
     if not x100:
         raise Refused
     o.task_id = x100
-    n104 = _LEN[d[p]]
-    if n104 < 0:
-        n104, p = _rlen(d, p)
+    e104 = _END[d[p]]
+    if e104 < 0:
+        q105, e104 = _rspan(d, p)
+        x103 = d[q105:e104].decode()
     else:
-        p += 1
-    e105 = p + n104
-    x103 = d[p:e105].decode()
-    p = e105
+        e104 += p
+        x103 = d[p + 1:e104].decode()
+    p = e104
     if not x103:
         raise Refused
     o.queue = x103
@@ -13810,14 +13810,14 @@ def _readv_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
                 p += 1
         for _ in range(n112):
             o115 = _fill(_Fill_GangMember)
-            n117 = _LEN[d[p]]
-            if n117 < 0:
-                n117, p = _rlen(d, p)
+            e117 = _END[d[p]]
+            if e117 < 0:
+                q118, e117 = _rspan(d, p)
+                x116 = d[q118:e117].decode()
             else:
-                p += 1
-            e118 = p + n117
-            x116 = d[p:e118].decode()
-            p = e118
+                e117 += p
+                x116 = d[p + 1:e117].decode()
+            p = e117
             if not x116:
                 raise Refused
             o115.name = x116
@@ -13884,14 +13884,14 @@ def _readv_TaskSubmitted(d: bytes, p: int) -> tuple[TaskSubmitted, int]:
             else:
                 p += 1
         for _ in range(n125):
-            n128 = _LEN[d[p]]
-            if n128 < 0:
-                n128, p = _rlen(d, p)
+            e128 = _END[d[p]]
+            if e128 < 0:
+                q129, e128 = _rspan(d, p)
+                v126 = d[q129:e128].decode()
             else:
-                p += 1
-            e129 = p + n128
-            v126 = d[p:e129].decode()
-            p = e129
+                e128 += p
+                v126 = d[p + 1:e128].decode()
+            p = e128
             acc124.append(v126)
     o.gpu_models = tuple(acc124)
     e130 = _ZZ[d[p]]
@@ -14150,90 +14150,90 @@ class _Fill_ToolCallCompleted:
 def _read_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
     o = _fill(_Fill_ToolCallCompleted)
     o18 = _fill(_Fill_Envelope)
-    n20 = _LEN[d[p]]
-    if n20 < 0:
-        n20, p = _rlen(d, p)
+    e20 = _END[d[p]]
+    if e20 < 0:
+        q21, e20 = _rspan(d, p)
+        o18.event_id = d[q21:e20].decode()
     else:
-        p += 1
-    e21 = p + n20
-    o18.event_id = d[p:e21].decode()
-    p = e21
-    n23 = _LEN[d[p]]
-    if n23 < 0:
-        n23, p = _rlen(d, p)
+        e20 += p
+        o18.event_id = d[p + 1:e20].decode()
+    p = e20
+    e23 = _END[d[p]]
+    if e23 < 0:
+        q24, e23 = _rspan(d, p)
+        o18.event_type = d[q24:e23].decode()
     else:
-        p += 1
-    e24 = p + n23
-    o18.event_type = d[p:e24].decode()
-    p = e24
+        e23 += p
+        o18.event_type = d[p + 1:e23].decode()
+    p = e23
     i26 = _ZZ[d[p]]
     if i26 is None:
         i26, p = _rlong(d, p)
     else:
         p += 1
     o18.occurred_at = i26
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
+    e28 = _END[d[p]]
+    if e28 < 0:
+        q29, e28 = _rspan(d, p)
+        o18.tenant = d[q29:e28].decode()
     else:
-        p += 1
-    e29 = p + n28
-    o18.tenant = d[p:e29].decode()
-    p = e29
-    n31 = _LEN[d[p]]
-    if n31 < 0:
-        n31, p = _rlen(d, p)
+        e28 += p
+        o18.tenant = d[p + 1:e28].decode()
+    p = e28
+    e31 = _END[d[p]]
+    if e31 < 0:
+        q32, e31 = _rspan(d, p)
+        o18.source = d[q32:e31].decode()
     else:
-        p += 1
-    e32 = p + n31
-    o18.source = d[p:e32].decode()
-    p = e32
-    n34 = _LEN[d[p]]
-    if n34 < 0:
-        n34, p = _rlen(d, p)
+        e31 += p
+        o18.source = d[p + 1:e31].decode()
+    p = e31
+    e34 = _END[d[p]]
+    if e34 < 0:
+        q35, e34 = _rspan(d, p)
+        o18.correlation_id = d[q35:e34].decode()
     else:
-        p += 1
-    e35 = p + n34
-    o18.correlation_id = d[p:e35].decode()
-    p = e35
+        e34 += p
+        o18.correlation_id = d[p + 1:e34].decode()
+    p = e34
     u36 = d[p]
     p += 1
     if u36 == 0:
         o18.causation_id = None
     elif u36 == 2:
-        n38 = _LEN[d[p]]
-        if n38 < 0:
-            n38, p = _rlen(d, p)
+        e38 = _END[d[p]]
+        if e38 < 0:
+            q39, e38 = _rspan(d, p)
+            o18.causation_id = d[q39:e38].decode()
         else:
-            p += 1
-        e39 = p + n38
-        o18.causation_id = d[p:e39].decode()
-        p = e39
+            e38 += p
+            o18.causation_id = d[p + 1:e38].decode()
+        p = e38
     else:
         raise ValueError(f'union branch index {u36} out of range')
     o18.__class__ = Envelope
     o.envelope = o18
-    n41 = _LEN[d[p]]
-    if n41 < 0:
-        n41, p = _rlen(d, p)
+    e41 = _END[d[p]]
+    if e41 < 0:
+        q42, e41 = _rspan(d, p)
+        o.tool_call_id = d[q42:e41].decode()
     else:
-        p += 1
-    e42 = p + n41
-    o.tool_call_id = d[p:e42].decode()
-    p = e42
+        e41 += p
+        o.tool_call_id = d[p + 1:e41].decode()
+    p = e41
     u43 = d[p]
     p += 1
     if u43 == 0:
         o.runtime_id = None
     elif u43 == 2:
-        n45 = _LEN[d[p]]
-        if n45 < 0:
-            n45, p = _rlen(d, p)
+        e45 = _END[d[p]]
+        if e45 < 0:
+            q46, e45 = _rspan(d, p)
+            o.runtime_id = d[q46:e45].decode()
         else:
-            p += 1
-        e46 = p + n45
-        o.runtime_id = d[p:e46].decode()
-        p = e46
+            e45 += p
+            o.runtime_id = d[p + 1:e45].decode()
+        p = e45
     else:
         raise ValueError(f'union branch index {u43} out of range')
     e47 = _ZZ[d[p]]
@@ -14257,14 +14257,14 @@ def _read_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
         o.exit_code = i50
     else:
         raise ValueError(f'union branch index {u48} out of range')
-    n52 = _LEN[d[p]]
-    if n52 < 0:
-        n52, p = _rlen(d, p)
+    e52 = _END[d[p]]
+    if e52 < 0:
+        q53, e52 = _rspan(d, p)
+        o.output = d[q53:e52].decode()
     else:
-        p += 1
-    e53 = p + n52
-    o.output = d[p:e53].decode()
-    p = e53
+        e52 += p
+        o.output = d[p + 1:e52].decode()
+    p = e52
     b55 = d[p]
     p += 1
     if b55 > 1:
@@ -14275,14 +14275,14 @@ def _read_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
     if u56 == 0:
         o.error = None
     elif u56 == 2:
-        n58 = _LEN[d[p]]
-        if n58 < 0:
-            n58, p = _rlen(d, p)
+        e58 = _END[d[p]]
+        if e58 < 0:
+            q59, e58 = _rspan(d, p)
+            o.error = d[q59:e58].decode()
         else:
-            p += 1
-        e59 = p + n58
-        o.error = d[p:e59].decode()
-        p = e59
+            e58 += p
+            o.error = d[p + 1:e58].decode()
+        p = e58
     else:
         raise ValueError(f'union branch index {u56} out of range')
     i61 = _ZZ[d[p]]
@@ -14324,25 +14324,25 @@ def _read_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
 def _readv_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
     o = _fill(_Fill_ToolCallCompleted)
     o68 = _fill(_Fill_Envelope)
-    n70 = _LEN[d[p]]
-    if n70 < 0:
-        n70, p = _rlen(d, p)
+    e70 = _END[d[p]]
+    if e70 < 0:
+        q71, e70 = _rspan(d, p)
+        x69 = d[q71:e70].decode()
     else:
-        p += 1
-    e71 = p + n70
-    x69 = d[p:e71].decode()
-    p = e71
+        e70 += p
+        x69 = d[p + 1:e70].decode()
+    p = e70
     if _UUID.fullmatch(x69) is None:
         raise Refused
     o68.event_id = x69
-    n73 = _LEN[d[p]]
-    if n73 < 0:
-        n73, p = _rlen(d, p)
+    e73 = _END[d[p]]
+    if e73 < 0:
+        q74, e73 = _rspan(d, p)
+        x72 = d[q74:e73].decode()
     else:
-        p += 1
-    e74 = p + n73
-    x72 = d[p:e74].decode()
-    p = e74
+        e73 += p
+        x72 = d[p + 1:e73].decode()
+    p = e73
     if not x72:
         raise Refused
     o68.event_type = x72
@@ -14354,36 +14354,36 @@ def _readv_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
     if x75 < 0:
         raise Refused
     o68.occurred_at = x75
-    n77 = _LEN[d[p]]
-    if n77 < 0:
-        n77, p = _rlen(d, p)
+    e77 = _END[d[p]]
+    if e77 < 0:
+        q78, e77 = _rspan(d, p)
+        x76 = d[q78:e77].decode()
     else:
-        p += 1
-    e78 = p + n77
-    x76 = d[p:e78].decode()
-    p = e78
+        e77 += p
+        x76 = d[p + 1:e77].decode()
+    p = e77
     if not x76:
         raise Refused
     o68.tenant = x76
-    n80 = _LEN[d[p]]
-    if n80 < 0:
-        n80, p = _rlen(d, p)
+    e80 = _END[d[p]]
+    if e80 < 0:
+        q81, e80 = _rspan(d, p)
+        x79 = d[q81:e80].decode()
     else:
-        p += 1
-    e81 = p + n80
-    x79 = d[p:e81].decode()
-    p = e81
+        e80 += p
+        x79 = d[p + 1:e80].decode()
+    p = e80
     if not x79:
         raise Refused
     o68.source = x79
-    n83 = _LEN[d[p]]
-    if n83 < 0:
-        n83, p = _rlen(d, p)
+    e83 = _END[d[p]]
+    if e83 < 0:
+        q84, e83 = _rspan(d, p)
+        x82 = d[q84:e83].decode()
     else:
-        p += 1
-    e84 = p + n83
-    x82 = d[p:e84].decode()
-    p = e84
+        e83 += p
+        x82 = d[p + 1:e83].decode()
+    p = e83
     if not x82:
         raise Refused
     o68.correlation_id = x82
@@ -14392,26 +14392,26 @@ def _readv_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
     if u85 == 0:
         o68.causation_id = None
     elif u85 == 2:
-        n87 = _LEN[d[p]]
-        if n87 < 0:
-            n87, p = _rlen(d, p)
+        e87 = _END[d[p]]
+        if e87 < 0:
+            q88, e87 = _rspan(d, p)
+            o68.causation_id = d[q88:e87].decode()
         else:
-            p += 1
-        e88 = p + n87
-        o68.causation_id = d[p:e88].decode()
-        p = e88
+            e87 += p
+            o68.causation_id = d[p + 1:e87].decode()
+        p = e87
     else:
         raise ValueError(f'union branch index {u85} out of range')
     o68.__class__ = Envelope
     o.envelope = o68
-    n90 = _LEN[d[p]]
-    if n90 < 0:
-        n90, p = _rlen(d, p)
+    e90 = _END[d[p]]
+    if e90 < 0:
+        q91, e90 = _rspan(d, p)
+        x89 = d[q91:e90].decode()
     else:
-        p += 1
-    e91 = p + n90
-    x89 = d[p:e91].decode()
-    p = e91
+        e90 += p
+        x89 = d[p + 1:e90].decode()
+    p = e90
     if not x89:
         raise Refused
     o.tool_call_id = x89
@@ -14420,14 +14420,14 @@ def _readv_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
     if u92 == 0:
         o.runtime_id = None
     elif u92 == 2:
-        n94 = _LEN[d[p]]
-        if n94 < 0:
-            n94, p = _rlen(d, p)
+        e94 = _END[d[p]]
+        if e94 < 0:
+            q95, e94 = _rspan(d, p)
+            o.runtime_id = d[q95:e94].decode()
         else:
-            p += 1
-        e95 = p + n94
-        o.runtime_id = d[p:e95].decode()
-        p = e95
+            e94 += p
+            o.runtime_id = d[p + 1:e94].decode()
+        p = e94
     else:
         raise ValueError(f'union branch index {u92} out of range')
     e96 = _ZZ[d[p]]
@@ -14451,14 +14451,14 @@ def _readv_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
         o.exit_code = i99
     else:
         raise ValueError(f'union branch index {u97} out of range')
-    n101 = _LEN[d[p]]
-    if n101 < 0:
-        n101, p = _rlen(d, p)
+    e101 = _END[d[p]]
+    if e101 < 0:
+        q102, e101 = _rspan(d, p)
+        o.output = d[q102:e101].decode()
     else:
-        p += 1
-    e102 = p + n101
-    o.output = d[p:e102].decode()
-    p = e102
+        e101 += p
+        o.output = d[p + 1:e101].decode()
+    p = e101
     b104 = d[p]
     p += 1
     if b104 > 1:
@@ -14469,14 +14469,14 @@ def _readv_ToolCallCompleted(d: bytes, p: int) -> tuple[ToolCallCompleted, int]:
     if u105 == 0:
         o.error = None
     elif u105 == 2:
-        n107 = _LEN[d[p]]
-        if n107 < 0:
-            n107, p = _rlen(d, p)
+        e107 = _END[d[p]]
+        if e107 < 0:
+            q108, e107 = _rspan(d, p)
+            o.error = d[q108:e107].decode()
         else:
-            p += 1
-        e108 = p + n107
-        o.error = d[p:e108].decode()
-        p = e108
+            e107 += p
+            o.error = d[p + 1:e107].decode()
+        p = e107
     else:
         raise ValueError(f'union branch index {u105} out of range')
     x109 = _ZZ[d[p]]
@@ -14699,77 +14699,77 @@ class _Fill_ToolCallDecided:
 def _read_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
     o = _fill(_Fill_ToolCallDecided)
     o9 = _fill(_Fill_Envelope)
-    n11 = _LEN[d[p]]
-    if n11 < 0:
-        n11, p = _rlen(d, p)
+    e11 = _END[d[p]]
+    if e11 < 0:
+        q12, e11 = _rspan(d, p)
+        o9.event_id = d[q12:e11].decode()
     else:
-        p += 1
-    e12 = p + n11
-    o9.event_id = d[p:e12].decode()
-    p = e12
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
+        e11 += p
+        o9.event_id = d[p + 1:e11].decode()
+    p = e11
+    e14 = _END[d[p]]
+    if e14 < 0:
+        q15, e14 = _rspan(d, p)
+        o9.event_type = d[q15:e14].decode()
     else:
-        p += 1
-    e15 = p + n14
-    o9.event_type = d[p:e15].decode()
-    p = e15
+        e14 += p
+        o9.event_type = d[p + 1:e14].decode()
+    p = e14
     i17 = _ZZ[d[p]]
     if i17 is None:
         i17, p = _rlong(d, p)
     else:
         p += 1
     o9.occurred_at = i17
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+    e19 = _END[d[p]]
+    if e19 < 0:
+        q20, e19 = _rspan(d, p)
+        o9.tenant = d[q20:e19].decode()
     else:
-        p += 1
-    e20 = p + n19
-    o9.tenant = d[p:e20].decode()
-    p = e20
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+        e19 += p
+        o9.tenant = d[p + 1:e19].decode()
+    p = e19
+    e22 = _END[d[p]]
+    if e22 < 0:
+        q23, e22 = _rspan(d, p)
+        o9.source = d[q23:e22].decode()
     else:
-        p += 1
-    e23 = p + n22
-    o9.source = d[p:e23].decode()
-    p = e23
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
+        e22 += p
+        o9.source = d[p + 1:e22].decode()
+    p = e22
+    e25 = _END[d[p]]
+    if e25 < 0:
+        q26, e25 = _rspan(d, p)
+        o9.correlation_id = d[q26:e25].decode()
     else:
-        p += 1
-    e26 = p + n25
-    o9.correlation_id = d[p:e26].decode()
-    p = e26
+        e25 += p
+        o9.correlation_id = d[p + 1:e25].decode()
+    p = e25
     u27 = d[p]
     p += 1
     if u27 == 0:
         o9.causation_id = None
     elif u27 == 2:
-        n29 = _LEN[d[p]]
-        if n29 < 0:
-            n29, p = _rlen(d, p)
+        e29 = _END[d[p]]
+        if e29 < 0:
+            q30, e29 = _rspan(d, p)
+            o9.causation_id = d[q30:e29].decode()
         else:
-            p += 1
-        e30 = p + n29
-        o9.causation_id = d[p:e30].decode()
-        p = e30
+            e29 += p
+            o9.causation_id = d[p + 1:e29].decode()
+        p = e29
     else:
         raise ValueError(f'union branch index {u27} out of range')
     o9.__class__ = Envelope
     o.envelope = o9
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o.tool_call_id = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o.tool_call_id = d[p:e33].decode()
-    p = e33
+        e32 += p
+        o.tool_call_id = d[p + 1:e32].decode()
+    p = e32
     e34 = _ZZ[d[p]]
     if e34 is None:
         e34, p = _rint(d, p)
@@ -14778,30 +14778,30 @@ def _read_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
     if e34 < 0:
         raise ValueError('negative enum index')
     o.decision = _ESYM_PolicyDecision[e34]
-    n36 = _LEN[d[p]]
-    if n36 < 0:
-        n36, p = _rlen(d, p)
+    e36 = _END[d[p]]
+    if e36 < 0:
+        q37, e36 = _rspan(d, p)
+        o.reason = d[q37:e36].decode()
     else:
-        p += 1
-    e37 = p + n36
-    o.reason = d[p:e37].decode()
-    p = e37
-    n39 = _LEN[d[p]]
-    if n39 < 0:
-        n39, p = _rlen(d, p)
+        e36 += p
+        o.reason = d[p + 1:e36].decode()
+    p = e36
+    e39 = _END[d[p]]
+    if e39 < 0:
+        q40, e39 = _rspan(d, p)
+        o.policy_id = d[q40:e39].decode()
     else:
-        p += 1
-    e40 = p + n39
-    o.policy_id = d[p:e40].decode()
-    p = e40
-    n42 = _LEN[d[p]]
-    if n42 < 0:
-        n42, p = _rlen(d, p)
+        e39 += p
+        o.policy_id = d[p + 1:e39].decode()
+    p = e39
+    e42 = _END[d[p]]
+    if e42 < 0:
+        q43, e42 = _rspan(d, p)
+        o.policy_version = d[q43:e42].decode()
     else:
-        p += 1
-    e43 = p + n42
-    o.policy_version = d[p:e43].decode()
-    p = e43
+        e42 += p
+        o.policy_version = d[p + 1:e42].decode()
+    p = e42
     o.evaluation_ms = _unpack_d(d, p)[0]
     p += 8
     o.__class__ = ToolCallDecided
@@ -14811,25 +14811,25 @@ def _read_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
 def _readv_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
     o = _fill(_Fill_ToolCallDecided)
     o45 = _fill(_Fill_Envelope)
-    n47 = _LEN[d[p]]
-    if n47 < 0:
-        n47, p = _rlen(d, p)
+    e47 = _END[d[p]]
+    if e47 < 0:
+        q48, e47 = _rspan(d, p)
+        x46 = d[q48:e47].decode()
     else:
-        p += 1
-    e48 = p + n47
-    x46 = d[p:e48].decode()
-    p = e48
+        e47 += p
+        x46 = d[p + 1:e47].decode()
+    p = e47
     if _UUID.fullmatch(x46) is None:
         raise Refused
     o45.event_id = x46
-    n50 = _LEN[d[p]]
-    if n50 < 0:
-        n50, p = _rlen(d, p)
+    e50 = _END[d[p]]
+    if e50 < 0:
+        q51, e50 = _rspan(d, p)
+        x49 = d[q51:e50].decode()
     else:
-        p += 1
-    e51 = p + n50
-    x49 = d[p:e51].decode()
-    p = e51
+        e50 += p
+        x49 = d[p + 1:e50].decode()
+    p = e50
     if not x49:
         raise Refused
     o45.event_type = x49
@@ -14841,36 +14841,36 @@ def _readv_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
     if x52 < 0:
         raise Refused
     o45.occurred_at = x52
-    n54 = _LEN[d[p]]
-    if n54 < 0:
-        n54, p = _rlen(d, p)
+    e54 = _END[d[p]]
+    if e54 < 0:
+        q55, e54 = _rspan(d, p)
+        x53 = d[q55:e54].decode()
     else:
-        p += 1
-    e55 = p + n54
-    x53 = d[p:e55].decode()
-    p = e55
+        e54 += p
+        x53 = d[p + 1:e54].decode()
+    p = e54
     if not x53:
         raise Refused
     o45.tenant = x53
-    n57 = _LEN[d[p]]
-    if n57 < 0:
-        n57, p = _rlen(d, p)
+    e57 = _END[d[p]]
+    if e57 < 0:
+        q58, e57 = _rspan(d, p)
+        x56 = d[q58:e57].decode()
     else:
-        p += 1
-    e58 = p + n57
-    x56 = d[p:e58].decode()
-    p = e58
+        e57 += p
+        x56 = d[p + 1:e57].decode()
+    p = e57
     if not x56:
         raise Refused
     o45.source = x56
-    n60 = _LEN[d[p]]
-    if n60 < 0:
-        n60, p = _rlen(d, p)
+    e60 = _END[d[p]]
+    if e60 < 0:
+        q61, e60 = _rspan(d, p)
+        x59 = d[q61:e60].decode()
     else:
-        p += 1
-    e61 = p + n60
-    x59 = d[p:e61].decode()
-    p = e61
+        e60 += p
+        x59 = d[p + 1:e60].decode()
+    p = e60
     if not x59:
         raise Refused
     o45.correlation_id = x59
@@ -14879,26 +14879,26 @@ def _readv_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
     if u62 == 0:
         o45.causation_id = None
     elif u62 == 2:
-        n64 = _LEN[d[p]]
-        if n64 < 0:
-            n64, p = _rlen(d, p)
+        e64 = _END[d[p]]
+        if e64 < 0:
+            q65, e64 = _rspan(d, p)
+            o45.causation_id = d[q65:e64].decode()
         else:
-            p += 1
-        e65 = p + n64
-        o45.causation_id = d[p:e65].decode()
-        p = e65
+            e64 += p
+            o45.causation_id = d[p + 1:e64].decode()
+        p = e64
     else:
         raise ValueError(f'union branch index {u62} out of range')
     o45.__class__ = Envelope
     o.envelope = o45
-    n67 = _LEN[d[p]]
-    if n67 < 0:
-        n67, p = _rlen(d, p)
+    e67 = _END[d[p]]
+    if e67 < 0:
+        q68, e67 = _rspan(d, p)
+        x66 = d[q68:e67].decode()
     else:
-        p += 1
-    e68 = p + n67
-    x66 = d[p:e68].decode()
-    p = e68
+        e67 += p
+        x66 = d[p + 1:e67].decode()
+    p = e67
     if not x66:
         raise Refused
     o.tool_call_id = x66
@@ -14910,33 +14910,33 @@ def _readv_ToolCallDecided(d: bytes, p: int) -> tuple[ToolCallDecided, int]:
     if e69 < 0:
         raise ValueError('negative enum index')
     o.decision = _ESYM_PolicyDecision[e69]
-    n71 = _LEN[d[p]]
-    if n71 < 0:
-        n71, p = _rlen(d, p)
+    e71 = _END[d[p]]
+    if e71 < 0:
+        q72, e71 = _rspan(d, p)
+        o.reason = d[q72:e71].decode()
     else:
-        p += 1
-    e72 = p + n71
-    o.reason = d[p:e72].decode()
-    p = e72
-    n74 = _LEN[d[p]]
-    if n74 < 0:
-        n74, p = _rlen(d, p)
+        e71 += p
+        o.reason = d[p + 1:e71].decode()
+    p = e71
+    e74 = _END[d[p]]
+    if e74 < 0:
+        q75, e74 = _rspan(d, p)
+        x73 = d[q75:e74].decode()
     else:
-        p += 1
-    e75 = p + n74
-    x73 = d[p:e75].decode()
-    p = e75
+        e74 += p
+        x73 = d[p + 1:e74].decode()
+    p = e74
     if not x73:
         raise Refused
     o.policy_id = x73
-    n77 = _LEN[d[p]]
-    if n77 < 0:
-        n77, p = _rlen(d, p)
+    e77 = _END[d[p]]
+    if e77 < 0:
+        q78, e77 = _rspan(d, p)
+        x76 = d[q78:e77].decode()
     else:
-        p += 1
-    e78 = p + n77
-    x76 = d[p:e78].decode()
-    p = e78
+        e77 += p
+        x76 = d[p + 1:e77].decode()
+    p = e77
     if not x76:
         raise Refused
     o.policy_version = x76
@@ -15134,98 +15134,98 @@ class _Fill_ToolCallRequested:
 def _read_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     o = _fill(_Fill_ToolCallRequested)
     o19 = _fill(_Fill_Envelope)
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o19.event_id = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o19.event_id = d[p:e22].decode()
-    p = e22
-    n24 = _LEN[d[p]]
-    if n24 < 0:
-        n24, p = _rlen(d, p)
+        e21 += p
+        o19.event_id = d[p + 1:e21].decode()
+    p = e21
+    e24 = _END[d[p]]
+    if e24 < 0:
+        q25, e24 = _rspan(d, p)
+        o19.event_type = d[q25:e24].decode()
     else:
-        p += 1
-    e25 = p + n24
-    o19.event_type = d[p:e25].decode()
-    p = e25
+        e24 += p
+        o19.event_type = d[p + 1:e24].decode()
+    p = e24
     i27 = _ZZ[d[p]]
     if i27 is None:
         i27, p = _rlong(d, p)
     else:
         p += 1
     o19.occurred_at = i27
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+    e29 = _END[d[p]]
+    if e29 < 0:
+        q30, e29 = _rspan(d, p)
+        o19.tenant = d[q30:e29].decode()
     else:
-        p += 1
-    e30 = p + n29
-    o19.tenant = d[p:e30].decode()
-    p = e30
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+        e29 += p
+        o19.tenant = d[p + 1:e29].decode()
+    p = e29
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o19.source = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o19.source = d[p:e33].decode()
-    p = e33
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+        e32 += p
+        o19.source = d[p + 1:e32].decode()
+    p = e32
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        o19.correlation_id = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    o19.correlation_id = d[p:e36].decode()
-    p = e36
+        e35 += p
+        o19.correlation_id = d[p + 1:e35].decode()
+    p = e35
     u37 = d[p]
     p += 1
     if u37 == 0:
         o19.causation_id = None
     elif u37 == 2:
-        n39 = _LEN[d[p]]
-        if n39 < 0:
-            n39, p = _rlen(d, p)
+        e39 = _END[d[p]]
+        if e39 < 0:
+            q40, e39 = _rspan(d, p)
+            o19.causation_id = d[q40:e39].decode()
         else:
-            p += 1
-        e40 = p + n39
-        o19.causation_id = d[p:e40].decode()
-        p = e40
+            e39 += p
+            o19.causation_id = d[p + 1:e39].decode()
+        p = e39
     else:
         raise ValueError(f'union branch index {u37} out of range')
     o19.__class__ = Envelope
     o.envelope = o19
-    n42 = _LEN[d[p]]
-    if n42 < 0:
-        n42, p = _rlen(d, p)
+    e42 = _END[d[p]]
+    if e42 < 0:
+        q43, e42 = _rspan(d, p)
+        o.tool_call_id = d[q43:e42].decode()
     else:
-        p += 1
-    e43 = p + n42
-    o.tool_call_id = d[p:e43].decode()
-    p = e43
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+        e42 += p
+        o.tool_call_id = d[p + 1:e42].decode()
+    p = e42
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        o.agent_id = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    o.agent_id = d[p:e46].decode()
-    p = e46
+        e45 += p
+        o.agent_id = d[p + 1:e45].decode()
+    p = e45
     u47 = d[p]
     p += 1
     if u47 == 0:
         o.runtime_id = None
     elif u47 == 2:
-        n49 = _LEN[d[p]]
-        if n49 < 0:
-            n49, p = _rlen(d, p)
+        e49 = _END[d[p]]
+        if e49 < 0:
+            q50, e49 = _rspan(d, p)
+            o.runtime_id = d[q50:e49].decode()
         else:
-            p += 1
-        e50 = p + n49
-        o.runtime_id = d[p:e50].decode()
-        p = e50
+            e49 += p
+            o.runtime_id = d[p + 1:e49].decode()
+        p = e49
     else:
         raise ValueError(f'union branch index {u47} out of range')
     u51 = d[p]
@@ -15233,14 +15233,14 @@ def _read_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     if u51 == 0:
         o.session_id = None
     elif u51 == 2:
-        n53 = _LEN[d[p]]
-        if n53 < 0:
-            n53, p = _rlen(d, p)
+        e53 = _END[d[p]]
+        if e53 < 0:
+            q54, e53 = _rspan(d, p)
+            o.session_id = d[q54:e53].decode()
         else:
-            p += 1
-        e54 = p + n53
-        o.session_id = d[p:e54].decode()
-        p = e54
+            e53 += p
+            o.session_id = d[p + 1:e53].decode()
+        p = e53
     else:
         raise ValueError(f'union branch index {u51} out of range')
     u55 = d[p]
@@ -15248,32 +15248,32 @@ def _read_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     if u55 == 0:
         o.task_id = None
     elif u55 == 2:
-        n57 = _LEN[d[p]]
-        if n57 < 0:
-            n57, p = _rlen(d, p)
+        e57 = _END[d[p]]
+        if e57 < 0:
+            q58, e57 = _rspan(d, p)
+            o.task_id = d[q58:e57].decode()
         else:
-            p += 1
-        e58 = p + n57
-        o.task_id = d[p:e58].decode()
-        p = e58
+            e57 += p
+            o.task_id = d[p + 1:e57].decode()
+        p = e57
     else:
         raise ValueError(f'union branch index {u55} out of range')
-    n60 = _LEN[d[p]]
-    if n60 < 0:
-        n60, p = _rlen(d, p)
+    e60 = _END[d[p]]
+    if e60 < 0:
+        q61, e60 = _rspan(d, p)
+        o.tool_name = d[q61:e60].decode()
     else:
-        p += 1
-    e61 = p + n60
-    o.tool_name = d[p:e61].decode()
-    p = e61
-    n63 = _LEN[d[p]]
-    if n63 < 0:
-        n63, p = _rlen(d, p)
+        e60 += p
+        o.tool_name = d[p + 1:e60].decode()
+    p = e60
+    e63 = _END[d[p]]
+    if e63 < 0:
+        q64, e63 = _rspan(d, p)
+        o.arguments = d[q64:e63].decode()
     else:
-        p += 1
-    e64 = p + n63
-    o.arguments = d[p:e64].decode()
-    p = e64
+        e63 += p
+        o.arguments = d[p + 1:e63].decode()
+    p = e63
     i66 = _ZZ[d[p]]
     if i66 is None:
         i66, p = _rlong(d, p)
@@ -15287,25 +15287,25 @@ def _read_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
 def _readv_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     o = _fill(_Fill_ToolCallRequested)
     o67 = _fill(_Fill_Envelope)
-    n69 = _LEN[d[p]]
-    if n69 < 0:
-        n69, p = _rlen(d, p)
+    e69 = _END[d[p]]
+    if e69 < 0:
+        q70, e69 = _rspan(d, p)
+        x68 = d[q70:e69].decode()
     else:
-        p += 1
-    e70 = p + n69
-    x68 = d[p:e70].decode()
-    p = e70
+        e69 += p
+        x68 = d[p + 1:e69].decode()
+    p = e69
     if _UUID.fullmatch(x68) is None:
         raise Refused
     o67.event_id = x68
-    n72 = _LEN[d[p]]
-    if n72 < 0:
-        n72, p = _rlen(d, p)
+    e72 = _END[d[p]]
+    if e72 < 0:
+        q73, e72 = _rspan(d, p)
+        x71 = d[q73:e72].decode()
     else:
-        p += 1
-    e73 = p + n72
-    x71 = d[p:e73].decode()
-    p = e73
+        e72 += p
+        x71 = d[p + 1:e72].decode()
+    p = e72
     if not x71:
         raise Refused
     o67.event_type = x71
@@ -15317,36 +15317,36 @@ def _readv_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     if x74 < 0:
         raise Refused
     o67.occurred_at = x74
-    n76 = _LEN[d[p]]
-    if n76 < 0:
-        n76, p = _rlen(d, p)
+    e76 = _END[d[p]]
+    if e76 < 0:
+        q77, e76 = _rspan(d, p)
+        x75 = d[q77:e76].decode()
     else:
-        p += 1
-    e77 = p + n76
-    x75 = d[p:e77].decode()
-    p = e77
+        e76 += p
+        x75 = d[p + 1:e76].decode()
+    p = e76
     if not x75:
         raise Refused
     o67.tenant = x75
-    n79 = _LEN[d[p]]
-    if n79 < 0:
-        n79, p = _rlen(d, p)
+    e79 = _END[d[p]]
+    if e79 < 0:
+        q80, e79 = _rspan(d, p)
+        x78 = d[q80:e79].decode()
     else:
-        p += 1
-    e80 = p + n79
-    x78 = d[p:e80].decode()
-    p = e80
+        e79 += p
+        x78 = d[p + 1:e79].decode()
+    p = e79
     if not x78:
         raise Refused
     o67.source = x78
-    n82 = _LEN[d[p]]
-    if n82 < 0:
-        n82, p = _rlen(d, p)
+    e82 = _END[d[p]]
+    if e82 < 0:
+        q83, e82 = _rspan(d, p)
+        x81 = d[q83:e82].decode()
     else:
-        p += 1
-    e83 = p + n82
-    x81 = d[p:e83].decode()
-    p = e83
+        e82 += p
+        x81 = d[p + 1:e82].decode()
+    p = e82
     if not x81:
         raise Refused
     o67.correlation_id = x81
@@ -15355,37 +15355,37 @@ def _readv_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     if u84 == 0:
         o67.causation_id = None
     elif u84 == 2:
-        n86 = _LEN[d[p]]
-        if n86 < 0:
-            n86, p = _rlen(d, p)
+        e86 = _END[d[p]]
+        if e86 < 0:
+            q87, e86 = _rspan(d, p)
+            o67.causation_id = d[q87:e86].decode()
         else:
-            p += 1
-        e87 = p + n86
-        o67.causation_id = d[p:e87].decode()
-        p = e87
+            e86 += p
+            o67.causation_id = d[p + 1:e86].decode()
+        p = e86
     else:
         raise ValueError(f'union branch index {u84} out of range')
     o67.__class__ = Envelope
     o.envelope = o67
-    n89 = _LEN[d[p]]
-    if n89 < 0:
-        n89, p = _rlen(d, p)
+    e89 = _END[d[p]]
+    if e89 < 0:
+        q90, e89 = _rspan(d, p)
+        x88 = d[q90:e89].decode()
     else:
-        p += 1
-    e90 = p + n89
-    x88 = d[p:e90].decode()
-    p = e90
+        e89 += p
+        x88 = d[p + 1:e89].decode()
+    p = e89
     if not x88:
         raise Refused
     o.tool_call_id = x88
-    n92 = _LEN[d[p]]
-    if n92 < 0:
-        n92, p = _rlen(d, p)
+    e92 = _END[d[p]]
+    if e92 < 0:
+        q93, e92 = _rspan(d, p)
+        x91 = d[q93:e92].decode()
     else:
-        p += 1
-    e93 = p + n92
-    x91 = d[p:e93].decode()
-    p = e93
+        e92 += p
+        x91 = d[p + 1:e92].decode()
+    p = e92
     if not x91:
         raise Refused
     o.agent_id = x91
@@ -15394,14 +15394,14 @@ def _readv_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     if u94 == 0:
         o.runtime_id = None
     elif u94 == 2:
-        n96 = _LEN[d[p]]
-        if n96 < 0:
-            n96, p = _rlen(d, p)
+        e96 = _END[d[p]]
+        if e96 < 0:
+            q97, e96 = _rspan(d, p)
+            o.runtime_id = d[q97:e96].decode()
         else:
-            p += 1
-        e97 = p + n96
-        o.runtime_id = d[p:e97].decode()
-        p = e97
+            e96 += p
+            o.runtime_id = d[p + 1:e96].decode()
+        p = e96
     else:
         raise ValueError(f'union branch index {u94} out of range')
     u98 = d[p]
@@ -15409,14 +15409,14 @@ def _readv_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     if u98 == 0:
         o.session_id = None
     elif u98 == 2:
-        n100 = _LEN[d[p]]
-        if n100 < 0:
-            n100, p = _rlen(d, p)
+        e100 = _END[d[p]]
+        if e100 < 0:
+            q101, e100 = _rspan(d, p)
+            o.session_id = d[q101:e100].decode()
         else:
-            p += 1
-        e101 = p + n100
-        o.session_id = d[p:e101].decode()
-        p = e101
+            e100 += p
+            o.session_id = d[p + 1:e100].decode()
+        p = e100
     else:
         raise ValueError(f'union branch index {u98} out of range')
     u102 = d[p]
@@ -15424,35 +15424,35 @@ def _readv_ToolCallRequested(d: bytes, p: int) -> tuple[ToolCallRequested, int]:
     if u102 == 0:
         o.task_id = None
     elif u102 == 2:
-        n104 = _LEN[d[p]]
-        if n104 < 0:
-            n104, p = _rlen(d, p)
+        e104 = _END[d[p]]
+        if e104 < 0:
+            q105, e104 = _rspan(d, p)
+            o.task_id = d[q105:e104].decode()
         else:
-            p += 1
-        e105 = p + n104
-        o.task_id = d[p:e105].decode()
-        p = e105
+            e104 += p
+            o.task_id = d[p + 1:e104].decode()
+        p = e104
     else:
         raise ValueError(f'union branch index {u102} out of range')
-    n107 = _LEN[d[p]]
-    if n107 < 0:
-        n107, p = _rlen(d, p)
+    e107 = _END[d[p]]
+    if e107 < 0:
+        q108, e107 = _rspan(d, p)
+        x106 = d[q108:e107].decode()
     else:
-        p += 1
-    e108 = p + n107
-    x106 = d[p:e108].decode()
-    p = e108
+        e107 += p
+        x106 = d[p + 1:e107].decode()
+    p = e107
     if not x106:
         raise Refused
     o.tool_name = x106
-    n110 = _LEN[d[p]]
-    if n110 < 0:
-        n110, p = _rlen(d, p)
+    e110 = _END[d[p]]
+    if e110 < 0:
+        q111, e110 = _rspan(d, p)
+        x109 = d[q111:e110].decode()
     else:
-        p += 1
-    e111 = p + n110
-    x109 = d[p:e111].decode()
-    p = e111
+        e110 += p
+        x109 = d[p + 1:e110].decode()
+    p = e110
     if not _is_json(x109):
         raise Refused
     o.arguments = x109
@@ -15670,101 +15670,101 @@ class _Fill_TripleAsserted:
 def _read_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
     o = _fill(_Fill_TripleAsserted)
     o17 = _fill(_Fill_Envelope)
-    n19 = _LEN[d[p]]
-    if n19 < 0:
-        n19, p = _rlen(d, p)
+    e19 = _END[d[p]]
+    if e19 < 0:
+        q20, e19 = _rspan(d, p)
+        o17.event_id = d[q20:e19].decode()
     else:
-        p += 1
-    e20 = p + n19
-    o17.event_id = d[p:e20].decode()
-    p = e20
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+        e19 += p
+        o17.event_id = d[p + 1:e19].decode()
+    p = e19
+    e22 = _END[d[p]]
+    if e22 < 0:
+        q23, e22 = _rspan(d, p)
+        o17.event_type = d[q23:e22].decode()
     else:
-        p += 1
-    e23 = p + n22
-    o17.event_type = d[p:e23].decode()
-    p = e23
+        e22 += p
+        o17.event_type = d[p + 1:e22].decode()
+    p = e22
     i25 = _ZZ[d[p]]
     if i25 is None:
         i25, p = _rlong(d, p)
     else:
         p += 1
     o17.occurred_at = i25
-    n27 = _LEN[d[p]]
-    if n27 < 0:
-        n27, p = _rlen(d, p)
+    e27 = _END[d[p]]
+    if e27 < 0:
+        q28, e27 = _rspan(d, p)
+        o17.tenant = d[q28:e27].decode()
     else:
-        p += 1
-    e28 = p + n27
-    o17.tenant = d[p:e28].decode()
-    p = e28
-    n30 = _LEN[d[p]]
-    if n30 < 0:
-        n30, p = _rlen(d, p)
+        e27 += p
+        o17.tenant = d[p + 1:e27].decode()
+    p = e27
+    e30 = _END[d[p]]
+    if e30 < 0:
+        q31, e30 = _rspan(d, p)
+        o17.source = d[q31:e30].decode()
     else:
-        p += 1
-    e31 = p + n30
-    o17.source = d[p:e31].decode()
-    p = e31
-    n33 = _LEN[d[p]]
-    if n33 < 0:
-        n33, p = _rlen(d, p)
+        e30 += p
+        o17.source = d[p + 1:e30].decode()
+    p = e30
+    e33 = _END[d[p]]
+    if e33 < 0:
+        q34, e33 = _rspan(d, p)
+        o17.correlation_id = d[q34:e33].decode()
     else:
-        p += 1
-    e34 = p + n33
-    o17.correlation_id = d[p:e34].decode()
-    p = e34
+        e33 += p
+        o17.correlation_id = d[p + 1:e33].decode()
+    p = e33
     u35 = d[p]
     p += 1
     if u35 == 0:
         o17.causation_id = None
     elif u35 == 2:
-        n37 = _LEN[d[p]]
-        if n37 < 0:
-            n37, p = _rlen(d, p)
+        e37 = _END[d[p]]
+        if e37 < 0:
+            q38, e37 = _rspan(d, p)
+            o17.causation_id = d[q38:e37].decode()
         else:
-            p += 1
-        e38 = p + n37
-        o17.causation_id = d[p:e38].decode()
-        p = e38
+            e37 += p
+            o17.causation_id = d[p + 1:e37].decode()
+        p = e37
     else:
         raise ValueError(f'union branch index {u35} out of range')
     o17.__class__ = Envelope
     o.envelope = o17
-    n40 = _LEN[d[p]]
-    if n40 < 0:
-        n40, p = _rlen(d, p)
+    e40 = _END[d[p]]
+    if e40 < 0:
+        q41, e40 = _rspan(d, p)
+        o.triple_id = d[q41:e40].decode()
     else:
-        p += 1
-    e41 = p + n40
-    o.triple_id = d[p:e41].decode()
-    p = e41
-    n43 = _LEN[d[p]]
-    if n43 < 0:
-        n43, p = _rlen(d, p)
+        e40 += p
+        o.triple_id = d[p + 1:e40].decode()
+    p = e40
+    e43 = _END[d[p]]
+    if e43 < 0:
+        q44, e43 = _rspan(d, p)
+        o.subject = d[q44:e43].decode()
     else:
-        p += 1
-    e44 = p + n43
-    o.subject = d[p:e44].decode()
-    p = e44
-    n46 = _LEN[d[p]]
-    if n46 < 0:
-        n46, p = _rlen(d, p)
+        e43 += p
+        o.subject = d[p + 1:e43].decode()
+    p = e43
+    e46 = _END[d[p]]
+    if e46 < 0:
+        q47, e46 = _rspan(d, p)
+        o.predicate = d[q47:e46].decode()
     else:
-        p += 1
-    e47 = p + n46
-    o.predicate = d[p:e47].decode()
-    p = e47
-    n49 = _LEN[d[p]]
-    if n49 < 0:
-        n49, p = _rlen(d, p)
+        e46 += p
+        o.predicate = d[p + 1:e46].decode()
+    p = e46
+    e49 = _END[d[p]]
+    if e49 < 0:
+        q50, e49 = _rspan(d, p)
+        o.object = d[q50:e49].decode()
     else:
-        p += 1
-    e50 = p + n49
-    o.object = d[p:e50].decode()
-    p = e50
+        e49 += p
+        o.object = d[p + 1:e49].decode()
+    p = e49
     o.confidence = _unpack_d(d, p)[0]
     p += 8
     i53 = _ZZ[d[p]]
@@ -15786,27 +15786,27 @@ def _read_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
         o.valid_to_ms = i56
     else:
         raise ValueError(f'union branch index {u54} out of range')
-    n58 = _LEN[d[p]]
-    if n58 < 0:
-        n58, p = _rlen(d, p)
+    e58 = _END[d[p]]
+    if e58 < 0:
+        q59, e58 = _rspan(d, p)
+        o.source_memory_id = d[q59:e58].decode()
     else:
-        p += 1
-    e59 = p + n58
-    o.source_memory_id = d[p:e59].decode()
-    p = e59
+        e58 += p
+        o.source_memory_id = d[p + 1:e58].decode()
+    p = e58
     u60 = d[p]
     p += 1
     if u60 == 0:
         o.supersedes_triple_id = None
     elif u60 == 2:
-        n62 = _LEN[d[p]]
-        if n62 < 0:
-            n62, p = _rlen(d, p)
+        e62 = _END[d[p]]
+        if e62 < 0:
+            q63, e62 = _rspan(d, p)
+            o.supersedes_triple_id = d[q63:e62].decode()
         else:
-            p += 1
-        e63 = p + n62
-        o.supersedes_triple_id = d[p:e63].decode()
-        p = e63
+            e62 += p
+            o.supersedes_triple_id = d[p + 1:e62].decode()
+        p = e62
     else:
         raise ValueError(f'union branch index {u60} out of range')
     o.__class__ = TripleAsserted
@@ -15816,25 +15816,25 @@ def _read_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
 def _readv_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
     o = _fill(_Fill_TripleAsserted)
     o64 = _fill(_Fill_Envelope)
-    n66 = _LEN[d[p]]
-    if n66 < 0:
-        n66, p = _rlen(d, p)
+    e66 = _END[d[p]]
+    if e66 < 0:
+        q67, e66 = _rspan(d, p)
+        x65 = d[q67:e66].decode()
     else:
-        p += 1
-    e67 = p + n66
-    x65 = d[p:e67].decode()
-    p = e67
+        e66 += p
+        x65 = d[p + 1:e66].decode()
+    p = e66
     if _UUID.fullmatch(x65) is None:
         raise Refused
     o64.event_id = x65
-    n69 = _LEN[d[p]]
-    if n69 < 0:
-        n69, p = _rlen(d, p)
+    e69 = _END[d[p]]
+    if e69 < 0:
+        q70, e69 = _rspan(d, p)
+        x68 = d[q70:e69].decode()
     else:
-        p += 1
-    e70 = p + n69
-    x68 = d[p:e70].decode()
-    p = e70
+        e69 += p
+        x68 = d[p + 1:e69].decode()
+    p = e69
     if not x68:
         raise Refused
     o64.event_type = x68
@@ -15846,36 +15846,36 @@ def _readv_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
     if x71 < 0:
         raise Refused
     o64.occurred_at = x71
-    n73 = _LEN[d[p]]
-    if n73 < 0:
-        n73, p = _rlen(d, p)
+    e73 = _END[d[p]]
+    if e73 < 0:
+        q74, e73 = _rspan(d, p)
+        x72 = d[q74:e73].decode()
     else:
-        p += 1
-    e74 = p + n73
-    x72 = d[p:e74].decode()
-    p = e74
+        e73 += p
+        x72 = d[p + 1:e73].decode()
+    p = e73
     if not x72:
         raise Refused
     o64.tenant = x72
-    n76 = _LEN[d[p]]
-    if n76 < 0:
-        n76, p = _rlen(d, p)
+    e76 = _END[d[p]]
+    if e76 < 0:
+        q77, e76 = _rspan(d, p)
+        x75 = d[q77:e76].decode()
     else:
-        p += 1
-    e77 = p + n76
-    x75 = d[p:e77].decode()
-    p = e77
+        e76 += p
+        x75 = d[p + 1:e76].decode()
+    p = e76
     if not x75:
         raise Refused
     o64.source = x75
-    n79 = _LEN[d[p]]
-    if n79 < 0:
-        n79, p = _rlen(d, p)
+    e79 = _END[d[p]]
+    if e79 < 0:
+        q80, e79 = _rspan(d, p)
+        x78 = d[q80:e79].decode()
     else:
-        p += 1
-    e80 = p + n79
-    x78 = d[p:e80].decode()
-    p = e80
+        e79 += p
+        x78 = d[p + 1:e79].decode()
+    p = e79
     if not x78:
         raise Refused
     o64.correlation_id = x78
@@ -15884,59 +15884,59 @@ def _readv_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
     if u81 == 0:
         o64.causation_id = None
     elif u81 == 2:
-        n83 = _LEN[d[p]]
-        if n83 < 0:
-            n83, p = _rlen(d, p)
+        e83 = _END[d[p]]
+        if e83 < 0:
+            q84, e83 = _rspan(d, p)
+            o64.causation_id = d[q84:e83].decode()
         else:
-            p += 1
-        e84 = p + n83
-        o64.causation_id = d[p:e84].decode()
-        p = e84
+            e83 += p
+            o64.causation_id = d[p + 1:e83].decode()
+        p = e83
     else:
         raise ValueError(f'union branch index {u81} out of range')
     o64.__class__ = Envelope
     o.envelope = o64
-    n86 = _LEN[d[p]]
-    if n86 < 0:
-        n86, p = _rlen(d, p)
+    e86 = _END[d[p]]
+    if e86 < 0:
+        q87, e86 = _rspan(d, p)
+        x85 = d[q87:e86].decode()
     else:
-        p += 1
-    e87 = p + n86
-    x85 = d[p:e87].decode()
-    p = e87
+        e86 += p
+        x85 = d[p + 1:e86].decode()
+    p = e86
     if not x85:
         raise Refused
     o.triple_id = x85
-    n89 = _LEN[d[p]]
-    if n89 < 0:
-        n89, p = _rlen(d, p)
+    e89 = _END[d[p]]
+    if e89 < 0:
+        q90, e89 = _rspan(d, p)
+        x88 = d[q90:e89].decode()
     else:
-        p += 1
-    e90 = p + n89
-    x88 = d[p:e90].decode()
-    p = e90
+        e89 += p
+        x88 = d[p + 1:e89].decode()
+    p = e89
     if not x88:
         raise Refused
     o.subject = x88
-    n92 = _LEN[d[p]]
-    if n92 < 0:
-        n92, p = _rlen(d, p)
+    e92 = _END[d[p]]
+    if e92 < 0:
+        q93, e92 = _rspan(d, p)
+        x91 = d[q93:e92].decode()
     else:
-        p += 1
-    e93 = p + n92
-    x91 = d[p:e93].decode()
-    p = e93
+        e92 += p
+        x91 = d[p + 1:e92].decode()
+    p = e92
     if not x91:
         raise Refused
     o.predicate = x91
-    n95 = _LEN[d[p]]
-    if n95 < 0:
-        n95, p = _rlen(d, p)
+    e95 = _END[d[p]]
+    if e95 < 0:
+        q96, e95 = _rspan(d, p)
+        x94 = d[q96:e95].decode()
     else:
-        p += 1
-    e96 = p + n95
-    x94 = d[p:e96].decode()
-    p = e96
+        e95 += p
+        x94 = d[p + 1:e95].decode()
+    p = e95
     if not x94:
         raise Refused
     o.object = x94
@@ -15968,27 +15968,27 @@ def _readv_TripleAsserted(d: bytes, p: int) -> tuple[TripleAsserted, int]:
         o.valid_to_ms = x100
     else:
         raise ValueError(f'union branch index {u99} out of range')
-    n102 = _LEN[d[p]]
-    if n102 < 0:
-        n102, p = _rlen(d, p)
+    e102 = _END[d[p]]
+    if e102 < 0:
+        q103, e102 = _rspan(d, p)
+        o.source_memory_id = d[q103:e102].decode()
     else:
-        p += 1
-    e103 = p + n102
-    o.source_memory_id = d[p:e103].decode()
-    p = e103
+        e102 += p
+        o.source_memory_id = d[p + 1:e102].decode()
+    p = e102
     u104 = d[p]
     p += 1
     if u104 == 0:
         o.supersedes_triple_id = None
     elif u104 == 2:
-        n106 = _LEN[d[p]]
-        if n106 < 0:
-            n106, p = _rlen(d, p)
+        e106 = _END[d[p]]
+        if e106 < 0:
+            q107, e106 = _rspan(d, p)
+            o.supersedes_triple_id = d[q107:e106].decode()
         else:
-            p += 1
-        e107 = p + n106
-        o.supersedes_triple_id = d[p:e107].decode()
-        p = e107
+            e106 += p
+            o.supersedes_triple_id = d[p + 1:e106].decode()
+        p = e106
     else:
         raise ValueError(f'union branch index {u104} out of range')
     o.__class__ = TripleAsserted
@@ -16195,77 +16195,77 @@ class _Fill_WorkflowCompleted:
 def _read_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
     o = _fill(_Fill_WorkflowCompleted)
     o12 = _fill(_Fill_Envelope)
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
+    e14 = _END[d[p]]
+    if e14 < 0:
+        q15, e14 = _rspan(d, p)
+        o12.event_id = d[q15:e14].decode()
     else:
-        p += 1
-    e15 = p + n14
-    o12.event_id = d[p:e15].decode()
-    p = e15
-    n17 = _LEN[d[p]]
-    if n17 < 0:
-        n17, p = _rlen(d, p)
+        e14 += p
+        o12.event_id = d[p + 1:e14].decode()
+    p = e14
+    e17 = _END[d[p]]
+    if e17 < 0:
+        q18, e17 = _rspan(d, p)
+        o12.event_type = d[q18:e17].decode()
     else:
-        p += 1
-    e18 = p + n17
-    o12.event_type = d[p:e18].decode()
-    p = e18
+        e17 += p
+        o12.event_type = d[p + 1:e17].decode()
+    p = e17
     i20 = _ZZ[d[p]]
     if i20 is None:
         i20, p = _rlong(d, p)
     else:
         p += 1
     o12.occurred_at = i20
-    n22 = _LEN[d[p]]
-    if n22 < 0:
-        n22, p = _rlen(d, p)
+    e22 = _END[d[p]]
+    if e22 < 0:
+        q23, e22 = _rspan(d, p)
+        o12.tenant = d[q23:e22].decode()
     else:
-        p += 1
-    e23 = p + n22
-    o12.tenant = d[p:e23].decode()
-    p = e23
-    n25 = _LEN[d[p]]
-    if n25 < 0:
-        n25, p = _rlen(d, p)
+        e22 += p
+        o12.tenant = d[p + 1:e22].decode()
+    p = e22
+    e25 = _END[d[p]]
+    if e25 < 0:
+        q26, e25 = _rspan(d, p)
+        o12.source = d[q26:e25].decode()
     else:
-        p += 1
-    e26 = p + n25
-    o12.source = d[p:e26].decode()
-    p = e26
-    n28 = _LEN[d[p]]
-    if n28 < 0:
-        n28, p = _rlen(d, p)
+        e25 += p
+        o12.source = d[p + 1:e25].decode()
+    p = e25
+    e28 = _END[d[p]]
+    if e28 < 0:
+        q29, e28 = _rspan(d, p)
+        o12.correlation_id = d[q29:e28].decode()
     else:
-        p += 1
-    e29 = p + n28
-    o12.correlation_id = d[p:e29].decode()
-    p = e29
+        e28 += p
+        o12.correlation_id = d[p + 1:e28].decode()
+    p = e28
     u30 = d[p]
     p += 1
     if u30 == 0:
         o12.causation_id = None
     elif u30 == 2:
-        n32 = _LEN[d[p]]
-        if n32 < 0:
-            n32, p = _rlen(d, p)
+        e32 = _END[d[p]]
+        if e32 < 0:
+            q33, e32 = _rspan(d, p)
+            o12.causation_id = d[q33:e32].decode()
         else:
-            p += 1
-        e33 = p + n32
-        o12.causation_id = d[p:e33].decode()
-        p = e33
+            e32 += p
+            o12.causation_id = d[p + 1:e32].decode()
+        p = e32
     else:
         raise ValueError(f'union branch index {u30} out of range')
     o12.__class__ = Envelope
     o.envelope = o12
-    n35 = _LEN[d[p]]
-    if n35 < 0:
-        n35, p = _rlen(d, p)
+    e35 = _END[d[p]]
+    if e35 < 0:
+        q36, e35 = _rspan(d, p)
+        o.workflow_id = d[q36:e35].decode()
     else:
-        p += 1
-    e36 = p + n35
-    o.workflow_id = d[p:e36].decode()
-    p = e36
+        e35 += p
+        o.workflow_id = d[p + 1:e35].decode()
+    p = e35
     e37 = _ZZ[d[p]]
     if e37 is None:
         e37, p = _rint(d, p)
@@ -16279,14 +16279,14 @@ def _read_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
     if u38 == 0:
         o.output = None
     elif u38 == 2:
-        n40 = _LEN[d[p]]
-        if n40 < 0:
-            n40, p = _rlen(d, p)
+        e40 = _END[d[p]]
+        if e40 < 0:
+            q41, e40 = _rspan(d, p)
+            o.output = d[q41:e40].decode()
         else:
-            p += 1
-        e41 = p + n40
-        o.output = d[p:e41].decode()
-        p = e41
+            e40 += p
+            o.output = d[p + 1:e40].decode()
+        p = e40
     else:
         raise ValueError(f'union branch index {u38} out of range')
     u42 = d[p]
@@ -16294,14 +16294,14 @@ def _read_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
     if u42 == 0:
         o.error = None
     elif u42 == 2:
-        n44 = _LEN[d[p]]
-        if n44 < 0:
-            n44, p = _rlen(d, p)
+        e44 = _END[d[p]]
+        if e44 < 0:
+            q45, e44 = _rspan(d, p)
+            o.error = d[q45:e44].decode()
         else:
-            p += 1
-        e45 = p + n44
-        o.error = d[p:e45].decode()
-        p = e45
+            e44 += p
+            o.error = d[p + 1:e44].decode()
+        p = e44
     else:
         raise ValueError(f'union branch index {u42} out of range')
     i47 = _ZZ[d[p]]
@@ -16329,25 +16329,25 @@ def _read_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
 def _readv_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
     o = _fill(_Fill_WorkflowCompleted)
     o52 = _fill(_Fill_Envelope)
-    n54 = _LEN[d[p]]
-    if n54 < 0:
-        n54, p = _rlen(d, p)
+    e54 = _END[d[p]]
+    if e54 < 0:
+        q55, e54 = _rspan(d, p)
+        x53 = d[q55:e54].decode()
     else:
-        p += 1
-    e55 = p + n54
-    x53 = d[p:e55].decode()
-    p = e55
+        e54 += p
+        x53 = d[p + 1:e54].decode()
+    p = e54
     if _UUID.fullmatch(x53) is None:
         raise Refused
     o52.event_id = x53
-    n57 = _LEN[d[p]]
-    if n57 < 0:
-        n57, p = _rlen(d, p)
+    e57 = _END[d[p]]
+    if e57 < 0:
+        q58, e57 = _rspan(d, p)
+        x56 = d[q58:e57].decode()
     else:
-        p += 1
-    e58 = p + n57
-    x56 = d[p:e58].decode()
-    p = e58
+        e57 += p
+        x56 = d[p + 1:e57].decode()
+    p = e57
     if not x56:
         raise Refused
     o52.event_type = x56
@@ -16359,36 +16359,36 @@ def _readv_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
     if x59 < 0:
         raise Refused
     o52.occurred_at = x59
-    n61 = _LEN[d[p]]
-    if n61 < 0:
-        n61, p = _rlen(d, p)
+    e61 = _END[d[p]]
+    if e61 < 0:
+        q62, e61 = _rspan(d, p)
+        x60 = d[q62:e61].decode()
     else:
-        p += 1
-    e62 = p + n61
-    x60 = d[p:e62].decode()
-    p = e62
+        e61 += p
+        x60 = d[p + 1:e61].decode()
+    p = e61
     if not x60:
         raise Refused
     o52.tenant = x60
-    n64 = _LEN[d[p]]
-    if n64 < 0:
-        n64, p = _rlen(d, p)
+    e64 = _END[d[p]]
+    if e64 < 0:
+        q65, e64 = _rspan(d, p)
+        x63 = d[q65:e64].decode()
     else:
-        p += 1
-    e65 = p + n64
-    x63 = d[p:e65].decode()
-    p = e65
+        e64 += p
+        x63 = d[p + 1:e64].decode()
+    p = e64
     if not x63:
         raise Refused
     o52.source = x63
-    n67 = _LEN[d[p]]
-    if n67 < 0:
-        n67, p = _rlen(d, p)
+    e67 = _END[d[p]]
+    if e67 < 0:
+        q68, e67 = _rspan(d, p)
+        x66 = d[q68:e67].decode()
     else:
-        p += 1
-    e68 = p + n67
-    x66 = d[p:e68].decode()
-    p = e68
+        e67 += p
+        x66 = d[p + 1:e67].decode()
+    p = e67
     if not x66:
         raise Refused
     o52.correlation_id = x66
@@ -16397,26 +16397,26 @@ def _readv_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
     if u69 == 0:
         o52.causation_id = None
     elif u69 == 2:
-        n71 = _LEN[d[p]]
-        if n71 < 0:
-            n71, p = _rlen(d, p)
+        e71 = _END[d[p]]
+        if e71 < 0:
+            q72, e71 = _rspan(d, p)
+            o52.causation_id = d[q72:e71].decode()
         else:
-            p += 1
-        e72 = p + n71
-        o52.causation_id = d[p:e72].decode()
-        p = e72
+            e71 += p
+            o52.causation_id = d[p + 1:e71].decode()
+        p = e71
     else:
         raise ValueError(f'union branch index {u69} out of range')
     o52.__class__ = Envelope
     o.envelope = o52
-    n74 = _LEN[d[p]]
-    if n74 < 0:
-        n74, p = _rlen(d, p)
+    e74 = _END[d[p]]
+    if e74 < 0:
+        q75, e74 = _rspan(d, p)
+        x73 = d[q75:e74].decode()
     else:
-        p += 1
-    e75 = p + n74
-    x73 = d[p:e75].decode()
-    p = e75
+        e74 += p
+        x73 = d[p + 1:e74].decode()
+    p = e74
     if not x73:
         raise Refused
     o.workflow_id = x73
@@ -16433,14 +16433,14 @@ def _readv_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
     if u77 == 0:
         o.output = None
     elif u77 == 2:
-        n79 = _LEN[d[p]]
-        if n79 < 0:
-            n79, p = _rlen(d, p)
+        e79 = _END[d[p]]
+        if e79 < 0:
+            q80, e79 = _rspan(d, p)
+            o.output = d[q80:e79].decode()
         else:
-            p += 1
-        e80 = p + n79
-        o.output = d[p:e80].decode()
-        p = e80
+            e79 += p
+            o.output = d[p + 1:e79].decode()
+        p = e79
     else:
         raise ValueError(f'union branch index {u77} out of range')
     u81 = d[p]
@@ -16448,14 +16448,14 @@ def _readv_WorkflowCompleted(d: bytes, p: int) -> tuple[WorkflowCompleted, int]:
     if u81 == 0:
         o.error = None
     elif u81 == 2:
-        n83 = _LEN[d[p]]
-        if n83 < 0:
-            n83, p = _rlen(d, p)
+        e83 = _END[d[p]]
+        if e83 < 0:
+            q84, e83 = _rspan(d, p)
+            o.error = d[q84:e83].decode()
         else:
-            p += 1
-        e84 = p + n83
-        o.error = d[p:e84].decode()
-        p = e84
+            e83 += p
+            o.error = d[p + 1:e83].decode()
+        p = e83
     else:
         raise ValueError(f'union branch index {u81} out of range')
     x85 = _ZZ[d[p]]
@@ -16638,22 +16638,22 @@ class _Fill_WorkflowStep:
 
 def _read_WorkflowStep(d: bytes, p: int) -> tuple[WorkflowStep, int]:
     o = _fill(_Fill_WorkflowStep)
-    n14 = _LEN[d[p]]
-    if n14 < 0:
-        n14, p = _rlen(d, p)
+    e14 = _END[d[p]]
+    if e14 < 0:
+        q15, e14 = _rspan(d, p)
+        o.step_id = d[q15:e14].decode()
     else:
-        p += 1
-    e15 = p + n14
-    o.step_id = d[p:e15].decode()
-    p = e15
-    n17 = _LEN[d[p]]
-    if n17 < 0:
-        n17, p = _rlen(d, p)
+        e14 += p
+        o.step_id = d[p + 1:e14].decode()
+    p = e14
+    e17 = _END[d[p]]
+    if e17 < 0:
+        q18, e17 = _rspan(d, p)
+        o.name = d[q18:e17].decode()
     else:
-        p += 1
-    e18 = p + n17
-    o.name = d[p:e18].decode()
-    p = e18
+        e17 += p
+        o.name = d[p + 1:e17].decode()
+    p = e17
     acc19: Any = []
     while True:
         n20 = _ZZ[d[p]]
@@ -16671,14 +16671,14 @@ def _read_WorkflowStep(d: bytes, p: int) -> tuple[WorkflowStep, int]:
             else:
                 p += 1
         for _ in range(n20):
-            n23 = _LEN[d[p]]
-            if n23 < 0:
-                n23, p = _rlen(d, p)
+            e23 = _END[d[p]]
+            if e23 < 0:
+                q24, e23 = _rspan(d, p)
+                v21 = d[q24:e23].decode()
             else:
-                p += 1
-            e24 = p + n23
-            v21 = d[p:e24].decode()
-            p = e24
+                e23 += p
+                v21 = d[p + 1:e23].decode()
+            p = e23
             acc19.append(v21)
     o.depends_on = tuple(acc19)
     i26 = _ZZ[d[p]]
@@ -16852,101 +16852,101 @@ class _Fill_WorkflowStarted:
 def _read_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
     o = _fill(_Fill_WorkflowStarted)
     o16 = _fill(_Fill_Envelope)
-    n18 = _LEN[d[p]]
-    if n18 < 0:
-        n18, p = _rlen(d, p)
+    e18 = _END[d[p]]
+    if e18 < 0:
+        q19, e18 = _rspan(d, p)
+        o16.event_id = d[q19:e18].decode()
     else:
-        p += 1
-    e19 = p + n18
-    o16.event_id = d[p:e19].decode()
-    p = e19
-    n21 = _LEN[d[p]]
-    if n21 < 0:
-        n21, p = _rlen(d, p)
+        e18 += p
+        o16.event_id = d[p + 1:e18].decode()
+    p = e18
+    e21 = _END[d[p]]
+    if e21 < 0:
+        q22, e21 = _rspan(d, p)
+        o16.event_type = d[q22:e21].decode()
     else:
-        p += 1
-    e22 = p + n21
-    o16.event_type = d[p:e22].decode()
-    p = e22
+        e21 += p
+        o16.event_type = d[p + 1:e21].decode()
+    p = e21
     i24 = _ZZ[d[p]]
     if i24 is None:
         i24, p = _rlong(d, p)
     else:
         p += 1
     o16.occurred_at = i24
-    n26 = _LEN[d[p]]
-    if n26 < 0:
-        n26, p = _rlen(d, p)
+    e26 = _END[d[p]]
+    if e26 < 0:
+        q27, e26 = _rspan(d, p)
+        o16.tenant = d[q27:e26].decode()
     else:
-        p += 1
-    e27 = p + n26
-    o16.tenant = d[p:e27].decode()
-    p = e27
-    n29 = _LEN[d[p]]
-    if n29 < 0:
-        n29, p = _rlen(d, p)
+        e26 += p
+        o16.tenant = d[p + 1:e26].decode()
+    p = e26
+    e29 = _END[d[p]]
+    if e29 < 0:
+        q30, e29 = _rspan(d, p)
+        o16.source = d[q30:e29].decode()
     else:
-        p += 1
-    e30 = p + n29
-    o16.source = d[p:e30].decode()
-    p = e30
-    n32 = _LEN[d[p]]
-    if n32 < 0:
-        n32, p = _rlen(d, p)
+        e29 += p
+        o16.source = d[p + 1:e29].decode()
+    p = e29
+    e32 = _END[d[p]]
+    if e32 < 0:
+        q33, e32 = _rspan(d, p)
+        o16.correlation_id = d[q33:e32].decode()
     else:
-        p += 1
-    e33 = p + n32
-    o16.correlation_id = d[p:e33].decode()
-    p = e33
+        e32 += p
+        o16.correlation_id = d[p + 1:e32].decode()
+    p = e32
     u34 = d[p]
     p += 1
     if u34 == 0:
         o16.causation_id = None
     elif u34 == 2:
-        n36 = _LEN[d[p]]
-        if n36 < 0:
-            n36, p = _rlen(d, p)
+        e36 = _END[d[p]]
+        if e36 < 0:
+            q37, e36 = _rspan(d, p)
+            o16.causation_id = d[q37:e36].decode()
         else:
-            p += 1
-        e37 = p + n36
-        o16.causation_id = d[p:e37].decode()
-        p = e37
+            e36 += p
+            o16.causation_id = d[p + 1:e36].decode()
+        p = e36
     else:
         raise ValueError(f'union branch index {u34} out of range')
     o16.__class__ = Envelope
     o.envelope = o16
-    n39 = _LEN[d[p]]
-    if n39 < 0:
-        n39, p = _rlen(d, p)
+    e39 = _END[d[p]]
+    if e39 < 0:
+        q40, e39 = _rspan(d, p)
+        o.workflow_id = d[q40:e39].decode()
     else:
-        p += 1
-    e40 = p + n39
-    o.workflow_id = d[p:e40].decode()
-    p = e40
-    n42 = _LEN[d[p]]
-    if n42 < 0:
-        n42, p = _rlen(d, p)
+        e39 += p
+        o.workflow_id = d[p + 1:e39].decode()
+    p = e39
+    e42 = _END[d[p]]
+    if e42 < 0:
+        q43, e42 = _rspan(d, p)
+        o.workflow_name = d[q43:e42].decode()
     else:
-        p += 1
-    e43 = p + n42
-    o.workflow_name = d[p:e43].decode()
-    p = e43
-    n45 = _LEN[d[p]]
-    if n45 < 0:
-        n45, p = _rlen(d, p)
+        e42 += p
+        o.workflow_name = d[p + 1:e42].decode()
+    p = e42
+    e45 = _END[d[p]]
+    if e45 < 0:
+        q46, e45 = _rspan(d, p)
+        o.workflow_version = d[q46:e45].decode()
     else:
-        p += 1
-    e46 = p + n45
-    o.workflow_version = d[p:e46].decode()
-    p = e46
-    n48 = _LEN[d[p]]
-    if n48 < 0:
-        n48, p = _rlen(d, p)
+        e45 += p
+        o.workflow_version = d[p + 1:e45].decode()
+    p = e45
+    e48 = _END[d[p]]
+    if e48 < 0:
+        q49, e48 = _rspan(d, p)
+        o.input = d[q49:e48].decode()
     else:
-        p += 1
-    e49 = p + n48
-    o.input = d[p:e49].decode()
-    p = e49
+        e48 += p
+        o.input = d[p + 1:e48].decode()
+    p = e48
     acc50: Any = []
     while True:
         n51 = _ZZ[d[p]]
@@ -16965,22 +16965,22 @@ def _read_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
                 p += 1
         for _ in range(n51):
             o54 = _fill(_Fill_WorkflowStep)
-            n56 = _LEN[d[p]]
-            if n56 < 0:
-                n56, p = _rlen(d, p)
+            e56 = _END[d[p]]
+            if e56 < 0:
+                q57, e56 = _rspan(d, p)
+                o54.step_id = d[q57:e56].decode()
             else:
-                p += 1
-            e57 = p + n56
-            o54.step_id = d[p:e57].decode()
-            p = e57
-            n59 = _LEN[d[p]]
-            if n59 < 0:
-                n59, p = _rlen(d, p)
+                e56 += p
+                o54.step_id = d[p + 1:e56].decode()
+            p = e56
+            e59 = _END[d[p]]
+            if e59 < 0:
+                q60, e59 = _rspan(d, p)
+                o54.name = d[q60:e59].decode()
             else:
-                p += 1
-            e60 = p + n59
-            o54.name = d[p:e60].decode()
-            p = e60
+                e59 += p
+                o54.name = d[p + 1:e59].decode()
+            p = e59
             acc61: Any = []
             while True:
                 n62 = _ZZ[d[p]]
@@ -16998,14 +16998,14 @@ def _read_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
                     else:
                         p += 1
                 for _ in range(n62):
-                    n65 = _LEN[d[p]]
-                    if n65 < 0:
-                        n65, p = _rlen(d, p)
+                    e65 = _END[d[p]]
+                    if e65 < 0:
+                        q66, e65 = _rspan(d, p)
+                        v63 = d[q66:e65].decode()
                     else:
-                        p += 1
-                    e66 = p + n65
-                    v63 = d[p:e66].decode()
-                    p = e66
+                        e65 += p
+                        v63 = d[p + 1:e65].decode()
+                    p = e65
                     acc61.append(v63)
             o54.depends_on = tuple(acc61)
             i68 = _ZZ[d[p]]
@@ -17029,14 +17029,14 @@ def _read_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
     if u71 == 0:
         o.parent_workflow_id = None
     elif u71 == 2:
-        n73 = _LEN[d[p]]
-        if n73 < 0:
-            n73, p = _rlen(d, p)
+        e73 = _END[d[p]]
+        if e73 < 0:
+            q74, e73 = _rspan(d, p)
+            o.parent_workflow_id = d[q74:e73].decode()
         else:
-            p += 1
-        e74 = p + n73
-        o.parent_workflow_id = d[p:e74].decode()
-        p = e74
+            e73 += p
+            o.parent_workflow_id = d[p + 1:e73].decode()
+        p = e73
     else:
         raise ValueError(f'union branch index {u71} out of range')
     o.__class__ = WorkflowStarted
@@ -17046,25 +17046,25 @@ def _read_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
 def _readv_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
     o = _fill(_Fill_WorkflowStarted)
     o75 = _fill(_Fill_Envelope)
-    n77 = _LEN[d[p]]
-    if n77 < 0:
-        n77, p = _rlen(d, p)
+    e77 = _END[d[p]]
+    if e77 < 0:
+        q78, e77 = _rspan(d, p)
+        x76 = d[q78:e77].decode()
     else:
-        p += 1
-    e78 = p + n77
-    x76 = d[p:e78].decode()
-    p = e78
+        e77 += p
+        x76 = d[p + 1:e77].decode()
+    p = e77
     if _UUID.fullmatch(x76) is None:
         raise Refused
     o75.event_id = x76
-    n80 = _LEN[d[p]]
-    if n80 < 0:
-        n80, p = _rlen(d, p)
+    e80 = _END[d[p]]
+    if e80 < 0:
+        q81, e80 = _rspan(d, p)
+        x79 = d[q81:e80].decode()
     else:
-        p += 1
-    e81 = p + n80
-    x79 = d[p:e81].decode()
-    p = e81
+        e80 += p
+        x79 = d[p + 1:e80].decode()
+    p = e80
     if not x79:
         raise Refused
     o75.event_type = x79
@@ -17076,36 +17076,36 @@ def _readv_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
     if x82 < 0:
         raise Refused
     o75.occurred_at = x82
-    n84 = _LEN[d[p]]
-    if n84 < 0:
-        n84, p = _rlen(d, p)
+    e84 = _END[d[p]]
+    if e84 < 0:
+        q85, e84 = _rspan(d, p)
+        x83 = d[q85:e84].decode()
     else:
-        p += 1
-    e85 = p + n84
-    x83 = d[p:e85].decode()
-    p = e85
+        e84 += p
+        x83 = d[p + 1:e84].decode()
+    p = e84
     if not x83:
         raise Refused
     o75.tenant = x83
-    n87 = _LEN[d[p]]
-    if n87 < 0:
-        n87, p = _rlen(d, p)
+    e87 = _END[d[p]]
+    if e87 < 0:
+        q88, e87 = _rspan(d, p)
+        x86 = d[q88:e87].decode()
     else:
-        p += 1
-    e88 = p + n87
-    x86 = d[p:e88].decode()
-    p = e88
+        e87 += p
+        x86 = d[p + 1:e87].decode()
+    p = e87
     if not x86:
         raise Refused
     o75.source = x86
-    n90 = _LEN[d[p]]
-    if n90 < 0:
-        n90, p = _rlen(d, p)
+    e90 = _END[d[p]]
+    if e90 < 0:
+        q91, e90 = _rspan(d, p)
+        x89 = d[q91:e90].decode()
     else:
-        p += 1
-    e91 = p + n90
-    x89 = d[p:e91].decode()
-    p = e91
+        e90 += p
+        x89 = d[p + 1:e90].decode()
+    p = e90
     if not x89:
         raise Refused
     o75.correlation_id = x89
@@ -17114,59 +17114,59 @@ def _readv_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
     if u92 == 0:
         o75.causation_id = None
     elif u92 == 2:
-        n94 = _LEN[d[p]]
-        if n94 < 0:
-            n94, p = _rlen(d, p)
+        e94 = _END[d[p]]
+        if e94 < 0:
+            q95, e94 = _rspan(d, p)
+            o75.causation_id = d[q95:e94].decode()
         else:
-            p += 1
-        e95 = p + n94
-        o75.causation_id = d[p:e95].decode()
-        p = e95
+            e94 += p
+            o75.causation_id = d[p + 1:e94].decode()
+        p = e94
     else:
         raise ValueError(f'union branch index {u92} out of range')
     o75.__class__ = Envelope
     o.envelope = o75
-    n97 = _LEN[d[p]]
-    if n97 < 0:
-        n97, p = _rlen(d, p)
+    e97 = _END[d[p]]
+    if e97 < 0:
+        q98, e97 = _rspan(d, p)
+        x96 = d[q98:e97].decode()
     else:
-        p += 1
-    e98 = p + n97
-    x96 = d[p:e98].decode()
-    p = e98
+        e97 += p
+        x96 = d[p + 1:e97].decode()
+    p = e97
     if not x96:
         raise Refused
     o.workflow_id = x96
-    n100 = _LEN[d[p]]
-    if n100 < 0:
-        n100, p = _rlen(d, p)
+    e100 = _END[d[p]]
+    if e100 < 0:
+        q101, e100 = _rspan(d, p)
+        x99 = d[q101:e100].decode()
     else:
-        p += 1
-    e101 = p + n100
-    x99 = d[p:e101].decode()
-    p = e101
+        e100 += p
+        x99 = d[p + 1:e100].decode()
+    p = e100
     if not x99:
         raise Refused
     o.workflow_name = x99
-    n103 = _LEN[d[p]]
-    if n103 < 0:
-        n103, p = _rlen(d, p)
+    e103 = _END[d[p]]
+    if e103 < 0:
+        q104, e103 = _rspan(d, p)
+        x102 = d[q104:e103].decode()
     else:
-        p += 1
-    e104 = p + n103
-    x102 = d[p:e104].decode()
-    p = e104
+        e103 += p
+        x102 = d[p + 1:e103].decode()
+    p = e103
     if not x102:
         raise Refused
     o.workflow_version = x102
-    n106 = _LEN[d[p]]
-    if n106 < 0:
-        n106, p = _rlen(d, p)
+    e106 = _END[d[p]]
+    if e106 < 0:
+        q107, e106 = _rspan(d, p)
+        x105 = d[q107:e106].decode()
     else:
-        p += 1
-    e107 = p + n106
-    x105 = d[p:e107].decode()
-    p = e107
+        e106 += p
+        x105 = d[p + 1:e106].decode()
+    p = e106
     if not _is_json(x105):
         raise Refused
     o.input = x105
@@ -17188,25 +17188,25 @@ def _readv_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
                 p += 1
         for _ in range(n109):
             o112 = _fill(_Fill_WorkflowStep)
-            n114 = _LEN[d[p]]
-            if n114 < 0:
-                n114, p = _rlen(d, p)
+            e114 = _END[d[p]]
+            if e114 < 0:
+                q115, e114 = _rspan(d, p)
+                x113 = d[q115:e114].decode()
             else:
-                p += 1
-            e115 = p + n114
-            x113 = d[p:e115].decode()
-            p = e115
+                e114 += p
+                x113 = d[p + 1:e114].decode()
+            p = e114
             if not x113:
                 raise Refused
             o112.step_id = x113
-            n117 = _LEN[d[p]]
-            if n117 < 0:
-                n117, p = _rlen(d, p)
+            e117 = _END[d[p]]
+            if e117 < 0:
+                q118, e117 = _rspan(d, p)
+                x116 = d[q118:e117].decode()
             else:
-                p += 1
-            e118 = p + n117
-            x116 = d[p:e118].decode()
-            p = e118
+                e117 += p
+                x116 = d[p + 1:e117].decode()
+            p = e117
             if not x116:
                 raise Refused
             o112.name = x116
@@ -17227,14 +17227,14 @@ def _readv_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
                     else:
                         p += 1
                 for _ in range(n120):
-                    n123 = _LEN[d[p]]
-                    if n123 < 0:
-                        n123, p = _rlen(d, p)
+                    e123 = _END[d[p]]
+                    if e123 < 0:
+                        q124, e123 = _rspan(d, p)
+                        v121 = d[q124:e123].decode()
                     else:
-                        p += 1
-                    e124 = p + n123
-                    v121 = d[p:e124].decode()
-                    p = e124
+                        e123 += p
+                        v121 = d[p + 1:e123].decode()
+                    p = e123
                     acc119.append(v121)
             o112.depends_on = tuple(acc119)
             x125 = _ZZ[d[p]]
@@ -17262,14 +17262,14 @@ def _readv_WorkflowStarted(d: bytes, p: int) -> tuple[WorkflowStarted, int]:
     if u127 == 0:
         o.parent_workflow_id = None
     elif u127 == 2:
-        n129 = _LEN[d[p]]
-        if n129 < 0:
-            n129, p = _rlen(d, p)
+        e129 = _END[d[p]]
+        if e129 < 0:
+            q130, e129 = _rspan(d, p)
+            o.parent_workflow_id = d[q130:e129].decode()
         else:
-            p += 1
-        e130 = p + n129
-        o.parent_workflow_id = d[p:e130].decode()
-        p = e130
+            e129 += p
+            o.parent_workflow_id = d[p + 1:e129].decode()
+        p = e129
     else:
         raise ValueError(f'union branch index {u127} out of range')
     o.__class__ = WorkflowStarted
