@@ -71,11 +71,6 @@ def server_env(settings: Settings, data: Path) -> dict[str, str]:
         # (measured on 1.39.3), so the memory write path waits for its tenants' vector queue
         # (WeaviateMemoryStore.wait_indexed). Upserts acknowledged ~2-4x faster, indexed in bulk.
         "ASYNC_INDEXING": "true",
-        # Go's collector runs when the heap grew 400% (default 100%) over the live heap: fewer
-        # collections of the short-lived buffers of batch imports. Measured, 20,000 memories through
-        # the write path, back to back on the same machine: ~314 (GOGC 100) vs ~232 (400) us of
-        # Weaviate CPU per memory; the heap may grow to ~5x the live data, ~1.5 GB at 100,000 memories.
-        "GOGC": "400",
     }
 
 
