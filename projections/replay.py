@@ -9,7 +9,6 @@ difference is reported by table and source position.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -115,7 +114,7 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
     """Recreate `database` and project the log into it up to `targets` (keeping what `cutoff` keeps).
 
     Batches go through the live projection's sink (typed rows by the same views); a writer thread inserts
-    batch k while batch k+1 is decoded (with `workers` > 0 decoding runs in that many processes,
+    batch k while batch k+1 is read from Kafka and decoded (with `workers` > 0 decoding runs in that many processes,
     `ChunkMapper`). Deriving the typed tables from the rebuilt `events` at the end instead was measured
     slower (17 vs 10 µs of engine CPU per event: it reads and parses the payloads again)."""
     schema.recreate(client, database, staged=False)  # rebuilt from scratch: views on `events`, one insert
@@ -126,17 +125,21 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
     if sum(targets.values()) < MIN_RECORDS_FOR_WORKERS:
         workers = 0  # starting worker processes costs more than it saves on a small log
     with ChunkMapper(decoder, registry_url, workers) as mapper, ThreadPoolExecutor(1) as writer:
+        chunks = read_log(bootstrap, targets, chunk=batch_records)
         inflight: Pending | None = None
-        for raws in itertools.chain(read_log(bootstrap, targets, chunk=batch_records), [[]]):  # [] flushes
+        while True:
             enc = inflight.get() if inflight is not None else None
-            job = writer.submit(sink.write, enc) if enc is not None else None  # the previous batch is inserted
-            inflight = mapper.map_async(raws, keep) if raws else None  # ...while this one is mapped
+            job = writer.submit(sink.write, enc) if enc is not None else None  # batch k is inserted...
+            raws = next(chunks, None)  # ...while batch k+1 is read...
+            inflight = mapper.map_async(raws, keep) if raws else None  # ...and mapped
             if job is not None and enc is not None:
                 job.result()
                 seen += enc.seen
                 kept += enc.records
                 if on_progress is not None:
                     on_progress(seen)
+            if inflight is None:
+                break
     return RebuildStats(database, seen, kept, time.perf_counter() - started)
 
 

@@ -123,6 +123,11 @@ class Projector:
 
     def write(self, batch: Encoded) -> None:
         """Write `batch` (retrying with backoff, recovering before each retry), then commit offsets."""
+        self.insert(batch)
+        self.committed(batch)
+
+    def insert(self, batch: Encoded) -> None:
+        """Write `batch` into the sink, retrying with backoff and recovering before each retry."""
         if not batch.records:
             return
         first = True
@@ -135,6 +140,11 @@ class Projector:
             self.sink.write(batch)
 
         self._retrying(attempt, "write batch")
+
+    def committed(self, batch: Encoded) -> None:
+        """Record `batch` as projected (it is in the sink) and commit its Kafka offsets."""
+        if not batch.records:
+            return
         self.progress.positions.update(batch.next_offsets)
         self.progress.records += batch.records
         self.progress.batches += 1
@@ -149,17 +159,19 @@ class Projector:
             log.warning("projector.commit_failed", error=str(exc))
 
     def step(self) -> int:
-        """Poll the next batch and map it while the batch mapped during the previous step is written.
+        """Write the batch mapped during the previous step while the next one is polled and mapped.
 
-        Returns how many records were written. Batch k is inserted (and its offsets committed) on a writer
-        thread, chDB releasing the GIL, while this thread (or the workers) maps batch k+1; nothing more is
-        read from Kafka until batch k is in (backpressure)."""
-        raws = self.poll_raw()
+        Returns how many records were written. Batch k is inserted on a writer thread (chDB releases the
+        GIL) while this thread polls batch k+1 from Kafka and maps it (or the workers do); batch k's offsets
+        are committed here once its insert is done. Nothing more is read until batch k is in
+        (backpressure: one batch written, one read, at a time)."""
         batch = self._inflight.get() if self._inflight is not None else None
-        job = self._writer.submit(self.write, batch) if batch is not None else None
+        job = self._writer.submit(self.insert, batch) if batch is not None else None
+        raws = self.poll_raw()
         nxt = self.mapper.map_async(raws) if raws else None
-        if job is not None:
+        if job is not None and batch is not None:
             job.result()
+            self.committed(batch)
         self._inflight = nxt
         return batch.seen if batch is not None else 0
 
