@@ -56,6 +56,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "frag+lv200": {**ORDER, "frag_levels": 200},
     "frag+early": {**ORDER, "learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
     "frag+freeze": {**ORDER, "learn_schedule": (16, 32, 64, 128, 256, 512), "learn_period": 10**9},
+    # on top of frag's own tie-breaks (balance + gpufull), measured for multigpu50
+    "frag+bal+early": {"learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
+    "frag+bal+gpubf": {"gpu_tiebreak": "bestfit"},
+    "frag+bal+cov99": {"typical_coverage": 0.99},
+    "frag+bal+demand": {"typical_demand": True},
     "fgd+demand": {"typical_demand": True},
     "fgd+cpugf": {"cpu_tiebreak": "gpufull"},
     "fgd+balance": {"node_tiebreak": "balance"},

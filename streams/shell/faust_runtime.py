@@ -180,15 +180,23 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
 
     async def watch() -> None:
         idle_check = 0.0
+        tp = TP(shell.topic, shell.partition)
         while True:
             await asyncio.sleep(0.2)
             if stop is not None and stop.is_set():
                 break
             idle = time.monotonic() - pipeline.last_input_at
-            if until_idle and idle > cfg.idle_timeout and time.monotonic() - idle_check > 1.0:
+            if idle > cfg.idle_timeout and time.monotonic() - idle_check > max(1.0, cfg.idle_timeout):
                 idle_check = time.monotonic()
                 if caught_up(cfg.bootstrap, shell.topic, shell.partition, pipeline.next_offset):
-                    break
+                    if until_idle:
+                        break
+                elif tp in app.consumer.assignment():
+                    # behind the end and nothing arrives: the fetcher went on from faust's committed offset (at
+                    # the end after a kill) and our seek on assignment was lost; seek again (observed)
+                    log.warning("shell.faust.stalled", topic=shell.topic, offset=pipeline.next_offset,
+                                idle_s=round(idle, 1))
+                    await app.consumer.seek(tp, pipeline.next_offset)
         stopping.append(asyncio.ensure_future(worker.stop()))
 
     stopping: list[asyncio.Future[Any]] = []

@@ -31,7 +31,7 @@ from agentic.schemas.topics import CHECKPOINTS, key_for
 
 from . import tails
 from .checkpoint import Checkpoint
-from .marks import NOTHING_WRITTEN, Mark, output_headers
+from .marks import NOTHING_WRITTEN, SOURCE_INDEX, SOURCE_OFFSET, HeaderList, Mark, output_headers
 from .protocol import Emitted, Processor, S, Unprocessable, fold_positioned
 
 log = structlog.get_logger(__name__)
@@ -243,7 +243,15 @@ class Pipeline(Generic[S]):
         self.last_input_at = time.monotonic()
         self.every = shell.config.checkpoint_every
         self.stats = shell.stats
+        # the headers every output shares (processor, source topic and partition, version), encoded once
+        self._fixed = output_headers(self.p.name, shell.topic, shell.partition, 0, 0, self.p.version)
         self.reset(rec)
+
+    def _headers(self, offset: int, index: int) -> HeaderList:
+        """`marks.output_headers` of the output ``(offset, index)``, from the shared part."""
+        fixed = self._fixed
+        return [fixed[0], fixed[1], fixed[2], (SOURCE_OFFSET, str(offset).encode()),
+                (SOURCE_INDEX, str(index).encode()), *fixed[5:]]
 
     def reset(self, rec: Recovery[S]) -> None:
         """Continue from ``rec`` (start-up, or a runtime that got the partition back after another owner)."""
@@ -296,8 +304,7 @@ class Pipeline(Generic[S]):
             except EventValidationError as exc:  # a processor bug: keep going, keep the evidence
                 self._dead_letter(msg, offset, f"output {index} ({type(out).__name__}) is invalid: {exc}")
                 continue
-            headers = output_headers(self.p.name, self.shell.topic, self.shell.partition, offset, index, self.p.version)
-            self.producer.send(self.p.output, self.shell.key(out), value, headers)
+            self.producer.send(self.p.output, self.shell.key(out), value, self._headers(offset, index))
             self.written = Mark(offset, index)
             self.stats.outputs += 1
         self.next_offset = offset + 1

@@ -14,6 +14,7 @@ from agentic.connectors.kafka import DLQ_OFFSET, DLQ_REASON
 from agentic.schemas.codec import DecodeError
 from agentic.streams.shell import NOTHING_WRITTEN, Checkpoint, Mark, fold_positioned, mark_of
 from agentic.streams.shell.kafka import InputGapError, Pipeline, Recovery, ShellConfig, ShellStats
+from agentic.streams.shell.marks import output_headers
 
 from .test_shell import Summer
 
@@ -102,6 +103,8 @@ def test_an_uninterrupted_run_sends_every_output_with_its_mark() -> None:
     pipeline.handle(_records())
     _, emitted = fold_positioned(Summer(), [(i, int(v)) for i, v in enumerate(VALUES) if v.isdigit()])
     assert _outputs(sink) == [(e.output.encode(), Mark(e.position, e.index)) for e in emitted]
+    assert [h for _, _, h in sink.sent["out"]] == [output_headers("summer", "in", 0, e.position, e.index,
+                                                                 Summer().version) for e in emitted]
     letters = sink.sent["in.dlq"]
     assert len(letters) == 1 and dict(letters[0][2])[DLQ_OFFSET] == b"2"
     assert b"not an integer" in dict(letters[0][2])[DLQ_REASON]
