@@ -4,8 +4,9 @@
   (``AgenticMemory``): a migration builds the next version and swaps the alias in one call.
 - Native multi-tenancy: every project tenant is one Weaviate tenant, and every read or write
   goes through ``collection.with_tenant(...)`` (writes: the tenant field of each gRPC batch
-  object); the tenant is also stored as a property and checked on every hit (defence in depth). Project tenant names that Weaviate would not accept
-  are mapped injectively to ``h-<sha256>`` names (:func:`weaviate_tenant`).
+  object); the tenant is also stored as a property and checked on every hit (defence in
+  depth). Project tenant names that Weaviate would not accept are mapped injectively to
+  ``h-<sha256>`` names (:func:`weaviate_tenant`).
 - Object UUIDs are uuid5 of (tenant, memory id): replays and redeliveries overwrite, never add.
 - Writes go through Weaviate's gRPC ``BatchObjects`` call with the records encoded directly
   (:class:`BatchWriter`); reads and schema through weaviate-client.
