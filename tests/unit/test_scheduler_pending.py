@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from agentic.streams.scheduler import ClusterState, SchedulerConfig
 from agentic.streams.scheduler.fairness import order_key
-from agentic.streams.scheduler.model import Member, Topology
+from agentic.streams.scheduler.model import Decision, Member, Topology
 from agentic.streams.scheduler.pending import PendingIndex
 from agentic.streams.scheduler.state import QueueRecord, TaskRecord
 from agentic.streams.scheduler.testing import Driver
@@ -101,3 +101,46 @@ def test_skipping_stuck_tasks_decides_like_retrying_them() -> None:
             _overload(forgetful, range(k, k + 1))
         assert forgetful.log == whole.log
         assert len(whole.state.pending) > 10  # the scenario does overload the cluster
+
+
+op_st = st.one_of(
+    st.tuples(st.just("submit"), st.integers(0, 2), st.sampled_from([100, 300, 500, 1000]), st.integers(1, 2),
+              st.integers(0, 2), st.booleans(), st.sampled_from(["qa", "qb"]), st.sampled_from([None, 500, 5_000])),
+    st.tuples(st.just("finish"), st.integers(0, 59)),
+    st.tuples(st.just("cancel"), st.integers(0, 59)),
+    st.tuples(st.just("node"), st.integers(0, 3)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(op_st, min_size=10, max_size=60), st.booleans(), st.booleans())
+def test_random_logs_decide_the_same_with_and_without_the_stuck_set(ops: list, reservation: bool,  # type: ignore[type-arg]
+                                                                    quotas: bool) -> None:
+    """Gangs, priorities, preemptible tasks, two queues (one with a guarantee and a borrowing limit), finishes,
+    cancels and node changes: skipping stuck tasks gives the decisions of retrying every pending task."""
+    from agentic.streams.scheduler.model import Quota
+
+    def run(forget: bool) -> list[Decision]:
+        d = Driver(SchedulerConfig(reservation=reservation, aging_ms=1_500))
+        for i in range(2):
+            d.node(f"n{i}", 2, cpu=6_000)
+        d.queue("qa", quotas=(Quota("gpu_milli", 1000, None, 1000),) if quotas else ())
+        d.queue("qb", weight=2.0)
+        for k, op in enumerate(ops):
+            if forget:
+                snap = json.loads(json.dumps(d.state.snapshot()))
+                snap.pop("stuck")
+                d = replace(d, state=ClusterState.restore(snap))
+                d.__post_init__()
+            d.now += 400
+            if op[0] == "submit":
+                _, gpus, milli, replicas, prio, pre, queue, duration = op
+                d.submit(f"t{k}", gpus=gpus, milli=milli if gpus == 1 else 1000, cpu=1000 * (k % 3),
+                         replicas=replicas, priority=prio, preemptible=pre, queue=queue, duration=duration)
+            elif op[0] in ("finish", "cancel"):
+                (d.finish if op[0] == "finish" else d.cancel)(f"t{op[1]}")
+            else:
+                d.node(f"n{op[1]}", 2, cpu=6_000)
+        return list(d.log)
+
+    assert run(forget=True) == run(forget=False)
