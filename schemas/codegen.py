@@ -1,13 +1,19 @@
 """Generate ``agentic/events/_generated.py`` from the catalogue: ``python -m agentic.schemas.codegen``.
 
 For every record of the catalogue (events and the records nested in them) it writes a frozen,
-slotted dataclass plus three plain functions the codec calls, so that no reflection runs per event:
+slotted dataclass plus plain functions the codec calls, so that no reflection runs per event:
 
 - ``_enc_<R>(o) -> dict``: the Avro-shaped dict fastavro writes;
 - ``_dec_<R>(d) -> R``: the class from the dict fastavro reads (arrays become tuples, enums members);
 - ``_chk_<R>(o)``: types and the catalogue's field constraints (``minimum``, ``maximum``,
   ``exclusiveMinimum``, ``minLength``, ``minItems``, ``allowed``, ``format``), raising
-  :class:`EventValidationError` with the field path and the rule.
+  :class:`EventValidationError` with the field path and the rule; ``_vchk_<R>`` the constraints
+  only (for decoded events, whose types and ranges the reader guarantees);
+- ``_write_<R>`` / ``_bytes_<R>``: the Avro binary writer (byte-identical to fastavro's);
+- ``_read_<R>(d, p) -> (R, p)``: the Avro binary reader, nested records inline, each record filled
+  into ``_Fill_<R>`` (a writable twin with the same slots) and then given the frozen class;
+- ``_readv_<E>`` (events only): the same reader testing the field constraints as it reads, raising
+  ``Refused`` on the first broken one (the codec then words the error with ``_read_`` + ``_vchk_``).
 
 Enums become ``enum.StrEnum``; timestamps stay ``int`` ms; arrays are tuples; maps are plain
 dicts. ``--check`` exits 1 when the committed file differs from a fresh generation.
