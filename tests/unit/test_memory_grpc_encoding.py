@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
+import pytest
 
 from agentic.connectors.stemming import stem_text
-from agentic.connectors.weaviate import MemoryRecord, _grpc_object, _props, memory_uuid
+from agentic.connectors.weaviate import (
+    BatchWriter,
+    MemoryRecord,
+    MemoryStoreError,
+    _grpc_object,
+    _props,
+    memory_uuid,
+)
 
 
 def record(**kw: object) -> MemoryRecord:
@@ -46,3 +56,16 @@ def test_missing_expiry_is_sent_as_null_and_own_id_stands_in_for_empty_provenanc
     assert fields["expires_at"].WhichOneof("kind") == "null_value"
     arrays = {a.prop_name: list(a.values) for a in obj.properties.text_array_properties}
     assert arrays["source_memory_ids"] == ["m1"]  # deletes and lookups filter on this list
+
+
+def test_batch_writer_names_the_address_when_weaviate_is_unreachable() -> None:
+    with socket.socket() as s:  # a local port with nothing listening on it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    writer = BatchWriter(f"127.0.0.1:{port}")
+    try:
+        assert writer.write([]) == {}  # nothing to send: no call at all
+        with pytest.raises(MemoryStoreError, match=f"127.0.0.1:{port}.*UNAVAILABLE"):
+            writer.write([_grpc_object("C", "acme", record())], timeout=5.0)
+    finally:
+        writer.close()
