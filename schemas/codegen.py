@@ -501,6 +501,7 @@ from __future__ import annotations
 
 import enum
 import json
+import json.scanner
 import re
 import struct
 from collections.abc import Callable
@@ -585,12 +586,17 @@ _SMALL = [_zz(i) for i in range(_NSMALL)]  # encodings of 0..8191: lengths and s
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+_json_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # stub: context is a decoder
+
+
 def _is_json(text: str) -> bool:
+    """Whether `json.loads` accepts `text`: the same scanner, without the wrapper (3x cheaper)."""
+    doc = text.strip(" \\t\\n\\r")  # JSON whitespace, as json.loads skips it
     try:
-        json.loads(text)
-    except ValueError:
+        end = _json_scan(doc, 0)[1]
+    except (StopIteration, ValueError):
         return False
-    return True
+    return bool(end == len(doc))
 
 
 class Refused(Exception):  # a signal inside the codec, never seen by users

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import struct
 from typing import Any
 
@@ -202,3 +203,32 @@ def test_checked_and_canonical_decoders_agree_on_damaged_records(index: int, sam
             data[pos] = value
     damaged = bytes(data[: max(5, len(data) - cut % 40)])
     assert _outcome(codec.decode, damaged) == _outcome(lambda d: _canonical(codec, d), damaged)
+
+
+def _loads_ok(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+JSON_EDGES = ['{"a": 1}', " [1, 2] ", "{not json", "1 2", '"x"', "NaN", "-Infinity", "", " ", "\ufeff{}",
+              '{"a": 1}x', "nul", "true", '{"a":\n 1}\n', "[1,]", "01", "\t\r\n0\t", '"\\u00e9"', '"a\tb"',
+              "\x0b1", "1\x0c", "[" * 50 + "]" * 50, '{"a": {"b": [null, 1e400, -0.0]}}']
+
+
+@pytest.mark.parametrize("text", JSON_EDGES)
+def test_is_json_accepts_exactly_what_json_loads_accepts(text: str) -> None:
+    assert gen._is_json(text) == _loads_ok(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
+                          lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                      max_size=4), max_leaves=12),
+       pad=st.text(alphabet=" \t\n\r\x0b", max_size=3), cut=st.integers(0, 6))
+def test_is_json_agrees_with_json_loads_on_documents_and_their_damage(value: Any, pad: str, cut: int) -> None:
+    text = pad + json.dumps(value) + pad
+    for candidate in (text, text[: max(0, len(text) - cut)], text + "]", "," + text):
+        assert gen._is_json(candidate) == _loads_ok(candidate), candidate
