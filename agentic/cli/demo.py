@@ -80,11 +80,11 @@ def _run_scheduler(settings: Settings, ids: Any, stop: threading.Event, out: dic
 @click.option("--span-minutes", default=60, show_default=True, help="The trace compressed into this much event time.")
 @click.option("--median-share", default=0.35, show_default=True,
               help="The median pod runs this share of the span (durations keep the trace's proportions).")
-@click.option("--limit", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Only the first N pods of the list (0 pods beyond it; the whole default list is 8,152).")
-@click.option("--node-share", type=click.FloatRange(0.001, 1.0), default=0.125, show_default=True,
-              help="Every k-th node of the trace (k = 1/share): below ~0.15 the peak demand exceeds capacity "
-                   "and tasks wait in their queues.")
+@click.option("--limit", type=click.IntRange(min=1), default=1500, show_default=True,
+              help="Only the first N pods of the list (the whole default list is 8,152).")
+@click.option("--node-share", type=click.FloatRange(0.001, 1.0), default=0.09, show_default=True,
+              help="Every k-th node of the trace (k = round(1/share)): with 1,500 pods, below ~0.1 the peak "
+                   "demand exceeds capacity and tasks wait in their queues.")
 @click.option("--agents", "agent_share", type=click.FloatRange(0.0, 1.0), default=0.6, show_default=True,
               help="Share of the tasks driven by an agent that calls tools and writes memories (0: none).")
 @click.option("--seed", default=42, show_default=True, help="Seed of the agents' activity.")
@@ -200,12 +200,13 @@ REPORT_SQL = {
         SELECT a.queue AS queue, count() AS allocated, countIf(wait_ms > 0) AS waited,
                round(avg(wait_ms) / 1000, 1) AS avg_wait_s, round(quantileExact(0.5)(wait_ms) / 1000, 1) AS p50_wait_s,
                round(quantileExact(0.99)(wait_ms) / 1000, 1) AS p99_wait_s, round(max(wait_ms) / 1000, 1) AS max_wait_s,
-               any(p.pending) AS tasks_pending_once, any(p.preempted) AS preemptions
+               any(t.pending) AS tasks_pending_once, any(t.preemptions) AS preemptions
         FROM agentic.allocations AS a FINAL
-        LEFT JOIN (SELECT queue, uniqExactIf(task_id, state = 'PENDING') AS pending,
-                          countIf(state = 'PREEMPTED') AS preempted
-                   FROM agentic.task_events FINAL WHERE startsWith(task_id, {run:String})
-                   GROUP BY queue) AS p ON p.queue = a.queue
+        LEFT JOIN (SELECT queue, countIf(pending > 0) AS pending, sum(preempted) AS preemptions
+                   FROM (SELECT task_id, anyIf(queue, state = 'SUBMITTED') AS queue,
+                                countIf(state = 'PENDING') AS pending, countIf(state = 'PREEMPTED') AS preempted
+                         FROM agentic.task_events FINAL WHERE startsWith(task_id, {run:String}) GROUP BY task_id)
+                   GROUP BY queue) AS t ON t.queue = a.queue
         WHERE startsWith(a.task_id, {run:String}) AND a.idx = 0
         GROUP BY a.queue ORDER BY a.queue""",
     "tasks": """
