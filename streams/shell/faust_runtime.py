@@ -39,6 +39,9 @@ log = structlog.get_logger(__name__)
 # faust joins a consumer group: after a kill -9 the dead member holds the partition until its session expires,
 # so a restart waits up to the session timeout (faust's default: 60 s). 10 s keeps restarts short.
 SESSION_TIMEOUT_S = 10.0
+# A worker that owns its input partition, is behind its end and has received nothing for this long seeks to its
+# position again (see `watch` in `run_faust`): long enough not to fire on a slow fetch of a loaded machine.
+STALL_S = 5.0
 
 
 class _FaustRecord:
@@ -154,6 +157,7 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
                 if (now or NOTHING_WRITTEN) != pipeline.written:
                     pipeline.reset(shell.recover())
                 await app.consumer.seek(tp, pipeline.next_offset)
+                pipeline.last_input_at = time.monotonic()  # the stall guard counts from the assignment
                 log.info("shell.faust.seek", topic=tp.topic, partition=tp.partition, offset=pipeline.next_offset)
 
     async def on_revoked(sender: Any, *args: Any, signal: Any = None, **kw: Any) -> None:
@@ -181,22 +185,25 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
     async def watch() -> None:
         idle_check = 0.0
         tp = TP(shell.topic, shell.partition)
+        wait = cfg.idle_timeout if until_idle else STALL_S
         while True:
             await asyncio.sleep(0.2)
             if stop is not None and stop.is_set():
                 break
-            idle = time.monotonic() - pipeline.last_input_at
-            if idle > cfg.idle_timeout and time.monotonic() - idle_check > max(1.0, cfg.idle_timeout):
-                idle_check = time.monotonic()
-                if caught_up(cfg.bootstrap, shell.topic, shell.partition, pipeline.next_offset):
-                    if until_idle:
-                        break
-                elif tp in app.consumer.assignment():
-                    # behind the end and nothing arrives: the fetcher went on from faust's committed offset (at
-                    # the end after a kill) and our seek on assignment was lost; seek again (observed)
-                    log.warning("shell.faust.stalled", topic=shell.topic, offset=pipeline.next_offset,
-                                idle_s=round(idle, 1))
-                    await app.consumer.seek(tp, pipeline.next_offset)
+            now = time.monotonic()
+            idle = now - pipeline.last_input_at
+            if idle <= wait or now - idle_check < max(1.0, wait):
+                continue
+            idle_check = now
+            if caught_up(cfg.bootstrap, shell.topic, shell.partition, pipeline.next_offset):
+                if until_idle:
+                    break
+            elif idle > STALL_S and tp in app.consumer.assignment():
+                # behind the end and nothing arrives: the fetcher went on from faust's committed offset (at the
+                # end after a kill) and our seek on assignment was lost; seek again (observed)
+                log.warning("shell.faust.stalled", topic=shell.topic, offset=pipeline.next_offset,
+                            idle_s=round(idle, 1))
+                await app.consumer.seek(tp, pipeline.next_offset)
         stopping.append(asyncio.ensure_future(worker.stop()))
 
     stopping: list[asyncio.Future[Any]] = []
