@@ -6,7 +6,8 @@ the same pre-encoded bytes produced and consumed by plain confluent-kafka, no en
 Each side runs `rounds` times, alternating, and the best round of each counts (the machine is shared and
 noisy; alternating keeps drift from favouring one side). Next to events/s (wall clock) the JSON gives CPU µs
 per event of this process (`time.process_time`, librdkafka's threads included) for each side, the figure to
-compare on a busy machine, and the load average before and after the run.
+compare on a busy machine, the garbage collector's collections per generation while consuming, and the
+load average before and after the run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Timed:
     wall_s: float
     cpu_s: float
     events: int
+    gc_collections: tuple[int, ...] = ()  # collections per generation while timed (consume sides)
 
     def __post_init__(self) -> None:
         if self.events <= 0:
@@ -67,6 +69,10 @@ def _topic(admin: AdminClient, name: str, partitions: int) -> str:
     return name
 
 
+def _gc_collections() -> tuple[int, ...]:
+    return tuple(int(g["collections"]) for g in gc.get_stats())
+
+
 def _produce_events(raw: RawProducer, codec: EventCodec, topic: str, events: Sequence[Any]) -> Timed:
     start, cpu = time.perf_counter(), time.process_time()
     for event in events:
@@ -89,13 +95,14 @@ def _consume_events(bootstrap: str, codec: EventCodec, topic: str, n: int) -> Ti
     fetched after that count."""
     consumer = EventConsumer(bootstrap, f"bench-{uuid.uuid4()}", [topic], codec, None)
     try:
-        got, first, start, cpu = 0, 0, 0.0, 0.0
+        got, first, start, cpu, gcs = 0, 0, 0.0, 0.0, _gc_collections()
         while got < n:
             batch = consumer.poll(max_records=10_000, timeout=1.0)
             got += len(batch)
             if batch and not start:
-                start, cpu, first = time.perf_counter(), time.process_time(), got
-        return Timed(time.perf_counter() - start, time.process_time() - cpu, got - first)
+                start, cpu, first, gcs = time.perf_counter(), time.process_time(), got, _gc_collections()
+        return Timed(time.perf_counter() - start, time.process_time() - cpu, got - first,
+                     tuple(b - a for a, b in zip(gcs, _gc_collections(), strict=True)))
     finally:
         consumer.close()
 
@@ -106,13 +113,14 @@ def _consume_raw(bootstrap: str, topic: str, n: int) -> Timed:
     consumer = Consumer(config)
     consumer.subscribe([topic])
     try:
-        got, first, start, cpu = 0, 0, 0.0, 0.0
+        got, first, start, cpu, gcs = 0, 0, 0.0, 0.0, _gc_collections()
         while got < n:
             batch = consumer.consume(10_000, 1.0)
             got += sum(1 for m in batch if m.error() is None and m.value() is not None)
             if got and not start:
-                start, cpu, first = time.perf_counter(), time.process_time(), got
-        return Timed(time.perf_counter() - start, time.process_time() - cpu, got - first)
+                start, cpu, first, gcs = time.perf_counter(), time.process_time(), got, _gc_collections()
+        return Timed(time.perf_counter() - start, time.process_time() - cpu, got - first,
+                     tuple(b - a for a, b in zip(gcs, _gc_collections(), strict=True)))
     finally:
         consumer.close()
 
@@ -172,4 +180,7 @@ def report(n: int, measured: Sequence[Round], baseline: Sequence[Round], mean_by
         out[f"{side}produce_cpu_us_per_event"] = cpu_us(rounds, "produce")
         out[f"{side}consume_cpu_us_per_event"] = cpu_us(rounds, "consume")
     out["consume_timed_events"] = min(r.consume.events for r in measured)
+    for side, rounds in (("", measured), ("baseline_", baseline)):  # the fastest round's
+        fastest = max(rounds, key=lambda r: r.consume.per_s)
+        out[f"{side}consume_gc_collections"] = list(fastest.consume.gc_collections)
     return out

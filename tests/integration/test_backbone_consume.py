@@ -135,6 +135,7 @@ def test_backbone_benchmark_reports_both_sides(services: Settings) -> None:
     assert out["consume_ratio"] == round(out["consume_events_per_s"] / out["baseline_consume_events_per_s"], 3)
     assert out["events"] == 30_000 and 0 < out["consume_timed_events"] <= 30_000
     assert out["load_average_before"] >= 0
+    assert len(out["consume_gc_collections"]) == len(out["baseline_consume_gc_collections"]) == 3
 
 
 def test_framing_of_dead_letter_values_is_kept(services: Settings, topic: str) -> None:
