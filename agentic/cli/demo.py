@@ -89,11 +89,15 @@ def _run_scheduler(settings: Settings, ids: Any, stop: threading.Event, out: dic
               help="Share of the tasks driven by an agent that calls tools and writes memories (0: none).")
 @click.option("--seed", default=42, show_default=True, help="Seed of the agents' activity.")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Run replay --verify at the end.")
+@click.option("--stack-up/--no-stack-up", default=True, show_default=True,
+              help="Start Kafka and the schema registry first if they do not answer (as `agentic stack up`).")
 @click.pass_obj
 def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_minutes: int, median_share: float,
-         limit: int, node_share: float, agent_share: float, seed: int, verify: bool) -> None:
+         limit: int, node_share: float, agent_share: float, seed: int, verify: bool, stack_up: bool) -> None:
     """Feed the OpenB workload through the scheduler and the projections, report, and verify by replay."""
     console = Console(width=None if sys.stdout.isatty() else 140)
+    if stack_up:
+        _services_up(settings, console)
     folder = data_dir or default_data_dir()
     pod_files = [folder / name.strip() for name in pods.split(",") if name.strip()]
     missing = [str(p) for p in [*pod_files, folder / nodes] if not p.exists()]
@@ -131,6 +135,20 @@ def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_
         if endpoint is not None:
             endpoint.stop()
     sys.exit(0 if ok else 1)
+
+
+def _services_up(settings: Settings, console: Console) -> None:
+    """Kafka and the registry (what the demo needs; Weaviate is not used), started if they do not answer."""
+    from agentic.compose import stack as launcher
+    from agentic.compose.process import StackError
+
+    try:
+        results = launcher.up(settings, ["kafka", "registry"])
+    except (StackError, ValueError) as exc:
+        raise click.ClickException(f"could not bring the services up: {exc}; see `agentic stack status`") from exc
+    for r in results:
+        if r.action != "already running":
+            console.print(f"{r.service}: {r.action} (install {r.install_s:.1f}s, ready {r.ready_s:.1f}s)")
 
 
 def _pipeline(settings: Settings, client: Any, ids: Any, producer: Any, events: list[Any], agents: list[Any],
