@@ -7,7 +7,8 @@ Each side runs `rounds` times, alternating, and the best round of each counts (t
 noisy; alternating keeps drift from favouring one side). Next to events/s (wall clock) the JSON gives CPU µs
 per event of this process (`time.process_time`, librdkafka's threads included) for each side, the figure to
 compare on a busy machine, the garbage collector's collections per generation while consuming, and the
-load average before and after the run.
+load average and the interpreter's speed (`python_loop_ns`: CPU ns per iteration of a plain loop) before
+and after the run.
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ def _topic(admin: AdminClient, name: str, partitions: int) -> str:
     for future in futures.values():
         future.result()
     return name
+
+
+def python_loop_ns() -> float:
+    """CPU ns per iteration of a plain interpreter loop: how fast this machine runs Python right now
+    (on the shared machine it changes several-fold with the load), to compare runs made at different times."""
+    start, total = time.process_time(), 0
+    for i in range(1_000_000):
+        total += i
+    return round((time.process_time() - start) * 1000, 1)
 
 
 def _gc_collections() -> tuple[int, ...]:
@@ -135,7 +145,7 @@ def run(settings: Settings, n_events: int, rounds: int = 2, partitions: int = 3,
     created: list[str] = []
     measured: list[Round] = []
     baseline: list[Round] = []
-    load_before = os.getloadavg()[0]
+    load_before, loop_before = os.getloadavg()[0], python_loop_ns()
     try:
         for i in range(rounds):
             base_topic = _topic(admin, f"agentic.bench.{run_id}.raw{i}", partitions)
@@ -152,6 +162,7 @@ def run(settings: Settings, n_events: int, rounds: int = 2, partitions: int = 3,
                 future.result()
     out = report(n_events, measured, baseline, sum(len(v) for _, v in records) / max(1, n_events), partitions)
     out["load_average_before"], out["load_average_after"] = round(load_before, 2), round(os.getloadavg()[0], 2)
+    out["python_loop_ns_before"], out["python_loop_ns_after"] = loop_before, python_loop_ns()
     return out
 
 

@@ -134,7 +134,7 @@ def test_backbone_benchmark_reports_both_sides(services: Settings) -> None:
             assert out[f"{side}{what}_cpu_us_per_event"] > 0
     assert out["consume_ratio"] == round(out["consume_events_per_s"] / out["baseline_consume_events_per_s"], 3)
     assert out["events"] == 30_000 and 0 < out["consume_timed_events"] <= 30_000
-    assert out["load_average_before"] >= 0
+    assert out["load_average_before"] >= 0 and out["python_loop_ns_before"] > 0
     assert len(out["consume_gc_collections"]) == len(out["baseline_consume_gc_collections"]) == 3
 
 
