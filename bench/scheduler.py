@@ -38,12 +38,15 @@ from .openb import TraceNode, TracePod, typical_shapes
 QUEUE = "openb"
 # Variants of the fragmentation policies measured against FGD (docs/scheduler.md): name -> config
 # fields. The frag+X variants were measured on top of frag with FGD's tie-breaks (ORDER), frag's
-# default before policy_version 2, and keep those tie-breaks so that the figures can be re-run.
-ORDER: dict[str, Any] = {"cpu_tiebreak": "order", "node_tiebreak": "order"}
+# default before policy_version 2, and keep those tie-breaks so that the figures can be re-run. Every
+# variant measured before policy version 3 pins typical_demand=False (frag's default before version 3).
+ORDER: dict[str, Any] = {"cpu_tiebreak": "order", "node_tiebreak": "order", "typical_demand": False}
+NODEMAND: dict[str, Any] = {"typical_demand": False}
 VARIANTS: dict[str, dict[str, Any]] = {
     "frag+order": ORDER,
     "frag+cpugf": {**ORDER, "cpu_tiebreak": "gpufull"},
-    "frag+balance": {"cpu_tiebreak": "gpufull", "node_tiebreak": "balance"},  # = frag since version 2
+    "frag+balance": {**NODEMAND, "cpu_tiebreak": "gpufull", "node_tiebreak": "balance"},  # = frag version 2
+    "frag+v2": NODEMAND,  # frag as it was at policy version 2
     "frag+balance+order": {**ORDER, "node_tiebreak": "balance"},
     "frag+gpubf": {**ORDER, "gpu_tiebreak": "bestfit"},
     "frag+nodebf": {**ORDER, "node_tiebreak": "bestfit"},
@@ -57,10 +60,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "frag+early": {**ORDER, "learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
     "frag+freeze": {**ORDER, "learn_schedule": (16, 32, 64, 128, 256, 512), "learn_period": 10**9},
     # on top of frag's own tie-breaks (balance + gpufull), measured for multigpu50
-    "frag+bal+early": {"learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
-    "frag+bal+gpubf": {"gpu_tiebreak": "bestfit"},
-    "frag+bal+cov99": {"typical_coverage": 0.99},
-    "frag+bal+demand": {"typical_demand": True},
+    "frag+bal+early": {**NODEMAND, "learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
+    "frag+bal+gpubf": {**NODEMAND, "gpu_tiebreak": "bestfit"},
+    "frag+bal+cov99": {**NODEMAND, "typical_coverage": 0.99},
+    "frag+bal+demand": {"typical_demand": True},  # = frag since version 3
     "fgd+demand": {"typical_demand": True},
     "fgd+cpugf": {"cpu_tiebreak": "gpufull"},
     "fgd+balance": {"node_tiebreak": "balance"},

@@ -53,11 +53,14 @@ class SchedulerConfig:
       where it strands no idle GPU); empty (the default) means ``gpufull`` for ``frag`` and
       ``order`` for ``fgd``.
     - ``typical_demand``: the typical shapes cover ``typical_coverage`` of the requested GPU milli
-      as well as of the pods (FGD: pods only, which can leave every multi-GPU shape out).
+      as well as of the pods (FGD: pods only, which can leave every multi-GPU shape out); ``None``
+      (the default) means on for ``frag`` (since policy version 3) and off for ``fgd`` (as published).
     """
 
     placement: str = "frag"
-    policy_version: str = "2"  # 2: preemption victims given back only if all fit; frag's tie-breaks
+    # 2: preemption victims given back only if all fit; frag's tie-breaks. 3: frag's typical shapes
+    # cover the GPU demand too (typical_demand), which beats FGD on all five OpenB pod lists.
+    policy_version: str = "3"
     seed: int = 0
     workload_prior: tuple[WorkloadShape, ...] = field(default=())
     learn_workload: bool = True
@@ -71,7 +74,7 @@ class SchedulerConfig:
     gpu_tiebreak: str = "first"
     node_tiebreak: str = ""  # "": balance for frag, order for fgd (FGD as published)
     workload_weight: str = "pods"
-    typical_demand: bool = False
+    typical_demand: bool | None = None  # None: on for frag, off for fgd (FGD as published)
     frag_levels: int = 100
     cpu_tiebreak: str = ""  # "": gpufull for frag, order for fgd (FGD as published)
     learn_schedule: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048)
@@ -80,6 +83,10 @@ class SchedulerConfig:
     @property
     def node_tiebreak_effective(self) -> str:
         return self.node_tiebreak or ("balance" if self.placement == "frag" else "order")
+
+    @property
+    def typical_demand_effective(self) -> bool:
+        return self.placement == "frag" if self.typical_demand is None else self.typical_demand
 
     @property
     def cpu_tiebreak_effective(self) -> str:

@@ -58,7 +58,7 @@ class Scheduler:
         self.config = config or SchedulerConfig()
         self._prior: Workload | None = (
             from_shapes(self.config.workload_prior, self.config.typical_coverage, self.config.workload_weight,
-                        self.config.typical_demand)
+                        self.config.typical_demand_effective)
             if self.config.workload_prior else None
         )
 
@@ -90,7 +90,7 @@ class Scheduler:
             return self._prior
         if state.workload is None:
             state.workload = typical(weighted(state.workload_basis, self.config.workload_weight),
-                                     self.config.typical_coverage, self.config.typical_demand)
+                                     self.config.typical_coverage, self.config.typical_demand_effective)
         return state.workload
 
     # ----- nodes and queues -----------------------------------------------------------------
