@@ -160,7 +160,8 @@ def projections_cmd(settings: Any, n_events: int, partitions: int, batch_records
 @click.option("--conversations", type=click.IntRange(min=1), default=10, show_default=True,
               help="Generated conversations (a tenant each) for recall@k.")
 @click.option("--queries", type=click.IntRange(min=10), default=500, show_default=True)
-@click.option("--alpha", type=click.FloatRange(0, 1), default=None, help="Hybrid vector weight (default 0.75).")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=None,
+              help="Hybrid vector weight (default 0.65, DEFAULT_ALPHA).")
 @click.option("--embedder", default="wordllama-256", show_default=True)
 @click.option("--locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Recall on a LoCoMo-format JSON file instead of the generated dataset.")
