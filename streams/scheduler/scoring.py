@@ -164,8 +164,10 @@ def memoized(
         state.memo[key] = entry
     if entry.seen == state.version:
         return entry.score[:n], entry.pick[:n]
+    stale = state.touched_since(entry.seen) if entry.seen >= 0 else None
+    if stale is None:
+        stale = np.nonzero(entry.ver[:n] != state.node_version[:n])[0]
     entry.seen = state.version
-    stale = np.nonzero(entry.ver[:n] != state.node_version[:n])[0]
     if stale.shape[0]:
         s, p = compute(stale)
         entry.score[stale] = s

@@ -75,6 +75,10 @@ class ClusterState:
         self.rack_index: dict[str, int] = {}
         self._alloc(capacity, gpu_slots)
         self.version = 0
+        # derived, never snapshotted: the nodes touched at versions touched_base + 1 .. version, so that the
+        # memos find their stale rows without comparing every node's version (bounded: see touch)
+        self.touched: list[int] = []
+        self.touched_base = 0
         self.capacity_version = 0  # bumped when a node's capacity, health or presence changes
         self.tasks: dict[str, TaskRecord] = {}
         self.pending: dict[str, None] = {}  # insertion-ordered set of pending task ids
@@ -152,6 +156,17 @@ class ClusterState:
         """Mark node i changed: every memoised score of it is stale."""
         self.version += 1
         self.node_version[i] = self.version
+        self.touched.append(i)
+        if len(self.touched) > TOUCH_LOG:
+            del self.touched[: TOUCH_LOG // 2]
+            self.touched_base += TOUCH_LOG // 2
+
+    def touched_since(self, version: int) -> I64 | None:
+        """The nodes touched after `version`, ascending; None when the log no longer reaches back so far
+        (then compare `node_version` instead)."""
+        if version < self.touched_base:
+            return None
+        return np.array(sorted(set(self.touched[version - self.touched_base :])), dtype=np.int64)
 
     def model_id(self, name: str) -> int:
         if name not in self.model_index:
@@ -209,6 +224,7 @@ class ClusterState:
             if values:
                 arr[: s.n] = np.asarray(values, dtype=arr.dtype)
         s.version = int(s.node_version[: s.n].max()) if s.n else 0
+        s.touched, s.touched_base = [], s.version
         s.tasks = {d["task_id"]: _task_from(d) for d in snap["tasks"]}
         s.pending = dict.fromkeys(snap["pending"])
         s.stuck = {tid: bool(miss) for tid, miss in snap.get("stuck", [])}  # absent before: retry everything
@@ -224,6 +240,7 @@ class ClusterState:
         return s
 
 
+TOUCH_LOG = 8192  # touches kept for touched_since; older memos fall back to comparing versions
 _ARRAYS = (
     "cpu_cap", "cpu_left", "mem_cap", "mem_left", "gpu_left", "gpu_ok", "gpu_model", "gpu_domain",
     "rack", "schedulable", "active", "healthy", "load", "node_version",

@@ -114,3 +114,47 @@ def test_typical_demand_keeps_rare_large_shapes() -> None:
     wl = typical(counts, 0.95, demand=True)
     assert 8 in wl.count.tolist()
     assert abs(float(wl.p.sum()) + wl.p_cpu - 1.0) < 1e-12
+
+
+def test_statistics_carried_across_a_refresh_equal_a_fresh_computation() -> None:
+    """At a new epoch the columns both workloads share are carried over: every row, packed statistic and
+    fragmentation is bit-identical to computing the new workload's statistics from scratch."""
+    rng = np.random.default_rng(11)
+    state = random_cluster(rng, 30)
+    first = from_shapes(SHAPES, 0.95)
+    fragindex.type_stats(state, first, 0)
+    for i in (2, 5, 17):  # nodes change between the refreshes: their rows must be recomputed
+        state.gpu_left[i, :] = rng.integers(0, 1001, state.gpu_slots)
+        state.touch(i)
+    shapes = (*SHAPES[:4], WorkloadShape(3000, 650, 1, (), 4), WorkloadShape(5000, 470, 2, ("V100",), 2))
+    second = from_shapes(shapes, 0.95)  # shares (1000, ()) and (470, ()) columns, adds new ones
+    carried = fragindex.type_stats(state, second, 1)
+    state.memo.clear()
+    fresh = fragindex.type_stats(state, second, 1)
+    n = state.n
+    assert carried.keys == fresh.keys
+    assert np.array_equal(carried.su[:n], fresh.su[:n])
+    assert np.array_equal(carried.total[:n], fresh.total[:n])
+    assert carried.frag[:n].tobytes() == fresh.frag[:n].tobytes()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40))
+def test_shared_dedupe_keeps_the_lowest_gpu_of_each_kind(seed: int, nodes: int) -> None:
+    rng = np.random.default_rng(seed)
+    gkey = rng.integers(-1, 4, size=(nodes, 8))
+    want = [[all(gkey[k, j] != gkey[k, i] for i in range(j)) for j in range(8)] for k in range(nodes)]
+    assert fragindex._first_of_kind(gkey).tolist() == want
+
+
+def test_touched_since_lists_the_changed_nodes_or_falls_back() -> None:
+    state = random_cluster(np.random.default_rng(3), 10)
+    seen = state.version
+    for i in (4, 1, 4, 7):
+        state.touch(i)
+    assert state.touched_since(seen) is not None
+    assert state.touched_since(seen).tolist() == [1, 4, 7]
+    assert state.touched_since(state.version).tolist() == []
+    for _ in range(9000):  # older than the bounded log: the caller compares versions instead
+        state.touch(0)
+    assert state.touched_since(seen) is None
