@@ -6,7 +6,9 @@ registered first. The same inputs in the same order give the same decisions, byt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -38,6 +40,8 @@ from .model import (
 from .placement import Miss, Placed, allocate, fits_now, place, release
 from .state import ClusterState, QueueRecord, TaskRecord, quota_key
 from .validate import check_submission
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -243,6 +247,7 @@ class Scheduler:
 
     def _commit(self, state: ClusterState, t: TaskRecord, placed: Placed, now: int, out: _Out) -> None:
         t.placements, t.running, t.started_at = placed.placements, True, now
+        _running_changed(state)
         fairness.apply_usage(state.queues[t.queue], fairness.usage_delta(state, placed.placements), +1)
         state.drop_pending(t.task_id)
         if state.reservation == t.task_id:
@@ -257,6 +262,7 @@ class Scheduler:
         for p in reversed(t.placements):
             release(state, p)
         t.placements, t.running = (), False
+        _running_changed(state)
         state.freed()
 
     def _evict(self, state: ClusterState, t: TaskRecord) -> None:
@@ -278,14 +284,15 @@ class Scheduler:
         q = state.queues[t.queue]
         reclaim = fairness.under_guarantee(q, t.demand())
         out = []
-        for v in state.tasks.values():
-            if not (v.running and v.preemptible) or v.task_id == t.task_id:
+        for v in _preemptible_running(state):  # already in victim order: the first 64 that qualify
+            if v.task_id == t.task_id:
                 continue
-            vq = state.queues[v.queue]
-            if v.priority < t.priority or (reclaim and v.queue != t.queue and fairness.borrowing(vq)):
+            if v.priority < t.priority or (reclaim and v.queue != t.queue
+                                           and fairness.borrowing(state.queues[v.queue])):
                 out.append(v)
-        out.sort(key=lambda v: (v.priority, -v.started_at, -v.seq))
-        return out[:64]
+                if len(out) == 64:
+                    break
+        return out
 
     def _preempt_for(self, state: ClusterState, t: TaskRecord, out: _Out) -> Placed | None:
         """Evict preemptible victims one by one until t fits; keep only those actually needed."""
@@ -329,6 +336,7 @@ class Scheduler:
             allocate(state, p)
             done.append(p)
         v.placements, v.running, v.saved = v.saved, True, ()
+        _running_changed(state)
         fairness.apply_usage(state.queues[v.queue], fairness.usage_delta(state, v.placements), +1)
         return True
 
@@ -336,6 +344,7 @@ class Scheduler:
         for p in v.saved:
             allocate(state, p)
         v.placements, v.running, v.saved = v.saved, True, ()
+        _running_changed(state)
         fairness.apply_usage(state.queues[v.queue], fairness.usage_delta(state, v.placements), +1)
 
     # ----- pending tasks, reservation, backfill ---------------------------------------------
@@ -431,15 +440,10 @@ def reservation_start(state: ClusterState, r: TaskRecord) -> int | None:
     without an expected duration.
     """
     need = r.demand()
-    n = state.n
-    free = {"cpu_milli": int(state.cpu_left[:n][state.schedulable[:n]].sum()),
-            "memory_mib": int(state.mem_left[:n][state.schedulable[:n]].sum()),
-            "gpu_milli": int(np.where(state.gpu_ok[:n], state.gpu_left[:n], 0)[state.schedulable[:n]].sum())}
+    free = dict(_free_total(state))
     if all(free[k] >= v for k, v in need.items()):
         return None if r.running else _latest_end(state)
-    ends = sorted((t.started_at + t.expected_duration_ms if t.expected_duration_ms is not None else None,
-                   t.seq, t) for t in state.tasks.values() if t.running and t.expected_duration_ms is not None)
-    for end, _, t in ends:
+    for end, _, t in _expected_ends(state):
         for k, v in t.demand().items():
             free[k] += v
         if all(free[k] >= v for k, v in need.items()):
@@ -448,6 +452,48 @@ def reservation_start(state: ClusterState, r: TaskRecord) -> int | None:
 
 
 def _latest_end(state: ClusterState) -> int | None:
-    ends = [t.started_at + t.expected_duration_ms for t in state.tasks.values()
-            if t.running and t.expected_duration_ms is not None]
-    return max(ends) if ends else None
+    ends = _expected_ends(state)
+    return ends[-1][0] if ends else None  # sorted by end: the last ends latest
+
+
+# ----- derived views of the running tasks, memoised in `state.memo` (derived, never snapshotted) --------
+# Valid while the run epoch is unchanged: every change of a task's `running` flag or start time bumps it
+# (`_running_changed`); the free totals are keyed by the node version (`ClusterState.touch`). A retry pass
+# asks for them once per pending task, and they change only when a task is placed or released.
+_RUN_EPOCH, _VICTIM_ORDER, _ENDS, _FREE = "run_epoch", "victim_order", "expected_ends", "free_total"
+
+
+def _running_changed(state: ClusterState) -> None:
+    state.memo[_RUN_EPOCH] = state.memo.get(_RUN_EPOCH, 0) + 1
+
+
+def _memo(state: ClusterState, name: str, key: int, build: Callable[[], T]) -> T:
+    hit = state.memo.get(name)
+    if hit is not None and hit[0] == key:
+        return hit[1]  # type: ignore[no-any-return]
+    value = build()
+    state.memo[name] = (key, value)
+    return value
+
+
+def _preemptible_running(state: ClusterState) -> list[TaskRecord]:
+    """Running preemptible tasks in victim order: lowest priority first, then the latest started."""
+    return _memo(state, _VICTIM_ORDER, state.memo.get(_RUN_EPOCH, 0), lambda: sorted(
+        (v for v in state.tasks.values() if v.running and v.preemptible),
+        key=lambda v: (v.priority, -v.started_at, -v.seq)))
+
+
+def _expected_ends(state: ClusterState) -> list[tuple[int, int, TaskRecord]]:
+    """(expected end, seq, task) of the running tasks with an expected duration, earliest first."""
+    return _memo(state, _ENDS, state.memo.get(_RUN_EPOCH, 0), lambda: sorted(
+        ((t.started_at + t.expected_duration_ms, t.seq, t) for t in state.tasks.values()
+         if t.running and t.expected_duration_ms is not None), key=lambda e: (e[0], e[1])))
+
+
+def _free_total(state: ClusterState) -> dict[str, int]:
+    """Free CPU, memory and GPU milli over the schedulable nodes (copy before changing it)."""
+    def build() -> dict[str, int]:
+        n, ok = state.n, state.schedulable[: state.n]
+        return {"cpu_milli": int(state.cpu_left[:n][ok].sum()), "memory_mib": int(state.mem_left[:n][ok].sum()),
+                "gpu_milli": int(np.where(state.gpu_ok[:n], state.gpu_left[:n], 0)[ok].sum())}
+    return _memo(state, _FREE, state.version, build)
