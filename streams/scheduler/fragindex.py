@@ -171,7 +171,11 @@ def _frag(st: TypeStats, su: I64, total: I64, cpu_left: I64) -> F64:
     s = su.take(st.cols, axis=-1)  # [..., T]
     host = (s >= st.need) & (cpu_left[..., None] >= wl.cpu)  # s >= count << SHIFT: cnt >= count
     f = np.where(host, s & MASK, total[..., None])
-    out: F64 = wl.p_cpu * total + np.dot(f, wl.p)
+    # Not np.dot: BLAS rounds a row differently depending on its place in the batch, so a node scored
+    # alone, in a memo refresh or from scratch after a restore would differ in the last bit (and a
+    # level at 50.0 could truncate to 49). An elementwise product summed along the row is the same
+    # computation for every row, whatever the batch.
+    out: F64 = wl.p_cpu * total + (f * wl.p).sum(axis=-1)
     return out
 
 

@@ -154,13 +154,20 @@ def memoized(
     state: ClusterState, key: object, epoch: int,
     compute: Callable[[I64], tuple[F64, I64]],
 ) -> tuple[F64, I64]:
-    """Per-node values of `compute`, recomputed only for nodes whose version changed."""
+    """Per-node values of `compute`, recomputed only for nodes whose version changed.
+
+    A new epoch (workload refresh) changes every score but not which nodes can host the request:
+    the unchanged nodes that could not (score -inf, whatever the policy) are not scored again."""
     n = state.n
     entry: _Entry | None = state.memo.get(key)
     if entry is None or entry.epoch != epoch or entry.score.shape[0] < n:
         cap = state.cpu_cap.shape[0]
+        old = entry
         entry = _Entry(np.full(cap, NEG), np.full(cap, -1, dtype=np.int64),
                        np.full(cap, -1, dtype=np.int64), epoch)
+        if old is not None and old.score.shape[0] == cap:
+            still = np.nonzero((old.ver[:n] == state.node_version[:n]) & (old.score[:n] == NEG))[0]
+            entry.ver[still] = old.ver[still]
         state.memo[key] = entry
     if entry.seen == state.version:
         return entry.score[:n], entry.pick[:n]
