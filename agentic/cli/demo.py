@@ -262,7 +262,8 @@ def _report(client: Any, run: str, fig: Figures, console: Console) -> None:
         f"published {fig.inputs} scheduling inputs and {fig.agent_events} agent events in {fig.published_s:.1f}s "
         f"({(fig.inputs + fig.agent_events) / max(fig.published_s, 1e-9):,.0f}/s); "
         f"scheduler {fig.decisions} decisions in {fig.scheduler_s:.1f}s "
-        f"({fig.decisions / max(fig.scheduler_s, 1e-9):,.0f} decisions/s through Kafka); "
+        f"({fig.decisions / max(fig.scheduler_s, 1e-9):,.0f} decisions/s through Kafka, in one process with the "
+        "projector; `agentic bench scheduler-kafka` measures its capacity); "
         f"projector {fig.projected} events in {fig.projector_s:.1f}s "
         f"({fig.projected / max(fig.projector_s, 1e-9):,.0f} events/s while following the scheduler; "
         "`agentic bench projections` measures its capacity)")
