@@ -60,7 +60,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "frag+early": {**ORDER, "learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
     "frag+freeze": {**ORDER, "learn_schedule": (16, 32, 64, 128, 256, 512), "learn_period": 10**9},
     # on top of frag's own tie-breaks (balance + gpufull), measured for multigpu50
-    "frag+bal+early": {**NODEMAND, "learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)), "learn_period": 1024},
+    "frag+bal+early": {**NODEMAND, "learn_schedule": (*range(16, 257, 16), *range(512, 2049, 256)),
+                       "learn_period": 1024},
     "frag+bal+gpubf": {**NODEMAND, "gpu_tiebreak": "bestfit"},
     "frag+bal+cov99": {**NODEMAND, "typical_coverage": 0.99},
     "frag+bal+demand": {"typical_demand": True},  # = frag since version 3
