@@ -59,7 +59,9 @@ class SchedulerConfig:
 
     placement: str = "frag"
     # 2: preemption victims given back only if all fit; frag's tie-breaks. 3: frag's typical shapes
-    # cover the GPU demand too (typical_demand), which beats FGD on all five OpenB pod lists.
+    # cover the GPU demand too (typical_demand), which beats FGD on all five OpenB pod lists; and the
+    # fragmentation sums no longer depend on how nodes are batched (np.dot rounded a row by its position),
+    # which changed a few fgd / frag+order decisions (default frag and bestfit are unchanged).
     policy_version: str = "3"
     seed: int = 0
     workload_prior: tuple[WorkloadShape, ...] = field(default=())
