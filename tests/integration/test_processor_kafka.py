@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]  # runtime export
 
 from agentic import wiring
 from agentic.bench.scheduler_kafka import create_topics, synthetic_inputs
@@ -29,7 +30,14 @@ from agentic.schemas.topics import key_for
 from agentic.streams.scheduler.processor import scheduler_processor
 from agentic.streams.shell import Mark, fold_positioned, mark_of
 from agentic.streams.shell.faust_runtime import run_faust
-from agentic.streams.shell.kafka import KafkaShell, ShellConfig, VersionConflictError, read_events, state_at
+from agentic.streams.shell.kafka import (
+    KafkaShell,
+    ShellConfig,
+    VersionConflictError,
+    group_id_for,
+    read_events,
+    state_at,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +182,8 @@ def test_two_faust_workers_in_one_group_with_the_first_killed_write_the_uninterr
     is killed: whoever gets the partition re-reads where the output log stands before going on."""
     t_in, t_out, t_cp = _topics()
     create_topics(services.kafka_bootstrap, t_in, t_out, t_cp)
-    _publish(services, codec, t_in, synthetic_inputs(30, 8000, seed=31), {})
+    # enough input that the owner is still writing once the standby has joined (~18,500 decisions)
+    _publish(services, codec, t_in, synthetic_inputs(30, 30_000, seed=31), {})
     processor = scheduler_processor(inputs=(t_in,), output=t_out)
     _, emitted = fold_positioned(processor, read_events(services.kafka_bootstrap, codec, t_in))
     expected = [(codec.encode(e.output), Mark(e.position, e.index)) for e in emitted]
@@ -188,7 +197,7 @@ def test_two_faust_workers_in_one_group_with_the_first_killed_write_the_uninterr
             time.sleep(0.05)
         standby = subprocess.Popen(cmd, env=_env(services, tmp_path / "b"), stdout=subprocess.DEVNULL, stderr=sink)
         try:
-            time.sleep(3)  # the standby joins the group
+            _wait_for_members(services, group_id_for("scheduler"), 2, standby, log)  # the standby joined
             written = end_offsets(services.kafka_bootstrap, [t_out]).get((t_out, 0), 0)
             assert written < len(expected) - 400, "the owner finished before the standby joined: use more inputs"
             assert _kill_when(services, owner, t_out, written + 200), "the owner stopped writing before the kill"
@@ -203,6 +212,16 @@ def test_two_faust_workers_in_one_group_with_the_first_killed_write_the_uninterr
             standby.wait(timeout=60)
     got = [(value, mark_of(headers, "scheduler")) for value, headers, _ in _read_all(services, t_out)]
     assert got == expected
+
+
+def _wait_for_members(services: Settings, group: str, n: int, proc: subprocess.Popen[bytes], log: Path,
+                      timeout: float = 60.0) -> None:
+    """Until the consumer group has `n` members (the broker's view), or fail with the workers' log."""
+    admin = AdminClient({"bootstrap.servers": services.kafka_bootstrap})
+    deadline = time.monotonic() + timeout
+    while len(admin.describe_consumer_groups([group])[group].result().members) < n:
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
 
 
 def test_restart_after_a_clean_stop_writes_nothing_again(services: Settings, codec: EventCodec) -> None:
