@@ -129,6 +129,19 @@ def _align_group_offset(bootstrap: str, group_id: str, topic: str, partition: in
         consumer.close()
 
 
+def _stop_service_threads(started: set[threading.Thread], timeout: float = 10.0) -> None:
+    """Stop the service threads this run started that outlived the worker (faust's consumer thread, a non-daemon
+    `mode` thread, survives a worker stopped while its agent failed, and would keep the process from exiting)."""
+    for thread in started:
+        loop = getattr(getattr(thread, "service", None), "thread_loop", None)
+        if not thread.is_alive() or loop is None or loop.is_closed():
+            continue
+        log.warning("shell.faust.thread_left", thread=thread.name)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+
+
 def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
               stop: threading.Event | None = None) -> ShellStats:
     """Recover, then run the processor as a faust agent until a signal, ``stop``, or (``until_idle``) caught up."""
@@ -208,8 +221,12 @@ def run_faust(shell: KafkaShell[S], datadir: Path, until_idle: bool = False,
 
     stopping: list[asyncio.Future[Any]] = []
     app.task(watch)
-    with contextlib.suppress(SystemExit):  # the worker exits the way a command line does
-        worker.execute_from_commandline()
+    before = set(threading.enumerate())
+    try:
+        with contextlib.suppress(SystemExit):  # the worker exits the way a command line does
+            worker.execute_from_commandline()
+    finally:
+        _stop_service_threads(set(threading.enumerate()) - before)
     if failures:  # no checkpoint of a state that may be half-way through a batch; a restart resumes exactly
         raise failures[0]
     pipeline.checkpoint()
