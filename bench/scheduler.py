@@ -40,8 +40,8 @@ QUEUE = "openb"
 # fields. The frag+X variants were measured on top of frag with FGD's tie-breaks (ORDER), frag's
 # default before policy_version 2, and keep those tie-breaks so that the figures can be re-run. Every
 # variant measured before policy version 3 pins typical_demand=False (frag's default before version 3).
-ORDER: dict[str, Any] = {"cpu_tiebreak": "order", "node_tiebreak": "order", "typical_demand": False}
 NODEMAND: dict[str, Any] = {"typical_demand": False}
+ORDER: dict[str, Any] = {**NODEMAND, "cpu_tiebreak": "order", "node_tiebreak": "order"}
 VARIANTS: dict[str, dict[str, Any]] = {
     "frag+order": ORDER,
     "frag+cpugf": {**ORDER, "cpu_tiebreak": "gpufull"},

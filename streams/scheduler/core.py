@@ -495,5 +495,5 @@ def _free_total(state: ClusterState) -> dict[str, int]:
     def build() -> dict[str, int]:
         n, ok = state.n, state.schedulable[: state.n]
         return {"cpu_milli": int(state.cpu_left[:n][ok].sum()), "memory_mib": int(state.mem_left[:n][ok].sum()),
-                "gpu_milli": int(np.where(state.gpu_ok[:n], state.gpu_left[:n], 0)[ok].sum())}
+                "gpu_milli": int(state.usable_left()[ok].sum())}
     return _memo(state, _FREE, state.version, build)
