@@ -1,28 +1,12 @@
-"""Lists the packages of the `agentic` distribution.
+"""The compiled parts of the build; everything else is declared in pyproject.toml.
 
-The design card keeps `schemas/`, `streams/`, `projections/`, `connectors/` and `compose/` at the top of
-the repository; pyproject.toml maps each to `agentic.<name>`. Setuptools cannot discover sub-packages
-through such a mapping, so they are listed here from the folders that hold an `__init__.py`.
+Each entry is a generated C module with a pure-Python twin: the package imports the compiled module
+when it is there and falls back to the Python code (same results, same errors) when it is not.
 """
 
-from pathlib import Path
+from setuptools import Extension, setup
 
-from setuptools import setup
+EXTENSIONS: list[Extension] = [
+]
 
-ROOT = Path(__file__).parent
-MAPPED = {"agentic": "agentic", "agentic.schemas": "schemas", "agentic.streams": "streams",
-          "agentic.projections": "projections", "agentic.connectors": "connectors",
-          "agentic.compose": "compose", "agentic.bench": "bench"}
-
-
-def packages() -> list[str]:
-    found = []
-    for name, folder in MAPPED.items():
-        base = ROOT / folder
-        for init in sorted(base.rglob("__init__.py")):
-            rel = init.parent.relative_to(base)
-            found.append(".".join([name, *rel.parts]) if rel.parts else name)
-    return found
-
-
-setup(packages=packages())
+setup(ext_modules=EXTENSIONS)
