@@ -27,7 +27,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agentic import wiring
-from agentic.cli.demo_workload import AgentConfig, agent_activity, load_nodes, load_pods, sample_nodes, workload
+from agentic.cli.demo_workload import (
+    AgentConfig,
+    agent_activity,
+    load_nodes,
+    load_pods,
+    model_catalogue,
+    sample_nodes,
+    workload,
+)
 from agentic.cli.replay import run_verify
 from agentic.config import Settings
 from agentic.connectors.clickhouse import ClickHouseUnavailable, QueryEndpoint, live_endpoint, open_client
@@ -116,9 +124,11 @@ def demo(settings: Settings, data_dir: Path | None, pods: str, nodes: str, span_
     cluster = sample_nodes(load_nodes(folder / nodes), node_share)
     end_ms, span_ms = int(time.time() // 60 * 60_000), span_minutes * 60_000
     events = workload(run, cluster, trace, end_ms=end_ms, span_ms=span_ms, median_share=median_share)
-    agents = agent_activity(run, trace, end_ms, span_ms, median_share, AgentConfig(seed=seed, task_share=agent_share))
+    agent_cfg = AgentConfig(seed=seed, task_share=agent_share)
+    agents = [*model_catalogue(run, end_ms - span_ms),
+              *agent_activity(run, trace, end_ms, span_ms, median_share, agent_cfg)]
     console.print(f"[bold]demo run {run}[/bold]: {len(trace)} pods on {len(cluster)} nodes, {len(events)} "
-                  f"scheduling inputs and {len(agents)} tool-call and memory events from "
+                  f"scheduling inputs and {len(agents)} agent events (model, tool-call, memory) from "
                   f"{', '.join(p.name for p in pod_files)} ({span_minutes} min of event time, seed {seed})")
     ids = wiring.schema_ids(settings)
     event_codec = EventCodec(ids)
@@ -237,6 +247,17 @@ REPORT_SQL = {
                round(avgIf(duration_ms, status = 'SUCCEEDED')) AS avg_ok_ms
         FROM agentic.tool_call_audit WHERE startsWith(tool_call_id, {run:String})
         GROUP BY tool_name ORDER BY calls DESC""",
+    "model routing and cost": """
+        SELECT model_id, countIf(event_type = 'RouteDecided') AS routed,
+               countIf(event_type = 'ModelCallCompleted' AND status = 'SUCCEEDED') AS succeeded,
+               countIf(event_type = 'ModelCallCompleted' AND status != 'SUCCEEDED') AS failed_or_limited,
+               sumIf(input_tokens, event_type = 'ModelCallCompleted') AS input_tokens,
+               sumIf(output_tokens, event_type = 'ModelCallCompleted') AS output_tokens,
+               round(sum(cost_usd_micros) / 1e6, 2) AS cost_usd,
+               round(quantileExactIf(0.5)(latency_ms, event_type = 'ModelCallCompleted' AND status = 'SUCCEEDED'))
+                   AS p50_latency_ms
+        FROM agentic.model_events FINAL WHERE startsWith(request_id, {run:String})
+        GROUP BY model_id ORDER BY routed DESC""",
     "memory operations": """
         SELECT event_type AS operation, memory_type, count() AS ops, uniqExact(agent_id) AS agents,
                round(avg(importance), 2) AS avg_importance_or_score

@@ -6,7 +6,8 @@ agent activity is drawn from `random.Random` seeded with the seed and the pod's 
 own nodes (ids prefixed with the run id), submits every pod at its compressed creation time as a one-member
 task of a tenant queue, finishes it at its compressed deletion time, and removes its nodes at the end, so
 the next run starts from an empty cluster. `agent_activity` gives a share of the tasks an agent session that
-recalls memories, calls tools through the policy engine (requested, decided, completed) and writes memories.
+recalls memories, then in each step calls a model (routed by a cost/quality policy, then completed) and the
+tool the model asked for (requested, decided by the policy engine, completed), and writes memories.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from agentic.bench import openb
 from agentic.bench.openb import TraceNode, TracePod, load_nodes
 from agentic.events import derived_event_id, new_envelope
 
-__all__ = ["TENANTS", "Timeline", "TraceNode", "TracePod", "agent_activity", "load_nodes", "load_pods",
-           "sample_nodes", "timeline", "workload"]
+__all__ = ["MODELS", "TENANTS", "Model", "Timeline", "TraceNode", "TracePod", "agent_activity", "load_nodes",
+           "load_pods", "model_catalogue", "route", "sample_nodes", "timeline", "workload"]
 
 SOURCE = "agentic.demo"
 TENANTS = ("acme", "globex", "initech")
@@ -272,6 +273,114 @@ def _tool_call(s: _Session, n: int, at_ms: int, cause: str | None) -> tuple[int,
     return end, done
 
 
+# ------------------------------------------------------------------------------------ model routing
+
+ROUTE_POLICY, ROUTE_POLICY_VERSION = "demo-cheapest-eligible", "v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A model endpoint agents can be routed to. Prices are illustrative list prices (micro-USD per million
+    tokens), not quotes; latency is time to first token plus a per-output-token time."""
+
+    model_id: str
+    provider: str
+    model_name: str
+    endpoint: str
+    context_window: int
+    input_price: int
+    output_price: int
+    quality: float
+    ttft_ms: int
+    ms_per_token: float
+    fail_rate: float
+    rate_limit_rate: float = 0.0
+
+
+MODELS: tuple[Model, ...] = (
+    Model("llama-3.1-8b", "vllm", "meta-llama/Llama-3.1-8B-Instruct", "http://vllm-small.agentic.svc:8000/v1",
+          32_768, 50_000, 100_000, 0.62, 60, 8.0, 0.005),
+    Model("llama-3.3-70b", "vllm", "meta-llama/Llama-3.3-70B-Instruct", "http://vllm-large.agentic.svc:8000/v1",
+          131_072, 600_000, 900_000, 0.80, 180, 25.0, 0.01),
+    Model("frontier-api", "openai", "gpt-4o", "https://api.openai.com/v1",
+          131_072, 2_500_000, 10_000_000, 0.90, 400, 15.0, 0.01, rate_limit_rate=0.03),
+)
+NEEDS = ((0.5, 60), (0.75, 30), (0.85, 10))  # the quality a step needs, and how often (percent)
+
+
+def model_catalogue(run: str, at_ms: int) -> list[ev.ModelRegistered]:
+    """The models registered at the start of a run (a registration replaces the previous one)."""
+    return [ev.ModelRegistered(
+        envelope=_env(run, "ModelRegistered", m.model_id, "cluster", at_ms), model_id=m.model_id,
+        provider=m.provider, model_name=m.model_name, endpoint=m.endpoint, context_window_tokens=m.context_window,
+        input_cost_usd_micros_per_mtok=m.input_price, output_cost_usd_micros_per_mtok=m.output_price,
+        capabilities=("tools", "json"), quality_score=m.quality) for m in MODELS]
+
+
+def _cost_micros(m: Model, input_tokens: int, output_tokens: int) -> int:
+    return (input_tokens * m.input_price + output_tokens * m.output_price) // 1_000_000
+
+
+def route(models: tuple[Model, ...], input_tokens: int, output_tokens: int,
+          need: float) -> tuple[Model, tuple[ev.RouteCandidate, ...], str]:
+    """The cheapest good-enough model: among those whose context fits and whose quality meets the step's need,
+    the one with the lowest estimated cost (score 1 / (1 + cost in tenths of a cent), so cheaper scores higher);
+    if none meets the need, the best quality whose context fits."""
+    cands = []
+    for m in models:
+        cost = _cost_micros(m, input_tokens, output_tokens)
+        excluded = ("context_window" if input_tokens + output_tokens > m.context_window
+                    else "quality" if m.quality < need else None)
+        score = 0.0 if excluded else round(1.0 / (1.0 + cost / 1_000), 6)
+        latency = m.ttft_ms + round(m.ms_per_token * output_tokens)
+        cands.append(ev.RouteCandidate(model_id=m.model_id, eligible=excluded is None, score=score,
+                                       estimated_cost_usd_micros=cost, estimated_latency_ms=latency,
+                                       excluded_by=excluded))
+    eligible = [(c.score, -i, i) for i, c in enumerate(cands) if c.eligible]
+    if eligible:
+        pick = max(eligible)[2]
+        reason = (f"cheapest of {len(eligible)} eligible (need quality {need}): "
+                  f"est. {cands[pick].estimated_cost_usd_micros} micro-USD")
+    else:
+        fits = [(m.quality, i) for i, m in enumerate(models) if cands[i].excluded_by != "context_window"]
+        pick = max(fits)[1] if fits else max((m.context_window, i) for i, m in enumerate(models))[1]
+        reason = f"no model meets quality {need}: the best that fits the context"
+    return models[pick], tuple(cands), reason
+
+
+def _model_call(s: _Session, n: int, at_ms: int, cause: str | None) -> tuple[int, Any]:
+    """The agent's model request for step `n`: routed, then completed; returns (end time, completion)."""
+    request_id = f"{s.session}-mr{n}"
+    long_context = s.rng.random() < 0.04  # retrieved documents in the prompt
+    input_tokens = (40_000 if long_context else 600) + 350 * n + _lognormal_ms(s.rng, 400, 0.6)
+    output_tokens = _lognormal_ms(s.rng, 220, 0.7)
+    need = s.rng.choices([q for q, _ in NEEDS], weights=[w for _, w in NEEDS])[0]
+    model, cands, reason = route(MODELS, input_tokens, output_tokens, need)
+    routed_at = at_ms + 1
+    decided = s.emit(routed_at, ev.RouteDecided(
+        envelope=s.env("RouteDecided", routed_at, cause), request_id=request_id, model_id=model.model_id,
+        agent_id=s.agent, task_id=s.task_id, estimated_input_tokens=input_tokens, candidates=cands,
+        policy=ROUTE_POLICY, policy_version=ROUTE_POLICY_VERSION, reason=reason))
+    u = s.rng.random()
+    status, error = ev.ModelCallStatus.SUCCEEDED, None
+    if u < model.rate_limit_rate:
+        status, error, output_tokens = ev.ModelCallStatus.RATE_LIMITED, "429: rate limit reached", 0
+    elif u < model.rate_limit_rate + model.fail_rate:
+        status, error, output_tokens = ev.ModelCallStatus.FAILED, "500: upstream error", 0
+    ttft = _lognormal_ms(s.rng, model.ttft_ms, 0.4)
+    latency = ttft + round(model.ms_per_token * output_tokens * (0.8 + 0.4 * s.rng.random()))
+    end = routed_at + latency
+    done = s.emit(end, ev.ModelCallCompleted(
+        envelope=s.env("ModelCallCompleted", end, decided.envelope.event_id), request_id=request_id,
+        model_id=model.model_id, agent_id=s.agent, task_id=s.task_id, status=status,
+        input_tokens=input_tokens if status is ev.ModelCallStatus.SUCCEEDED else 0, output_tokens=output_tokens,
+        cost_usd_micros=_cost_micros(model, input_tokens, output_tokens) if status is ev.ModelCallStatus.SUCCEEDED
+        else 0,
+        latency_ms=latency, time_to_first_token_ms=ttft if status is ev.ModelCallStatus.SUCCEEDED else None,
+        error=error))
+    return end, done
+
+
 def _write(s: _Session, at_ms: int, memories: list[tuple[int, str]], kind: ev.MemoryType, content: str,
            cause: Any) -> None:
     memory_id = f"{s.session}-m{s.seq}"
@@ -293,11 +402,18 @@ def _recall(s: _Session, at_ms: int, memories: list[tuple[int, str]], cfg: Agent
 
 
 def _session(s: _Session, start_ms: int, end_ms: int, memories: list[tuple[int, str]], cfg: AgentConfig) -> None:
+    """Each step: the agent's model call (routed, then completed), then the tool call the model asked for."""
     _recall(s, start_ms, memories, cfg)
     calls = 1 + int(math.log(1.0 - s.rng.random()) / math.log(1.0 - 1.0 / cfg.calls_mean))
     at, last = start_ms, None
     for n in range(calls):
-        end, done = _tool_call(s, n, at, last.envelope.event_id if last is not None else None)
+        thought_at, thought = _model_call(s, n, at, last.envelope.event_id if last is not None else None)
+        if thought_at > end_ms:
+            break
+        if thought.status is not ev.ModelCallStatus.SUCCEEDED:  # no tool call this step; think and retry
+            at = thought_at + _lognormal_ms(s.rng, cfg.think_median_ms)
+            continue
+        end, done = _tool_call(s, n, thought_at, thought.envelope.event_id)
         if end > end_ms:
             break
         last = done

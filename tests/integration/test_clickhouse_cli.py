@@ -69,11 +69,25 @@ def test_sql_in_every_format_counts_every_record(services: Settings, projected: 
     assert f"{total}" in run(state, services, "sql", "SELECT count() FROM events")
 
 
-@pytest.mark.parametrize("name", ["utilization", "queues", "tenants", "tools"])
+@pytest.mark.parametrize("name", ["utilization", "queues", "tenants", "tools", "models"])
 def test_every_report_runs_and_returns_rows(services: Settings, projected: tuple[Path, int, str], name: str) -> None:
     state, _, _ = projected
     out = json.loads(run(state, services, "report", name, "--format", "json"))
     assert out and all(isinstance(row, dict) for row in out)
+
+
+def test_the_models_report_counts_the_calls_tokens_and_cost_of_the_events(
+        services: Settings, projected: tuple[Path, int, str]) -> None:
+    state, _, _ = projected
+    calls = [e for e in sample_events(600, seed=21) if type(e).__name__ == "ModelCallCompleted"]
+    routes = [e for e in sample_events(600, seed=21) if type(e).__name__ == "RouteDecided"]
+    assert calls and routes
+    out = json.loads(run(state, services, "report", "models", "--format", "json"))
+    assert sum(r["routed"] for r in out) == len(routes)
+    assert sum(r["succeeded"] + r["failed_or_limited"] for r in out) == len(calls)
+    assert sum(r["input_tokens"] for r in out) == sum(c.input_tokens for c in calls)  # routes' estimates not added
+    cost = sum(c.cost_usd_micros for c in calls) / 1e6
+    assert abs(sum(r["cost_usd"] for r in out) - cost) <= 0.0001 * len(out)  # each row rounded to 4 places
 
 
 def test_audit_prints_the_allocation_with_its_score_breakdown(services: Settings,

@@ -10,7 +10,7 @@ import pytest
 
 from agentic import events as ev
 from agentic.bench.openb import TraceNode, TracePod
-from agentic.cli.demo_workload import AgentConfig, agent_activity, sample_nodes
+from agentic.cli.demo_workload import MODELS, AgentConfig, agent_activity, model_catalogue, route, sample_nodes
 from agentic.schemas.codec import EventCodec, StaticSchemaIds
 
 END_MS = 1_800_000_000_000
@@ -81,3 +81,45 @@ def test_sample_nodes_keeps_every_kth_node_and_rejects_a_bad_share() -> None:
     with pytest.raises(ValueError, match="share=0"):
         sample_nodes(nodes, 0)
 
+
+
+def test_routing_picks_the_cheapest_model_that_is_good_enough_and_fits() -> None:
+    small, large, frontier = MODELS
+    model, cands, _ = route(MODELS, 1_000, 200, need=0.5)
+    assert model is small and [c.model_id for c in cands] == [m.model_id for m in MODELS]
+    assert all(c.eligible and c.excluded_by is None for c in cands)
+    assert route(MODELS, 1_000, 200, need=0.75)[0] is large  # the small one is below the need
+    model, cands, _ = route(MODELS, 1_000, 200, need=0.85)
+    assert model is frontier and [c.excluded_by for c in cands] == ["quality", "quality", None]
+    model, cands, _ = route(MODELS, 40_000, 200, need=0.5)  # over the small model's 32k context
+    assert model is large and cands[0].excluded_by == "context_window" and cands[0].score == 0.0
+    model, _, reason = route(MODELS, 1_000, 200, need=0.99)
+    assert model is frontier and "no model meets" in reason
+
+
+def test_each_step_is_a_routed_model_call_then_the_tool_call_it_asked_for() -> None:
+    events = agent_activity("r1", pods(300), END_MS)
+    by_id = {e.envelope.event_id: e for e in events}
+    prices = {m.model_id: m for m in MODELS}
+    routes = {e.request_id: e for e in events if isinstance(e, ev.RouteDecided)}
+    calls = [e for e in events if isinstance(e, ev.ModelCallCompleted)]
+    assert calls and len(calls) == len(routes)
+    for c in calls:
+        r = routes[c.request_id]
+        assert c.envelope.causation_id == r.envelope.event_id and c.model_id == r.model_id
+        m = prices[c.model_id]
+        expected = (c.input_tokens * m.input_price + c.output_tokens * m.output_price) // 1_000_000
+        assert c.cost_usd_micros == (expected if c.status is ev.ModelCallStatus.SUCCEEDED else 0)
+    for req in (e for e in events if isinstance(e, ev.ToolCallRequested)):
+        cause = by_id[req.envelope.causation_id]
+        assert isinstance(cause, ev.ModelCallCompleted) and cause.status is ev.ModelCallStatus.SUCCEEDED
+    assert {c.model_id for c in calls} == set(prices)  # the mix reaches every model
+    assert {c.status for c in calls} >= {ev.ModelCallStatus.SUCCEEDED, ev.ModelCallStatus.RATE_LIMITED}
+
+
+def test_the_model_catalogue_registers_every_model_with_its_prices() -> None:
+    regs = model_catalogue("r1", END_MS)
+    codec = EventCodec(StaticSchemaIds())
+    assert [r.model_id for r in regs] == [m.model_id for m in MODELS]
+    assert all(codec.decode(codec.encode(r)) == r for r in regs)
+    assert [r.output_cost_usd_micros_per_mtok for r in regs] == [m.output_price for m in MODELS]

@@ -97,7 +97,8 @@ FROM {db}.tool_calls FINAL GROUP BY tool_call_id;
 CREATE OR REPLACE VIEW {db}.model_costs AS
 SELECT tenant, model_id, countIf(event_type = 'RouteDecided') AS routed,
        countIf(event_type = 'ModelCallCompleted') AS calls,
-       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+       sumIf(input_tokens, event_type = 'ModelCallCompleted') AS input_tokens,
+       sumIf(output_tokens, event_type = 'ModelCallCompleted') AS output_tokens,
        sum(cost_usd_micros) / 1e6 AS cost_usd,
        avgIf(latency_ms, event_type = 'ModelCallCompleted') AS avg_latency_ms
 FROM {db}.model_events FINAL GROUP BY tenant, model_id;
