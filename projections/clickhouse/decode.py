@@ -20,6 +20,7 @@ import cavro
 from agentic.schemas import catalogue
 from agentic.schemas.errors import DecodeError
 
+from . import rowgen
 from .rows import SourceRecord
 
 if TYPE_CHECKING:  # the codec imports every generated event class: ~0.2 s of start-up for each worker
@@ -40,6 +41,9 @@ class DictDecoder:
         self._ids = ids
         self._readers: dict[int, Any] = {}  # schema id -> cavro schema reading it into the current shape
         self._current: dict[str, tuple[Any, str]] = {}
+        # schema id -> row program of the C encoder (`rowgen`): current writer schemas it compiles, once
+        # their first record has taken the Python path (which resolves the id)
+        self.programs: dict[int, bytes] = {}
 
     def decode(self, data: bytes) -> dict[str, Any]:
         if len(data) < 5 or data[0] != MAGIC:
@@ -66,6 +70,9 @@ class DictDecoder:
         same = catalogue.fingerprint_json(writer) == fingerprint
         reader = current if same else current.reader_for_writer(_schema(writer))
         self._readers[sid] = reader
+        program = rowgen.program_or_none(catalogue.stripped(writer)) if same else None
+        if program is not None:
+            self.programs[sid] = program
         return reader
 
     def _current_schema(self, event_type: str) -> tuple[Any, str]:
