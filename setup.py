@@ -7,6 +7,8 @@ when it is there and falls back to the Python code (same results, same errors) w
 from setuptools import Extension, setup
 
 EXTENSIONS: list[Extension] = [
+    Extension("agentic.projections.clickhouse._crows", ["projections/clickhouse/_crows.c"], extra_compile_args=["-O2"]),
+    Extension("agentic.events._cdecode", ["agentic/events/_cdecode.c"], extra_compile_args=["-O2"]),
 ]
 
 setup(ext_modules=EXTENSIONS)

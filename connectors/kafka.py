@@ -259,6 +259,7 @@ class EventConsumer:
         self._eof: set[tuple[str, int]] = set()
         self._assigned: set[tuple[str, int]] = set()
         self.dead_letters = 0
+        self._batch = codec.batch_consumer(Consumed)  # the compiled loop, or None: the Python one
         self._consumer.subscribe(list(topics), on_assign=self._assign, on_revoke=self._revoke)
 
     def _assign(self, consumer: Consumer, partitions: list[Any]) -> None:
@@ -274,13 +275,47 @@ class EventConsumer:
 
     def poll(self, max_records: int = 10_000, timeout: float = 1.0) -> list[Consumed]:
         """Decode up to `max_records`; bad records are dead-lettered and left out. The hot loop of every
-        consumer: one pass, no per-record helper calls on the good path (the partitions seen are noted
-        once per run of records from the same partition, not per record)."""
+        consumer: the compiled loop (`EventCodec.batch_consumer`) takes the good records; each record it
+        stops at (an end of partition, a record to dead-letter, a schema id met for the first time, an
+        older writer schema) is handled here, one at a time, and the compiled loop goes on after it."""
+        msgs = self._consumer.consume(max_records, timeout)
+        if self._batch is None:
+            return self._poll_python(msgs)
+        out: list[Consumed] = []
+        seen: set[tuple[str, int]] = set()  # partitions with a record after their last end-of-partition
+        i, n, run = 0, len(msgs), self._batch
+        while i < n:
+            i = run(msgs, i, seen, out)
+            if i < n:
+                self._take(msgs[i], seen, out)
+                i += 1
+        self._eof -= seen
+        return out
+
+    def _take(self, msg: Message, seen: set[tuple[str, int]], out: list[Consumed]) -> None:
+        """One record the compiled loop did not take, as the Python loop handles it."""
+        if msg.error() is not None:
+            seen.discard(self._on_error(msg))
+            return
+        seen.add((msg.topic(), msg.partition()))  # type: ignore[arg-type]  # never None for a record
+        value = msg.value()
+        try:
+            if value is None:
+                raise DecodeError("tombstone", "the record has no value; a tombstone is not an event")
+            event = self._codec.decode(value)
+        except DecodeError as exc:
+            self._dead_letter(msg, str(exc))
+            return
+        out.append(Consumed(msg.topic(), msg.partition(), msg.offset(), msg.key(), event))  # type: ignore[arg-type]
+
+    def _poll_python(self, msgs: list[Message]) -> list[Consumed]:
+        """The loop without the compiled module: one pass, no per-record helper calls on the good path
+        (the partitions seen are noted once per run of records from the same partition, not per record)."""
         out: list[Consumed] = []
         append, decode = out.append, self._codec.decode
         seen: set[tuple[str, int]] = set()
         topic, partition = "", -1
-        for msg in self._consumer.consume(max_records, timeout):
+        for msg in msgs:
             if msg.error() is not None:
                 seen.discard(self._on_error(msg))  # an end-of-partition after this batch's records
                 topic, partition = "", -1

@@ -1,0 +1,722 @@
+"""Generate ``agentic/events/_cdecode.c`` from the catalogue: ``python -m agentic.schemas.ccodegen``.
+
+The C twin of the checked readers (``READV``) of ``agentic/events/_generated.py``: one function per
+record that reads the Avro body straight into the frozen class (allocated with the class's
+``tp_alloc``, slots written at the offsets of its member descriptors, found once by :func:`bind`),
+testing the catalogue's field constraints as it reads, as ``_readv_`` does. It never words an
+error: anything it does not accept (a broken constraint, truncated data, a bad varint, invalid
+UTF-8, an enum or union index out of range, trailing bytes, a wrong ``envelope.event_type``) is a
+refusal, and the codec then runs the Python readers, which give the result or the error exactly as
+before. Refusing is always correct; returning an event Python would reject never is.
+
+Module API (the codec, ``agentic.schemas.codec``, loads and binds it):
+- ``bind(records, enums, is_json)``: the classes by full record name, the enum members (tuples in
+  index order) by full enum name, and the JSON check; verifies each class's slots;
+- ``decode(data, index) -> event | None``: one framed record of event type ``EVENT_TYPES[index]``
+  (the 5 header bytes are skipped, not checked);
+- ``bind_consumed(cls)`` and ``consume(msgs, start, plans, rules, seen, out) -> int``: the consumer's
+  loop over confluent-kafka messages (see ``connectors/kafka.py``); stops at the first message it
+  cannot take and returns its index;
+- ``EVENT_TYPES``, ``SCHEMA_DIGEST`` (:func:`schema_digest` of the catalogue it was generated from).
+
+``--check`` exits 1 when the committed file differs from a fresh generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from agentic.schemas.catalogue import CONSTRAINT_KEYS, NAMESPACE, event_types, resolved_schema
+from agentic.schemas.codegen import Named, _collect, _nullable, _short
+
+TARGET = Path(__file__).resolve().parent.parent / "agentic" / "events" / "_cdecode.c"
+INT_BOUNDS = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+
+
+def catalogue_types() -> Named:
+    named = Named()
+    for et in event_types():
+        _collect(resolved_schema(et), named, NAMESPACE)
+    return named
+
+
+def schema_digest(named: Named | None = None) -> str:
+    """A digest of the named types the reader is generated from: the codec uses the compiled module
+    only when its digest equals the installed catalogue's."""
+    named = named or catalogue_types()
+    text = json.dumps([named.enums, named.records, event_types()], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _c_str(s: str) -> str:
+    return json.dumps(s)  # ASCII names and symbols: a JSON string is a valid C literal
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise SystemExit(f"numeric constraint expected, got {v!r}")
+    return repr(float(v)) if isinstance(v, float) else str(v)
+
+
+class CGen:
+    """Emits one C function per distinct (type, constraints) value reader, one per record."""
+
+    def __init__(self, named: Named) -> None:
+        self.named = named
+        self.records = list(named.records)
+        self.enums = list(named.enums)
+        self.fns: list[str] = []
+        self.names: dict[str, str] = {}
+
+    def value_fn(self, t: Any, c: dict[str, Any]) -> str:
+        """The name of the C function reading one value of type `t` with the constraints `c`."""
+        key = json.dumps([t, c], sort_keys=True)
+        name = self.names.get(key)
+        if name is None:
+            name = self.names[key] = f"v{len(self.names)}"
+            self.fns.append("\n".join(self.body(name, t, c)))
+        return name
+
+    def body(self, name: str, t: Any, c: dict[str, Any]) -> list[str]:
+        head = f"static PyObject *{name}(Rd *r)"
+        inner = _nullable(t)
+        if inner is not None:
+            fn = self.value_fn(inner, c)
+            return [f"{head} {{  /* ['null', {_short(str(inner))}] */", "    if (r->p >= r->end) return NULL;",
+                    "    unsigned char b = *r->p++;", "    if (b == 0) Py_RETURN_NONE;",
+                    f"    return b == 2 ? {fn}(r) : NULL;", "}"]
+        if isinstance(t, dict):
+            sub = {k: v for k, v in c.items() if k != "minItems"}
+            fn = self.value_fn(t["items"] if t["type"] == "array" else t["values"], sub)
+            if t["type"] == "array":
+                return [f"{head} {{ return rd_array(r, {fn}, {int(c.get('minItems', 0))}); }}"]
+            if "minItems" in c:
+                raise SystemExit("minItems on a map is not supported")
+            return [f"{head} {{ return rd_map(r, {fn}); }}"]
+        if t in self.named.records:
+            return [f"{head} {{ return rd_{_short(t)}(r); }}"]
+        if t in self.named.enums:
+            i = self.enums.index(t)
+            return [f"{head} {{  /* enum {_short(t)} */", "    int64_t x;",
+                    f"    if (rd_long(r, &x) || x < 0 || x >= PyTuple_GET_SIZE(ENUMS[{i}])) return NULL;",
+                    f"    PyObject *m = PyTuple_GET_ITEM(ENUMS[{i}], x);", "    Py_INCREF(m);", "    return m;", "}"]
+        if t == "string":
+            return self.string(head, c)
+        if t in ("int", "long"):
+            lo, hi = INT_BOUNDS[t]
+            conds = [f"x < {lo}LL", f"x > {hi}LL"] if t == "int" else []
+            conds += self.num_conds(c)
+            test = f" || {' || '.join(conds)}" if conds else ""
+            return [f"{head} {{  /* {t} */", "    int64_t x;", f"    if (rd_long(r, &x){test}) return NULL;",
+                    "    return PyLong_FromLongLong(x);", "}"]
+        if t in ("double", "float"):
+            size, unpack = (8, "PyFloat_Unpack8") if t == "double" else (4, "PyFloat_Unpack4")
+            conds = self.num_conds(c)
+            return [f"{head} {{  /* {t} */", f"    if (r->end - r->p < {size}) return NULL;",
+                    f"    double x = {unpack}((const char *)r->p, 1);", f"    r->p += {size};",
+                    *([f"    if ({' || '.join(conds)}) return NULL;"] if conds else []),
+                    "    return PyFloat_FromDouble(x);", "}"]
+        if t == "boolean":
+            if c:
+                raise SystemExit(f"constraints on a boolean are not supported: {c}")
+            return [f"{head} {{", "    if (r->p >= r->end || *r->p > 1) return NULL;",
+                    "    PyObject *v = *r->p++ ? Py_True : Py_False;", "    Py_INCREF(v);", "    return v;", "}"]
+        raise SystemExit(f"cannot generate a C reader for {t!r}")
+
+    @staticmethod
+    def num_conds(c: dict[str, Any]) -> list[str]:
+        """The refusals of a number `x`: true when a constraint is broken (false for NaN, as in Python)."""
+        unknown = set(c) - {"minimum", "maximum", "exclusiveMinimum"}
+        if unknown:
+            raise SystemExit(f"constraints {sorted(unknown)} are not supported on numbers")
+        out = []
+        if "minimum" in c:
+            out.append(f"x < {_num(c['minimum'])}")
+        if "maximum" in c:
+            out.append(f"x > {_num(c['maximum'])}")
+        if "exclusiveMinimum" in c:
+            out.append(f"x <= {_num(c['exclusiveMinimum'])}")
+        return out
+
+    @staticmethod
+    def string(head: str, c: dict[str, Any]) -> list[str]:
+        unknown = set(c) - {"minLength", "allowed", "format"}
+        if unknown or c.get("format") not in (None, "uuid", "json"):
+            raise SystemExit(f"string constraints {c} are not supported")
+        out = [f"{head} {{  /* string {json.dumps(c, sort_keys=True)} */", "    const char *s;",
+               "    Py_ssize_t n;", "    if (rd_span(r, &s, &n)) return NULL;"]
+        n_min = int(c.get("minLength", 0))
+        if n_min >= 1:
+            out.append(f"    if (n < {n_min}) return NULL;")  # >= n_min bytes is needed, not enough
+        if c.get("format") == "uuid":
+            out.append("    if (!is_uuid(s, n)) return NULL;")
+        if "allowed" in c:
+            alts = [f"(n == {len(a.encode())} && memcmp(s, {_c_str(a)}, {len(a.encode())}) == 0)"
+                    for a in c["allowed"]]
+            out.append(f"    if (!({' || '.join(alts)})) return NULL;")
+        out.append("    PyObject *v = mk_str(s, n);")
+        if n_min > 1:
+            out.append(f"    if (v && PyUnicode_GET_LENGTH(v) < {n_min}) {{ Py_DECREF(v); return NULL; }}")
+        if c.get("format") == "json":
+            out.append("    if (v && !json_ok(v)) { Py_DECREF(v); return NULL; }")
+        return [*out, "    return v;", "}"]
+
+    def record(self, name: str) -> list[str]:
+        i = self.records.index(name)
+        n = _short(name)
+        fields = self.named.records[name]["fields"]
+        readers = [self.value_fn(f["type"], {k: f[k] for k in CONSTRAINT_KEYS if k in f}) for f in fields]
+        out = [f"static PyObject *rd_{n}(Rd *r) {{", f"    PyTypeObject *t = CLS[{i}];",
+               "    PyObject *o = t->tp_alloc(t, 0), *v;", "    if (o == NULL) return NULL;"]
+        for j, fn in enumerate(readers):
+            out += [f"    if ((v = {fn}(r)) == NULL) goto fail;", f"    SLOT(o, OFF[{i}][{j}]) = v;"]
+        return [*out, "    return o;", "fail:", "    Py_DECREF(o);", "    return NULL;", "}"]
+
+
+def generate() -> str:
+    named = catalogue_types()
+    g = CGen(named)
+    events = event_types()
+    for et in events:
+        fields = resolved_schema(et)["fields"]
+        if fields[0]["name"] != "envelope":
+            raise SystemExit(f"{et}: the first field must be the envelope")
+    env_fields = [f["name"] for f in named.records[f"{NAMESPACE}.Envelope"]["fields"]]
+    records = []
+    for name in named.records:
+        records += ["", *g.record(name)]
+    protos = [f"static PyObject *rd_{_short(n)}(Rd *r);" for n in named.records]
+    protos += [f"static PyObject *{fn}(Rd *r);" for fn in g.names.values()]
+    nfields = [len(named.records[n]["fields"]) for n in named.records]
+    maxf = max(nfields)
+    field_rows = ["    {" + ", ".join(_c_str(f["name"]) for f in named.records[n]["fields"]) + "},"
+                  for n in named.records]
+    ev_index = [g.records.index(f"{NAMESPACE}.{et}") for et in events]
+    parts = [
+        HEADER.replace("@DIGEST@", schema_digest(named)),
+        f"#define NREC {len(named.records)}",
+        f"#define NENUM {len(named.enums)}",
+        f"#define NEVENT {len(events)}",
+        f"#define MAXF {maxf}",
+        f"#define ENV_REC {g.records.index(f'{NAMESPACE}.Envelope')}",
+        f"#define ENV_EVENT_TYPE {env_fields.index('event_type')}",
+        "static const char *REC_NAMES[NREC] = {" + ", ".join(_c_str(n) for n in named.records) + "};",
+        "static const int REC_NFIELDS[NREC] = {" + ", ".join(map(str, nfields)) + "};",
+        "static const char *REC_FIELDS[NREC][MAXF] = {", *field_rows, "};",
+        "static const char *ENUM_NAMES[NENUM] = {" + ", ".join(_c_str(n) for n in named.enums) + "};",
+        "static const int ENUM_SIZES[NENUM] = {"
+        + ", ".join(str(len(named.enums[n]["symbols"])) for n in named.enums) + "};",
+        "static const char *EVENT_NAMES[NEVENT] = {" + ", ".join(_c_str(e) for e in events) + "};",
+        "static const int EVENT_REC[NEVENT] = {" + ", ".join(map(str, ev_index)) + "};",
+        "static PyTypeObject *CLS[NREC];",
+        "static Py_ssize_t OFF[NREC][MAXF];",
+        "static PyObject *ENUMS[NENUM];",
+        "",
+        *protos,
+        "",
+        "\n\n".join(g.fns),
+        *records,
+        "",
+        "static PyObject *(*const EVENT_READ[NEVENT])(Rd *) = {"
+        + ", ".join(f"rd_{et}" for et in events) + "};",
+        FOOTER,
+    ]
+    return "\n".join(parts).rstrip("\n") + "\n"
+
+
+HEADER = r"""/* Generated by `python -m agentic.schemas.ccodegen` from the .avsc files of schemas/avro. DO NOT EDIT.
+ * Regenerate after changing a schema; tests/unit/test_cdecode.py fails when this file is stale.
+ * The C twin of the checked readers of _generated.py: see schemas/ccodegen.py. Every reader returns
+ * a new reference, or NULL for a refusal (an exception may or may not be set: the caller clears it
+ * and lets the Python readers decide). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SCHEMA_DIGEST "@DIGEST@"
+#define SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+typedef struct {
+    const unsigned char *p, *end;
+} Rd;
+
+static PyObject *IS_JSON;  /* agentic.events._generated._is_json */
+static int BOUND;
+
+/* Avro long: zig-zag varint of at most 10 bytes whose value fits 64 bits (as _rlong enforces). */
+static inline int rd_long(Rd *r, int64_t *out) {
+    uint64_t v = 0;
+    int shift = 0;
+    for (int i = 0; i < 10; i++) {
+        if (r->p >= r->end) return -1;
+        unsigned b = *r->p++;
+        if (i == 9 && b > 1) return -1;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (b < 0x80) {
+            *out = (int64_t)((v >> 1) ^ (~(v & 1) + 1));
+            return 0;
+        }
+        shift += 7;
+    }
+    return -1;
+}
+
+/* A string's bytes: a length >= 0 that the data holds. */
+static inline int rd_span(Rd *r, const char **s, Py_ssize_t *n) {
+    int64_t len;
+    if (rd_long(r, &len) || len < 0 || len > r->end - r->p) return -1;
+    *s = (const char *)r->p;
+    *n = (Py_ssize_t)len;
+    r->p += len;
+    return 0;
+}
+
+/* str from UTF-8 (strict, as bytes.decode()); ASCII copied straight into a compact str. */
+static PyObject *mk_str(const char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    unsigned char acc = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ULL) return PyUnicode_DecodeUTF8(s, n, NULL);
+    }
+    for (; i < n; i++) acc |= (unsigned char)s[i];
+    if (acc & 0x80) return PyUnicode_DecodeUTF8(s, n, NULL);
+    PyObject *u = PyUnicode_New(n, 127);
+    if (u != NULL) memcpy(PyUnicode_1BYTE_DATA(u), s, (size_t)n);
+    return u;
+}
+
+/* A canonical lowercase UUID, 8-4-4-4-12 hex digits (the _UUID pattern). */
+static int is_uuid(const char *s, Py_ssize_t n) {
+    if (n != 36) return 0;
+    for (int i = 0; i < 36; i++) {
+        char ch = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-') return 0;
+        } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int json_ok(PyObject *text) {
+    PyObject *ok = PyObject_CallOneArg(IS_JSON, text);
+    int yes = ok == Py_True;
+    Py_XDECREF(ok);
+    return yes;
+}
+
+typedef PyObject *(*rdfn)(Rd *);
+
+/* The count of the next block (its byte size skipped when the count is negative); a count the
+ * remaining bytes cannot hold (every item takes at least one byte) is refused. */
+static inline int rd_count(Rd *r, int64_t *n) {
+    int64_t size;
+    if (rd_long(r, n)) return -1;
+    if (*n < 0) {
+        if (*n == INT64_MIN || rd_long(r, &size)) return -1;
+        *n = -*n;
+    }
+    return *n > r->end - r->p ? -1 : 0;
+}
+
+/* Avro array -> tuple (blocks until a 0 count). */
+static PyObject *rd_array(Rd *r, rdfn item, Py_ssize_t min_items) {
+    PyObject *acc = NULL;
+    Py_ssize_t len = 0;
+    for (;;) {
+        int64_t n;
+        if (rd_count(r, &n)) goto fail;
+        if (n == 0) break;
+        if (acc == NULL) {
+            if ((acc = PyTuple_New((Py_ssize_t)n)) == NULL) goto fail;
+        } else if (_PyTuple_Resize(&acc, len + (Py_ssize_t)n) < 0) {
+            return NULL;  /* acc was freed */
+        }
+        for (int64_t k = 0; k < n; k++) {
+            PyObject *v = item(r);
+            if (v == NULL) goto fail;
+            PyTuple_SET_ITEM(acc, len++, v);
+        }
+    }
+    if (len < min_items) goto fail;
+    return acc != NULL ? acc : PyTuple_New(0);
+fail:
+    Py_XDECREF(acc);  /* items not yet set are NULL: tuple dealloc skips them */
+    return NULL;
+}
+
+/* Avro map -> dict (string keys; a repeated key keeps its last value, as in Python). */
+static PyObject *rd_map(Rd *r, rdfn value) {
+    PyObject *acc = PyDict_New();
+    if (acc == NULL) return NULL;
+    for (;;) {
+        int64_t n;
+        if (rd_count(r, &n)) goto fail;
+        if (n == 0) return acc;
+        for (int64_t k = 0; k < n; k++) {
+            const char *s;
+            Py_ssize_t len;
+            if (rd_span(r, &s, &len)) goto fail;
+            PyObject *key = mk_str(s, len);
+            if (key == NULL) goto fail;
+            PyObject *v = value(r);
+            if (v == NULL || PyDict_SetItem(acc, key, v) < 0) {
+                Py_DECREF(key);
+                Py_XDECREF(v);
+                goto fail;
+            }
+            Py_DECREF(key);
+            Py_DECREF(v);
+        }
+    }
+fail:
+    Py_DECREF(acc);
+    return NULL;
+}
+"""
+
+FOOTER = r"""
+/* ---- decoding one record */
+
+/* The event of type `index` from a framed record (header skipped), or NULL (refused, no exception). */
+static PyObject *decode_body(const char *buf, Py_ssize_t len, Py_ssize_t index) {
+    if (len < 5) return NULL;
+    Rd r = {(const unsigned char *)buf + 5, (const unsigned char *)buf + len};
+    PyObject *o = EVENT_READ[index](&r);
+    if (o == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *env = SLOT(o, OFF[EVENT_REC[index]][0]);
+    PyObject *et = SLOT(env, OFF[ENV_REC][ENV_EVENT_TYPE]);
+    if (r.p != r.end || PyUnicode_CompareWithASCIIString(et, EVENT_NAMES[index]) != 0) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    return o;
+}
+
+static PyObject *py_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "decode(data: bytes, index: int)");
+        return NULL;
+    }
+    Py_ssize_t index = PyLong_AsSsize_t(args[1]);
+    if (index == -1 && PyErr_Occurred()) return NULL;
+    if (!BOUND || index < 0 || index >= NEVENT) {
+        PyErr_SetString(PyExc_ValueError, "decode: module not bound, or event index out of range");
+        return NULL;
+    }
+    PyObject *o = decode_body(PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), index);
+    if (o == NULL) Py_RETURN_NONE;
+    return o;
+}
+
+/* ---- binding the classes */
+
+static Py_ssize_t slot_offset(PyTypeObject *t, const char *field) {
+    PyObject *d = PyDict_GetItemString(t->tp_dict, field);  /* borrowed */
+    if (d == NULL || Py_TYPE(d) != &PyMemberDescr_Type) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not a slot; regenerate _generated.py and _cdecode.c",
+                     t->tp_name, field);
+        return -1;
+    }
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    if (m->type != T_OBJECT_EX || m->offset <= 0 || m->offset + (Py_ssize_t)sizeof(PyObject *) > t->tp_basicsize) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not an object slot of the instance", t->tp_name, field);
+        return -1;
+    }
+    return m->offset;
+}
+
+static int check_slots(PyTypeObject *t, const char *const *fields, int n) {
+    PyObject *slots = PyDict_GetItemString(t->tp_dict, "__slots__");
+    if (slots == NULL || !PyTuple_Check(slots) || PyTuple_GET_SIZE(slots) != n) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a __slots__ tuple of %d fields", t->tp_name, n);
+        return -1;
+    }
+    for (int j = 0; j < n; j++) {
+        PyObject *s = PyTuple_GET_ITEM(slots, j);
+        if (!PyUnicode_Check(s) || PyUnicode_CompareWithASCIIString(s, fields[j]) != 0) {
+            PyErr_Format(PyExc_TypeError, "%s: slot %d is not %s", t->tp_name, j, fields[j]);
+            return -1;
+        }
+    }
+    /* an instance made as the readers make them must be of the class itself */
+    PyObject *probe = t->tp_alloc(t, 0);
+    if (probe == NULL) return -1;
+    int same = Py_TYPE(probe) == t;
+    Py_DECREF(probe);
+    if (!same) {
+        PyErr_Format(PyExc_TypeError, "%s: tp_alloc does not make instances of the class", t->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyCallable_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "bind(records: dict, enums: dict, is_json: callable)");
+        return NULL;
+    }
+    PyTypeObject *cls[NREC];
+    Py_ssize_t off[NREC][MAXF];
+    PyObject *enums[NENUM];
+    for (int i = 0; i < NREC; i++) {
+        PyObject *c = PyDict_GetItemString(args[0], REC_NAMES[i]);
+        if (c == NULL || !PyType_Check(c)) {
+            PyErr_Format(PyExc_KeyError, "bind: no class for record %s", REC_NAMES[i]);
+            return NULL;
+        }
+        cls[i] = (PyTypeObject *)c;
+        if (check_slots(cls[i], REC_FIELDS[i], REC_NFIELDS[i]) < 0) return NULL;
+        for (int j = 0; j < REC_NFIELDS[i]; j++) {
+            if ((off[i][j] = slot_offset(cls[i], REC_FIELDS[i][j])) < 0) return NULL;
+        }
+    }
+    for (int i = 0; i < NENUM; i++) {
+        PyObject *e = PyDict_GetItemString(args[1], ENUM_NAMES[i]);
+        if (e == NULL || !PyTuple_Check(e) || PyTuple_GET_SIZE(e) != ENUM_SIZES[i]) {
+            PyErr_Format(PyExc_KeyError, "bind: enum %s needs a tuple of its %d members", ENUM_NAMES[i],
+                         ENUM_SIZES[i]);
+            return NULL;
+        }
+        enums[i] = e;
+    }
+    for (int i = 0; i < NREC; i++) {
+        Py_INCREF(cls[i]);
+        Py_XSETREF(CLS[i], cls[i]);
+        memcpy(OFF[i], off[i], sizeof(off[i]));
+    }
+    for (int i = 0; i < NENUM; i++) {
+        Py_INCREF(enums[i]);
+        Py_XSETREF(ENUMS[i], enums[i]);
+    }
+    Py_INCREF(args[2]);
+    Py_XSETREF(IS_JSON, args[2]);
+    BOUND = 1;
+    Py_RETURN_NONE;
+}
+
+/* ---- the consumer loop */
+
+enum { M_ERROR, M_VALUE, M_TOPIC, M_PARTITION, M_OFFSET, M_KEY, NMETH };
+static const char *METHOD_NAMES[NMETH] = {"error", "value", "topic", "partition", "offset", "key"};
+static PyTypeObject *MSG_TYPE;        /* the message class whose methods are cached */
+static PyObject *METHODS[NMETH];      /* its method descriptors, called with the message as self */
+static PyTypeObject *CONSUMED;
+static Py_ssize_t CONSUMED_OFF[5];
+static const char *CONSUMED_FIELDS[5] = {"topic", "partition", "offset", "key", "event"};
+
+static PyObject *py_bind_consumed(PyObject *self, PyObject *arg) {
+    if (!PyType_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "bind_consumed(cls: type)");
+        return NULL;
+    }
+    PyTypeObject *t = (PyTypeObject *)arg;
+    Py_ssize_t off[5];
+    if (check_slots(t, CONSUMED_FIELDS, 5) < 0) return NULL;
+    for (int j = 0; j < 5; j++) {
+        if ((off[j] = slot_offset(t, CONSUMED_FIELDS[j])) < 0) return NULL;
+    }
+    Py_INCREF(t);
+    Py_XSETREF(CONSUMED, t);
+    memcpy(CONSUMED_OFF, off, sizeof(off));
+    Py_RETURN_NONE;
+}
+
+static int cache_methods(PyTypeObject *t) {
+    PyObject *found[NMETH];
+    for (int k = 0; k < NMETH; k++) {
+        found[k] = PyObject_GetAttrString((PyObject *)t, METHOD_NAMES[k]);
+        if (found[k] == NULL) {
+            while (k--) Py_DECREF(found[k]);
+            return -1;
+        }
+    }
+    for (int k = 0; k < NMETH; k++) Py_XSETREF(METHODS[k], found[k]);
+    Py_INCREF(t);
+    Py_XSETREF(MSG_TYPE, t);
+    return 0;
+}
+
+static inline PyObject *call(int k, PyObject *msg) {
+    return PyObject_Vectorcall(METHODS[k], &msg, 1, NULL);
+}
+
+#define PLAN_CACHE 64
+
+/* consume(msgs, start, plans, rules, seen, out) -> int
+ * From msgs[start]: each message without error whose value is framed with a schema id of `plans`
+ * (dict id -> event index) is decoded, checked by rules[index] (None or a callable), and appended to
+ * `out` as a Consumed; (topic, partition) is added to `seen` when it changes. Stops at the first
+ * message it cannot take (an error or end of partition, no value, an id not in plans, a refusal, a
+ * rule that raises) and returns its index (len(msgs) when all were taken). */
+static PyObject *py_consume(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyList_Check(args[0]) || !PyDict_Check(args[2]) || !PyTuple_Check(args[3])
+        || PyTuple_GET_SIZE(args[3]) != NEVENT || !PySet_Check(args[4]) || !PyList_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "consume(msgs: list, start: int, plans: dict, rules: tuple, seen: set, "
+                                         "out: list)");
+        return NULL;
+    }
+    if (!BOUND || CONSUMED == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "consume: call bind() and bind_consumed() first");
+        return NULL;
+    }
+    PyObject *msgs = args[0], *plans = args[2], *rules = args[3], *seen = args[4], *out = args[5];
+    Py_ssize_t i = PyLong_AsSsize_t(args[1]);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    uint32_t cache_id[PLAN_CACHE];
+    int cache_idx[PLAN_CACHE];
+    for (int k = 0; k < PLAN_CACHE; k++) cache_idx[k] = -2;  /* -2: empty, -1: not a plan */
+    PyObject *topic = NULL, *partition = NULL, *v = NULL;
+    for (; i < PyList_GET_SIZE(msgs); i++) {
+        PyObject *msg = PyList_GET_ITEM(msgs, i);
+        if (Py_TYPE(msg) != MSG_TYPE && cache_methods(Py_TYPE(msg)) < 0) goto error;
+        if ((v = call(M_ERROR, msg)) == NULL) goto error;
+        if (v != Py_None) break;
+        Py_DECREF(v);
+        if ((v = call(M_VALUE, msg)) == NULL) goto error;
+        if (!PyBytes_CheckExact(v) || PyBytes_GET_SIZE(v) < 5) break;
+        const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(v);
+        if (b[0] != 0) break;
+        uint32_t sid = ((uint32_t)b[1] << 24) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 8) | b[4];
+        int h = (int)(sid % PLAN_CACHE);
+        if (cache_idx[h] == -2 || cache_id[h] != sid) {
+            PyObject *key = PyLong_FromUnsignedLong(sid);
+            if (key == NULL) goto error;
+            PyObject *ix = PyDict_GetItemWithError(plans, key);  /* borrowed */
+            Py_DECREF(key);
+            if (ix == NULL && PyErr_Occurred()) goto error;
+            long idx = ix != NULL && PyLong_Check(ix) ? PyLong_AsLong(ix) : -1;
+            cache_id[h] = sid;
+            cache_idx[h] = idx >= 0 && idx < NEVENT ? (int)idx : -1;
+        }
+        int index = cache_idx[h];
+        if (index < 0) break;
+        PyObject *event = decode_body((const char *)b, PyBytes_GET_SIZE(v), index);
+        Py_CLEAR(v);
+        if (event == NULL) break;
+        PyObject *rule = PyTuple_GET_ITEM(rules, index);
+        if (rule != Py_None) {
+            PyObject *res = PyObject_CallOneArg(rule, event);
+            if (res == NULL) {
+                PyErr_Clear();  /* the Python path words the error and dead-letters the record */
+                Py_DECREF(event);
+                break;
+            }
+            Py_DECREF(res);
+        }
+        PyObject *item = CONSUMED->tp_alloc(CONSUMED, 0);
+        if (item == NULL) {
+            Py_DECREF(event);
+            goto error;
+        }
+        SLOT(item, CONSUMED_OFF[4]) = event;
+        PyObject *t = call(M_TOPIC, msg), *p = t ? call(M_PARTITION, msg) : NULL;
+        if (p == NULL) {
+            Py_XDECREF(t);
+            Py_DECREF(item);
+            goto error;
+        }
+        SLOT(item, CONSUMED_OFF[0]) = t;
+        SLOT(item, CONSUMED_OFF[1]) = p;
+        if ((SLOT(item, CONSUMED_OFF[2]) = call(M_OFFSET, msg)) == NULL
+            || (SLOT(item, CONSUMED_OFF[3]) = call(M_KEY, msg)) == NULL) {
+            Py_DECREF(item);
+            goto error;
+        }
+        int same = topic != NULL && PyObject_RichCompareBool(p, partition, Py_EQ) == 1
+                   && PyUnicode_Compare(t, topic) == 0;
+        if (!same) {
+            Py_INCREF(t);
+            Py_INCREF(p);
+            Py_XSETREF(topic, t);
+            Py_XSETREF(partition, p);
+            PyObject *tp = PyTuple_Pack(2, t, p);
+            if (tp == NULL || PySet_Add(seen, tp) < 0) {
+                Py_XDECREF(tp);
+                Py_DECREF(item);
+                goto error;
+            }
+            Py_DECREF(tp);
+        }
+        int appended = PyList_Append(out, item);
+        Py_DECREF(item);
+        if (appended < 0) goto error;
+    }
+    Py_XDECREF(v);
+    Py_XDECREF(topic);
+    Py_XDECREF(partition);
+    return PyLong_FromSsize_t(i);
+error:
+    Py_XDECREF(v);
+    Py_XDECREF(topic);
+    Py_XDECREF(partition);
+    return NULL;
+}
+
+static PyMethodDef METHODS_TABLE[] = {
+    {"bind", (PyCFunction)(void (*)(void))py_bind, METH_FASTCALL,
+     "bind(records, enums, is_json): the classes, enum members and JSON check the readers use."},
+    {"decode", (PyCFunction)(void (*)(void))py_decode, METH_FASTCALL,
+     "decode(data, index) -> event or None: a framed record of EVENT_TYPES[index]; None = refused."},
+    {"bind_consumed", (PyCFunction)py_bind_consumed, METH_O, "bind_consumed(cls): the Consumed class."},
+    {"consume", (PyCFunction)(void (*)(void))py_consume, METH_FASTCALL,
+     "consume(msgs, start, plans, rules, seen, out) -> index of the first message not taken."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_cdecode",
+                                    "Compiled checked readers of the event catalogue (generated).", -1,
+                                    METHODS_TABLE, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__cdecode(void) {
+    PyObject *m = PyModule_Create(&MODULE);
+    if (m == NULL) return NULL;
+    PyObject *names = PyTuple_New(NEVENT);
+    if (names == NULL) goto fail;
+    for (int i = 0; i < NEVENT; i++) {
+        PyObject *s = PyUnicode_FromString(EVENT_NAMES[i]);
+        if (s == NULL) {
+            Py_DECREF(names);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(names, i, s);
+    }
+    if (PyModule_AddObject(m, "EVENT_TYPES", names) < 0) {
+        Py_DECREF(names);
+        goto fail;
+    }
+    if (PyModule_AddStringConstant(m, "SCHEMA_DIGEST", SCHEMA_DIGEST) < 0) goto fail;
+    return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
+}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    text = generate()
+    if "--check" in args:
+        same = TARGET.exists() and TARGET.read_text(encoding="utf-8") == text
+        print(f"{TARGET}: {'up to date' if same else 'STALE: run python -m agentic.schemas.ccodegen'}")
+        return 0 if same else 1
+    TARGET.write_text(text, encoding="utf-8")
+    print(f"wrote {TARGET}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
