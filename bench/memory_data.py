@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -432,31 +433,72 @@ def _parse_locomo_date(text: str) -> int:
 
 
 def load_locomo(path: Path) -> tuple[Conversation, ...]:
-    """Read a LoCoMo-format JSON file (a list of samples with ``conversation`` and ``qa``)."""
-    samples = json.loads(path.read_text())
+    """Read LoCoMo conversations in either published layout, in a stable order.
+
+    - the standard single file (``locomo10.json``): a list of samples, each with ``sample_id``,
+      ``conversation`` (``speaker_a``, ``speaker_b``, ``session_N``, ``session_N_date_time``) and ``qa``;
+    - the per-conversation layout of the release zip (``data/multimodal_dialog/locomo10_v2/26.json``):
+      one object per file holding ``speaker_a``, ``speaker_b``, the sessions and ``qa`` at the top level;
+      the conversation id is ``conv-<file stem>`` (the standard file's ``sample_id``).
+
+    ``path`` may be a standard file, one per-conversation file, a directory of them, or the zip.
+    """
     out: list[Conversation] = []
-    for n, sample in enumerate(samples):
-        conv = sample["conversation"]
-        conv_id = str(sample.get("sample_id", f"locomo-{n}"))
-        turns: list[Turn] = []
-        s = 1
-        while f"session_{s}" in conv:
-            at = _parse_locomo_date(conv.get(f"session_{s}_date_time", "2023-01-01"))
-            for t, turn in enumerate(conv[f"session_{s}"]):
-                text = turn.get("text", "")
-                if turn.get("blip_caption"):
-                    text = f"{text} [shares a photo of {turn['blip_caption']}]"
-                turns.append(Turn(f"{conv_id}:{turn['dia_id']}", s, turn["speaker"], text, at + 1000 * t))
-            s += 1
-        questions = tuple(
-            Question(f"{conv_id}:q{q}", qa["question"],
-                     tuple(f"{conv_id}:{e.strip()}" for e in qa.get("evidence", []) if e.strip()),
-                     _LOCOMO_CATEGORIES.get(int(qa.get("category", 0)), str(qa.get("category"))))
-            for q, qa in enumerate(sample.get("qa", []))
-        )
-        out.append(Conversation(conv_id, (conv["speaker_a"], conv["speaker_b"]), tuple(turns),
-                                tuple(q for q in questions if q.evidence)))
+    for name, sample in _locomo_samples(path):
+        if "conversation" in sample:
+            conv, qa = sample["conversation"], sample.get("qa", [])
+            conv_id = str(sample.get("sample_id", name))
+        elif "speaker_a" in sample:
+            conv, qa, conv_id = sample, sample.get("qa", []), name
+        else:
+            raise ValueError(f"{path}: sample {name!r} has neither 'conversation' nor 'speaker_a': not LoCoMo")
+        out.append(_locomo_conversation(conv_id, conv, qa))
     return tuple(out)
+
+
+def _locomo_samples(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(default conversation id, sample) pairs from a file, a directory or a zip of LoCoMo JSON."""
+    if path.is_dir():
+        files = sorted(path.glob("*.json"), key=_locomo_sort_key)
+        if not files:
+            raise ValueError(f"{path}: no *.json LoCoMo files in this directory")
+        return [pair for f in files for pair in _locomo_parsed(f.stem, json.loads(f.read_text()))]
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            members = sorted((m for m in zf.namelist() if m.endswith(".json")), key=lambda m: _locomo_sort_key(Path(m)))
+            return [pair for m in members for pair in _locomo_parsed(Path(m).stem, json.loads(zf.read(m)))]
+    return _locomo_parsed(path.stem, json.loads(path.read_text()))
+
+
+def _locomo_parsed(stem: str, data: Any) -> list[tuple[str, dict[str, Any]]]:
+    if isinstance(data, list):
+        return [(f"locomo-{n}", sample) for n, sample in enumerate(data)]
+    return [(f"conv-{stem}" if stem.isdigit() else stem, data)]
+
+
+def _locomo_sort_key(p: Path) -> tuple[int, str]:
+    return (int(p.stem), "") if p.stem.isdigit() else (1 << 30, p.stem)
+
+
+def _locomo_conversation(conv_id: str, conv: dict[str, Any], qa: list[dict[str, Any]]) -> Conversation:
+    turns: list[Turn] = []
+    s = 1
+    while f"session_{s}" in conv:
+        at = _parse_locomo_date(conv.get(f"session_{s}_date_time", "2023-01-01"))
+        for t, turn in enumerate(conv[f"session_{s}"]):
+            text = turn.get("text", "")
+            if turn.get("blip_caption"):
+                text = f"{text} [shares a photo of {turn['blip_caption']}]"
+            turns.append(Turn(f"{conv_id}:{turn['dia_id']}", s, turn["speaker"], text, at + 1000 * t))
+        s += 1
+    questions = tuple(
+        Question(f"{conv_id}:q{q}", item["question"],
+                 tuple(f"{conv_id}:{e.strip()}" for e in item.get("evidence", []) if e.strip()),
+                 _LOCOMO_CATEGORIES.get(int(item.get("category", 0)), str(item.get("category"))))
+        for q, item in enumerate(qa)
+    )
+    return Conversation(conv_id, (conv["speaker_a"], conv["speaker_b"]), tuple(turns),
+                        tuple(q for q in questions if q.evidence))
 
 
 def memory_lines(conversations: tuple[Conversation, ...]) -> Iterator[dict[str, Any]]:

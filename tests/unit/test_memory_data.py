@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,27 +45,57 @@ def test_memory_and_question_lines_round_trip_through_the_line_parser() -> None:
     assert all(q["tenant"] == convs[0].conversation_id and q["evidence"] for q in questions)
 
 
-def test_load_locomo_format(tmp_path: Path) -> None:
-    sample = [{
-        "sample_id": "conv-x",
-        "conversation": {
-            "speaker_a": "Ann", "speaker_b": "Bo",
-            "session_1_date_time": "1:56 pm on 8 May, 2023",
-            "session_1": [{"speaker": "Ann", "dia_id": "D1:1", "text": "I adopted a cat."},
-                          {"speaker": "Bo", "dia_id": "D1:2", "text": "Nice!", "blip_caption": "a cat"}],
-            "session_2_date_time": "10:00 am on 9 June, 2023",
-            "session_2": [{"speaker": "Ann", "dia_id": "D2:1", "text": "Moved to Oslo."}],
-        },
-        "qa": [{"question": "What pet does Ann have?", "answer": "cat", "evidence": ["D1:1"], "category": 4},
-               {"question": "Unanswerable?", "answer": "", "evidence": [], "category": 5}],
-    }]
-    path = tmp_path / "locomo.json"
-    path.write_text(json.dumps(sample))
-    (conv,) = load_locomo(path)
-    assert [t.turn_id for t in conv.turns] == ["conv-x:D1:1", "conv-x:D1:2", "conv-x:D2:1"]
+_CONVERSATION = {
+    "speaker_a": "Ann", "speaker_b": "Bo",
+    "session_1_date_time": "1:56 pm on 8 May, 2023",
+    "session_1": [{"speaker": "Ann", "dia_id": "D1:1", "text": "I adopted a cat."},
+                  {"speaker": "Bo", "dia_id": "D1:2", "text": "Nice!", "blip_caption": "a cat"}],
+    "session_2_date_time": "10:00 am on 9 June, 2023",
+    "session_2": [{"speaker": "Ann", "dia_id": "D2:1", "text": "Moved to Oslo."}],
+}
+_QA = [{"question": "What pet does Ann have?", "answer": "cat", "evidence": ["D1:1"], "category": 4},
+       {"question": "Unanswerable?", "answer": "", "evidence": [], "category": 5}]
+
+
+def _check_small_conversation(conv: Any, conv_id: str) -> None:
+    assert conv.conversation_id == conv_id and conv.speakers == ("Ann", "Bo")
+    assert [t.turn_id for t in conv.turns] == [f"{conv_id}:D1:1", f"{conv_id}:D1:2", f"{conv_id}:D2:1"]
     assert "[shares a photo of a cat]" in conv.turns[1].text
     assert conv.turns[2].occurred_at_ms > conv.turns[0].occurred_at_ms
-    assert [(q.evidence, q.category) for q in conv.questions] == [(("conv-x:D1:1",), "single-hop")]
+    assert [(q.evidence, q.category) for q in conv.questions] == [((f"{conv_id}:D1:1",), "single-hop")]
+
+
+def test_load_locomo_standard_file(tmp_path: Path) -> None:
+    path = tmp_path / "locomo10.json"
+    path.write_text(json.dumps([{"sample_id": "conv-x", "conversation": _CONVERSATION, "qa": _QA}]))
+    (conv,) = load_locomo(path)
+    _check_small_conversation(conv, "conv-x")
+
+
+def test_load_locomo_per_conversation_layout(tmp_path: Path) -> None:
+    """The release zip's data/multimodal_dialog/locomo10_v2/<n>.json: sessions and qa at the top level."""
+    folder = tmp_path / "locomo10_v2"
+    folder.mkdir()
+    for n in (30, 4):  # numeric order, not name order
+        (folder / f"{n}.json").write_text(json.dumps({**_CONVERSATION, "qa": _QA}))
+    one = load_locomo(folder / "30.json")
+    assert len(one) == 1
+    _check_small_conversation(one[0], "conv-30")
+    convs = load_locomo(folder)
+    assert [c.conversation_id for c in convs] == ["conv-4", "conv-30"]
+    _check_small_conversation(convs[0], "conv-4")
+    archive = tmp_path / "locomo10.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for n in (30, 4):
+            zf.write(folder / f"{n}.json", f"data/multimodal_dialog/locomo10_v2/{n}.json")
+    assert load_locomo(archive) == convs
+
+
+def test_load_locomo_rejects_other_json(tmp_path: Path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"turns": []}))
+    with pytest.raises(ValueError, match="not LoCoMo"):
+        load_locomo(path)
 
 
 @pytest.mark.parametrize(("line", "field"), [
