@@ -8,7 +8,8 @@ noisy; alternating keeps drift from favouring one side). Next to events/s (wall 
 per event of this process (`time.process_time`, librdkafka's threads included) for each side, the figure to
 compare on a busy machine, the garbage collector's collections per generation while consuming, and the
 load average and the interpreter's speed (`python_loop_ns`: CPU ns per iteration of a plain loop) before
-and after the run.
+and after the run, and which decoder read the records (`decoder`: `compiled`, the C module, or `python`
+when it is missing or turned off with AGENTIC_PURE_PYTHON=1).
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ def run(settings: Settings, n_events: int, rounds: int = 2, partitions: int = 3,
     out = report(n_events, measured, baseline, sum(len(v) for _, v in records) / max(1, n_events), partitions)
     out["load_average_before"], out["load_average_after"] = round(load_before, 2), round(os.getloadavg()[0], 2)
     out["python_loop_ns_before"], out["python_loop_ns_after"] = loop_before, python_loop_ns()
+    out["decoder"] = codec.decoder
     return out
 
 

@@ -179,15 +179,17 @@ def _parsed_current(event_type: str) -> _Parsed:
 
 class EventCodec:
     """Typed events <-> Confluent-framed Avro. ``validate_on_decode`` re-checks decoded events
-    against the catalogue's field and cross-field rules (types are guaranteed by Avro)."""
+    against the catalogue's field and cross-field rules (types are guaranteed by Avro);
+    ``compiled=False`` decodes with the Python readers only (the compiled reader needs
+    ``validate_on_decode``, whose checks it makes)."""
 
-    def __init__(self, ids: SchemaIds, *, validate_on_decode: bool = True) -> None:
+    def __init__(self, ids: SchemaIds, *, validate_on_decode: bool = True, compiled: bool = True) -> None:
         self._ids = ids
         self._validate_on_decode = validate_on_decode
         self._current: dict[str, _Parsed] = {}
         self._enc: dict[type, _EncodePlan] = {}
         self._decoders: dict[bytes, Callable[[bytes], Event]] = {}  # by 5-byte header
-        self._compiled = compiled_decoder() if validate_on_decode else None
+        self._compiled = compiled_decoder() if validate_on_decode and compiled else None
         self._index = {et: i for i, et in enumerate(gen.EVENT_CLASSES)}  # the compiled module's order
         self._c_plans: dict[int, int] = {}  # schema id -> event index, for ids of current schemas
         self._c_rules = tuple(RULES.get(et) for et in gen.EVENT_CLASSES)
@@ -277,6 +279,11 @@ class EventCodec:
             return int(consume(msgs, start, plans, rules, seen, out))
 
         return run
+
+    @property
+    def decoder(self) -> str:
+        """``compiled`` when current-schema records are read by the C module first, else ``python``."""
+        return "python" if self._compiled is None else "compiled"
 
     def _decode_plan(self, sid: int) -> _DecodePlan:
         try:
