@@ -25,8 +25,9 @@ from agentic.connectors.clickhouse import open_client
 from agentic.connectors.kafka import RawProducer, ensure_topics
 from agentic.connectors.kafka_positions import end_offsets
 from agentic.projections import replay as rp
-from agentic.projections.clickhouse import schema
+from agentic.projections.clickhouse import rowgen, schema
 from agentic.projections.clickhouse.decode import DictDecoder
+from agentic.projections.clickhouse.parallel import default_workers
 from agentic.projections.clickhouse.projector import Projector, ProjectorConfig
 from agentic.projections.clickhouse.sink import ClickHouseSink
 from agentic.schemas.codec import EventCodec
@@ -76,7 +77,9 @@ def _consume_only(bootstrap: str, ends: dict[tuple[str, int], int]) -> tuple[flo
 
 
 def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: int = 50_000,
-        workers: int = 2) -> dict[str, Any]:
+        workers: int | None = None) -> dict[str, Any]:
+    """The benchmark; `workers` None: `parallel.default_workers()` (0 when the C row encoder is built)."""
+    workers = default_workers() if workers is None else workers
     load_before = os.getloadavg()[0]
     run_id = uuid.uuid4().hex[:8]
     specs = [TopicSpec(name=f"bench.projections.{run_id}.{i}", event_types=(), key_field="",
@@ -118,6 +121,7 @@ def run(settings: Settings, n_events: int, partitions: int = 3, batch_records: i
         "partitions": len(ends),
         "batch_records": batch_records,
         "workers": workers,
+        "row_encoder": "C (_crows)" if rowgen.AVAILABLE else "Python (cavro + orjson)",
         "end_to_end_events_per_s": round(proj.progress.records / e2e_s),
         "end_to_end_s": round(e2e_s, 3),
         "rebuild_events_per_s": round(stats.events_per_s),

@@ -25,7 +25,7 @@ from agentic.schemas.errors import DecodeError
 from .clickhouse import schema
 from .clickhouse.checksums import Checksum, RowDifference, differences, table_checksums
 from .clickhouse.decode import DictDecoder
-from .clickhouse.parallel import ChunkMapper, Pending, RawRecord
+from .clickhouse.parallel import ChunkMapper, Pending, RawRecord, default_workers
 from .clickhouse.rows import COLUMNS, SourceRecord
 from .clickhouse.sink import ClickHouseSink
 
@@ -109,7 +109,7 @@ class RebuildStats:
 
 def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
             targets: dict[Position, int], cutoff: Cutoff | None = None, batch_records: int = 50_000,
-            on_progress: Callable[[int], None] | None = None, workers: int = 0,
+            on_progress: Callable[[int], None] | None = None, workers: int | None = 0,
             registry_url: str = "") -> RebuildStats:
     """Recreate `database` and project the log into it up to `targets` (keeping what `cutoff` keeps).
 
@@ -122,6 +122,7 @@ def rebuild(client: Client, bootstrap: str, decoder: DictDecoder, database: str,
     started = time.perf_counter()
     seen = kept = 0
     keep = cutoff.keeps if cutoff is not None else None
+    workers = default_workers() if workers is None else workers
     if sum(targets.values()) < MIN_RECORDS_FOR_WORKERS:
         workers = 0  # starting worker processes costs more than it saves on a small log
     with ChunkMapper(decoder, registry_url, workers) as mapper, ThreadPoolExecutor(1) as writer:

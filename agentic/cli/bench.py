@@ -141,11 +141,12 @@ def scheduler_kafka_cmd(settings: Any, nodes_csv: Path, pods_csv: Path, arrive: 
 @click.option("--partitions", type=click.IntRange(min=1), default=3, show_default=True,
               help="Partitions of each of the two benchmark topics.")
 @click.option("--batch", "batch_records", type=click.IntRange(min=100), default=50_000, show_default=True)
-@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Processes that decode and map records (0: all in the projector's process).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Processes that decode and map records (0: all in the projector's process; default: 0 with "
+                   "the compiled row encoder, else 2).")
 @click.option("--json", "as_json", is_flag=True, help="Compact JSON.")
 @click.pass_obj
-def projections_cmd(settings: Any, n_events: int, partitions: int, batch_records: int, workers: int,
+def projections_cmd(settings: Any, n_events: int, partitions: int, batch_records: int, workers: int | None,
                     as_json: bool) -> None:
     """Kafka -> ClickHouse end to end (raw and typed tables) and replay rebuild, in events/s."""
     from agentic.bench.projections import run

@@ -60,12 +60,12 @@ def projector() -> None:
 @click.option("--batch", "batch_records", default=50_000, show_default=True, help="Records per insert batch.")
 @click.option("--topic", "topics", multiple=True, help="Only these topics (default: every event topic).")
 @click.option("--group", default=GROUP_ID, show_default=True, help="Consumer group for committed offsets (lag).")
-@click.option("--workers", default=2, show_default=True, help="Processes decoding and mapping big batches (0: none).")
+@click.option("--workers", type=int, help="Decoding processes (0: none; default: 0 with the C row encoder, else 2).")
 @click.option("--endpoint-port", default=0, show_default=True,
               help="Loopback port of the SQL endpoint for other commands (0: any free port).")
 @click.pass_obj
 def run(settings: Settings, until_caught_up: bool, batch_records: int, topics: tuple[str, ...], group: str,
-        workers: int, endpoint_port: int) -> None:
+        workers: int | None, endpoint_port: int) -> None:
     """Consume every event topic into ClickHouse; offsets are committed after each insert."""
     config = ProjectorConfig(topics=topics or EVENT_TOPICS, group_id=group, batch_records=batch_records,
                              workers=workers, registry_url=settings.registry_url)

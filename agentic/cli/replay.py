@@ -27,7 +27,7 @@ from agentic.projections.clickhouse.sink import ClickHouseSink
 from agentic.schemas.topics import TOPICS
 
 log = structlog.get_logger(__name__)
-REBUILD_WORKERS = 2  # processes decoding and mapping during a rebuild (this machine class has 2 cores)
+REBUILD_WORKERS = None  # decoding processes of a rebuild: `parallel.default_workers()` (0 with the C row encoder)
 
 
 def parse_until(text: str, latest_ms: int) -> rp.Cutoff:

@@ -22,7 +22,7 @@ from agentic.schemas.topics import TOPICS
 
 from . import schema
 from .decode import DictDecoder
-from .parallel import ChunkMapper, Pending, RawRecord
+from .parallel import ChunkMapper, Pending, RawRecord, default_workers
 from .sink import ClickHouseSink, Encoded, Position
 
 log = structlog.get_logger(__name__)
@@ -41,7 +41,7 @@ class ProjectorConfig:
     linger_s: float = 0.3
     retry_initial_s: float = 0.5
     retry_max_s: float = 15.0
-    workers: int = 0  # processes decoding and mapping (0: in this process)
+    workers: int | None = 0  # processes decoding and mapping (0: in this process; None: `default_workers()`)
     registry_url: str = ""  # for the workers' own registry clients (needed when workers > 0)
 
 
@@ -71,7 +71,8 @@ class Projector:
         self.sink = sink
         self.config = config
         self.decoder = DictDecoder(ids)
-        self.mapper = ChunkMapper(self.decoder, config.registry_url, config.workers)
+        workers = default_workers() if config.workers is None else config.workers
+        self.mapper = ChunkMapper(self.decoder, config.registry_url, workers)
         self._inflight: Pending | None = None
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="projector-writer")
         self.progress = Progress()
