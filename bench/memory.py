@@ -12,7 +12,9 @@ core -> Weaviate batch upsert. Keys of the JSON result:
   tenant holding ``n_memories`` memories; ``search_ms_by_mode`` has the same for every mode;
 - ``recall``: mode -> k -> mean fraction of a question's evidence turns found in the top k, on the
   seeded LoCoMo-style dataset of :mod:`agentic.bench.memory_data` (or a LoCoMo JSON file);
-  ``recall_by_category`` splits recall@10 by question category.
+  ``recall_by_category`` and ``recall_by_conversation`` split recall@10 by question category and
+  by conversation (each conversation counts its questions; for split figures such as
+  tune/held-out, weight each conversation by its number of questions).
 """
 
 from __future__ import annotations
@@ -53,11 +55,15 @@ class MemoryBenchConfig:
     locomo: Path | None = None
 
 
+RecallTable = dict[str, dict[str, float]]
+
+
 def recall_of(conversations: Sequence[Conversation], service: MemoryService, alpha: float,
-              modes: Sequence[Mode] = MODES) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-    """Mean recall@k per mode, and recall@10 per mode and question category."""
+              modes: Sequence[Mode] = MODES) -> tuple[RecallTable, RecallTable, RecallTable]:
+    """Mean recall@k per mode; recall@10 per mode and question category; per mode and conversation."""
     sums: dict[str, dict[int, float]] = {m: dict.fromkeys(KS, 0.0) for m in modes}
     cats: dict[str, dict[str, list[float]]] = {m: {} for m in modes}
+    convs: dict[str, dict[str, list[float]]] = {m: {} for m in modes}
     n = 0
     for conv in conversations:
         for q in conv.questions:
@@ -71,9 +77,13 @@ def recall_of(conversations: Sequence[Conversation], service: MemoryService, alp
                     sums[mode][k] += r
                     if k == 10:
                         cats[mode].setdefault(q.category, []).append(r)
+                        convs[mode].setdefault(conv.conversation_id, []).append(r)
     recall = {m: {str(k): round(v / max(1, n), 4) for k, v in ks.items()} for m, ks in sums.items()}
-    by_cat = {m: {c: round(statistics.fmean(v), 4) for c, v in sorted(cs.items())} for m, cs in cats.items()}
-    return recall, by_cat
+    return recall, _means(cats), _means(convs)
+
+
+def _means(groups: dict[str, dict[str, list[float]]]) -> RecallTable:
+    return {m: {g: round(statistics.fmean(v), 4) for g, v in sorted(gs.items())} for m, gs in groups.items()}
 
 
 def _load_lines(n: int, seed: int) -> list[dict[str, Any]]:
@@ -106,7 +116,7 @@ def run(settings: Settings, cfg: MemoryBenchConfig) -> dict[str, Any]:
             report = service.write(list(memory_lines((conv,))))
             if not report.ok:
                 raise RuntimeError(f"dataset ingest failed: {report.failed[:3] or report.rejected[:3]}")
-        recall, by_cat = recall_of(convs, service, cfg.alpha)
+        recall, by_cat, by_conv = recall_of(convs, service, cfg.alpha)
         log.info("bench.memory.recall", recall=recall)
 
         lines = _load_lines(cfg.n_memories, cfg.seed)
@@ -139,6 +149,7 @@ def run(settings: Settings, cfg: MemoryBenchConfig) -> dict[str, Any]:
             "search_ms_by_mode": latency,
             "recall": recall,
             "recall_by_category": by_cat,
+            "recall_by_conversation": by_conv,
             "stored_memories": store.count(LOAD_TENANT),
             "written": len(lines), "merged_duplicates": merged,
             "embedder": embedder.name, "dim": embedder.dim, "alpha": cfg.alpha,

@@ -9,6 +9,14 @@ function runs at write and at query time; changing it requires re-indexing (repl
 
 Measured on the generated LoCoMo-style dataset (860 questions): keyword-only recall@10 0.594 ->
 0.625 (paraphrase 0.18 -> 0.26); see docs/memory.md.
+
+Two more functions shape the keyword side. :func:`query_terms` drops English function words from
+a query before stemming (questions are mostly "what did ... do with her ..."; Weaviate's own
+stopword preset removes only 33 words). :func:`keyword_text` is what a memory is indexed under:
+its own stemmed words plus those of its context (its session's previous memory), so a reply
+("Yes, it was amazing!") is found by the words of the turn it answers. Measured on LoCoMo
+(docs/memory.md): hybrid recall@10 0.466 -> 0.62 with the query stopwords and the fusion
+weight, -> 0.69 on held-out conversations with the context.
 """
 
 from __future__ import annotations
@@ -50,3 +58,31 @@ def stem(word: str) -> str:
 def stem_text(text: str) -> str:
     """Lowercased words of ``text``, each stemmed, joined by single spaces."""
     return " ".join(stem(w) for w in _WORD.findall(text.lower()))
+
+
+# English function words (the common NLTK/Lucene-style list): never the topic of a question
+QUERY_STOPWORDS = frozenset((
+    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
+    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
+    "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
+    "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
+    "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just",
+    "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once",
+    "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she",
+    "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves",
+    "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until",
+    "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom",
+    "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves",
+))
+
+
+def query_terms(text: str) -> str:
+    """The stemmed content words of a query (function words dropped), joined by single spaces;
+    "" when the query has only function words (the caller then falls back to :func:`stem_text`)."""
+    return " ".join(stem(w) for w in _WORD.findall(text.lower()) if w.split("'")[0] not in QUERY_STOPWORDS)
+
+
+def keyword_text(content: str, context: str = "") -> str:
+    """What a memory is indexed under for keyword search: its stemmed words, then its context's."""
+    own = stem_text(content)
+    return f"{own} {stem_text(context)}" if context.strip() else own

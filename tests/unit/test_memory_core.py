@@ -204,3 +204,13 @@ def test_near_duplicates_with_different_numbers_or_names_are_kept_apart() -> Non
                        write(4, "Alice moved to Berlin", embedding=vec(0.5, 1.0)),
                        write(5, "Alice moved to Berlin!!", embedding=vec(0.5, 1.0))])
     assert stored_ids(state) == ["m1", "m2", "m3", "m4"]  # only m5 merged (into m4)
+
+
+def test_a_new_memory_carries_its_session_previous_memory_as_context() -> None:
+    _, out = replay([write(1, "Ann: Did you adopt the dog?"), write(2, "Bo: Yes, last week!"),
+                         write(3, "Ann: other session", session="s2")])
+    stored = {o.memory.memory_id: o.memory for o in out if isinstance(o, MemoryStored)}
+    assert (stored["m1"].context, stored["m2"].context) == ("", "Ann: Did you adopt the dog?")
+    assert stored["m3"].context == ""  # context never crosses sessions
+    _, out = replay([write(1, "Ann: hi"), write(2, "Bo: hello")], MemoryConfig(previous_as_context=False))
+    assert all(o.memory.context == "" for o in out if isinstance(o, MemoryStored))

@@ -27,6 +27,13 @@ def record(**kw: object) -> MemoryRecord:
     return MemoryRecord(**base)
 
 
+def test_content_stem_holds_the_context_after_the_content() -> None:
+    fields = _grpc_object("AgenticMemory", "acme", record(context="Bob: Did you adopt pets?")).properties
+    stem_field = fields.non_ref_properties.fields["content_stem"].string_value
+    assert stem_field == f"{stem_text('Alice adopted two cats')} {stem_text('Bob: Did you adopt pets?')}"
+    assert fields.non_ref_properties.fields["content"].string_value == "Alice adopted two cats"  # returned as is
+
+
 def test_every_property_of_props_is_encoded_with_its_value() -> None:
     r = record(expires_at=1_700_000_100_000, source_refs=("doc:1",))
     obj = _grpc_object("AgenticMemory", "acme", r)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentic.connectors.stemming import stem, stem_text
+from agentic.connectors.stemming import keyword_text, query_terms, stem, stem_text
 
 
 def test_inflections_of_a_word_share_one_stem() -> None:
@@ -23,3 +23,15 @@ def test_text_is_lowercased_possessives_dropped_and_query_matches_content() -> N
     assert stem_text("Caroline's Painting CLASSES!") == "carolin paint class"
     assert set(stem_text("When did Melanie adopt her dogs?").split()) >= {"adopt", "dog", "melani"}
     assert set(stem_text("Melanie: we adopted two dogs").split()) >= {"adopt", "dog", "melani"}
+
+
+def test_query_terms_drop_function_words_keep_the_topic() -> None:
+    assert query_terms("When did Caroline go to the LGBTQ support group?") == "carolin go lgbtq support group"
+    assert query_terms("What's it about? Would they?") == ""  # only function words: caller falls back
+    assert set(query_terms("What did Melanie paint?").split()) == {"melani", "paint"}
+
+
+def test_keyword_text_indexes_own_words_then_the_context() -> None:
+    assert keyword_text("Bo: Yes, adopted!") == stem_text("Bo: Yes, adopted!")
+    assert keyword_text("Bo: Yes!", "Ann: Did you adopt the dogs?") == "bo yes ann did you adopt the dog"
+    assert keyword_text("Bo: Yes!", "   ") == "bo yes"
