@@ -114,9 +114,63 @@ static int put_str(Buf *b, const uint8_t *s, size_t n) {
     return OK;
 }
 
+typedef unsigned __int128 u128;
+#define SLOW 2
+
+/* The shortest decimal that reads back as x (what repr finds with dtoa), by exact 128-bit arithmetic, for
+ * 1e-5 <= |x| < 2^53, where repr and orjson both write it positionally. x = m / 2^s; its rounding interval
+ * is (4m - lo, 4m + 2) / 2^(s+2) (closed when m is even: round-half-even); the fewest decimals t with an
+ * integer c in the scaled interval give the shortest text, and among those c the one nearest x (a tie,
+ * or a nearest c outside the interval, is left to dtoa: SLOW). */
+static int put_double_fast(Buf *b, double x) {
+    uint64_t bits;
+    memcpy(&bits, &x, 8);
+    int bexp = (int)((bits >> 52) & 0x7ff);
+    double ax = fabs(x);
+    if (bexp == 0 || bexp == 0x7ff || ax < 1e-5 || ax >= 9007199254740992.0) return SLOW;
+    uint64_t frac = bits & ((1ULL << 52) - 1), m = frac | (1ULL << 52);
+    int e = bexp - 1075;
+    char tmp[48];
+    char *o = tmp + sizeof tmp;
+    if (e >= 0) {  /* an integer below 2^53 */
+        uint64_t v = m << e;
+        *--o = '0'; *--o = '.';
+        do { *--o = (char)('0' + v % 10); v /= 10; } while (v);
+    } else {
+        int sh = 2 - e;  /* <= 71 since |x| >= 1e-5 */
+        u128 lo = ((u128)m << 2) - ((frac == 0 && bexp > 1) ? 1 : 2), hi = ((u128)m << 2) + 2, X = (u128)m << 2;
+        int closed = (m & 1) == 0;
+        u128 p10 = 1, unit = (u128)1 << sh;
+        int t;
+        uint64_t c = 0;
+        for (t = 0; t <= 21; t++, p10 *= 10) {
+            u128 A = lo * p10, B = hi * p10, XS = X * p10;
+            u128 first = closed ? (A + unit - 1) >> sh : (A >> sh) + 1;
+            u128 pos = first << sh;
+            if (!(closed ? pos <= B : pos < B)) continue;  /* no candidate with t decimals */
+            u128 near = XS >> sh, rem = XS & (unit - 1), half = unit >> 1;
+            if (rem > half || (rem == half && (near & 1))) near += 1;  /* a tie: the even one, as dtoa */
+            u128 npos = near << sh;
+            if (!(closed ? (npos >= A && npos <= B) : (npos > A && npos < B))) return SLOW;
+            if (near >> 64) return SLOW;
+            c = (uint64_t)near;
+            break;
+        }
+        if (t > 21) return SLOW;
+        if (t == 0) { *--o = '0'; *--o = '.'; }
+        for (int k = 0; k < t; k++) { *--o = (char)('0' + c % 10); c /= 10; }
+        if (t > 0) *--o = '.';
+        do { *--o = (char)('0' + c % 10); c /= 10; } while (c);
+    }
+    if (x < 0) *--o = '-';
+    return put(b, o, (size_t)(tmp + sizeof tmp - o));
+}
+
 /* orjson's float text: repr, except non-finite -> null, exponent -5 -> positional, e-0N -> e-N. */
 static int put_double(Buf *b, double x) {
     if (!isfinite(x)) return put(b, "null", 4);
+    int fast = put_double_fast(b, x);
+    if (fast != SLOW) return fast;
     char *r = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
     if (r == NULL) { PyErr_Clear(); return NOMEM; }
     int rc = OK;
@@ -507,7 +561,26 @@ fail:
     return NULL;
 }
 
+/* float_text(x, fast=True) -> bytes | None: a double as the encoder writes it (for tests) */
+static PyObject *float_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs < 1 || nargs > 2) { PyErr_SetString(PyExc_TypeError, "float_text(x, fast=True)"); return NULL; }
+    double x = PyFloat_AsDouble(args[0]);
+    if (x == -1.0 && PyErr_Occurred()) return NULL;
+    int fast_only = nargs == 2 ? PyObject_IsTrue(args[1]) : 0;
+    Buf out = {NULL, 0, 0};
+    int rc = fast_only ? put_double_fast(&out, x) : put_double(&out, x);
+    PyObject *r;
+    if (rc == OK) r = PyBytes_FromStringAndSize(out.p, (Py_ssize_t)out.len);
+    else if (rc == NOMEM) r = PyErr_NoMemory();
+    else { r = Py_None; Py_INCREF(r); }
+    PyMem_Free(out.p);
+    return r;
+}
+
 static PyMethodDef METHODS[] = {
+    {"float_text", (PyCFunction)(void (*)(void))float_text, METH_FASTCALL,
+     "float_text(x, fast_only=False) -> bytes | None: x as orjson writes it (fast_only: None where dtoa is needed)"},
     {"line", (PyCFunction)(void (*)(void))line, METH_FASTCALL,
      "line(program, topic, partition, offset, key, value) -> bytes | None: one raw row line, or None (refused)"},
     {"encode", (PyCFunction)(void (*)(void))encode, METH_FASTCALL,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import struct
 from typing import Any
 
 import cavro
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -206,3 +208,24 @@ def test_a_bytes_field_is_not_compiled() -> None:
     schema["fields"].append({"name": "blob", "type": "bytes"})
     with pytest.raises(rowgen.Unsupported, match="bytes"):
         rowgen.compile_event(schema)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(x=st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.floats(1e-6, 1e17),
+                   st.floats(-1e4, 1e4).map(lambda v: round(v, 3)), st.floats(width=32, allow_nan=False)))
+def test_double_text_equals_orjson_fast_path_included(x: float) -> None:
+    crows = rowgen._crows
+    assert crows is not None
+    assert crows.float_text(x) == orjson.dumps(x)
+    fast = crows.float_text(x, True)  # the exact 128-bit shortest-digits path (None: left to dtoa)
+    assert fast is None or fast == orjson.dumps(x)
+
+
+def test_the_fast_double_path_covers_nearly_every_double_in_its_range() -> None:
+    crows = rowgen._crows
+    assert crows is not None
+    rng = random.Random(3)
+    xs = [rng.random() * 10 ** rng.randint(-4, 15) for _ in range(20_000)]
+    fast = [crows.float_text(x, True) for x in xs]
+    assert all(f is None or f == orjson.dumps(x) for f, x in zip(fast, xs, strict=True))
+    assert sum(f is None for f in fast) < len(xs) // 100  # dtoa only for ties and boundary cases
