@@ -117,6 +117,21 @@ static int put_str(Buf *b, const uint8_t *s, size_t n) {
 typedef unsigned __int128 u128;
 #define SLOW 2
 
+static u128 P10[22];
+
+static void init_p10(void) {
+    P10[0] = 1;
+    for (int i = 1; i < 22; i++) P10[i] = P10[i - 1] * 10;
+}
+
+/* Is there an integer c with lo*p10 <= c*2^sh <= hi*p10 (strict bounds when not closed)? */
+static int has_candidate(u128 lo, u128 hi, int sh, int closed, u128 p10) {
+    u128 A = lo * p10, B = hi * p10;
+    u128 first = closed ? (A + ((u128)1 << sh) - 1) >> sh : (A >> sh) + 1;
+    u128 pos = first << sh;
+    return closed ? pos <= B : pos < B;
+}
+
 /* The shortest decimal that reads back as x (what repr finds with dtoa), by exact 128-bit arithmetic, for
  * 1e-5 <= |x| < 2^53, where repr and orjson both write it positionally. x = m / 2^s; its rounding interval
  * is (4m - lo, 4m + 2) / 2^(s+2) (closed when m is even: round-half-even); the fewest decimals t with an
@@ -140,23 +155,22 @@ static int put_double_fast(Buf *b, double x) {
         int sh = 2 - e;  /* <= 71 since |x| >= 1e-5 */
         u128 lo = ((u128)m << 2) - ((frac == 0 && bexp > 1) ? 1 : 2), hi = ((u128)m << 2) + 2, X = (u128)m << 2;
         int closed = (m & 1) == 0;
-        u128 p10 = 1, unit = (u128)1 << sh;
-        int t;
-        uint64_t c = 0;
-        for (t = 0; t <= 21; t++, p10 *= 10) {
-            u128 A = lo * p10, B = hi * p10, XS = X * p10;
-            u128 first = closed ? (A + unit - 1) >> sh : (A >> sh) + 1;
-            u128 pos = first << sh;
-            if (!(closed ? pos <= B : pos < B)) continue;  /* no candidate with t decimals */
-            u128 near = XS >> sh, rem = XS & (unit - 1), half = unit >> 1;
-            if (rem > half || (rem == half && (near & 1))) near += 1;  /* a tie: the even one, as dtoa */
-            u128 npos = near << sh;
-            if (!(closed ? (npos >= A && npos <= B) : (npos > A && npos < B))) return SLOW;
-            if (near >> 64) return SLOW;
-            c = (uint64_t)near;
-            break;
+        u128 unit = (u128)1 << sh;
+        /* fewest decimals t with an integer in the scaled interval: if t has one, t + 1 has (ten times it) */
+        if (!has_candidate(lo, hi, sh, closed, P10[21])) return SLOW;
+        int a = 0, z = 21;
+        while (a < z) {
+            int mid = (a + z) / 2;
+            if (has_candidate(lo, hi, sh, closed, P10[mid])) z = mid; else a = mid + 1;
         }
-        if (t > 21) return SLOW;
+        int t = a;
+        u128 A = lo * P10[t], B = hi * P10[t], XS = X * P10[t];
+        u128 near = XS >> sh, rem = XS & (unit - 1), half = unit >> 1;
+        if (rem > half || (rem == half && (near & 1))) near += 1;  /* a tie: the even one, as dtoa */
+        u128 npos = near << sh;
+        if (!(closed ? (npos >= A && npos <= B) : (npos > A && npos < B))) return SLOW;
+        if (near >> 64) return SLOW;
+        uint64_t c = (uint64_t)near;
         if (t == 0) { *--o = '0'; *--o = '.'; }
         for (int k = 0; k < t; k++) { *--o = (char)('0' + c % 10); c /= 10; }
         if (t > 0) *--o = '.';
@@ -595,6 +609,7 @@ static struct PyModuleDef MODULE = {
 };
 
 PyMODINIT_FUNC PyInit__crows(void) {
+    init_p10();
     PyObject *m = PyModule_Create(&MODULE);
     if (m != NULL && PyModule_AddIntConstant(m, "FORMAT", FORMAT) < 0) { Py_DECREF(m); return NULL; }
     return m;
