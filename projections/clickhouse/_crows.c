@@ -592,7 +592,77 @@ static PyObject *float_text(PyObject *self, PyObject *const *args, Py_ssize_t na
     return r;
 }
 
+/* encode_blob(programs, raws) -> (blob, refused indexes, next offsets): the lines of the records it
+ * encodes, joined by newlines (no line for a refused record: the caller inserts it at its index) */
+static PyObject *encode_blob(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "encode_blob(programs: dict[int, bytes], raws: list[tuple])");
+        return NULL;
+    }
+    PyObject *programs = args[0];
+    PyObject *seq = PySequence_Fast(args[1], "raws must be a sequence");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *refused = PyList_New(0), *seen = PyDict_New();
+    Buf out = {NULL, 0, 0};
+    PyObject *last_topic = NULL, *last_part = NULL, *last_next = NULL;
+    if (refused == NULL || seen == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = items[i];
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 5) {
+            PyErr_SetString(PyExc_TypeError, "each raw record is (topic, partition, offset, key, value)");
+            goto fail;
+        }
+        PyObject *topic = PyTuple_GET_ITEM(t, 0), *part = PyTuple_GET_ITEM(t, 1), *off = PyTuple_GET_ITEM(t, 2);
+        long long partition = PyLong_AsLongLong(part), offset = PyLong_AsLongLong(off);
+        if (PyErr_Occurred()) goto fail;
+        if (last_topic != NULL && (last_topic != topic || last_part != part)) {
+            PyObject *k = PyTuple_Pack(2, last_topic, last_part);
+            if (k == NULL || PyDict_SetItem(seen, k, last_next) < 0) { Py_XDECREF(k); goto fail; }
+            Py_DECREF(k);
+        }
+        Py_XDECREF(last_next);
+        last_topic = topic; last_part = part;
+        last_next = PyLong_FromLongLong(offset + 1);
+        if (last_next == NULL) goto fail;
+        size_t mark = out.len;
+        if (mark > 0 && putc_(&out, '\n') != OK) { PyErr_NoMemory(); goto fail; }
+        int rc = framed_row(programs, topic, partition, offset, PyTuple_GET_ITEM(t, 3), PyTuple_GET_ITEM(t, 4),
+                            &out);
+        if (rc == REFUSE) {
+            out.len = mark;
+            PyObject *idx = PyLong_FromSsize_t(i);
+            if (idx == NULL || PyList_Append(refused, idx) < 0) { Py_XDECREF(idx); goto fail; }
+            Py_DECREF(idx);
+        } else if (rc != OK) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+    }
+    if (last_topic != NULL) {
+        PyObject *k = PyTuple_Pack(2, last_topic, last_part);
+        if (k == NULL || PyDict_SetItem(seen, k, last_next) < 0) { Py_XDECREF(k); goto fail; }
+        Py_DECREF(k);
+    }
+    Py_XDECREF(last_next);
+    Py_DECREF(seq);
+    PyObject *blob = PyBytes_FromStringAndSize(out.p, (Py_ssize_t)out.len);
+    PyMem_Free(out.p);
+    if (blob == NULL) { Py_DECREF(refused); Py_DECREF(seen); return NULL; }
+    return Py_BuildValue("(NNN)", blob, refused, seen);
+fail:
+    Py_XDECREF(last_next);
+    PyMem_Free(out.p);
+    Py_DECREF(seq);
+    Py_XDECREF(refused); Py_XDECREF(seen);
+    return NULL;
+}
+
 static PyMethodDef METHODS[] = {
+    {"encode_blob", (PyCFunction)(void (*)(void))encode_blob, METH_FASTCALL,
+     "encode_blob(programs, raws) -> (blob, refused, next_offsets): encoded lines joined by newlines"},
     {"float_text", (PyCFunction)(void (*)(void))float_text, METH_FASTCALL,
      "float_text(x, fast_only=False) -> bytes | None: x as orjson writes it (fast_only: None where dtoa is needed)"},
     {"line", (PyCFunction)(void (*)(void))line, METH_FASTCALL,

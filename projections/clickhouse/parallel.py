@@ -61,10 +61,13 @@ def encode_chunk(decoder: DictDecoder, raws: Iterable[RawRecord], keep: Keep | N
 
 def _encode_fast(decoder: DictDecoder, raws: list[RawRecord]) -> Encoded:
     """The C encoder's lines (`rowgen`); records it refuses (or without a program yet) by the Python path."""
-    lines, refused, seen = rowgen.encode(decoder.programs, raws)
-    for i in refused:
-        lines[i] = _python_line(decoder, *raws[i])
-    return Encoded.of_lines(lines, seen, len(raws))  # type: ignore[arg-type]  # no None left
+    blob, refused, seen = rowgen.encode_blob(decoder.programs, raws)
+    if refused:  # rare (the first record of a schema id, undecodable ones): the lines, with theirs inserted
+        lines = blob.split(b"\n") if blob else []  # JSON lines hold no raw newline
+        for i in refused:  # ascending: each lands at its own index
+            lines.insert(i, _python_line(decoder, *raws[i]))
+        return Encoded.of_lines(lines, seen, len(raws))
+    return Encoded({"events": [blob]} if blob else {}, seen, len(raws), len(raws))
 
 
 def _python_line(decoder: DictDecoder, topic: str, partition: int, offset: int, key: bytes | None,

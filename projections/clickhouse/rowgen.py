@@ -159,6 +159,14 @@ def encode(programs: dict[int, bytes], raws: Sequence[tuple[str, int, int, bytes
     return _crows.encode(programs, raws)  # type: ignore[no-any-return]
 
 
+def encode_blob(programs: dict[int, bytes], raws: Sequence[tuple[str, int, int, bytes | None, bytes | None]]
+                ) -> tuple[bytes, list[int], dict[tuple[str, int], int]]:
+    """`encode` as one JSONCompactEachRow blob: the encoded lines joined by newlines, without the refused
+    records (the caller puts their lines at those indexes), and the next offset per (topic, partition)."""
+    assert _crows is not None, "rowgen.encode_blob needs the compiled _crows module"
+    return _crows.encode_blob(programs, raws)  # type: ignore[no-any-return]
+
+
 def line(program: bytes, topic: str, partition: int, offset: int, key: bytes | None,
          value: bytes) -> bytes | None:
     """One record's raw row line by the C encoder (`program` for its schema id), or None if refused."""

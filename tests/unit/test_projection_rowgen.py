@@ -74,6 +74,8 @@ def assert_same(raws: list[tuple[str, int, int, bytes | None, bytes | None]]) ->
         if line is not None:
             assert line == python_line(DECODER, raw), raw
     assert seen == {(t, p): o + 1 for t, p, o, _, _ in raws}
+    blob, refused_too, seen_too = rowgen.encode_blob(DECODER.programs, raws)
+    assert (blob, refused_too, seen_too) == (b"\n".join(x for x in lines if x is not None), refused, seen)
     return lines
 
 
