@@ -646,6 +646,10 @@ static PyObject *py_consume(PyObject *self, PyObject *const *args, Py_ssize_t na
     int cache_idx[PLAN_CACHE];
     for (int k = 0; k < PLAN_CACHE; k++) cache_idx[k] = -2;  /* -2: empty, -1: not a plan */
     PyObject *topic = NULL, *partition = NULL, *v = NULL;
+    /* No collection while the loop runs: what it allocates is untracked (see UNTRACKED), yet each
+     * allocation counts towards the next young collection, which would walk the batch's messages. The
+     * count is kept: one collection at most follows the loop. */
+    int gc_was_on = PyGC_Disable();
     for (; i < PyList_GET_SIZE(msgs); i++) {
         PyObject *msg = PyList_GET_ITEM(msgs, i);
         if (Py_TYPE(msg) != MSG_TYPE && cache_methods(Py_TYPE(msg)) < 0) goto error;
@@ -725,11 +729,13 @@ static PyObject *py_consume(PyObject *self, PyObject *const *args, Py_ssize_t na
     Py_XDECREF(v);
     Py_XDECREF(topic);
     Py_XDECREF(partition);
+    if (gc_was_on) PyGC_Enable();
     return PyLong_FromSsize_t(i);
 error:
     Py_XDECREF(v);
     Py_XDECREF(topic);
     Py_XDECREF(partition);
+    if (gc_was_on) PyGC_Enable();
     return NULL;
 }
 
