@@ -300,3 +300,32 @@ def test_compiled_consumer_loop_takes_good_records_and_stops_at_the_others(mod: 
     assert bad_positions <= set(stops)  # every bad record and the end of partition went to the Python path
     assert len(stops) <= len(bad_positions) + len(EVENT_TYPES)  # plus the first record of each schema id
     assert seen == {("agentic.test", 0), ("agentic.test", 1)}
+
+
+def test_without_the_compiled_module_the_package_falls_back_to_python(tmp_path: Path) -> None:
+    """A build without the extension (its import fails): the codec logs once and decodes in Python."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_cdecode.py"
+    script.write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'agentic.events._cdecode':\n"
+        "            raise ImportError('blocked for the test')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from agentic.schemas import EventCodec, StaticSchemaIds, catalogue\n"
+        "from agentic.schemas.samples import sample_event\n"
+        "codec = EventCodec(StaticSchemaIds())\n"
+        "for et in catalogue.event_types():\n"
+        "    e = sample_event(et, 1)\n"
+        "    assert codec.decode(codec.encode(e)) == e\n"
+        "assert EventCodec(StaticSchemaIds()).decoder == 'python'\n"
+        "print('decoder', codec.decoder)\n")
+    env = {k: v for k, v in os.environ.items() if k != "AGENTIC_PURE_PYTHON"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "decoder python" in done.stdout
+    logged = done.stdout + done.stderr
+    assert logged.count("codec.pure_python") == 1 and "blocked for the test" in logged
