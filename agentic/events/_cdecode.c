@@ -105,7 +105,157 @@ static int is_uuid(const char *s, Py_ssize_t n) {
     return 1;
 }
 
-static int json_ok(PyObject *text) {
+/* JSON_SURE: a conservative JSON recogniser. It says 1 only for text that `_is_json` (the same
+ * scanner as json.loads) certainly accepts: one value between JSON whitespace; objects with string
+ * keys, arrays, strings without raw control characters and with the JSON escapes only, numbers of the
+ * JSON grammar (integers of at most 4,300 digits, CPython's int limit), true, false, null, NaN,
+ * Infinity, -Infinity; nesting at most 64 deep (deeper, Python's scanner may run out of recursion).
+ * Anything else, valid or not, is 0: then `_is_json` itself decides. */
+typedef struct {
+    const char *p, *end;
+} Js;
+
+static inline void js_ws(Js *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+
+static inline int js_lit(Js *j, const char *word, size_t n) {
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0) return 0;
+    j->p += n;
+    return 1;
+}
+
+static inline int js_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int js_string(Js *j) {  /* at the opening quote */
+    j->p++;
+    while (j->p < j->end) {
+        unsigned char c = (unsigned char)*j->p++;
+        if (c == '"') return 1;
+        if (c < 0x20) return 0;
+        if (c == '\\') {
+            if (j->p >= j->end) return 0;
+            c = (unsigned char)*j->p++;
+            if (c == 'u') {
+                if (j->end - j->p < 4 || !js_hex(j->p[0]) || !js_hex(j->p[1]) || !js_hex(j->p[2]) || !js_hex(j->p[3]))
+                    return 0;
+                j->p += 4;
+            } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static int js_digits(Js *j) {
+    const char *start = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') j->p++;
+    return (int)(j->p - start > 4300 ? -1 : j->p - start);
+}
+
+static int js_number(Js *j) {
+    if (j->p < j->end && *j->p == '-') j->p++;
+    if (j->p >= j->end) return 0;
+    if (*j->p == '0') {
+        j->p++;
+    } else if (*j->p >= '1' && *j->p <= '9') {
+        if (js_digits(j) < 0) return 0;
+    } else {
+        return 0;
+    }
+    if (j->p + 1 < j->end && *j->p == '.' && j->p[1] >= '0' && j->p[1] <= '9') {
+        j->p++;
+        js_digits(j);
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        const char *e = j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-')) j->p++;
+        if (js_digits(j) == 0) j->p = e;
+    }
+    return 1;
+}
+
+static int js_value(Js *j, int depth) {
+    if (j->p >= j->end || depth > 64) return 0;
+    switch (*j->p) {
+    case '"':
+        return js_string(j);
+    case '{':
+        j->p++;
+        js_ws(j);
+        if (j->p < j->end && *j->p == '}') {
+            j->p++;
+            return 1;
+        }
+        for (;;) {
+            if (j->p >= j->end || *j->p != '"' || !js_string(j)) return 0;
+            js_ws(j);
+            if (j->p >= j->end || *j->p != ':') return 0;
+            j->p++;
+            js_ws(j);
+            if (!js_value(j, depth + 1)) return 0;
+            js_ws(j);
+            if (j->p >= j->end) return 0;
+            if (*j->p == '}') {
+                j->p++;
+                return 1;
+            }
+            if (*j->p++ != ',') return 0;
+            js_ws(j);
+        }
+    case '[':
+        j->p++;
+        js_ws(j);
+        if (j->p < j->end && *j->p == ']') {
+            j->p++;
+            return 1;
+        }
+        for (;;) {
+            if (!js_value(j, depth + 1)) return 0;
+            js_ws(j);
+            if (j->p >= j->end) return 0;
+            if (*j->p == ']') {
+                j->p++;
+                return 1;
+            }
+            if (*j->p++ != ',') return 0;
+            js_ws(j);
+        }
+    case 't':
+        return js_lit(j, "true", 4);
+    case 'f':
+        return js_lit(j, "false", 5);
+    case 'n':
+        return js_lit(j, "null", 4);
+    case 'N':
+        return js_lit(j, "NaN", 3);
+    case 'I':
+        return js_lit(j, "Infinity", 8);
+    case '-':
+        if (j->p + 1 < j->end && j->p[1] == 'I') {
+            j->p++;
+            return js_lit(j, "Infinity", 8);
+        }
+        return js_number(j);
+    default:
+        return js_number(j);
+    }
+}
+
+static int json_sure(const char *s, Py_ssize_t n) {
+    Js j = {s, s + n};
+    js_ws(&j);
+    if (!js_value(&j, 0)) return 0;
+    js_ws(&j);
+    return j.p == j.end;
+}
+
+/* `text` is the str decoded from the UTF-8 bytes s[:n] */
+static int json_ok(PyObject *text, const char *s, Py_ssize_t n) {
+    if (json_sure(s, n)) return 1;
     PyObject *ok = PyObject_CallOneArg(IS_JSON, text);
     int yes = ok == Py_True;
     Py_XDECREF(ok);
@@ -596,7 +746,7 @@ static PyObject *v42(Rd *r) {  /* string {"format": "json"} */
     Py_ssize_t n;
     if (rd_span(r, &s, &n)) return NULL;
     PyObject *v = mk_str(s, n);
-    if (v && !json_ok(v)) { Py_DECREF(v); return NULL; }
+    if (v && !json_ok(v, s, n)) { Py_DECREF(v); return NULL; }
     return v;
 }
 
@@ -2020,7 +2170,16 @@ error:
     return NULL;
 }
 
+static PyObject *py_json_sure(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (s == NULL) return NULL;
+    return PyBool_FromLong(json_sure(s, n));
+}
+
 static PyMethodDef METHODS_TABLE[] = {
+    {"json_sure", (PyCFunction)py_json_sure, METH_O,
+     "json_sure(text) -> bool: True only for text _is_json certainly accepts (for the tests)."},
     {"bind", (PyCFunction)(void (*)(void))py_bind, METH_FASTCALL,
      "bind(records, enums, is_json): the classes, enum members and JSON check the readers use."},
     {"decode", (PyCFunction)(void (*)(void))py_decode, METH_FASTCALL,

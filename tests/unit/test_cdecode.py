@@ -329,3 +329,35 @@ def test_without_the_compiled_module_the_package_falls_back_to_python(tmp_path: 
     assert "decoder python" in done.stdout
     logged = done.stdout + done.stderr
     assert logged.count("codec.pure_python") == 1 and "blocked for the test" in logged
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(value=JSON_VALUES, indent=st.sampled_from([None, 0, 2]), pad=st.sampled_from(["", " ", "\n\t", "\u00a0"]),
+       cut=st.integers(0, 6), flip=st.tuples(st.integers(0, 60), st.characters()))
+def test_json_recogniser_is_sure_only_of_what_is_json_accepts(mod: Any, value: Any, indent: int | None, pad: str,
+                                                               cut: int, flip: tuple[int, str]) -> None:
+    """The C reader takes a JSON field without asking `_is_json` only when its recogniser is sure."""
+    import json
+
+    text = pad + json.dumps(value, indent=indent, ensure_ascii=bool(cut % 2)) + pad
+    if pad != "\u00a0":  # not JSON whitespace: Python refuses it and the recogniser must not be sure
+        assert mod.json_sure(text), text  # plain json.dumps output is recognised (the fast path is used)
+    pos, char = flip
+    for variant in (text, text[: len(text) - cut], text[:pos] + char + text[pos + 1:], text + "]", "[" + text):
+        if mod.json_sure(variant):
+            assert gen._is_json(variant), variant
+
+
+@pytest.mark.parametrize("text", ["1.", "01", "-", "1e", "[1,]", '{"a":1,}', "'a'", '"\\x"', '"\t"',
+                                  "[" * 70 + "]" * 70, "1" * 4301, "nan", "-Infinity", "NaN", "Infinity",
+                                  '"\\ud800"', "1e999", "-0.0E+1"])
+def test_json_recogniser_edge_cases(mod: Any, text: str) -> None:
+    if mod.json_sure(text):
+        assert gen._is_json(text)
+    assert mod.json_sure(text) == (text in ("-Infinity", "NaN", "Infinity", '"\\ud800"', "1e999", "-0.0E+1"))
