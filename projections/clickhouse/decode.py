@@ -12,7 +12,9 @@ equal to fastavro's `schemaless_reader` for current and historical writer schema
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import cavro
@@ -57,6 +59,19 @@ class DictDecoder:
         if not isinstance(record, dict):
             raise DecodeError("invalid_event", f"schema id {sid} does not hold a record")
         return record
+
+    def resolve(self, values: Iterable[bytes | None]) -> bool:
+        """Resolve the schema ids of `values` not seen yet (readers, and row programs where they compile);
+        True if a row program was added. Bad framing or unknown ids are left to `decode` to report."""
+        before = len(self.programs)
+        for data in values:
+            if data is None or len(data) < 5 or data[0] != MAGIC:
+                continue
+            sid = int.from_bytes(data[1:5], "big")
+            if sid not in self._readers:
+                with contextlib.suppress(DecodeError):
+                    self._reader(sid)
+        return len(self.programs) > before
 
     def _reader(self, sid: int) -> Any:
         try:

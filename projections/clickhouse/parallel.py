@@ -62,6 +62,8 @@ def encode_chunk(decoder: DictDecoder, raws: Iterable[RawRecord], keep: Keep | N
 def _encode_fast(decoder: DictDecoder, raws: list[RawRecord]) -> Encoded:
     """The C encoder's lines (`rowgen`); records it refuses (or without a program yet) by the Python path."""
     blob, refused, seen = rowgen.encode_blob(decoder.programs, raws)
+    if refused and decoder.resolve(raws[i][4] for i in refused):  # new schema ids: again with their programs
+        blob, refused, seen = rowgen.encode_blob(decoder.programs, raws)
     if refused:  # rare (the first record of a schema id, undecodable ones): the lines, with theirs inserted
         lines = blob.split(b"\n") if blob else []  # JSON lines hold no raw newline
         for i in refused:  # ascending: each lands at its own index

@@ -231,3 +231,23 @@ def test_the_fast_double_path_covers_nearly_every_double_in_its_range() -> None:
     fast = [crows.float_text(x, True) for x in xs]
     assert all(f is None or f == orjson.dumps(x) for f, x in zip(fast, xs, strict=True))
     assert sum(f is None for f in fast) < len(xs) // 100  # dtoa only for ties and boundary cases
+
+
+def test_a_fresh_decoder_encodes_its_first_chunk_in_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    codec = EventCodec(IDS)
+    raws: list[Any] = [("t", 0, i, None, codec.encode(e)) for i, e in enumerate(sample_events(200, seed=8))]
+    python_lines: list[int] = []
+    real = parallel._python_line
+
+    def counted(decoder: DictDecoder, *raw: Any) -> bytes:
+        python_lines.append(raw[2])
+        line: bytes = real(decoder, *raw)
+        return line
+
+    monkeypatch.setattr(parallel, "_python_line", counted)
+    decoder = DictDecoder(IDS)
+    fast = parallel.encode_chunk(decoder, raws)
+    assert python_lines == [] and set(decoder.programs) == {IDS.id_for(type(e).__name__) for e in
+                                                            sample_events(200, seed=8)}
+    monkeypatch.setattr(rowgen, "AVAILABLE", False)
+    assert fast.blob("events") == parallel.encode_chunk(DictDecoder(IDS), raws).blob("events")
