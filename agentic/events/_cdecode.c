@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define SCHEMA_DIGEST "1d62d07008f9e37c"
+#define RULES_DIGEST "55826a240e14a72b"
 #define SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
 
 typedef struct {
@@ -388,6 +389,354 @@ static const int EVENT_REC[NEVENT] = {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 14, 16
 static PyTypeObject *CLS[NREC];
 static Py_ssize_t OFF[NREC][MAXF];
 static PyObject *ENUMS[NENUM];
+
+#define F_Envelope_event_id OFF[0][0]
+#define F_Envelope_event_type OFF[0][1]
+#define F_Envelope_occurred_at OFF[0][2]
+#define F_Envelope_tenant OFF[0][3]
+#define F_Envelope_source OFF[0][4]
+#define F_Envelope_correlation_id OFF[0][5]
+#define F_Envelope_causation_id OFF[0][6]
+#define F_MemoryAccessed_envelope OFF[1][0]
+#define F_MemoryAccessed_memory_id OFF[1][1]
+#define F_MemoryAccessed_agent_id OFF[1][2]
+#define F_MemoryAccessed_session_id OFF[1][3]
+#define F_MemoryAccessed_query OFF[1][4]
+#define F_MemoryAccessed_rank OFF[1][5]
+#define F_MemoryAccessed_score OFF[1][6]
+#define F_MemoryConsolidated_envelope OFF[2][0]
+#define F_MemoryConsolidated_result_memory_id OFF[2][1]
+#define F_MemoryConsolidated_source_ids OFF[2][2]
+#define F_MemoryConsolidated_source_event_ids OFF[2][3]
+#define F_MemoryConsolidated_merged_content OFF[2][4]
+#define F_MemoryConsolidated_method OFF[2][5]
+#define F_MemoryConsolidated_similarity OFF[2][6]
+#define F_MemoryConsolidated_importance OFF[2][7]
+#define F_MemoryConsolidated_session_id OFF[2][8]
+#define F_MemoryDeleted_envelope OFF[3][0]
+#define F_MemoryDeleted_scope OFF[3][1]
+#define F_MemoryDeleted_memory_id OFF[3][2]
+#define F_MemoryDeleted_session_id OFF[3][3]
+#define F_MemoryDeleted_reason OFF[3][4]
+#define F_MemoryDeleted_requested_by OFF[3][5]
+#define F_MemoryExpired_envelope OFF[4][0]
+#define F_MemoryExpired_memory_id OFF[4][1]
+#define F_MemoryExpired_reason OFF[4][2]
+#define F_MemoryExpired_session_id OFF[4][3]
+#define F_MemoryWritten_envelope OFF[5][0]
+#define F_MemoryWritten_memory_id OFF[5][1]
+#define F_MemoryWritten_agent_id OFF[5][2]
+#define F_MemoryWritten_session_id OFF[5][3]
+#define F_MemoryWritten_memory_type OFF[5][4]
+#define F_MemoryWritten_content OFF[5][5]
+#define F_MemoryWritten_metadata OFF[5][6]
+#define F_MemoryWritten_importance OFF[5][7]
+#define F_MemoryWritten_ttl_ms OFF[5][8]
+#define F_MemoryWritten_source_refs OFF[5][9]
+#define F_MemoryWritten_embedding OFF[5][10]
+#define F_ModelCallCompleted_envelope OFF[6][0]
+#define F_ModelCallCompleted_request_id OFF[6][1]
+#define F_ModelCallCompleted_model_id OFF[6][2]
+#define F_ModelCallCompleted_agent_id OFF[6][3]
+#define F_ModelCallCompleted_task_id OFF[6][4]
+#define F_ModelCallCompleted_status OFF[6][5]
+#define F_ModelCallCompleted_input_tokens OFF[6][6]
+#define F_ModelCallCompleted_output_tokens OFF[6][7]
+#define F_ModelCallCompleted_cost_usd_micros OFF[6][8]
+#define F_ModelCallCompleted_latency_ms OFF[6][9]
+#define F_ModelCallCompleted_time_to_first_token_ms OFF[6][10]
+#define F_ModelCallCompleted_error OFF[6][11]
+#define F_ModelRegistered_envelope OFF[7][0]
+#define F_ModelRegistered_model_id OFF[7][1]
+#define F_ModelRegistered_provider OFF[7][2]
+#define F_ModelRegistered_model_name OFF[7][3]
+#define F_ModelRegistered_endpoint OFF[7][4]
+#define F_ModelRegistered_context_window_tokens OFF[7][5]
+#define F_ModelRegistered_input_cost_usd_micros_per_mtok OFF[7][6]
+#define F_ModelRegistered_output_cost_usd_micros_per_mtok OFF[7][7]
+#define F_ModelRegistered_capabilities OFF[7][8]
+#define F_ModelRegistered_quality_score OFF[7][9]
+#define F_NodeHeartbeat_envelope OFF[8][0]
+#define F_NodeHeartbeat_node_id OFF[8][1]
+#define F_NodeHeartbeat_cpu_load OFF[8][2]
+#define F_NodeHeartbeat_memory_used_mib OFF[8][3]
+#define F_NodeHeartbeat_gpu_utilization OFF[8][4]
+#define F_GpuDevice_index OFF[9][0]
+#define F_GpuDevice_model OFF[9][1]
+#define F_GpuDevice_memory_mib OFF[9][2]
+#define F_GpuDevice_nvlink_domain OFF[9][3]
+#define F_GpuDevice_healthy OFF[9][4]
+#define F_NodeRegistered_envelope OFF[10][0]
+#define F_NodeRegistered_node_id OFF[10][1]
+#define F_NodeRegistered_cpu_milli OFF[10][2]
+#define F_NodeRegistered_memory_mib OFF[10][3]
+#define F_NodeRegistered_gpus OFF[10][4]
+#define F_NodeRegistered_rack OFF[10][5]
+#define F_NodeRegistered_zone OFF[10][6]
+#define F_NodeRegistered_labels OFF[10][7]
+#define F_NodeRegistered_healthy OFF[10][8]
+#define F_NodeRegistered_cordoned OFF[10][9]
+#define F_NodeRemoved_envelope OFF[11][0]
+#define F_NodeRemoved_node_id OFF[11][1]
+#define F_NodeRemoved_reason OFF[11][2]
+#define F_NodeUpdated_envelope OFF[12][0]
+#define F_NodeUpdated_node_id OFF[12][1]
+#define F_NodeUpdated_cpu_milli OFF[12][2]
+#define F_NodeUpdated_memory_mib OFF[12][3]
+#define F_NodeUpdated_gpus OFF[12][4]
+#define F_NodeUpdated_rack OFF[12][5]
+#define F_NodeUpdated_zone OFF[12][6]
+#define F_NodeUpdated_labels OFF[12][7]
+#define F_NodeUpdated_healthy OFF[12][8]
+#define F_NodeUpdated_cordoned OFF[12][9]
+#define F_ResourceQuota_resource OFF[13][0]
+#define F_ResourceQuota_gpu_model OFF[13][1]
+#define F_ResourceQuota_guaranteed OFF[13][2]
+#define F_ResourceQuota_borrow_limit OFF[13][3]
+#define F_QueueConfigured_envelope OFF[14][0]
+#define F_QueueConfigured_queue OFF[14][1]
+#define F_QueueConfigured_weight OFF[14][2]
+#define F_QueueConfigured_priority OFF[14][3]
+#define F_QueueConfigured_quotas OFF[14][4]
+#define F_RouteCandidate_model_id OFF[15][0]
+#define F_RouteCandidate_eligible OFF[15][1]
+#define F_RouteCandidate_score OFF[15][2]
+#define F_RouteCandidate_estimated_cost_usd_micros OFF[15][3]
+#define F_RouteCandidate_estimated_latency_ms OFF[15][4]
+#define F_RouteCandidate_excluded_by OFF[15][5]
+#define F_RouteDecided_envelope OFF[16][0]
+#define F_RouteDecided_request_id OFF[16][1]
+#define F_RouteDecided_model_id OFF[16][2]
+#define F_RouteDecided_agent_id OFF[16][3]
+#define F_RouteDecided_task_id OFF[16][4]
+#define F_RouteDecided_estimated_input_tokens OFF[16][5]
+#define F_RouteDecided_candidates OFF[16][6]
+#define F_RouteDecided_policy OFF[16][7]
+#define F_RouteDecided_policy_version OFF[16][8]
+#define F_RouteDecided_reason OFF[16][9]
+#define F_RuntimeCreated_envelope OFF[17][0]
+#define F_RuntimeCreated_runtime_id OFF[17][1]
+#define F_RuntimeCreated_agent_id OFF[17][2]
+#define F_RuntimeCreated_sandbox_kind OFF[17][3]
+#define F_RuntimeCreated_image OFF[17][4]
+#define F_RuntimeCreated_cpu_milli OFF[17][5]
+#define F_RuntimeCreated_memory_mib OFF[17][6]
+#define F_RuntimeCreated_network_allowed OFF[17][7]
+#define F_RuntimeCreated_startup_ms OFF[17][8]
+#define F_SecurityEvent_envelope OFF[18][0]
+#define F_SecurityEvent_kind OFF[18][1]
+#define F_SecurityEvent_severity OFF[18][2]
+#define F_SecurityEvent_agent_id OFF[18][3]
+#define F_SecurityEvent_runtime_id OFF[18][4]
+#define F_SecurityEvent_tool_call_id OFF[18][5]
+#define F_SecurityEvent_description OFF[18][6]
+#define F_SecurityEvent_attributes OFF[18][7]
+#define F_StepCompleted_envelope OFF[19][0]
+#define F_StepCompleted_workflow_id OFF[19][1]
+#define F_StepCompleted_step_id OFF[19][2]
+#define F_StepCompleted_attempt OFF[19][3]
+#define F_StepCompleted_output OFF[19][4]
+#define F_StepCompleted_duration_ms OFF[19][5]
+#define F_StepFailed_envelope OFF[20][0]
+#define F_StepFailed_workflow_id OFF[20][1]
+#define F_StepFailed_step_id OFF[20][2]
+#define F_StepFailed_attempt OFF[20][3]
+#define F_StepFailed_error_type OFF[20][4]
+#define F_StepFailed_error_message OFF[20][5]
+#define F_StepFailed_retryable OFF[20][6]
+#define F_StepFailed_next_retry_delay_ms OFF[20][7]
+#define F_StepFailed_duration_ms OFF[20][8]
+#define F_GpuShare_index OFF[21][0]
+#define F_GpuShare_milli OFF[21][1]
+#define F_Placement_member OFF[22][0]
+#define F_Placement_replica OFF[22][1]
+#define F_Placement_node_id OFF[22][2]
+#define F_Placement_gpus OFF[22][3]
+#define F_Placement_cpu_milli OFF[22][4]
+#define F_Placement_memory_mib OFF[22][5]
+#define F_TaskAllocated_envelope OFF[23][0]
+#define F_TaskAllocated_task_id OFF[23][1]
+#define F_TaskAllocated_queue OFF[23][2]
+#define F_TaskAllocated_placements OFF[23][3]
+#define F_TaskAllocated_score OFF[23][4]
+#define F_TaskAllocated_score_breakdown OFF[23][5]
+#define F_TaskAllocated_policy OFF[23][6]
+#define F_TaskAllocated_policy_version OFF[23][7]
+#define F_TaskAllocated_wait_ms OFF[23][8]
+#define F_TaskCancelled_envelope OFF[24][0]
+#define F_TaskCancelled_task_id OFF[24][1]
+#define F_TaskCancelled_reason OFF[24][2]
+#define F_TaskCheckpointCreated_envelope OFF[25][0]
+#define F_TaskCheckpointCreated_task_id OFF[25][1]
+#define F_TaskCheckpointCreated_checkpoint_id OFF[25][2]
+#define F_TaskCheckpointCreated_sequence OFF[25][3]
+#define F_TaskCheckpointCreated_state OFF[25][4]
+#define F_TaskCheckpointCreated_intermediate_result OFF[25][5]
+#define F_TaskCheckpointCreated_reflection OFF[25][6]
+#define F_TaskCheckpointCreated_next_steps OFF[25][7]
+#define F_TaskFinished_envelope OFF[26][0]
+#define F_TaskFinished_task_id OFF[26][1]
+#define F_TaskFinished_outcome OFF[26][2]
+#define F_TaskFinished_exit_code OFF[26][3]
+#define F_TaskPending_envelope OFF[27][0]
+#define F_TaskPending_task_id OFF[27][1]
+#define F_TaskPending_queue OFF[27][2]
+#define F_TaskPending_reason OFF[27][3]
+#define F_TaskPending_detail OFF[27][4]
+#define F_TaskPending_nearest_node OFF[27][5]
+#define F_TaskPending_shortfall OFF[27][6]
+#define F_TaskPreempted_envelope OFF[28][0]
+#define F_TaskPreempted_task_id OFF[28][1]
+#define F_TaskPreempted_preemptor_task_id OFF[28][2]
+#define F_TaskPreempted_node_ids OFF[28][3]
+#define F_TaskPreempted_reason OFF[28][4]
+#define F_TaskRejected_envelope OFF[29][0]
+#define F_TaskRejected_task_id OFF[29][1]
+#define F_TaskRejected_reason OFF[29][2]
+#define F_TaskRejected_field OFF[29][3]
+#define F_TaskRejected_message OFF[29][4]
+#define F_GangMember_name OFF[30][0]
+#define F_GangMember_replicas OFF[30][1]
+#define F_GangMember_cpu_milli OFF[30][2]
+#define F_GangMember_memory_mib OFF[30][3]
+#define F_GangMember_gpu_count OFF[30][4]
+#define F_GangMember_gpu_milli OFF[30][5]
+#define F_TaskSubmitted_envelope OFF[31][0]
+#define F_TaskSubmitted_task_id OFF[31][1]
+#define F_TaskSubmitted_queue OFF[31][2]
+#define F_TaskSubmitted_priority OFF[31][3]
+#define F_TaskSubmitted_workload_type OFF[31][4]
+#define F_TaskSubmitted_preemptible OFF[31][5]
+#define F_TaskSubmitted_members OFF[31][6]
+#define F_TaskSubmitted_gpu_models OFF[31][7]
+#define F_TaskSubmitted_topology OFF[31][8]
+#define F_TaskSubmitted_expected_duration_ms OFF[31][9]
+#define F_ToolCallCompleted_envelope OFF[32][0]
+#define F_ToolCallCompleted_tool_call_id OFF[32][1]
+#define F_ToolCallCompleted_runtime_id OFF[32][2]
+#define F_ToolCallCompleted_status OFF[32][3]
+#define F_ToolCallCompleted_exit_code OFF[32][4]
+#define F_ToolCallCompleted_output OFF[32][5]
+#define F_ToolCallCompleted_output_truncated OFF[32][6]
+#define F_ToolCallCompleted_error OFF[32][7]
+#define F_ToolCallCompleted_duration_ms OFF[32][8]
+#define F_ToolCallCompleted_cpu_ms OFF[32][9]
+#define F_ToolCallCompleted_max_rss_mib OFF[32][10]
+#define F_ToolCallDecided_envelope OFF[33][0]
+#define F_ToolCallDecided_tool_call_id OFF[33][1]
+#define F_ToolCallDecided_decision OFF[33][2]
+#define F_ToolCallDecided_reason OFF[33][3]
+#define F_ToolCallDecided_policy_id OFF[33][4]
+#define F_ToolCallDecided_policy_version OFF[33][5]
+#define F_ToolCallDecided_evaluation_ms OFF[33][6]
+#define F_ToolCallRequested_envelope OFF[34][0]
+#define F_ToolCallRequested_tool_call_id OFF[34][1]
+#define F_ToolCallRequested_agent_id OFF[34][2]
+#define F_ToolCallRequested_runtime_id OFF[34][3]
+#define F_ToolCallRequested_session_id OFF[34][4]
+#define F_ToolCallRequested_task_id OFF[34][5]
+#define F_ToolCallRequested_tool_name OFF[34][6]
+#define F_ToolCallRequested_arguments OFF[34][7]
+#define F_ToolCallRequested_timeout_ms OFF[34][8]
+#define F_TripleAsserted_envelope OFF[35][0]
+#define F_TripleAsserted_triple_id OFF[35][1]
+#define F_TripleAsserted_subject OFF[35][2]
+#define F_TripleAsserted_predicate OFF[35][3]
+#define F_TripleAsserted_object OFF[35][4]
+#define F_TripleAsserted_confidence OFF[35][5]
+#define F_TripleAsserted_valid_from_ms OFF[35][6]
+#define F_TripleAsserted_valid_to_ms OFF[35][7]
+#define F_TripleAsserted_source_memory_id OFF[35][8]
+#define F_TripleAsserted_supersedes_triple_id OFF[35][9]
+#define F_WorkflowCompleted_envelope OFF[36][0]
+#define F_WorkflowCompleted_workflow_id OFF[36][1]
+#define F_WorkflowCompleted_status OFF[36][2]
+#define F_WorkflowCompleted_output OFF[36][3]
+#define F_WorkflowCompleted_error OFF[36][4]
+#define F_WorkflowCompleted_duration_ms OFF[36][5]
+#define F_WorkflowCompleted_steps_completed OFF[36][6]
+#define F_WorkflowCompleted_steps_failed OFF[36][7]
+#define F_WorkflowStep_step_id OFF[37][0]
+#define F_WorkflowStep_name OFF[37][1]
+#define F_WorkflowStep_depends_on OFF[37][2]
+#define F_WorkflowStep_max_attempts OFF[37][3]
+#define F_WorkflowStep_timeout_ms OFF[37][4]
+#define F_WorkflowStarted_envelope OFF[38][0]
+#define F_WorkflowStarted_workflow_id OFF[38][1]
+#define F_WorkflowStarted_workflow_name OFF[38][2]
+#define F_WorkflowStarted_workflow_version OFF[38][3]
+#define F_WorkflowStarted_input OFF[38][4]
+#define F_WorkflowStarted_steps OFF[38][5]
+#define F_WorkflowStarted_parent_workflow_id OFF[38][6]
+#define E_ConsolidationMethod_EXACT_DUPLICATE PyTuple_GET_ITEM(ENUMS[0], 0)
+#define E_ConsolidationMethod_NEAR_DUPLICATE PyTuple_GET_ITEM(ENUMS[0], 1)
+#define E_ConsolidationMethod_SUMMARY PyTuple_GET_ITEM(ENUMS[0], 2)
+#define E_DeleteScope_MEMORY PyTuple_GET_ITEM(ENUMS[1], 0)
+#define E_DeleteScope_SESSION PyTuple_GET_ITEM(ENUMS[1], 1)
+#define E_DeleteScope_TENANT PyTuple_GET_ITEM(ENUMS[1], 2)
+#define E_ExpiryReason_TTL PyTuple_GET_ITEM(ENUMS[2], 0)
+#define E_ExpiryReason_SESSION_CAP PyTuple_GET_ITEM(ENUMS[2], 1)
+#define E_ExpiryReason_LOW_IMPORTANCE PyTuple_GET_ITEM(ENUMS[2], 2)
+#define E_MemoryType_SHORT_TERM PyTuple_GET_ITEM(ENUMS[3], 0)
+#define E_MemoryType_WORKING PyTuple_GET_ITEM(ENUMS[3], 1)
+#define E_MemoryType_LONG_TERM PyTuple_GET_ITEM(ENUMS[3], 2)
+#define E_MemoryType_EPISODIC PyTuple_GET_ITEM(ENUMS[3], 3)
+#define E_MemoryType_SEMANTIC PyTuple_GET_ITEM(ENUMS[3], 4)
+#define E_ModelCallStatus_SUCCEEDED PyTuple_GET_ITEM(ENUMS[4], 0)
+#define E_ModelCallStatus_FAILED PyTuple_GET_ITEM(ENUMS[4], 1)
+#define E_ModelCallStatus_TIMED_OUT PyTuple_GET_ITEM(ENUMS[4], 2)
+#define E_ModelCallStatus_RATE_LIMITED PyTuple_GET_ITEM(ENUMS[4], 3)
+#define E_SandboxKind_BUBBLEWRAP PyTuple_GET_ITEM(ENUMS[5], 0)
+#define E_SandboxKind_NSJAIL PyTuple_GET_ITEM(ENUMS[5], 1)
+#define E_SandboxKind_GVISOR PyTuple_GET_ITEM(ENUMS[5], 2)
+#define E_SandboxKind_UNSHARE PyTuple_GET_ITEM(ENUMS[5], 3)
+#define E_SandboxKind_PROCESS PyTuple_GET_ITEM(ENUMS[5], 4)
+#define E_SecurityEventKind_POLICY_VIOLATION PyTuple_GET_ITEM(ENUMS[6], 0)
+#define E_SecurityEventKind_SANDBOX_ESCAPE_ATTEMPT PyTuple_GET_ITEM(ENUMS[6], 1)
+#define E_SecurityEventKind_NETWORK_BLOCKED PyTuple_GET_ITEM(ENUMS[6], 2)
+#define E_SecurityEventKind_RESOURCE_LIMIT_EXCEEDED PyTuple_GET_ITEM(ENUMS[6], 3)
+#define E_SecurityEventKind_SECRET_ACCESS PyTuple_GET_ITEM(ENUMS[6], 4)
+#define E_SecurityEventKind_ANOMALY PyTuple_GET_ITEM(ENUMS[6], 5)
+#define E_Severity_LOW PyTuple_GET_ITEM(ENUMS[7], 0)
+#define E_Severity_MEDIUM PyTuple_GET_ITEM(ENUMS[7], 1)
+#define E_Severity_HIGH PyTuple_GET_ITEM(ENUMS[7], 2)
+#define E_Severity_CRITICAL PyTuple_GET_ITEM(ENUMS[7], 3)
+#define E_TaskOutcome_SUCCEEDED PyTuple_GET_ITEM(ENUMS[8], 0)
+#define E_TaskOutcome_FAILED PyTuple_GET_ITEM(ENUMS[8], 1)
+#define E_TaskOutcome_KILLED PyTuple_GET_ITEM(ENUMS[8], 2)
+#define E_PendingReason_NO_NODES PyTuple_GET_ITEM(ENUMS[9], 0)
+#define E_PendingReason_INSUFFICIENT_RESOURCES PyTuple_GET_ITEM(ENUMS[9], 1)
+#define E_PendingReason_GPU_MODEL_UNAVAILABLE PyTuple_GET_ITEM(ENUMS[9], 2)
+#define E_PendingReason_QUEUE_QUOTA_EXCEEDED PyTuple_GET_ITEM(ENUMS[9], 3)
+#define E_PendingReason_GANG_NOT_COLOCATABLE PyTuple_GET_ITEM(ENUMS[9], 4)
+#define E_PendingReason_BEHIND_RESERVATION PyTuple_GET_ITEM(ENUMS[9], 5)
+#define E_PendingReason_TOPOLOGY_UNSATISFIABLE PyTuple_GET_ITEM(ENUMS[9], 6)
+#define E_PendingReason_NODES_UNHEALTHY PyTuple_GET_ITEM(ENUMS[9], 7)
+#define E_RejectReason_INVALID_REQUEST PyTuple_GET_ITEM(ENUMS[10], 0)
+#define E_RejectReason_UNKNOWN_QUEUE PyTuple_GET_ITEM(ENUMS[10], 1)
+#define E_RejectReason_NEVER_FITS PyTuple_GET_ITEM(ENUMS[10], 2)
+#define E_RejectReason_UNKNOWN_TASK PyTuple_GET_ITEM(ENUMS[10], 3)
+#define E_RejectReason_DUPLICATE_TASK PyTuple_GET_ITEM(ENUMS[10], 4)
+#define E_WorkloadType_TRAINING PyTuple_GET_ITEM(ENUMS[11], 0)
+#define E_WorkloadType_INFERENCE PyTuple_GET_ITEM(ENUMS[11], 1)
+#define E_WorkloadType_BATCH PyTuple_GET_ITEM(ENUMS[11], 2)
+#define E_WorkloadType_INTERACTIVE PyTuple_GET_ITEM(ENUMS[11], 3)
+#define E_WorkloadType_AGENT PyTuple_GET_ITEM(ENUMS[11], 4)
+#define E_TopologyRequirement_NONE PyTuple_GET_ITEM(ENUMS[12], 0)
+#define E_TopologyRequirement_SAME_NODE PyTuple_GET_ITEM(ENUMS[12], 1)
+#define E_TopologyRequirement_SAME_NVLINK PyTuple_GET_ITEM(ENUMS[12], 2)
+#define E_TopologyRequirement_SAME_RACK PyTuple_GET_ITEM(ENUMS[12], 3)
+#define E_ToolCallStatus_SUCCEEDED PyTuple_GET_ITEM(ENUMS[13], 0)
+#define E_ToolCallStatus_FAILED PyTuple_GET_ITEM(ENUMS[13], 1)
+#define E_ToolCallStatus_TIMED_OUT PyTuple_GET_ITEM(ENUMS[13], 2)
+#define E_ToolCallStatus_KILLED PyTuple_GET_ITEM(ENUMS[13], 3)
+#define E_ToolCallStatus_DENIED PyTuple_GET_ITEM(ENUMS[13], 4)
+#define E_PolicyDecision_ALLOW PyTuple_GET_ITEM(ENUMS[14], 0)
+#define E_PolicyDecision_DENY PyTuple_GET_ITEM(ENUMS[14], 1)
+#define E_PolicyDecision_REQUIRE_APPROVAL PyTuple_GET_ITEM(ENUMS[14], 2)
+#define E_WorkflowStatus_SUCCEEDED PyTuple_GET_ITEM(ENUMS[15], 0)
+#define E_WorkflowStatus_FAILED PyTuple_GET_ITEM(ENUMS[15], 1)
+#define E_WorkflowStatus_CANCELLED PyTuple_GET_ITEM(ENUMS[15], 2)
 
 static PyObject *rd_Envelope(Rd *r);
 static PyObject *rd_MemoryAccessed(Rd *r);
@@ -1846,6 +2195,114 @@ fail:
 
 static PyObject *(*const EVENT_READ[NEVENT])(Rd *) = {rd_MemoryAccessed, rd_MemoryConsolidated, rd_MemoryDeleted, rd_MemoryExpired, rd_MemoryWritten, rd_ModelCallCompleted, rd_ModelRegistered, rd_NodeHeartbeat, rd_NodeRegistered, rd_NodeRemoved, rd_NodeUpdated, rd_QueueConfigured, rd_RouteDecided, rd_RuntimeCreated, rd_SecurityEvent, rd_StepCompleted, rd_StepFailed, rd_TaskAllocated, rd_TaskCancelled, rd_TaskCheckpointCreated, rd_TaskFinished, rd_TaskPending, rd_TaskPreempted, rd_TaskRejected, rd_TaskSubmitted, rd_ToolCallCompleted, rd_ToolCallDecided, rd_ToolCallRequested, rd_TripleAsserted, rd_WorkflowCompleted, rd_WorkflowStarted};
 
+/* ---- the cross-field rules of schemas/rules.py (see C_RULES in ccodegen.py). Each returns 1 when the
+ * event keeps the rule, 0 when it breaks it or may (then the reader refuses the record and the Python
+ * rule words the error), never more lenient than the Python rule. Lists longer than RULE_MAX are left
+ * to Python (0). */
+#define RULE_MAX 64
+
+static inline int str_eq(PyObject *a, PyObject *b) {
+    if (a == b) return 1;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    return n == PyUnicode_GET_LENGTH(b) && PyUnicode_KIND(a) == PyUnicode_KIND(b)
+           && memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * PyUnicode_KIND(a)) == 0;
+}
+
+static inline int str_eq_ascii(PyObject *a, const char *b) {
+    size_t n = strlen(b);
+    return PyUnicode_IS_COMPACT_ASCII(a) && (size_t)PyUnicode_GET_LENGTH(a) == n
+           && memcmp(PyUnicode_1BYTE_DATA(a), b, n) == 0;
+}
+
+static inline long long ival(PyObject *o) { return PyLong_AsLongLong(o); }  /* ints read by the reader fit */
+
+static int rule_TaskSubmitted(PyObject *e) {  /* unique member names; GPU count and milli agree */
+    PyObject *members = SLOT(e, F_TaskSubmitted_members);
+    Py_ssize_t n = PyTuple_GET_SIZE(members);
+    if (n > RULE_MAX) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *m = PyTuple_GET_ITEM(members, i), *name = SLOT(m, F_GangMember_name);
+        for (Py_ssize_t k = 0; k < i; k++) {
+            if (str_eq(name, SLOT(PyTuple_GET_ITEM(members, k), F_GangMember_name))) return 0;
+        }
+        long long count = ival(SLOT(m, F_GangMember_gpu_count)), milli = ival(SLOT(m, F_GangMember_gpu_milli));
+        if ((count == 0 && milli != 0) || (count > 0 && milli == 0) || (milli < 1000 && count > 1)) return 0;
+    }
+    return 1;
+}
+
+static int rule_QueueConfigured(PyObject *e) {  /* gpu_model only on gpu_milli; one quota per pair */
+    PyObject *quotas = SLOT(e, F_QueueConfigured_quotas);
+    Py_ssize_t n = PyTuple_GET_SIZE(quotas);
+    if (n > RULE_MAX) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *q = PyTuple_GET_ITEM(quotas, i);
+        PyObject *res = SLOT(q, F_ResourceQuota_resource), *model = SLOT(q, F_ResourceQuota_gpu_model);
+        if (model != Py_None && !str_eq_ascii(res, "gpu_milli")) return 0;
+        for (Py_ssize_t k = 0; k < i; k++) {
+            PyObject *p = PyTuple_GET_ITEM(quotas, k), *pm = SLOT(p, F_ResourceQuota_gpu_model);
+            if (str_eq(res, SLOT(p, F_ResourceQuota_resource))
+                && (pm == Py_None ? model == Py_None : model != Py_None && str_eq(model, pm))) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static int rule_TaskAllocated(PyObject *e) {  /* no GPU index twice in one placement */
+    PyObject *placements = SLOT(e, F_TaskAllocated_placements);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(placements); i++) {
+        PyObject *gpus = SLOT(PyTuple_GET_ITEM(placements, i), F_Placement_gpus);
+        Py_ssize_t n = PyTuple_GET_SIZE(gpus);
+        if (n > RULE_MAX) return 0;
+        for (Py_ssize_t a = 0; a < n; a++) {
+            long long ia = ival(SLOT(PyTuple_GET_ITEM(gpus, a), F_GpuShare_index));
+            for (Py_ssize_t b = 0; b < a; b++) {
+                if (ia == ival(SLOT(PyTuple_GET_ITEM(gpus, b), F_GpuShare_index))) return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static int rule_MemoryDeleted(PyObject *e) {  /* the scope's id is there */
+    PyObject *scope = SLOT(e, F_MemoryDeleted_scope);
+    if (scope == E_DeleteScope_MEMORY && SLOT(e, F_MemoryDeleted_memory_id) == Py_None) return 0;
+    if (scope == E_DeleteScope_SESSION && SLOT(e, F_MemoryDeleted_session_id) == Py_None) return 0;
+    return 1;
+}
+
+static int rule_TripleAsserted(PyObject *e) {  /* valid_to_ms >= valid_from_ms when set */
+    PyObject *to = SLOT(e, F_TripleAsserted_valid_to_ms);
+    return to == Py_None || ival(to) >= ival(SLOT(e, F_TripleAsserted_valid_from_ms));
+}
+
+static int rule_WorkflowStarted(PyObject *e) {  /* unique step ids; dependencies on other steps only */
+    PyObject *steps = SLOT(e, F_WorkflowStarted_steps);
+    Py_ssize_t n = PyTuple_GET_SIZE(steps);
+    if (n > RULE_MAX) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *st = PyTuple_GET_ITEM(steps, i), *id = SLOT(st, F_WorkflowStep_step_id);
+        for (Py_ssize_t k = 0; k < i; k++) {
+            if (str_eq(id, SLOT(PyTuple_GET_ITEM(steps, k), F_WorkflowStep_step_id))) return 0;
+        }
+        PyObject *deps = SLOT(st, F_WorkflowStep_depends_on);
+        if (PyTuple_GET_SIZE(deps) > RULE_MAX) return 0;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(deps); j++) {
+            PyObject *dep = PyTuple_GET_ITEM(deps, j);
+            int known = 0;
+            for (Py_ssize_t k = 0; k < n && !known; k++) {
+                known = str_eq(dep, SLOT(PyTuple_GET_ITEM(steps, k), F_WorkflowStep_step_id));
+            }
+            if (!known || str_eq(dep, id)) return 0;
+        }
+    }
+    return 1;
+}
+
+static int (*const EVENT_RULE[NEVENT])(PyObject *) = {NULL, NULL, rule_MemoryDeleted, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, rule_QueueConfigured, NULL, NULL, NULL, NULL, NULL, rule_TaskAllocated, NULL, NULL, NULL, NULL, NULL, NULL, rule_TaskSubmitted, NULL, NULL, NULL, rule_TripleAsserted, NULL, rule_WorkflowStarted};
+
 /* ---- decoding one record */
 
 /* The event of type `index` from a framed record (header skipped), or NULL (refused, no exception). */
@@ -1859,7 +2316,8 @@ static PyObject *decode_body(const char *buf, Py_ssize_t len, Py_ssize_t index) 
     }
     PyObject *env = SLOT(o, OFF[EVENT_REC[index]][0]);
     PyObject *et = SLOT(env, OFF[ENV_REC][ENV_EVENT_TYPE]);
-    if (r.p != r.end || PyUnicode_CompareWithASCIIString(et, EVENT_NAMES[index]) != 0) {
+    if (r.p != r.end || PyUnicode_CompareWithASCIIString(et, EVENT_NAMES[index]) != 0
+        || (EVENT_RULE[index] != NULL && !EVENT_RULE[index](o))) {
         Py_DECREF(o);
         return NULL;
     }
@@ -2212,6 +2670,22 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
         goto fail;
     }
     if (PyModule_AddStringConstant(m, "SCHEMA_DIGEST", SCHEMA_DIGEST) < 0) goto fail;
+    if (PyModule_AddStringConstant(m, "RULES_DIGEST", RULES_DIGEST) < 0) goto fail;
+    PyObject *ruled = PyTuple_New(0);
+    for (int i = 0; ruled != NULL && i < NEVENT; i++) {
+        if (EVENT_RULE[i] == NULL) continue;
+        PyObject *s = PyUnicode_FromString(EVENT_NAMES[i]);
+        if (s == NULL || _PyTuple_Resize(&ruled, PyTuple_GET_SIZE(ruled) + 1) < 0) {
+            Py_XDECREF(s);
+            Py_XDECREF(ruled);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(ruled, PyTuple_GET_SIZE(ruled) - 1, s);
+    }
+    if (ruled == NULL || PyModule_AddObject(m, "C_RULES", ruled) < 0) {
+        Py_XDECREF(ruled);
+        goto fail;
+    }
     return m;
 fail:
     Py_DECREF(m);

@@ -84,8 +84,8 @@ def check_record(mod: Any, data: bytes, event_type: str) -> tuple[Any, Any]:
     assert type(fast) is type(slow) and (fast == slow if isinstance(slow, tuple) else same_tree(fast, slow))
     direct = mod.decode(data, mod.EVENT_TYPES.index(event_type))
     if direct is not None:
-        if isinstance(slow, tuple):  # only a cross-field rule (checked by the codec, not the reader) may differ
-            assert slow[0] == "invalid_event" and event_type in RULES
+        if isinstance(slow, tuple):  # only a cross-field rule left to Python (no C mirror) may differ
+            assert slow[0] == "invalid_event" and event_type in RULES and event_type not in mod.C_RULES
             with pytest.raises(Exception):  # noqa: B017  (the rule's EventValidationError)
                 RULES[event_type](direct)
         else:
@@ -361,3 +361,63 @@ def test_json_recogniser_edge_cases(mod: Any, text: str) -> None:
     if mod.json_sure(text):
         assert gen._is_json(text)
     assert mod.json_sure(text) == (text in ("-Infinity", "NaN", "Infinity", '"\\ud800"', "1e999", "-0.0E+1"))
+
+
+def test_c_rules_mirror_the_current_python_rules(mod: Any) -> None:
+    assert ccodegen.rules_digest() == ccodegen.RULES_DIGEST == mod.RULES_DIGEST, (
+        "schemas/rules.py changed: update RULES_C in schemas/ccodegen.py to match it, then RULES_DIGEST "
+        "(ccodegen.rules_digest()), then regenerate and reinstall")
+    assert set(mod.C_RULES) == set(ccodegen.C_RULES) <= set(RULES)
+
+
+def _member(m: Any, **change: Any) -> Any:
+    return dataclasses.replace(m, **change)
+
+
+def _rule_breaks() -> list[tuple[str, Any]]:
+    """Events that break (or just keep) each cross-field rule, written without validation."""
+    ts, qc = sample_event("TaskSubmitted", 1), sample_event("QueueConfigured", 1)
+    ta, md = sample_event("TaskAllocated", 1), sample_event("MemoryDeleted", 1)
+    tr, wf = sample_event("TripleAsserted", 1), sample_event("WorkflowStarted", 1)
+    m0 = ts.members[0]
+    q0 = qc.quotas[0]
+    p0 = ta.placements[0]
+    s0 = wf.steps[0]
+    out: list[tuple[str, Any]] = []
+    for count, milli in [(0, 0), (0, 5), (1, 0), (1, 500), (2, 500), (2, 1000), (1, 1000), (3, 999)]:
+        out.append(("TaskSubmitted", dataclasses.replace(ts, members=(_member(m0, gpu_count=count, gpu_milli=milli),))))
+    out.append(("TaskSubmitted", dataclasses.replace(ts, members=(m0, m0))))
+    out.append(("TaskSubmitted", dataclasses.replace(ts, members=(m0, _member(m0, name=m0.name + "x")))))
+    out.append(("TaskSubmitted", dataclasses.replace(ts, members=tuple(_member(m0, name=f"m{i}") for i in range(70)))))
+    for resource, model in [("cpu_milli", "H100"), ("gpu_milli", "H100"), ("gpu_milli", None), ("memory_mib", None)]:
+        q = dataclasses.replace(q0, resource=resource, gpu_model=model)
+        out.append(("QueueConfigured", dataclasses.replace(qc, quotas=(q,))))
+        out.append(("QueueConfigured", dataclasses.replace(qc, quotas=(q, q))))
+        out.append(("QueueConfigured", dataclasses.replace(qc, quotas=(q, dataclasses.replace(q, gpu_model="A100")))))
+    g = gen.GpuShare(index=0, milli=1000)
+    for gpus in [(), (g,), (g, g), (g, dataclasses.replace(g, index=1)), (g, dataclasses.replace(g, index=1), g)]:
+        out.append(("TaskAllocated", dataclasses.replace(ta, placements=(dataclasses.replace(p0, gpus=gpus),))))
+    for scope in gen.DeleteScope:
+        for mid, sid in [(None, None), ("m", None), (None, "s"), ("m", "s")]:
+            out.append(("MemoryDeleted", dataclasses.replace(md, scope=scope, memory_id=mid, session_id=sid)))
+    for to in (None, tr.valid_from_ms - 1, tr.valid_from_ms, tr.valid_from_ms + 1):
+        out.append(("TripleAsserted", dataclasses.replace(tr, valid_to_ms=to)))
+    a, b = dataclasses.replace(s0, step_id="a", depends_on=()), dataclasses.replace(s0, step_id="b", depends_on=("a",))
+    for steps in [(a,), (a, b), (b, a), (a, a), (dataclasses.replace(a, depends_on=("a",)),),
+                  (a, dataclasses.replace(b, depends_on=("c",))), (a, dataclasses.replace(b, depends_on=("a", "a")))]:
+        out.append(("WorkflowStarted", dataclasses.replace(wf, steps=steps)))
+    return out
+
+
+def test_c_rules_refuse_exactly_what_the_python_rules_refuse(mod: Any) -> None:
+    kept = broken = 0
+    for event_type, event in _rule_breaks():
+        data = gen.BYTES[event_type](event, struct.pack(">bI", 0, IDS.id_for(event_type)))
+        slow, direct = check_record(mod, data, event_type)
+        if isinstance(slow, tuple):
+            broken += 1
+            assert direct is None and slow[0] == "invalid_event"
+        else:
+            kept += 1
+            assert direct is not None or len(getattr(event, "members", ())) > 64
+    assert kept >= 10 and broken >= 10
