@@ -317,8 +317,13 @@ static inline int rd_span(Rd *r, const char **s, Py_ssize_t *n) {
 }
 
 #define SHARED_MAX 32
-#define NSHARED 4096
-static PyObject *SHARED[NSHARED];
+#define NSHARED 2048
+typedef struct {
+    uint32_t hash, seen, len;
+    char text[SHARED_MAX];
+    PyObject *str;
+} Shared;
+static Shared SHARED[NSHARED];
 
 /* str from UTF-8 (strict, as bytes.decode()); ASCII copied straight into a compact str. */
 static PyObject *mk_str(const char *s, Py_ssize_t n) {
@@ -337,19 +342,28 @@ static PyObject *mk_str(const char *s, Py_ssize_t n) {
         return u;
     }
     /* SHARED: short ASCII strings (tenants, sources, names, kinds) repeat from record to record; the
-     * last one seen per hash slot is handed out again instead of a new equal one (str is immutable). */
+     * last one kept per hash slot is handed out again instead of a new equal one (str is immutable).
+     * A slot holds the text itself, so a miss touches no other memory, and a string is kept only when
+     * its hash came twice in a row to the slot: one-off values (ids) do not churn the table. */
     uint32_t h = 2166136261u ^ (uint32_t)n;
     for (i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    PyObject **slot = &SHARED[h & (NSHARED - 1)];
-    PyObject *u = *slot;
-    if (u != NULL && PyUnicode_GET_LENGTH(u) == n && memcmp(PyUnicode_1BYTE_DATA(u), s, (size_t)n) == 0) {
-        Py_INCREF(u);
+    Shared *e = &SHARED[h & (NSHARED - 1)];
+    if (e->str != NULL && e->hash == h && e->len == n && memcmp(e->text, s, (size_t)n) == 0) {
+        Py_INCREF(e->str);
+        return e->str;
+    }
+    PyObject *u = PyUnicode_New(n, 127);
+    if (u == NULL) return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(u), s, (size_t)n);
+    if (e->seen != h) {
+        e->seen = h;
         return u;
     }
-    if ((u = PyUnicode_New(n, 127)) == NULL) return NULL;
-    memcpy(PyUnicode_1BYTE_DATA(u), s, (size_t)n);
     Py_INCREF(u);
-    Py_XSETREF(*slot, u);
+    Py_XSETREF(e->str, u);
+    e->hash = h;
+    e->len = (uint32_t)n;
+    memcpy(e->text, s, (size_t)n);
     return u;
 }
 
