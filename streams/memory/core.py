@@ -256,8 +256,9 @@ def _write(state: MemoryState, w: WriteMemory, config: MemoryConfig) -> Result:
         outputs += [MemoryConsolidated(merged.memory_id, merged.source_memory_ids, merged.source_event_ids,
                                        reason, similarity, w.event_id), MemoryStored(merged, w.event_id)]
     else:
-        if config.previous_as_context and session.memories:
-            memory = replace(memory, context=session.memories[-1].content)
+        if config.context_memories > 0 and session.memories:
+            before = session.memories[-config.context_memories:]
+            memory = replace(memory, context="\n".join(m.content for m in before))
         session = _append(session, memory, vector)
         outputs.append(MemoryStored(memory, w.event_id))
         session, evicted = _enforce_cap(session, w.occurred_at, config, w.event_id)

@@ -206,11 +206,15 @@ def test_near_duplicates_with_different_numbers_or_names_are_kept_apart() -> Non
     assert stored_ids(state) == ["m1", "m2", "m3", "m4"]  # only m5 merged (into m4)
 
 
-def test_a_new_memory_carries_its_session_previous_memory_as_context() -> None:
+def test_a_new_memory_carries_its_session_previous_memories_as_context() -> None:
     _, out = replay([write(1, "Ann: Did you adopt the dog?"), write(2, "Bo: Yes, last week!"),
-                         write(3, "Ann: other session", session="s2")])
+                     write(3, "Ann: other session", session="s2"), write(4, "Ann: What breed?"),
+                     write(5, "Bo: A beagle.")])
     stored = {o.memory.memory_id: o.memory for o in out if isinstance(o, MemoryStored)}
     assert (stored["m1"].context, stored["m2"].context) == ("", "Ann: Did you adopt the dog?")
     assert stored["m3"].context == ""  # context never crosses sessions
-    _, out = replay([write(1, "Ann: hi"), write(2, "Bo: hello")], MemoryConfig(previous_as_context=False))
+    assert stored["m5"].context == "Bo: Yes, last week!\nAnn: What breed?"  # the two before, in order
+    _, out = replay([write(1, "Ann: hi"), write(2, "Bo: hello")], MemoryConfig(context_memories=1))
+    assert [o.memory.context for o in out if isinstance(o, MemoryStored)] == ["", "Ann: hi"]
+    _, out = replay([write(1, "Ann: hi"), write(2, "Bo: hello")], MemoryConfig(context_memories=0))
     assert all(o.memory.context == "" for o in out if isinstance(o, MemoryStored))
