@@ -18,7 +18,6 @@
 
 #define FORMAT 1
 #define MAX_FIELDS 64
-#define MAX_ITEMS 100000000LL
 
 enum { K_NULL = 1, K_BOOLEAN, K_INT, K_LONG, K_FLOAT, K_DOUBLE, K_STRING, K_ENUM, K_ARRAY, K_MAP, K_UNION,
        K_RECORD };
@@ -283,7 +282,8 @@ static int emit_array(const uint8_t *item, In *in, Buf *out) {
         long long count;
         CHECK(read_long(in, &count));
         if (count == 0) break;
-        if (count < 0 || count > MAX_ITEMS) return REFUSE;
+        /* every item but null takes a byte: a count beyond the body is corrupt (or nulls: Python decides) */
+        if (count < 0 || count > in->end - in->p) return REFUSE;
         for (long long i = 0; i < count; i++) {
             if (!first) CHECK(putc_(out, ','));
             first = 0;
@@ -309,7 +309,7 @@ static int emit_map_entries(const uint8_t *value, In *in, Buf *out, Entry **entr
         long long count;
         CHECK(read_long(in, &count));
         if (count == 0) break;
-        if (count < 0 || count > MAX_ITEMS) return REFUSE;
+        if (count < 0 || count > in->end - in->p) return REFUSE;  /* each entry has a key length byte */
         for (long long i = 0; i < count; i++) {
             long long klen;
             CHECK(read_long(in, &klen));

@@ -39,8 +39,8 @@ except ImportError:  # pragma: no cover - depends on the build
     _crows = None
 
 PURE_PYTHON = os.environ.get("AGENTIC_PURE_PYTHON", "") == "1"
-AVAILABLE = _crows is not None and not PURE_PYTHON
-VERSION = 1  # of the program format; `_crows.FORMAT` must equal it
+VERSION = 1  # of the program format; a module built for another one is not used
+AVAILABLE = _crows is not None and not PURE_PYTHON and getattr(_crows, "FORMAT", None) == VERSION
 
 # Node kinds (= the enum in _crows.c)
 NULL, BOOLEAN, INT, LONG, FLOAT, DOUBLE, STRING, ENUM, ARRAY, MAP, UNION, RECORD = range(1, 13)
