@@ -162,10 +162,11 @@ def projections_cmd(settings: Any, n_events: int, partitions: int, batch_records
               help="Generated conversations (a tenant each) for recall@k.")
 @click.option("--queries", type=click.IntRange(min=10), default=500, show_default=True)
 @click.option("--alpha", type=click.FloatRange(0, 1), default=None,
-              help="Hybrid vector weight (default 0.65, DEFAULT_ALPHA).")
+              help="Hybrid vector weight (default DEFAULT_ALPHA, 0.2).")
 @click.option("--embedder", default="wordllama-256", show_default=True)
-@click.option("--locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Recall on a LoCoMo-format JSON file instead of the generated dataset.")
+@click.option("--locomo", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Recall on LoCoMo (locomo10.json, a locomo10_v2/<n>.json file or folder, or the zip) "
+                   "instead of the generated dataset.")
 @click.option("--json", "as_json", is_flag=True, help="Compact JSON.")
 @click.pass_obj
 def memory_cmd(settings: Any, n_memories: int, conversations: int, queries: int, alpha: float | None,
