@@ -13,8 +13,8 @@ Measured on the generated LoCoMo-style dataset (860 questions): keyword-only rec
 Two more functions shape the keyword side. :func:`query_terms` drops English function words from
 a query before stemming (questions are mostly "what did ... do with her ..."; Weaviate's own
 stopword preset removes only 33 words). :func:`keyword_text` is what a memory is indexed under:
-its own stemmed words plus those of its context (its session's previous memory), so a reply
-("Yes, it was amazing!") is found by the words of the turn it answers. Measured on LoCoMo
+its own stemmed words plus those of its context (its session's previous memories), so a reply
+("Yes, it was amazing!") is found by the words of the turn it answers, plus the day it happened. Measured on LoCoMo
 (docs/memory.md): hybrid recall@10 0.466 -> 0.62 with the query stopwords and the fusion
 weight, -> 0.69 on held-out conversations with the context.
 """
@@ -22,6 +22,7 @@ weight, -> 0.69 on held-out conversations with the context.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -82,7 +83,21 @@ def query_terms(text: str) -> str:
     return " ".join(stem(w) for w in _WORD.findall(text.lower()) if w.split("'")[0] not in QUERY_STOPWORDS)
 
 
-def keyword_text(content: str, context: str = "") -> str:
-    """What a memory is indexed under for keyword search: its stemmed words, then its context's."""
-    own = stem_text(content)
-    return f"{own} {stem_text(context)}" if context.strip() else own
+def keyword_text(content: str, context: str = "", at_ms: int = 0) -> str:
+    """What a memory is indexed under for keyword search: its stemmed words, then its context's,
+    then the UTC day it happened ("8 may 2023", so "What did she do in May 2023?" finds it; none
+    when ``at_ms`` is 0, the line format's "unknown")."""
+    parts = [stem_text(content), stem_text(context) if context.strip() else "", day_words(at_ms)]
+    return " ".join(p for p in parts if p)
+
+
+def day_words(at_ms: int) -> str:
+    """The UTC day of a time in ms since the epoch as lowercase words ("8 may 2023"); "" for 0 or
+    a time outside the calendar; stemmed like every other indexed word."""
+    if at_ms <= 0:
+        return ""
+    try:
+        day = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return stem_text(f"{day.day} {day:%B %Y}")

@@ -502,7 +502,7 @@ def fuse(vector_hits: Sequence[SearchHit], keyword_hits: Sequence[SearchHit], al
 
 def _props(r: MemoryRecord) -> dict[str, Any]:
     return {
-        "content": r.content, "content_stem": keyword_text(r.content, r.context), "tenant": r.tenant,
+        "content": r.content, "content_stem": keyword_text(r.content, r.context, r.created_at), "tenant": r.tenant,
         "memory_id": r.memory_id, "agent_id": r.agent_id,
         "session_id": r.session_id, "memory_type": r.memory_type, "created_at": r.created_at,
         "expires_at": r.expires_at, "importance": float(r.importance),

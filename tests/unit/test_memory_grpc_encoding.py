@@ -7,7 +7,7 @@ import socket
 import numpy as np
 import pytest
 
-from agentic.connectors.stemming import stem_text
+from agentic.connectors.stemming import day_words, keyword_text, stem_text
 from agentic.connectors.weaviate import (
     BatchWriter,
     MemoryRecord,
@@ -30,7 +30,8 @@ def record(**kw: object) -> MemoryRecord:
 def test_content_stem_holds_the_context_after_the_content() -> None:
     fields = _grpc_object("AgenticMemory", "acme", record(context="Bob: Did you adopt pets?")).properties
     stem_field = fields.non_ref_properties.fields["content_stem"].string_value
-    assert stem_field == f"{stem_text('Alice adopted two cats')} {stem_text('Bob: Did you adopt pets?')}"
+    day = day_words(1_700_000_000_123)  # the record's created_at: 14 November 2023
+    assert stem_field == f"{stem_text('Alice adopted two cats')} {stem_text('Bob: Did you adopt pets?')} {day}"
     assert fields.non_ref_properties.fields["content"].string_value == "Alice adopted two cats"  # returned as is
 
 
@@ -39,7 +40,7 @@ def test_every_property_of_props_is_encoded_with_its_value() -> None:
     obj = _grpc_object("AgenticMemory", "acme", r)
     fields = obj.properties.non_ref_properties.fields
     assert fields["content"].string_value == "Alice adopted two cats"
-    assert fields["content_stem"].string_value == stem_text("Alice adopted two cats")
+    assert fields["content_stem"].string_value == keyword_text("Alice adopted two cats", "", 1_700_000_000_123)
     assert fields["created_at"].number_value == 1_700_000_000_123  # exact in a double
     assert fields["expires_at"].number_value == 1_700_000_100_000
     assert fields["importance"].number_value == 0.5

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentic.connectors.stemming import keyword_text, query_terms, stem, stem_text
+from agentic.connectors.stemming import day_words, keyword_text, query_terms, stem, stem_text
 
 
 def test_inflections_of_a_word_share_one_stem() -> None:
@@ -35,3 +35,12 @@ def test_keyword_text_indexes_own_words_then_the_context() -> None:
     assert keyword_text("Bo: Yes, adopted!") == stem_text("Bo: Yes, adopted!")
     assert keyword_text("Bo: Yes!", "Ann: Did you adopt the dogs?") == "bo yes ann did you adopt the dog"
     assert keyword_text("Bo: Yes!", "   ") == "bo yes"
+
+
+def test_keyword_text_ends_with_the_utc_day_when_known() -> None:
+    may_8 = 1_683_553_000_000  # 2023-05-08T13:36:40Z
+    assert day_words(may_8) == "8 may 2023"
+    assert keyword_text("Bo: Yes!", "Ann: Camping?", may_8) == "bo yes ann camp 8 may 2023"
+    assert keyword_text("Bo: Yes!", "", may_8) == "bo yes 8 may 2023"
+    assert day_words(0) == "" and day_words(10**20) == ""  # unknown (the line default) or off the calendar
+    assert set(query_terms("What did Bo do on 8 May, 2023?").split()) >= set(day_words(may_8).split())
