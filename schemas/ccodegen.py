@@ -334,9 +334,9 @@ static PyObject *mk_str(const char *s, Py_ssize_t n) {
         memcpy(&w, s + i, 8);
         if (w & 0x8080808080808080ULL) return PyUnicode_DecodeUTF8(s, n, NULL);
     }
-    for (; i < n; i++) acc |= (unsigned char)s[i];
-    if (acc & 0x80) return PyUnicode_DecodeUTF8(s, n, NULL);
     if (n > SHARED_MAX) {
+        for (; i < n; i++) acc |= (unsigned char)s[i];
+        if (acc & 0x80) return PyUnicode_DecodeUTF8(s, n, NULL);
         PyObject *u = PyUnicode_New(n, 127);
         if (u != NULL) memcpy(PyUnicode_1BYTE_DATA(u), s, (size_t)n);
         return u;
@@ -345,8 +345,12 @@ static PyObject *mk_str(const char *s, Py_ssize_t n) {
      * last one kept per hash slot is handed out again instead of a new equal one (str is immutable).
      * A slot holds the text itself, so a miss touches no other memory, and a string is kept only when
      * its hash came twice in a row to the slot: one-off values (ids) do not churn the table. */
-    uint32_t h = 2166136261u ^ (uint32_t)n;
-    for (i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    uint32_t h = 2166136261u ^ (uint32_t)n;  /* the tail's ASCII test and the hash in one pass */
+    for (Py_ssize_t k = 0; k < n; k++) {
+        acc |= (unsigned char)s[k];
+        h = (h ^ (unsigned char)s[k]) * 16777619u;
+    }
+    if (acc & 0x80) return PyUnicode_DecodeUTF8(s, n, NULL);
     Shared *e = &SHARED[h & (NSHARED - 1)];
     if (e->str != NULL && e->hash == h && e->len == n && memcmp(e->text, s, (size_t)n) == 0) {
         Py_INCREF(e->str);
@@ -368,17 +372,17 @@ static PyObject *mk_str(const char *s, Py_ssize_t n) {
 }
 
 /* A canonical lowercase UUID, 8-4-4-4-12 hex digits (the _UUID pattern). */
+static const unsigned char UUID_SHAPE[37] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
 static int is_uuid(const char *s, Py_ssize_t n) {
     if (n != 36) return 0;
+    unsigned bad = 0;
     for (int i = 0; i < 36; i++) {
-        char ch = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (ch != '-') return 0;
-        } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
-            return 0;
-        }
+        unsigned char ch = (unsigned char)s[i];
+        unsigned hex = (unsigned)(ch - '0') < 10u || (unsigned)(ch - 'a') < 6u;
+        bad |= UUID_SHAPE[i] == '-' ? ch != '-' : !hex;
     }
-    return 1;
+    return !bad;
 }
 
 /* JSON_SURE: a conservative JSON recogniser. It says 1 only for text that `_is_json` (the same
@@ -1011,8 +1015,8 @@ static PyObject *py_consume(PyObject *self, PyObject *const *args, Py_ssize_t na
             Py_DECREF(item);
             goto error;
         }
-        int same = topic != NULL && PyObject_RichCompareBool(p, partition, Py_EQ) == 1
-                   && PyUnicode_Compare(t, topic) == 0;
+        int same = topic != NULL && (p == partition || PyObject_RichCompareBool(p, partition, Py_EQ) == 1)
+                   && (t == topic || PyUnicode_Compare(t, topic) == 0);
         if (!same) {
             Py_INCREF(t);
             Py_INCREF(p);
