@@ -177,7 +177,7 @@ def _pipeline(settings: Settings, client: Any, ids: Any, producer: Any, events: 
     thread = threading.Thread(target=_run_scheduler, args=(settings, ids, stop, sched), daemon=True)
     t0 = time.perf_counter()
     thread.start()
-    config = ProjectorConfig(workers=2, registry_url=settings.registry_url)
+    config = ProjectorConfig(workers=None, registry_url=settings.registry_url)  # parallel.default_workers()
     proj = Projector(settings.kafka_bootstrap, ClickHouseSink(client, "agentic"), ids, config)
     proj.start()
     p0 = time.perf_counter()
