@@ -119,7 +119,8 @@ class MemoryRecord:
     source_event_ids: tuple[str, ...] = ()
     source_refs: tuple[str, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
-    context: str = ""  # indexed with content for keyword search only (the session's previous memory)
+    context: str = ""  # indexed with content for keyword search only (the session's previous memories)
+    context_ids: tuple[str, ...] = ()  # the memories `context` quotes: a delete of one takes its words out
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +209,8 @@ def _added_properties() -> list[Property]:
         # the stemmed words of content: what the BM25 side searches (agentic.connectors.stemming)
         Property(name="content_stem", data_type=DataType.TEXT, tokenization=Tokenization.WORD,
                  index_filterable=False),
+        # the memories whose words content_stem holds as context: a delete finds the objects to clean by it
+        Property(name="context_ids", **_TEXT_LIST),  # type: ignore[arg-type]
     ]
 
 
@@ -375,7 +378,38 @@ class WeaviateMemoryStore:
         coll = self._collection(tenant, target)
         # source_memory_ids holds every memory's own id too (see _props)
         result = coll.data.delete_many(where=Filter.by_property("source_memory_ids").contains_any(ids))
+        self._scrub_context(coll, tenant, ids)
         return int(result.successful)
+
+    def _scrub_context(self, coll: Any, tenant: str, gone: Sequence[str]) -> int:
+        """Re-index the memories that quoted deleted ones as context, without their words: a deleted
+        memory's text must not stay findable through its neighbours (whatever process wrote them)."""
+        res = coll.query.fetch_objects(
+            filters=Filter.by_property("context_ids").contains_any(list(gone)), limit=4 * len(gone) + 100,
+            return_properties=["content", "tenant", "created_at", "context_ids"])
+        quoting = [o for o in res.objects if o.properties["tenant"] == tenant]
+        if not quoting:
+            return 0
+        dead = set(gone)
+        keep = {str(o.uuid): [c for c in (o.properties.get("context_ids") or ()) if c not in dead] for o in quoting}
+        wanted = sorted({c for ids in keep.values() for c in ids})
+        contents: dict[str, str] = {}
+        if wanted:
+            found = coll.query.fetch_objects(
+                filters=Filter.by_property("source_memory_ids").contains_any(wanted), limit=2 * len(wanted) + 10,
+                return_properties=["content", "tenant", "memory_id", "source_memory_ids"])
+            for o in found.objects:
+                if o.properties["tenant"] == tenant:
+                    for mid in o.properties.get("source_memory_ids") or (o.properties["memory_id"],):
+                        contents[str(mid)] = str(o.properties["content"])
+        for o in quoting:
+            kept = [c for c in keep[str(o.uuid)] if c in contents]
+            context = "\n".join(contents[c] for c in kept)
+            coll.data.update(uuid=o.uuid, properties={
+                "context_ids": kept,
+                "content_stem": keyword_text(str(o.properties["content"]), context, int(o.properties["created_at"]))})
+        log.info("weaviate.context_scrubbed", tenant=tenant, memories=len(quoting))
+        return len(quoting)
 
     def delete_session(self, tenant: str, session_id: str, target: str | None = None) -> int:
         coll = self._collection(tenant, target)
@@ -506,7 +540,7 @@ def _props(r: MemoryRecord) -> dict[str, Any]:
         "memory_id": r.memory_id, "agent_id": r.agent_id,
         "session_id": r.session_id, "memory_type": r.memory_type, "created_at": r.created_at,
         "expires_at": r.expires_at, "importance": float(r.importance),
-        "source_memory_ids": list(r.source_memory_ids) or [r.memory_id],
+        "source_memory_ids": list(r.source_memory_ids) or [r.memory_id], "context_ids": list(r.context_ids),
         "source_event_ids": list(r.source_event_ids), "source_refs": list(r.source_refs),
         "metadata_json": json.dumps(dict(r.metadata), sort_keys=True),
     }

@@ -28,7 +28,7 @@ def record_of(m: Memory) -> MemoryRecord:
         memory_type=str(m.memory_type), content=m.content, vector=m.embedding, created_at=m.created_at,
         importance=m.importance, expires_at=m.expires_at, source_memory_ids=m.source_memory_ids,
         source_event_ids=m.source_event_ids, source_refs=m.source_refs, metadata=dict(m.metadata),
-        context=m.context,
+        context=m.context, context_ids=m.context_ids,
     )
 
 

@@ -138,6 +138,22 @@ def _drop(session: SessionState, indices: set[int]) -> SessionState:
     return SessionState(tuple(session.memories[i] for i in keep), _readonly(session.vectors[keep]))
 
 
+def _scrub_context(session: SessionState, removed: set[str], cause: str) -> tuple[SessionState, list[Output]]:
+    """Take the contents of removed memories out of the context of the memories that quoted them: the context
+    keeps only its sources still in the session, and each memory so changed is stored again."""
+    contents = {m.memory_id: m.content for m in session.memories}
+    memories, outputs = list(session.memories), []
+    for i, m in enumerate(memories):
+        if not removed.intersection(m.context_ids):
+            continue
+        kept = tuple(c for c in m.context_ids if c not in removed and c in contents)
+        memories[i] = replace(m, context="\n".join(contents[c] for c in kept), context_ids=kept)
+        outputs.append(MemoryStored(memories[i], cause))
+    if not outputs:
+        return session, []
+    return SessionState(tuple(memories), session.vectors), outputs
+
+
 def _ids_of(memory: Memory) -> tuple[str, ...]:
     return (memory.memory_id, *(m for m in memory.source_memory_ids if m != memory.memory_id))
 
@@ -258,7 +274,8 @@ def _write(state: MemoryState, w: WriteMemory, config: MemoryConfig) -> Result:
     else:
         if config.context_memories > 0 and session.memories:
             before = session.memories[-config.context_memories:]
-            memory = replace(memory, context="\n".join(m.content for m in before))
+            memory = replace(memory, context="\n".join(m.content for m in before),
+                             context_ids=tuple(m.memory_id for m in before))
         session = _append(session, memory, vector)
         outputs.append(MemoryStored(memory, w.event_id))
         session, evicted = _enforce_cap(session, w.occurred_at, config, w.event_id)
@@ -283,7 +300,8 @@ def _enforce_cap(session: SessionState, now: int, config: MemoryConfig,
     victim = min(candidates, key=lambda i: (effective_importance(session.memories[i], now, config),
                                             session.memories[i].created_at, i))
     gone = session.memories[victim]
-    return _drop(session, {victim}), [MemoryExpired(gone.tenant, gone.memory_id, "session_cap", now, cause)]
+    session, restored = _scrub_context(_drop(session, {victim}), set(_ids_of(gone)), cause)
+    return session, [MemoryExpired(gone.tenant, gone.memory_id, "session_cap", now, cause), *restored]
 
 
 # ---- facts --------------------------------------------------------------------------------------
@@ -342,6 +360,7 @@ def _delete(state: MemoryState, d: DeleteMemory) -> Result:
         ids = tuple(i for s in tenant.sessions.values() for m in s.memories for i in _ids_of(m))
         gone = TenantState(deleted_at=max(d.occurred_at, tenant.deleted_at or d.occurred_at))
         return _put_tenant(state, d.tenant, gone), (MemoryRemoved(d.tenant, d.scope, "", ids, d.event_id),)
+    restored: list[Output] = []
     if d.scope is DeleteScope.SESSION:
         session = tenant.sessions.get(d.target, SessionState())
         ids = tuple(i for m in session.memories for i in _ids_of(m))
@@ -356,12 +375,12 @@ def _delete(state: MemoryState, d: DeleteMemory) -> Result:
         if found is not None:
             name, i = found
             ids = _ids_of(tenant.sessions[name].memories[i])
-            remaining = _drop(tenant.sessions[name], {i})
+            remaining, restored = _scrub_context(_drop(tenant.sessions[name], {i}), set(ids), d.event_id)
             tenant = _put_session(tenant, name, remaining if remaining.memories else None)
         tenant = replace(tenant, deleted_memory_ids=tenant.deleted_memory_ids | {d.target, *ids})
     tenant = _drop_facts(tenant, set(ids))
     removed = MemoryRemoved(d.tenant, d.scope, d.target, ids, d.event_id)
-    return _put_tenant(state, d.tenant, tenant), (removed,)
+    return _put_tenant(state, d.tenant, tenant), (removed, *restored)
 
 
 def _drop_facts(tenant: TenantState, memory_ids: set[str]) -> TenantState:
@@ -379,7 +398,9 @@ def _expire_tenant(tenant: TenantState, name: str, now: int, cause: str) -> tupl
             continue
         outputs += [MemoryExpired(name, session.memories[i].memory_id, "ttl", now, cause)
                     for i in sorted(due)]
-        remaining = _drop(session, due)
+        gone = {m for i in due for m in _ids_of(session.memories[i])}
+        remaining, restored = _scrub_context(_drop(session, due), gone, cause)
+        outputs += restored
         tenant = _put_session(tenant, session_name, remaining if remaining.memories else None)
     left = [m.expires_at for s in tenant.sessions.values() for m in s.memories if m.expires_at is not None]
     return replace(tenant, next_expiry=min(left) if left else None), outputs

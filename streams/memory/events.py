@@ -71,7 +71,8 @@ def events_of(outputs: Sequence[Output], cause: ev.Envelope) -> list[object]:
         if isinstance(o, MemoryConsolidated):
             method = ev.ConsolidationMethod.EXACT_DUPLICATE if o.reason == "exact_duplicate" \
                 else ev.ConsolidationMethod.NEAR_DUPLICATE
-            memory = next((s.memory for s in outputs if isinstance(s, MemoryStored)), None)
+            memory = next((s.memory for s in outputs
+                           if isinstance(s, MemoryStored) and s.memory.memory_id == o.result_memory_id), None)
             out.append(ev.MemoryConsolidated(
                 envelope=_envelope(cause, i, "MemoryConsolidated"), result_memory_id=o.result_memory_id,
                 source_ids=o.merged_memory_ids, source_event_ids=o.source_event_ids,

@@ -115,6 +115,9 @@ class Memory:
     # MemoryConfig.context_memories), or "": indexed for keyword search with this memory's own
     # words, so a reply ("Yes, last week!") is found by the words of the turns it answers
     context: str = ""
+    # the ids of the memories whose contents make up `context`: when one of them is deleted or expires,
+    # its words are taken out of this memory's context too (a deletion leaves no copy behind)
+    context_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,3 +202,20 @@ def test_written_memories_are_vector_searchable_when_write_returns(service: Memo
     for i in range(2990, 3000):
         hits = service.search("acme", lines[i]["content"], k=1, mode="vector")
         assert [h.memory_id for h in hits] == [f"bulk-{i}"]
+
+
+def test_a_deleted_memory_is_not_findable_through_its_neighbours_context(
+        service: MemoryService, store: WeaviateMemoryStore, embedder: WordLlamaEmbedder) -> None:
+    """Each memory's keyword side holds the two before it in its session; a delete must take the deleted
+    words out of those neighbours too, even when the deleting process never saw the writes."""
+    service.write([line("acme", "q", "Ann: what is the vault code?", occurred_at=1000),
+                   line("acme", "secret", "Bo: it is zebra 4711", occurred_at=2000),
+                   line("acme", "after", "Ann: thanks, noted", occurred_at=3000),
+                   line("acme", "later", "Bo: see you tomorrow", occurred_at=4000)])
+    keyword = {"mode": "keyword", "k": 10}
+    assert set(ids(service.search("acme", "zebra 4711", **keyword))) == {"secret", "after", "later"}  # context
+    fresh = MemoryService(embedder, store)  # another process: its core never saw the writes
+    fresh.delete("acme", memory_id="secret", at=5000)
+    assert ids(service.search("acme", "zebra 4711", **keyword)) == []
+    assert ids(service.search("acme", "vault code", **keyword)) == ["after", "q"]  # the rest of the context stays
+    assert ids(service.search("acme", "thanks", **keyword)) == ["after", "later"]

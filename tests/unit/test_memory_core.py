@@ -100,7 +100,8 @@ def test_ttl_expires_by_event_time_not_wall_clock() -> None:
     assert "m1" in stored_ids(state) and not any(isinstance(o, MemoryExpired) for o in out)
     state, out = apply(state, Tick("tick", 6000))
     assert stored_ids(state) == ["m2"]
-    assert out == (MemoryExpired("t1", "m1", "ttl", 6000, "tick"),)
+    assert out[0] == MemoryExpired("t1", "m1", "ttl", 6000, "tick")
+    assert [(o.memory.memory_id, o.memory.context) for o in out[1:]] == [("m2", "")]  # m1's words left m2
 
 
 def test_session_cap_keeps_the_most_important_and_the_most_recent() -> None:
@@ -218,3 +219,30 @@ def test_a_new_memory_carries_its_session_previous_memories_as_context() -> None
     assert [o.memory.context for o in out if isinstance(o, MemoryStored)] == ["", "Ann: hi"]
     _, out = replay([write(1, "Ann: hi"), write(2, "Bo: hello")], MemoryConfig(context_memories=0))
     assert all(o.memory.context == "" for o in out if isinstance(o, MemoryStored))
+
+
+def contexts(state: MemoryState, session: str = "s1") -> dict[str, tuple[str, tuple[str, ...]]]:
+    return {m.memory_id: (m.context, m.context_ids) for m in state.tenants["t1"].sessions[session].memories}
+
+
+def test_a_deleted_memory_leaves_no_words_in_its_neighbours_context() -> None:
+    state, _ = replay([write(1, "Ann: the vault code is 4711"), write(2, "Bo: noted"), write(3, "Ann: thanks"),
+                       write(4, "Bo: bye")])
+    assert contexts(state)["m3"] == ("Ann: the vault code is 4711\nBo: noted", ("m1", "m2"))
+    state, out = apply(state, DeleteMemory("d1", 9000, "t1", DeleteScope.MEMORY, "m1"))
+    assert isinstance(out[0], MemoryRemoved)
+    assert [(o.memory.memory_id, o.memory.context) for o in out[1:]] == [("m2", ""), ("m3", "Bo: noted")]
+    assert all("4711" not in c for c, _ in contexts(state).values())
+    assert contexts(state)["m4"] == ("Bo: noted\nAnn: thanks", ("m2", "m3"))  # not quoting m1: untouched
+    state2, _ = replay([write(1, "Ann: the vault code is 4711"), write(2, "Bo: noted"), write(3, "Ann: thanks"),
+                        write(4, "Bo: bye"), DeleteMemory("d1", 9000, "t1", DeleteScope.MEMORY, "m1")])
+    assert contexts(state2) == contexts(state)  # a replay of the log ends in the same place
+
+
+def test_an_evicted_memory_leaves_no_words_in_its_neighbours_context() -> None:
+    config = MemoryConfig(session_cap=3, keep_recent=1)
+    state, out = replay([write(1, "first words", importance=0.9), write(2, "secret words", importance=0.1),
+                         write(3, "third words", importance=0.5), write(4, "fourth words", importance=0.6)], config)
+    assert [o.memory_id for o in out if isinstance(o, MemoryExpired)] == ["m2"]
+    assert all("secret" not in c and "m2" not in ids for c, ids in contexts(state).values())
+    assert contexts(state)["m4"] == ("third words", ("m3",))

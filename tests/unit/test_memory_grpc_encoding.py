@@ -47,7 +47,7 @@ def test_every_property_of_props_is_encoded_with_its_value() -> None:
     assert fields["metadata_json"].string_value == '{"speaker": "Alice"}'
     arrays = {a.prop_name: list(a.values) for a in obj.properties.text_array_properties}
     assert arrays == {"source_memory_ids": ["m1", "m0"], "source_refs": ["doc:1"]}
-    assert list(obj.properties.empty_list_props) == ["source_event_ids"]
+    assert sorted(obj.properties.empty_list_props) == ["context_ids", "source_event_ids"]
     assert set(fields) | set(arrays) | set(obj.properties.empty_list_props) == set(_props(r))
 
 
