@@ -26,3 +26,7 @@ def configure(fmt: str = "console", level: int = logging.INFO) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    # HTTP clients log every request at INFO once anything configures the root logger (a library does, on
+    # import): that is noise on stderr, not events of ours
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -318,7 +318,7 @@ class WeaviateMemoryStore:
         self._known_tenants.clear()
 
     def _collection(self, tenant: str, target: str | None = None) -> Any:
-        """The tenant's view of ``target`` (default: the alias), creating the tenant on first use.
+        """The tenant's view of ``target`` (default: the alias), creating the tenant on first use (writes).
 
         Weaviate 1.39 manages tenants only through the real collection name, so the alias is
         resolved for that; reads and writes go through the alias itself.
@@ -329,6 +329,18 @@ class WeaviateMemoryStore:
             real = self._client.collections.use(target or self.current_target() or self._alias)
             if not real.tenants.exists(name):
                 real.tenants.create([Tenant(name=name)])
+            self._known_tenants.add(key)
+        return self._client.collections.use(target or self._alias).with_tenant(name)
+
+    def _existing(self, tenant: str, target: str | None = None) -> Any | None:
+        """The tenant's view for reads and deletes, or None when the tenant has nothing stored: a search
+        or a delete never creates a tenant."""
+        name = weaviate_tenant(tenant)
+        key = f"{target or self._alias}/{name}"
+        if key not in self._known_tenants:
+            real = self._client.collections.use(target or self.current_target() or self._alias)
+            if not real.tenants.exists(name):
+                return None
             self._known_tenants.add(key)
         return self._client.collections.use(target or self._alias).with_tenant(name)
 
@@ -375,7 +387,9 @@ class WeaviateMemoryStore:
         ids = sorted(set(memory_ids))
         if not ids:
             return 0
-        coll = self._collection(tenant, target)
+        coll = self._existing(tenant, target)
+        if coll is None:
+            return 0
         # source_memory_ids holds every memory's own id too (see _props)
         result = coll.data.delete_many(where=Filter.by_property("source_memory_ids").contains_any(ids))
         self._scrub_context(coll, tenant, ids)
@@ -412,7 +426,9 @@ class WeaviateMemoryStore:
         return len(quoting)
 
     def delete_session(self, tenant: str, session_id: str, target: str | None = None) -> int:
-        coll = self._collection(tenant, target)
+        coll = self._existing(tenant, target)
+        if coll is None:
+            return 0
         return int(coll.data.delete_many(where=Filter.by_property("session_id").equal(session_id)).successful)
 
     def delete_tenant(self, tenant: str, target: str | None = None) -> None:
@@ -451,7 +467,9 @@ class WeaviateMemoryStore:
 
     def chain(self, tenant: str, session_id: str, limit: int = 1000, target: str | None = None) -> list[SearchHit]:
         """A session's memories in the order they happened (created_at, then memory id)."""
-        coll = self._collection(tenant, target)
+        coll = self._existing(tenant, target)
+        if coll is None:
+            return []
         res = coll.query.fetch_objects(
             filters=Filter.by_property("session_id").equal(session_id),
             sort=Sort.by_property("created_at", ascending=True), limit=limit, return_properties=_RETURNED)
@@ -463,7 +481,9 @@ class WeaviateMemoryStore:
         if not memory_ids:
             return set()
         wanted = set(memory_ids)
-        coll = self._collection(tenant, target)
+        coll = self._existing(tenant, target)
+        if coll is None:
+            return set()
         res = coll.query.fetch_objects(
             filters=Filter.by_property("source_memory_ids").contains_any(sorted(wanted)),
             limit=max(100, 2 * len(wanted)), return_properties=["memory_id", "source_memory_ids", "tenant"])
@@ -474,7 +494,10 @@ class WeaviateMemoryStore:
         return found
 
     def count(self, tenant: str, target: str | None = None) -> int:
-        agg = self._collection(tenant, target).aggregate.over_all(total_count=True)
+        coll = self._existing(tenant, target)
+        if coll is None:
+            return 0
+        agg = coll.aggregate.over_all(total_count=True)
         return int(agg.total_count or 0)
 
     # ---- reads -------------------------------------------------------------------------------
@@ -487,13 +510,15 @@ class WeaviateMemoryStore:
         [0, 1], the vector side weighted ``alpha``, BM25 ``1 - alpha``. Measured at 100,000 memories
         against Weaviate's own hybrid (same fusion): recall@10 0.644 vs 0.638, p95 17 vs 30-39 ms.
         """
-        coll = self._collection(q.tenant, target)
         if q.k <= 0:
             raise MemoryStoreError(f"k: must be a positive number of results, got {q.k}")
         if q.mode != "keyword" and (q.vector is None or len(q.vector) != self._dim):
             raise MemoryStoreError(f"vector: mode {q.mode} needs a query vector of {self._dim} dimensions")
         if not 0.0 <= q.alpha <= 1.0:
             raise MemoryStoreError(f"alpha: must be within [0, 1], got {q.alpha}")
+        coll = self._existing(q.tenant, target)
+        if coll is None:
+            return []  # nothing stored for this tenant (searching does not create it)
         if q.mode != "hybrid":
             return self._one_side(coll, q, q.mode, q.k)
         n = max(HYBRID_CANDIDATES, 3 * q.k)

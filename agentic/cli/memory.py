@@ -4,7 +4,9 @@ Input of ``write --file``: JSON lines, one memory per line (format: ``agentic.me
 ``{"tenant": "acme", "session_id": "s1", "memory_id": "m1", "content": "Alice likes tea"}``.
 The whole file is validated before anything is written. ``search --json`` prints
 ``{"tenant", "query", "mode", "k", "results": [{"memory_id", "content", "score", "session_id",
-"memory_type", "created_at", "source_memory_ids", "source_event_ids", "metadata", ...}]}``.
+"memory_type", "created_at", "source_memory_ids", "source_event_ids", "metadata", ...}]}``;
+``search --queries FILE`` runs one search per JSON line (``{"id", "tenant", "query", ...}``) in one process
+and prints one such object per line, in order, with the line's ``id`` when it has one.
 
 These commands run the write path in this process (validate -> embed -> consolidation core ->
 Weaviate); consolidation state therefore spans one invocation.
@@ -65,8 +67,12 @@ def write_cmd(settings: Settings, path: Path, embedder: str, as_json: bool) -> N
 
 
 @memory.command("search")
-@click.option("--tenant", required=True)
-@click.option("--query", required=True)
+@click.option("--tenant", default=None, help="Required unless --queries gives it per line.")
+@click.option("--query", default=None, help="Required unless --queries is given.")
+@click.option("--queries", "queries_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="JSON lines, one search per line (tenant, query and optionally id, session, "
+                                 "types, since, until, k, mode, alpha; the options are the defaults); one JSON "
+                                 "result per line out, in order.")
 @click.option("--session", default=None)
 @click.option("--type", "types", multiple=True, help="Memory type filter (repeatable).")
 @click.option("--since", type=int, default=None, help="Earliest occurred_at, ms since the epoch.")
@@ -78,21 +84,84 @@ def write_cmd(settings: Settings, path: Path, embedder: str, as_json: bool) -> N
 @click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def search_cmd(settings: Settings, tenant: str, query: str, session: str | None, types: tuple[str, ...],
-               since: int | None, until: int | None, k: int, mode: Any, alpha: float, embedder: str,
-               as_json: bool) -> None:
-    """Top-K memories of one tenant for QUERY, with scores and provenance."""
+def search_cmd(settings: Settings, tenant: str | None, query: str | None, queries_path: Path | None,
+               session: str | None, types: tuple[str, ...], since: int | None, until: int | None, k: int,
+               mode: Any, alpha: float, embedder: str, as_json: bool) -> None:
+    """Top-K memories of one tenant for QUERY, with scores and provenance; or every search of --queries."""
+    defaults = {"session": session, "types": list(types), "since": since, "until": until, "k": k, "mode": mode,
+                "alpha": alpha}
+    if queries_path is None:
+        if tenant is None or query is None:
+            raise click.UsageError("give --tenant and --query, or --queries FILE")
+        searches = [{"tenant": tenant, "query": query, **defaults}]
+    else:
+        if tenant is not None or query is not None:
+            raise click.UsageError("--queries gives tenant and query per line: drop --tenant/--query")
+        searches = [_search_line(obj, n, defaults) for n, obj in enumerate(_json_lines(queries_path), start=1)]
     service = _service(settings, embedder)
     try:
-        hits = service.search(tenant, query, session=session, types=types, since=since, until=until,
-                              k=k, mode=mode, alpha=alpha)
-    except MemoryInputError as exc:
-        raise click.ClickException(str(exc)) from exc
+        for n, spec in enumerate(searches, start=1):
+            try:
+                hits = service.search(spec["tenant"], spec["query"], session=spec["session"], types=spec["types"],
+                                      since=spec["since"], until=spec["until"], k=spec["k"], mode=spec["mode"],
+                                      alpha=spec["alpha"])
+            except MemoryInputError as exc:
+                where = f"{queries_path} line {n}: " if queries_path is not None else ""
+                raise click.ClickException(f"{where}{exc}") from exc
+            _print_hits(spec, hits, as_json or queries_path is not None)
     finally:
         service.close()
+
+
+SEARCH_KEYS = {"id", "tenant", "query", "session", "types", "since", "until", "k", "mode", "alpha"}
+
+
+def _json_lines(path: Path) -> list[Any]:
+    out: list[Any] = []
+    for n, text in enumerate(path.read_text().splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            out.append(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"{path} line {n}: not JSON ({exc.msg}); one JSON object per line") from exc
+    return out
+
+
+def _search_line(obj: Any, n: int, defaults: dict[str, Any]) -> dict[str, Any]:
+    """One line of --queries, checked before any search runs (a bad line names its field and the rule)."""
+    def bad(field: str, rule: str) -> click.ClickException:
+        return click.ClickException(f"--queries line {n}: {field}: {rule}")
+
+    if not isinstance(obj, dict):
+        raise bad("line", "must be a JSON object")
+    unknown = sorted(set(obj) - SEARCH_KEYS)
+    if unknown:
+        raise bad(unknown[0], f"unknown field; known: {', '.join(sorted(SEARCH_KEYS))}")
+    spec = {**defaults, **obj}
+    for field in ("tenant", "query"):
+        if not isinstance(spec.get(field), str) or not spec[field].strip():
+            raise bad(field, "required: non-empty text")
+    if isinstance(spec["types"], str):
+        spec["types"] = [spec["types"]]
+    if not isinstance(spec["k"], int) or isinstance(spec["k"], bool) or not 1 <= spec["k"] <= 1000:
+        raise bad("k", "an integer from 1 to 1000")
+    if spec["mode"] not in MODES:
+        raise bad("mode", f"one of {', '.join(MODES)}")
+    if not isinstance(spec["alpha"], int | float) or not 0.0 <= float(spec["alpha"]) <= 1.0:
+        raise bad("alpha", "a number from 0 to 1")
+    for field in ("since", "until"):
+        if spec[field] is not None and (not isinstance(spec[field], int) or isinstance(spec[field], bool)):
+            raise bad(field, "ms since the epoch, an integer")
+    return spec
+
+
+def _print_hits(spec: dict[str, Any], hits: list[Any], as_json: bool) -> None:
     if as_json:
         results = [{**dataclasses.asdict(h), "metadata": dict(h.metadata)} for h in hits]
-        click.echo(json.dumps({"tenant": tenant, "query": query, "mode": mode, "k": k, "results": results}))
+        head = {"id": spec["id"]} if "id" in spec else {}
+        click.echo(json.dumps({**head, "tenant": spec["tenant"], "query": spec["query"], "mode": spec["mode"],
+                               "k": spec["k"], "results": results}))
         return
     for rank, h in enumerate(hits, start=1):
         click.echo(f"{rank:>3}  {h.score:.3f}  {h.memory_id}  [{h.session_id}]  {h.content}")

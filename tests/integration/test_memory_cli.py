@@ -61,3 +61,56 @@ def test_bad_file_writes_nothing_and_names_line_and_field(services: Settings, tm
     assert out.exit_code == 1 and "line 2: memory_type" in out.output
     search = _run(services, "search", "--tenant", tenant, "--query", "fine", "--json")
     assert json.loads(search.output.strip().splitlines()[-1])["results"] == []
+
+
+def test_search_queries_file_runs_every_search_in_order_in_one_process(services: Settings, tmp_path: Path) -> None:
+    conv = build_dataset(1, seed=12)[0]
+    tenant, other = f"cli-{uuid.uuid4().hex[:8]}", f"cli-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "memories.jsonl"
+    path.write_text("".join(json.dumps({**line, "tenant": tenant}) + "\n" for line in memory_lines((conv,))))
+    assert _run(services, "write", "--file", str(path)).exit_code == 0
+    questions = [q for q in conv.questions if q.category == "single-hop"][:6]
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text("".join(json.dumps({"id": q.question_id, "tenant": tenant, "query": q.text}) + "\n"
+                               for q in questions)
+                       + json.dumps({"tenant": other, "query": questions[0].text, "k": 3, "mode": "keyword"}) + "\n")
+    out = _run(services, "search", "--queries", str(queries), "--k", "5")
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(x) for x in out.output.strip().splitlines() if x.startswith("{")]
+    assert [r.get("id") for r in rows] == [q.question_id for q in questions] + [None]
+    assert all(r["k"] == 5 and len(r["results"]) == 5 for r in rows[:-1])  # the option is every line's default
+    single = json.loads(_run(services, "search", "--tenant", tenant, "--query", questions[1].text, "--k", "5",
+                             "--json").output.strip().splitlines()[-1])
+    assert [r["memory_id"] for r in rows[1]["results"]] == [r["memory_id"] for r in single["results"]]
+    assert rows[-1]["tenant"] == other and rows[-1]["k"] == 3 and rows[-1]["results"] == []  # isolated
+    _run(services, "delete", "--tenant", tenant, "--all")
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    ({"query": "q"}, "line 2: tenant: required"),
+    ({"tenant": "t", "query": "q", "k": 0}, "line 2: k: an integer from 1 to 1000"),
+    ({"tenant": "t", "query": "q", "mode": "fuzzy"}, "line 2: mode: one of"),
+    ({"tenant": "t", "query": "q", "sesion": "s1"}, "line 2: sesion: unknown field"),
+])
+def test_a_bad_queries_line_is_named_before_any_search_runs(services: Settings, tmp_path: Path,
+                                                            line: dict[str, Any], error: str) -> None:
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"tenant": "t", "query": "fine"}) + "\n" + json.dumps(line) + "\n")
+    out = _run(services, "search", "--queries", str(queries))
+    assert out.exit_code != 0 and error in out.output and '"results"' not in out.output
+
+
+def test_a_search_of_an_unknown_tenant_finds_nothing_and_creates_nothing(services: Settings) -> None:
+    from agentic.connectors.weaviate import WeaviateMemoryStore, weaviate_tenant
+
+    tenant = f"ghost-{uuid.uuid4().hex[:8]}"
+    out = _run(services, "search", "--tenant", tenant, "--query", "anything at all", "--json")
+    assert out.exit_code == 0 and json.loads(out.output.strip().splitlines()[-1])["results"] == []
+    store = WeaviateMemoryStore.connect(services, 256)
+    try:
+        real = store._client.collections.use(store.current_target())
+        assert not real.tenants.exists(weaviate_tenant(tenant))
+        assert store.count(tenant) == 0 and store.chain(tenant, "s1") == [] and store.delete(tenant, ["x"]) == 0
+        assert not real.tenants.exists(weaviate_tenant(tenant))  # reads and deletes create nothing either
+    finally:
+        store.close()
