@@ -142,7 +142,8 @@ def _scrub_context(session: SessionState, removed: set[str], cause: str) -> tupl
     """Take the contents of removed memories out of the context of the memories that quoted them: the context
     keeps only its sources still in the session, and each memory so changed is stored again."""
     contents = {m.memory_id: m.content for m in session.memories}
-    memories, outputs = list(session.memories), []
+    memories = list(session.memories)
+    outputs: list[Output] = []
     for i, m in enumerate(memories):
         if not removed.intersection(m.context_ids):
             continue
