@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,14 @@ def server_properties(host: str, broker_port: int, controller_port: int, log_dir
     return "\n".join(lines) + "\n"
 
 
-def new_cluster_id() -> str:
-    """16 random bytes, base64url without padding (what `kafka-storage random-uuid` prints)."""
-    return base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+def new_cluster_id(randbytes: Callable[[int], bytes] = os.urandom) -> str:
+    """16 random bytes, base64url without padding (what `kafka-storage random-uuid` prints). Like Kafka's
+    own `Uuid.randomUuid`, an id starting with "-" is drawn again: `kafka-storage format -t -x...` would
+    read it as an option and fail ("expected one argument"), 1 launch in 64 otherwise."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(randbytes(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def install(settings: Settings) -> bool:
