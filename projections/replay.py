@@ -39,6 +39,12 @@ MIN_RECORDS_FOR_WORKERS = 60_000
 # ----------------------------------------------------------------------------------- reading the log
 
 
+def _left(remaining: dict[Position, int], at: dict[Position, int]) -> int:
+    """How many records one batch call may ask for: at most 10,000, at most what is left to read (offsets
+    are contiguous in our idempotent, non-transactional topics; a gap only makes a call wait as before)."""
+    return max(1, min(10_000, sum(end - at.get(tp, 0) for tp, end in remaining.items())))
+
+
 def read_log(bootstrap: str, targets: dict[Position, int], chunk: int = 50_000,
              idle_timeout_s: float = 30.0) -> Iterator[list[RawRecord]]:
     """Every raw record of every partition from offset 0 up to (excluding) `targets[partition]`, in chunks."""
@@ -48,9 +54,12 @@ def read_log(bootstrap: str, targets: dict[Position, int], chunk: int = 50_000,
     consumer = assigned_consumer(bootstrap, REPLAY_GROUP, dict.fromkeys(remaining, 0))
     last = time.monotonic()
     out: list[RawRecord] = []
+    at = dict.fromkeys(remaining, 0)  # next offset expected per partition
     try:
         while remaining:
-            msgs = consumer.consume(10_000, 0.5)
+            # never ask for more than is left: a batch call waits for as many records as it asked for or
+            # its whole timeout, so asking for 10,000 with a few left idled 0.5 s at the end of every read
+            msgs = consumer.consume(_left(remaining, at), 0.5)
             for msg in msgs:
                 if msg.error() is not None:
                     continue
@@ -60,6 +69,7 @@ def read_log(bootstrap: str, targets: dict[Position, int], chunk: int = 50_000,
                 if end is None or offset >= end:
                     continue
                 out.append((tp[0], tp[1], offset, msg.key(), msg.value()))
+                at[tp] = offset + 1
                 if offset + 1 >= end:
                     del remaining[tp]
             if msgs:
@@ -296,13 +306,15 @@ def topic_records(bootstrap: str, topic_ends: dict[Position, int]) -> ReadRecord
         consumer = assigned_consumer(bootstrap, REPLAY_GROUP, dict.fromkeys(targets, 0))
         try:
             remaining = dict(targets)
+            at = dict.fromkeys(targets, 0)
             while remaining:
-                for msg in consumer.consume(10_000, 0.5):
+                for msg in consumer.consume(_left(remaining, at), 0.5):
                     tp = (str(msg.topic()), int(msg.partition() or 0))
                     offset = int(msg.offset() or 0)
                     if msg.error() is not None or tp not in remaining or offset >= remaining[tp]:
                         continue
                     yield offset, bytes(msg.value() or b""), header_pairs(msg)
+                    at[tp] = offset + 1
                     if offset + 1 >= remaining[tp]:
                         del remaining[tp]
         finally:
