@@ -478,103 +478,6 @@ static int framed_row(PyObject *programs, PyObject *topic, long long partition, 
     return rc;
 }
 
-static PyObject *line(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 6 || !PyBytes_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "line(program: bytes, topic, partition, offset, key, value)");
-        return NULL;
-    }
-    long long partition = PyLong_AsLongLong(args[2]), offset = PyLong_AsLongLong(args[3]);
-    if (PyErr_Occurred()) return NULL;
-    PyObject *programs = PyDict_New();
-    if (programs == NULL) return NULL;
-    PyObject *result = NULL;
-    Buf out = {NULL, 0, 0};
-    const uint8_t *value = PyBytes_Check(args[5]) ? (const uint8_t *)PyBytes_AS_STRING(args[5]) : NULL;
-    if (value == NULL || PyBytes_GET_SIZE(args[5]) < 5) { Py_DECREF(programs); Py_RETURN_NONE; }
-    uint32_t sid = ((uint32_t)value[1] << 24) | ((uint32_t)value[2] << 16) | ((uint32_t)value[3] << 8) | value[4];
-    PyObject *id = PyLong_FromUnsignedLong(sid);
-    if (id == NULL || PyDict_SetItem(programs, id, args[0]) < 0) { Py_XDECREF(id); Py_DECREF(programs); return NULL; }
-    Py_DECREF(id);
-    int rc = framed_row(programs, args[1], partition, offset, args[4], args[5], &out);
-    if (rc == OK) result = PyBytes_FromStringAndSize(out.p, (Py_ssize_t)out.len);
-    else if (rc == REFUSE) { result = Py_None; Py_INCREF(result); }
-    else PyErr_NoMemory();
-    PyMem_Free(out.p);
-    Py_DECREF(programs);
-    return result;
-}
-
-/* encode(programs, raws) -> (lines, refused indexes, {(topic, partition): next offset}) */
-static PyObject *encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 2 || !PyDict_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "encode(programs: dict[int, bytes], raws: list[tuple])");
-        return NULL;
-    }
-    PyObject *programs = args[0];
-    PyObject *seq = PySequence_Fast(args[1], "raws must be a sequence");
-    if (seq == NULL) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    PyObject *lines = PyList_New(n), *refused = PyList_New(0), *seen = PyDict_New();
-    Buf out = {NULL, 0, 0};
-    PyObject *last_topic = NULL, *last_part = NULL, *last_next = NULL;
-    if (lines == NULL || refused == NULL || seen == NULL) goto fail;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *t = items[i];
-        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 5) {
-            PyErr_SetString(PyExc_TypeError, "each raw record is (topic, partition, offset, key, value)");
-            goto fail;
-        }
-        PyObject *topic = PyTuple_GET_ITEM(t, 0), *part = PyTuple_GET_ITEM(t, 1), *off = PyTuple_GET_ITEM(t, 2);
-        long long partition = PyLong_AsLongLong(part), offset = PyLong_AsLongLong(off);
-        if (PyErr_Occurred()) goto fail;
-        /* next offsets: a dict entry when the partition changes (records come in runs per partition) */
-        if (last_topic != NULL && (last_topic != topic || last_part != part)) {
-            PyObject *k = PyTuple_Pack(2, last_topic, last_part);
-            if (k == NULL || PyDict_SetItem(seen, k, last_next) < 0) { Py_XDECREF(k); goto fail; }
-            Py_DECREF(k);
-        }
-        Py_XDECREF(last_next);
-        last_topic = topic; last_part = part;
-        last_next = PyLong_FromLongLong(offset + 1);
-        if (last_next == NULL) goto fail;
-        out.len = 0;
-        int rc = framed_row(programs, topic, partition, offset, PyTuple_GET_ITEM(t, 3), PyTuple_GET_ITEM(t, 4),
-                            &out);
-        PyObject *item;
-        if (rc == OK) {
-            item = PyBytes_FromStringAndSize(out.p, (Py_ssize_t)out.len);
-            if (item == NULL) goto fail;
-        } else if (rc == REFUSE) {
-            item = Py_None; Py_INCREF(item);
-            PyObject *idx = PyLong_FromSsize_t(i);
-            if (idx == NULL || PyList_Append(refused, idx) < 0) { Py_XDECREF(idx); Py_DECREF(item); goto fail; }
-            Py_DECREF(idx);
-        } else {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        PyList_SET_ITEM(lines, i, item);
-    }
-    if (last_topic != NULL) {
-        PyObject *k = PyTuple_Pack(2, last_topic, last_part);
-        if (k == NULL || PyDict_SetItem(seen, k, last_next) < 0) { Py_XDECREF(k); goto fail; }
-        Py_DECREF(k);
-    }
-    Py_XDECREF(last_next);
-    PyMem_Free(out.p);
-    Py_DECREF(seq);
-    return Py_BuildValue("(NNN)", lines, refused, seen);
-fail:
-    Py_XDECREF(last_next);
-    PyMem_Free(out.p);
-    Py_DECREF(seq);
-    Py_XDECREF(lines); Py_XDECREF(refused); Py_XDECREF(seen);
-    return NULL;
-}
-
 /* float_text(x, fast=True) -> bytes | None: a double as the encoder writes it (for tests) */
 static PyObject *float_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
@@ -665,10 +568,6 @@ static PyMethodDef METHODS[] = {
      "encode_blob(programs, raws) -> (blob, refused, next_offsets): encoded lines joined by newlines"},
     {"float_text", (PyCFunction)(void (*)(void))float_text, METH_FASTCALL,
      "float_text(x, fast_only=False) -> bytes | None: x as orjson writes it (fast_only: None where dtoa is needed)"},
-    {"line", (PyCFunction)(void (*)(void))line, METH_FASTCALL,
-     "line(program, topic, partition, offset, key, value) -> bytes | None: one raw row line, or None (refused)"},
-    {"encode", (PyCFunction)(void (*)(void))encode, METH_FASTCALL,
-     "encode(programs, raws) -> (lines, refused, next_offsets): raw row lines, None where refused"},
     {NULL, NULL, 0, NULL},
 };
 

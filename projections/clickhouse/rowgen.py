@@ -151,24 +151,10 @@ def program_or_none(schema: dict[str, Any]) -> bytes | None:
         return None
 
 
-def encode(programs: dict[int, bytes], raws: Sequence[tuple[str, int, int, bytes | None, bytes | None]]
-           ) -> tuple[list[bytes | None], list[int], dict[tuple[str, int], int]]:
-    """Raw rows of `raws` by the C encoder: (line or None per record, indexes of the None ones, next
-    offset per (topic, partition)). A record without a program for its schema id, or refused, is None."""
-    assert _crows is not None, "rowgen.encode needs the compiled _crows module"
-    return _crows.encode(programs, raws)  # type: ignore[no-any-return]
-
-
 def encode_blob(programs: dict[int, bytes], raws: Sequence[tuple[str, int, int, bytes | None, bytes | None]]
                 ) -> tuple[bytes, list[int], dict[tuple[str, int], int]]:
-    """`encode` as one JSONCompactEachRow blob: the encoded lines joined by newlines, without the refused
-    records (the caller puts their lines at those indexes), and the next offset per (topic, partition)."""
+    """Raw rows of `raws` by the C encoder as one JSONCompactEachRow blob: the encoded lines joined by
+    newlines, the indexes of the records it left out (no program for their schema id, or refused: the caller
+    puts their Python lines at those indexes), and the next offset per (topic, partition)."""
     assert _crows is not None, "rowgen.encode_blob needs the compiled _crows module"
     return _crows.encode_blob(programs, raws)  # type: ignore[no-any-return]
-
-
-def line(program: bytes, topic: str, partition: int, offset: int, key: bytes | None,
-         value: bytes) -> bytes | None:
-    """One record's raw row line by the C encoder (`program` for its schema id), or None if refused."""
-    assert _crows is not None, "rowgen.line needs the compiled _crows module"
-    return _crows.line(program, topic, partition, offset, key, value)  # type: ignore[no-any-return]
