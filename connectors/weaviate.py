@@ -323,24 +323,22 @@ class WeaviateMemoryStore:
         Weaviate 1.39 manages tenants only through the real collection name, so the alias is
         resolved for that; reads and writes go through the alias itself.
         """
-        name = weaviate_tenant(tenant)
-        key = f"{target or self._alias}/{name}"
-        if key not in self._known_tenants:
-            real = self._client.collections.use(target or self.current_target() or self._alias)
-            if not real.tenants.exists(name):
-                real.tenants.create([Tenant(name=name)])
-            self._known_tenants.add(key)
-        return self._client.collections.use(target or self._alias).with_tenant(name)
+        return self._view(tenant, target, create=True)
 
     def _existing(self, tenant: str, target: str | None = None) -> Any | None:
         """The tenant's view for reads and deletes, or None when the tenant has nothing stored: a search
         or a delete never creates a tenant."""
+        return self._view(tenant, target, create=False)
+
+    def _view(self, tenant: str, target: str | None, create: bool) -> Any | None:
         name = weaviate_tenant(tenant)
         key = f"{target or self._alias}/{name}"
         if key not in self._known_tenants:
             real = self._client.collections.use(target or self.current_target() or self._alias)
             if not real.tenants.exists(name):
-                return None
+                if not create:
+                    return None
+                real.tenants.create([Tenant(name=name)])
             self._known_tenants.add(key)
         return self._client.collections.use(target or self._alias).with_tenant(name)
 
