@@ -421,3 +421,37 @@ def test_c_rules_refuse_exactly_what_the_python_rules_refuse(mod: Any) -> None:
             kept += 1
             assert direct is not None or len(getattr(event, "members", ())) > 64
     assert kept >= 10 and broken >= 10
+
+
+UUID_EDGES = b"/09:`afgAF- \x7f"  # each side of the digit and letter ranges, the dash, and others
+
+
+def test_uuid_digits_are_checked_at_every_position_against_every_range_edge(mod: Any) -> None:
+    """The compiled reader tests a UUID's 32 digits 8 bytes at a time: at every one of the 36 places,
+    every character next to the '0'-'9' and 'a'-'f' ranges gives the Python readers' outcome."""
+    event = sample_event("MemoryAccessed", 3)
+    data = FAST.encode(event)
+    at = data.index(event.envelope.event_id.encode())
+    refused = 0
+    for pos in range(36):
+        for ch in UUID_EDGES:
+            record = data[:at + pos] + bytes([ch]) + data[at + pos + 1:]
+            slow, direct = check_record(mod, record, "MemoryAccessed")
+            refused += direct is None
+            assert (direct is None) == isinstance(slow, tuple), (pos, chr(ch))
+    assert refused > 36 * 8  # most edges are not digits
+
+
+@pytest.mark.parametrize("length", range(41))
+def test_strings_of_every_length_read_alike_ascii_or_not(mod: Any, length: int) -> None:
+    """Short strings are hashed 8 bytes at a time for the shared-string table and long ones tested
+    for ASCII a word at a time: every length around the word size and the table's limit (32), with a
+    non-ASCII letter at each place, reads as the Python readers read it, twice in a row (the second
+    read may come from the table)."""
+    event = sample_event("MemoryAccessed", 3)
+    texts = ["q" * length] + ["q" * i + "é" + "q" * (length - i - 1) for i in range(length)]
+    for text in texts:
+        data = FAST.encode(dataclasses.replace(event, query=text or "q"))
+        for _ in range(2):
+            slow, direct = check_record(mod, data, "MemoryAccessed")
+            assert direct is not None and same_tree(direct, slow) and direct.query == (text or "q")
