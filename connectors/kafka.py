@@ -241,6 +241,13 @@ def consumer_config(bootstrap: str, group_id: str, from_beginning: bool) -> dict
     }
 
 
+# Records asked of librdkafka per call inside `poll`: a chunk's messages are decoded while they are still
+# in the CPU cache and freed before the next chunk is made. With 10,000 at a time (one call per poll) the
+# messages of a chunk (~5 MB) were out of the cache before they were read; in an A/B of six alternating
+# bench runs (2026-11-28) the typed consume was ~6% faster with 1,000.
+_CHUNK = 1_000
+
+
 class EventConsumer:
     """Reads topics, decodes records to typed events, dead-letters what it cannot decode, and goes on.
 
@@ -274,21 +281,29 @@ class EventConsumer:
         return bool(self._assigned) and self._assigned <= self._eof
 
     def poll(self, max_records: int = 10_000, timeout: float = 1.0) -> list[Consumed]:
-        """Decode up to `max_records`; bad records are dead-lettered and left out. The hot loop of every
+        """Decode up to `max_records`: waits up to `timeout` for the first records, then takes only what is
+        already fetched. Bad records are dead-lettered and left out. The hot loop of every
         consumer: the compiled loop (`EventCodec.batch_consumer`) takes the good records; each record it
         stops at (an end of partition, a record to dead-letter, a schema id met for the first time, an
         older writer schema) is handled here, one at a time, and the compiled loop goes on after it."""
-        msgs = self._consumer.consume(max_records, timeout)
         if self._batch is None:
-            return self._poll_python(msgs)
+            return self._poll_python(self._consumer.consume(max_records, timeout))
         out: list[Consumed] = []
         seen: set[tuple[str, int]] = set()  # partitions with a record after their last end-of-partition
-        i, n, run = 0, len(msgs), self._batch
-        while i < n:
-            i = run(msgs, i, seen, out)
-            if i < n:
-                self._take(msgs[i], seen, out)
-                i += 1
+        run, left, wait = self._batch, max_records, timeout
+        while left > 0:  # in chunks (see _CHUNK); after the first, only what is already fetched
+            ask = min(_CHUNK, left)
+            msgs = self._consumer.consume(ask, wait)
+            i, n = 0, len(msgs)
+            while i < n:
+                i = run(msgs, i, seen, out)
+                if i < n:
+                    self._take(msgs[i], seen, out)
+                    i += 1
+            del msgs  # freed before the next chunk is made, which then reuses its memory
+            if n < ask:
+                break
+            left, wait = left - n, 0
         self._eof -= seen
         return out
 

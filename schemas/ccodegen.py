@@ -964,6 +964,80 @@ static PyObject *py_bind_consumed(PyObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+/* DIRECT: confluent-kafka's Message keeps topic, value, key and error as object pointers and the
+ * partition and offset as int32 and int64 fields, read through one method call each (six calls per
+ * record). Where a message class is made from keyword arguments (confluent-kafka 2.x), its layout is
+ * found by probing: two messages made with known, distinct values; each field must be found at exactly
+ * one place, the same in both. The fields are then read in place. Any other class, or a layout not
+ * found, is read through its methods, as before. */
+static Py_ssize_t MSG_AT[NMETH];  /* by M_ index */
+static int MSG_DIRECT;
+
+static PyObject *probe_message(PyTypeObject *t, int k, PyObject *err, PyObject **objs) {
+    PyObject *kw = Py_BuildValue("{s:O,s:O,s:O,s:i,s:L}", "topic", objs[M_TOPIC], "value", objs[M_VALUE],
+                                 "key", objs[M_KEY], "partition", 0x2A3B4C5D + k, "offset",
+                                 (long long)(0x1122334455667700LL + k));
+    PyObject *m = NULL, *empty = PyTuple_New(0);
+    if (kw != NULL && empty != NULL && (err == NULL || PyDict_SetItemString(kw, "error", err) == 0)) {
+        m = PyObject_Call((PyObject *)t, empty, kw);
+    }
+    Py_XDECREF(kw);
+    Py_XDECREF(empty);
+    return m;
+}
+
+/* The one aligned place of `size` bytes in o's fields equal to `want`, or -1. */
+static Py_ssize_t find_field(PyObject *o, const void *want, size_t size) {
+    Py_ssize_t at = -1;
+    for (Py_ssize_t off = sizeof(PyObject); off + (Py_ssize_t)size <= Py_TYPE(o)->tp_basicsize; off += size) {
+        if (memcmp((char *)o + off, want, size) == 0) {
+            if (at >= 0) return -1;
+            at = off;
+        }
+    }
+    return at;
+}
+
+static int probe_one(PyTypeObject *t, int k, Py_ssize_t *at) {
+    PyObject *objs[NMETH] = {NULL};
+    objs[M_TOPIC] = PyUnicode_FromFormat("agentic.probe.%d", k);
+    objs[M_VALUE] = PyBytes_FromFormat("value%d", k);
+    objs[M_KEY] = PyBytes_FromFormat("key%d", k);
+    PyObject *kafka = PyImport_ImportModule("confluent_kafka");
+    PyObject *errcls = kafka ? PyObject_GetAttrString(kafka, "KafkaError") : NULL;
+    PyObject *err = errcls ? PyObject_CallFunction(errcls, "i", -191) : NULL;  /* _PARTITION_EOF */
+    PyObject *plain = NULL, *failed = NULL;
+    int ok = 0;
+    if (objs[M_TOPIC] && objs[M_VALUE] && objs[M_KEY] && err && (plain = probe_message(t, k, NULL, objs)) != NULL
+        && (failed = probe_message(t, k, err, objs)) != NULL && Py_TYPE(plain) == t && Py_TYPE(failed) == t) {
+        int32_t part = 0x2A3B4C5D + k;
+        int64_t off = 0x1122334455667700LL + k;
+        at[M_TOPIC] = find_field(plain, &objs[M_TOPIC], sizeof(PyObject *));
+        at[M_VALUE] = find_field(plain, &objs[M_VALUE], sizeof(PyObject *));
+        at[M_KEY] = find_field(plain, &objs[M_KEY], sizeof(PyObject *));
+        at[M_ERROR] = find_field(failed, &err, sizeof(PyObject *));
+        at[M_PARTITION] = find_field(plain, &part, sizeof(part));
+        at[M_OFFSET] = find_field(plain, &off, sizeof(off));
+        ok = 1;
+        for (int f = 0; f < NMETH; f++) ok &= at[f] >= 0;
+        ok = ok && (SLOT(plain, at[M_ERROR]) == NULL || SLOT(plain, at[M_ERROR]) == Py_None);
+    }
+    PyErr_Clear();
+    for (int f = 0; f < NMETH; f++) Py_XDECREF(objs[f]);
+    Py_XDECREF(kafka);
+    Py_XDECREF(errcls);
+    Py_XDECREF(err);
+    Py_XDECREF(plain);
+    Py_XDECREF(failed);
+    return ok;
+}
+
+static void probe_layout(PyTypeObject *t) {
+    Py_ssize_t a[NMETH], b[NMETH];
+    MSG_DIRECT = probe_one(t, 0, a) && probe_one(t, 1, b) && memcmp(a, b, sizeof(a)) == 0;
+    if (MSG_DIRECT) memcpy(MSG_AT, a, sizeof(a));
+}
+
 static int cache_methods(PyTypeObject *t) {
     PyObject *found[NMETH];
     for (int k = 0; k < NMETH; k++) {
@@ -976,11 +1050,29 @@ static int cache_methods(PyTypeObject *t) {
     for (int k = 0; k < NMETH; k++) Py_XSETREF(METHODS[k], found[k]);
     Py_INCREF(t);
     Py_XSETREF(MSG_TYPE, t);
+    probe_layout(t);
     return 0;
 }
 
+/* What method k of msg returns: read in place (DIRECT) or by calling it. A new reference, or NULL
+ * with an exception. In place, as the methods do: a missing object is None, and so is a partition or
+ * offset below 0 (librdkafka's "unassigned" and "invalid"). */
 static inline PyObject *call(int k, PyObject *msg) {
-    return PyObject_Vectorcall(METHODS[k], &msg, 1, NULL);
+    if (!MSG_DIRECT) return PyObject_Vectorcall(METHODS[k], &msg, 1, NULL);
+    const char *at = (const char *)msg + MSG_AT[k];
+    if (k == M_PARTITION) {
+        int32_t x;
+        memcpy(&x, at, sizeof(x));
+        if (x >= 0) return PyLong_FromLong(x);
+    } else if (k == M_OFFSET) {
+        int64_t x;
+        memcpy(&x, at, sizeof(x));
+        if (x >= 0) return PyLong_FromLongLong(x);
+    } else {
+        PyObject *o = *(PyObject *const *)at;
+        if (o != NULL) return Py_NewRef(o);
+    }
+    Py_RETURN_NONE;
 }
 
 #define PLAN_CACHE 64
@@ -1106,6 +1198,15 @@ error:
     return NULL;
 }
 
+static PyObject *py_reads_in_place(PyObject *self, PyObject *arg) {
+    if (!PyType_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "reads_in_place(cls: type)");
+        return NULL;
+    }
+    if ((PyTypeObject *)arg != MSG_TYPE && cache_methods((PyTypeObject *)arg) < 0) return NULL;
+    return PyBool_FromLong(MSG_DIRECT);
+}
+
 static PyObject *py_json_sure(PyObject *self, PyObject *arg) {
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
@@ -1121,6 +1222,8 @@ static PyMethodDef METHODS_TABLE[] = {
     {"decode", (PyCFunction)(void (*)(void))py_decode, METH_FASTCALL,
      "decode(data, index) -> event or None: a framed record of EVENT_TYPES[index]; None = refused."},
     {"bind_consumed", (PyCFunction)py_bind_consumed, METH_O, "bind_consumed(cls): the Consumed class."},
+    {"reads_in_place", (PyCFunction)py_reads_in_place, METH_O,
+     "reads_in_place(cls): whether consume() reads messages of this class in place (see DIRECT)."},
     {"consume", (PyCFunction)(void (*)(void))py_consume, METH_FASTCALL,
      "consume(msgs, start, plans, rules, seen, out) -> index of the first message not taken."},
     {NULL, NULL, 0, NULL},

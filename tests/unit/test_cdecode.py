@@ -261,7 +261,26 @@ class FakeMessage:
         return b"k%d" % self._offset
 
 
-def test_compiled_consumer_loop_takes_good_records_and_stops_at_the_others(mod: Any) -> None:
+def real_message(value: bytes | None, offset: int, partition: int = 0, error: object = None) -> Any:
+    """confluent-kafka's own Message, made as FakeMessage is (its fields are read in place: DIRECT)."""
+    import confluent_kafka
+
+    if error is not None:
+        return confluent_kafka.Message(topic="agentic.test", partition=partition,
+                                       error=confluent_kafka.KafkaError(confluent_kafka.KafkaError._PARTITION_EOF))
+    return confluent_kafka.Message(topic="agentic.test", partition=partition, offset=offset, value=value,
+                                   key=b"k%d" % offset)
+
+
+def test_confluent_messages_are_read_in_place_and_others_through_their_methods(mod: Any) -> None:
+    import confluent_kafka
+
+    assert mod.reads_in_place(confluent_kafka.Message)
+    assert not mod.reads_in_place(FakeMessage)  # made from other arguments: its layout is not probed
+
+
+@pytest.mark.parametrize("make", [FakeMessage, real_message], ids=["methods", "in-place"])
+def test_compiled_consumer_loop_takes_good_records_and_stops_at_the_others(mod: Any, make: Any) -> None:
     from agentic.connectors.kafka import Consumed
 
     codec = EventCodec(IDS)
@@ -271,11 +290,11 @@ def test_compiled_consumer_loop_takes_good_records_and_stops_at_the_others(mod: 
     rule_breaker = gen.BYTES["TripleAsserted"](dataclasses.replace(broken, valid_to_ms=broken.valid_from_ms - 1),
                                                struct.pack(">bI", 0, IDS.id_for("TripleAsserted")))
     specials = {5: None, 17: datas[3][:-3], 40: rule_breaker, 60: b"\x01" + datas[0][1:], 61: b"\x00\x00"}
-    msgs: list[FakeMessage] = []
+    msgs: list[Any] = []
     for offset, data in enumerate(datas):
         value = specials.get(offset, data)
-        msgs.append(FakeMessage(value, offset, partition=offset // 50))
-    msgs.insert(50, FakeMessage(None, -1, partition=0, error="end of partition 0"))
+        msgs.append(make(value, offset, partition=offset // 50))
+    msgs.insert(50, make(None, -1, partition=0, error="end of partition 0"))
     run = codec.batch_consumer(Consumed)
     assert run is not None
     out: list[Any] = []
