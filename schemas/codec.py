@@ -334,6 +334,14 @@ def _plan_decoder(plan: _DecodePlan, sid: int, validate_on_decode: bool) -> Call
     return _canonical_decoder(plan, sid, validate_on_decode)
 
 
+def _apply_rule(rule: Callable[[Any], None], event: Any, event_type: str) -> None:
+    """An event type's cross-field rule, its failure worded as the decoder's `invalid_event`."""
+    try:
+        rule(event)
+    except EventValidationError as exc:
+        raise DecodeError("invalid_event", f"{event_type}: {exc}") from exc
+
+
 def _compiled_decoder(cdecode: Callable[[bytes, int], Any], index: int, python: Callable[[bytes], Event],
                       rule: Callable[[Any], None] | None, event_type: str) -> Callable[[bytes], Event]:
     """The compiled reader first; on a refusal (None) the Python decoder decides, error texts and all."""
@@ -342,10 +350,7 @@ def _compiled_decoder(cdecode: Callable[[bytes, int], Any], index: int, python: 
         if event is None:
             return python(data)
         if rule is not None:
-            try:
-                rule(event)
-            except EventValidationError as exc:
-                raise DecodeError("invalid_event", f"{event_type}: {exc}") from exc
+            _apply_rule(rule, event, event_type)
         return event  # type: ignore[no-any-return]
 
     return decode
@@ -396,10 +401,7 @@ def _checked_decoder(plan: _DecodePlan, readv: Callable[[bytes, int], tuple[Any,
         if end != len(data) or event.envelope.event_type != event_type:
             return canonical(data)
         if rule is not None:
-            try:
-                rule(event)
-            except EventValidationError as exc:
-                raise DecodeError("invalid_event", f"{event_type}: {exc}") from exc
+            _apply_rule(rule, event, event_type)
         return event  # type: ignore[no-any-return]
 
     return decode
