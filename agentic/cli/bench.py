@@ -67,7 +67,7 @@ def scheduler_cmd(nodes_csv: Path, pods_csv: Path, arrive: float, seed: int, see
 @bench.command("backbone")
 @click.option("--events", "n_events", type=click.IntRange(min=1000), default=200_000, show_default=True,
               help="Mixed, realistically sized events per round.")
-@click.option("--rounds", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Alternating rounds of baseline and measured path; the best of each counts.")
 @click.option("--partitions", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only (the default output is JSON too).")
