@@ -3,9 +3,12 @@
 Measured path (what users run): validate + encode (Confluent-framed Avro) + send + acknowledgement, then
 fetch + decode to typed events through `EventConsumer`. Baseline, in the same run and on the same broker:
 the same pre-encoded bytes produced and consumed by plain confluent-kafka, no encoding or decoding.
-Each side runs `rounds` times, alternating, and the best round of each counts (the machine is shared and
-noisy; alternating keeps drift from favouring one side). Next to events/s (wall clock) the JSON gives CPU µs
-per event of this process (`time.process_time`, librdkafka's threads included) for each side, the figure to
+Both topics are new in each round, so one record is written to each and acknowledged before any clock
+starts: otherwise the first side to produce waits for the new topic's metadata and leader (~0.5 s; until
+2026-11-28 this was a fixed cost on the baseline's produce, which flattered the produce ratio). Each side
+runs `rounds` times, alternating, and the best round of each counts (the machine is shared and noisy;
+alternating keeps drift from favouring one side). Next to events/s (wall clock) the JSON gives CPU µs per
+event of this process (`time.process_time`, librdkafka's threads included) for each side, the figure to
 compare on a busy machine, the garbage collector's collections per generation while consuming, and the
 load average and the interpreter's speed (`python_loop_ns`: CPU ns per iteration of a plain loop) before
 and after the run, and which decoder read the records (`decoder`: `compiled`, the C module, or `python`
@@ -163,6 +166,9 @@ def run(settings: Settings, n_events: int, rounds: int = 2, partitions: int = 3,
             ev_topic = _topic(admin, f"agentic.bench.{run_id}.events{i}", partitions)
             created += [base_topic, ev_topic]
             raw = RawProducer(settings.kafka_bootstrap)
+            for topic in (base_topic, ev_topic):  # neither side's clock includes learning a new topic's leader
+                raw.send(topic, *records[0])
+            raw.flush()
             baseline.append(Round(_produce_raw(raw, base_topic, records),
                                   _consume_raw(settings.kafka_bootstrap, base_topic, n_events)))
             measured.append(Round(_produce_events(raw, codec, ev_topic, events),

@@ -16,7 +16,12 @@ Module API (the codec, ``agentic.schemas.codec``, loads and binds it):
   (the 5 header bytes are skipped, not checked);
 - ``bind_consumed(cls)`` and ``consume(msgs, start, plans, rules, seen, out) -> int``: the consumer's
   loop over confluent-kafka messages (see ``connectors/kafka.py``); stops at the first message it
-  cannot take and returns its index;
+  cannot take and returns its index; ``reads_in_place(cls)``: whether it reads that message class's
+  fields in place (DIRECT) rather than through its methods;
+- ``encode(event, index, header) -> bytes | None``: the C twin of the checked Python writer (``CHK``
+  then ``BYTES``, see :class:`WGen`): the framed record, byte for byte what Python writes, or None
+  (a refusal) for anything Python would refuse or that is not exactly of the expected types; the codec
+  then runs the Python path, which raises the field-level error or writes;
 - ``EVENT_TYPES``, ``SCHEMA_DIGEST`` (:func:`schema_digest` of the catalogue it was generated from);
 - ``C_RULES`` (the event types whose cross-field rule ``decode`` applies itself, see ``RULES_C``) and
   ``RULES_DIGEST`` (:func:`rules_digest` of the Python rules they mirror).
@@ -198,6 +203,122 @@ class CGen:
         return [*out, "    return o;", "fail:", "    Py_DECREF(o);", "    return NULL;", "}"]
 
 
+class WGen:
+    """Emits one C writer per distinct (type, constraints): ``int wN(Wr *w, PyObject *v)`` appends the
+    Avro encoding of `v` and returns 0, or returns -1 (a refusal) when `v` is not exactly what the
+    checked Python writer takes: another type (even a subclass, an int for a float, a list for a tuple),
+    a broken constraint, text that is not valid Unicode. Refusing is always correct (the codec then
+    runs the Python check and writer, which raise or write); writing what Python would refuse never is."""
+
+    def __init__(self, named: Named) -> None:
+        self.named = named
+        self.records = list(named.records)
+        self.enums = list(named.enums)
+        self.fns: list[str] = []
+        self.names: dict[str, str] = {}
+
+    def write_fn(self, t: Any, c: dict[str, Any]) -> str:
+        key = json.dumps([t, c], sort_keys=True)
+        name = self.names.get(key)
+        if name is None:
+            name = self.names[key] = f"w{len(self.names)}"
+            self.fns.append("\n".join(self.body(name, t, c)))
+        return name
+
+    def body(self, name: str, t: Any, c: dict[str, Any]) -> list[str]:
+        head = f"static int {name}(Wr *w, PyObject *v)"
+        inner = _nullable(t)
+        if inner is not None:
+            fn = self.write_fn(inner, c)
+            return [f"{head} {{  /* ['null', {_short(str(inner))}] */",
+                    "    if (v == Py_None) return wr_byte(w, 0);", f"    return wr_byte(w, 2) ? -1 : {fn}(w, v);", "}"]
+        if isinstance(t, dict):
+            sub = {k: v for k, v in c.items() if k != "minItems"}
+            if t["type"] == "array":
+                fn = self.write_fn(t["items"], sub)
+                return [f"{head} {{  /* array */", "    if (!PyTuple_CheckExact(v)) return -1;",
+                        "    Py_ssize_t n = PyTuple_GET_SIZE(v);",
+                        f"    if (n < {int(c.get('minItems', 0))}) return -1;",
+                        "    if (n > 0) {", "        if (wr_long(w, n)) return -1;",
+                        "        for (Py_ssize_t k = 0; k < n; k++) {",
+                        f"            if ({fn}(w, PyTuple_GET_ITEM(v, k))) return -1;", "        }", "    }",
+                        "    return wr_byte(w, 0);", "}"]
+            if "minItems" in c:
+                raise SystemExit("minItems on a map is not supported")
+            fn = self.write_fn(t["values"], sub)
+            return [f"{head} {{  /* map */", "    if (!PyDict_CheckExact(v)) return -1;",
+                    "    Py_ssize_t n = PyDict_GET_SIZE(v), pos = 0;", "    PyObject *key, *val;",
+                    "    if (n > 0) {", "        if (wr_long(w, n)) return -1;",
+                    "        while (PyDict_Next(v, &pos, &key, &val)) {",
+                    f"            if (wr_plain_str(w, key) || {fn}(w, val)) return -1;", "        }", "    }",
+                    "    return wr_byte(w, 0);", "}"]
+        if t in self.named.records:
+            return [f"{head} {{ return wr_{_short(t)}(w, v); }}"]
+        if t in self.named.enums:
+            i = self.enums.index(t)
+            return [f"{head} {{  /* enum {_short(t)}: a member of the class (a plain str goes to Python) */",
+                    f"    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[{i}]); k++) {{",
+                    f"        if (PyTuple_GET_ITEM(ENUMS[{i}], k) == v) return wr_long(w, k);", "    }",
+                    "    return -1;", "}"]
+        if t == "string":
+            return self.string(head, c)
+        if t in ("int", "long"):
+            lo, hi = INT_BOUNDS[t]
+            conds = [f"x < {lo}LL", f"x > {hi}LL"] if t == "int" else []
+            conds += CGen.num_conds(c)
+            test = f" || {' || '.join(conds)}" if conds else ""
+            return [f"{head} {{  /* {t} */", "    if (!PyLong_CheckExact(v)) return -1;", "    int over;",
+                    "    long long x = PyLong_AsLongLongAndOverflow(v, &over);",
+                    "    if (over || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return -1; }",
+                    f"    if (0{test}) return -1;", "    return wr_long(w, x);", "}"]
+        if t in ("double", "float"):
+            size, pack = (8, "PyFloat_Pack8") if t == "double" else (4, "PyFloat_Pack4")
+            conds = CGen.num_conds(c)
+            return [f"{head} {{  /* {t}: a float (an int goes to Python) */",
+                    "    if (!PyFloat_CheckExact(v)) return -1;", "    double x = PyFloat_AS_DOUBLE(v);",
+                    *([f"    if ({' || '.join(conds)}) return -1;"] if conds else []),
+                    f"    unsigned char b[{size}];",
+                    f"    if ({pack}(x, (char *)b, 1) < 0) {{ PyErr_Clear(); return -1; }}",
+                    f"    return wr_bytes(w, b, {size});", "}"]
+        if t == "boolean":
+            if c:
+                raise SystemExit(f"constraints on a boolean are not supported: {c}")
+            return [f"{head} {{", "    if (v != Py_True && v != Py_False) return -1;",
+                    "    return wr_byte(w, v == Py_True);", "}"]
+        raise SystemExit(f"cannot generate a C writer for {t!r}")
+
+    @staticmethod
+    def string(head: str, c: dict[str, Any]) -> list[str]:
+        unknown = set(c) - {"minLength", "allowed", "format"}
+        if unknown or c.get("format") not in (None, "uuid", "json"):
+            raise SystemExit(f"string constraints {c} are not supported")
+        out = [f"{head} {{  /* string {json.dumps(c, sort_keys=True)} */",
+               "    if (!PyUnicode_CheckExact(v)) return -1;"]
+        n_min = int(c.get("minLength", 0))
+        if n_min >= 1:
+            out.append(f"    if (PyUnicode_GET_LENGTH(v) < {n_min}) return -1;")
+        out += ["    const char *s;", "    Py_ssize_t n;", "    if (utf8_of(v, &s, &n)) return -1;"]
+        if c.get("format") == "uuid":
+            out.append("    if (!is_uuid(s, n)) return -1;")
+        if "allowed" in c:
+            alts = [f"(n == {len(a.encode())} && memcmp(s, {_c_str(a)}, {len(a.encode())}) == 0)"
+                    for a in c["allowed"]]
+            out.append(f"    if (!({' || '.join(alts)})) return -1;")
+        if c.get("format") == "json":
+            out.append("    if (!json_ok(v, s, n)) { PyErr_Clear(); return -1; }")
+        return [*out, "    return wr_long(w, n) || wr_bytes(w, s, n) ? -1 : 0;", "}"]
+
+    def record(self, name: str) -> list[str]:
+        i = self.records.index(name)
+        fields = self.named.records[name]["fields"]
+        writers = [self.write_fn(f["type"], {k: f[k] for k in CONSTRAINT_KEYS if k in f}) for f in fields]
+        out = [f"static int wr_{_short(name)}(Wr *w, PyObject *o) {{", f"    if (Py_TYPE(o) != CLS[{i}]) return -1;",
+               "    PyObject *v;"]
+        for j, fn in enumerate(writers):
+            out.append(f"    if ((v = SLOT(o, OFF[{i}][{j}])) == NULL || {fn}(w, v)) return -1;")
+        return [*out, "    return 0;", "}"]
+
+
 def generate() -> str:
     named = catalogue_types()
     g = CGen(named)
@@ -212,6 +333,12 @@ def generate() -> str:
         records += ["", *g.record(name)]
     protos = [f"static PyObject *rd_{_short(n)}(Rd *r);" for n in named.records]
     protos += [f"static PyObject *{fn}(Rd *r);" for fn in g.names.values()]
+    wg = WGen(named)
+    writers = []
+    for name in named.records:
+        writers += ["", *wg.record(name)]
+    wprotos = [f"static int wr_{_short(n)}(Wr *w, PyObject *o);" for n in named.records]
+    wprotos += [f"static int {fn}(Wr *w, PyObject *v);" for fn in wg.names.values()]
     nfields = [len(named.records[n]["fields"]) for n in named.records]
     maxf = max(nfields)
     field_rows = ["    {" + ", ".join(_c_str(f["name"]) for f in named.records[n]["fields"]) + "},"
@@ -251,6 +378,15 @@ def generate() -> str:
         "",
         "static PyObject *(*const EVENT_READ[NEVENT])(Rd *) = {"
         + ", ".join(f"rd_{et}" for et in events) + "};",
+        "",
+        "/* ---- the writers (see WGen in ccodegen.py) */",
+        *wprotos,
+        "",
+        "\n\n".join(wg.fns),
+        *writers,
+        "",
+        "static int (*const EVENT_WRITE[NEVENT])(Wr *, PyObject *) = {"
+        + ", ".join(f"wr_{et}" for et in events) + "};",
         RULES_C,
         "static int (*const EVENT_RULE[NEVENT])(PyObject *) = {" + ", ".join(rule_fns) + "};",
         FOOTER,
@@ -660,6 +796,73 @@ fail:
     Py_DECREF(acc);
     return NULL;
 }
+
+/* ---- writing: a growing buffer (on the stack up to WR_STACK bytes) */
+
+#define WR_STACK 2048
+typedef struct {
+    unsigned char *p;
+    Py_ssize_t len, cap;
+    unsigned char stack[WR_STACK];
+} Wr;
+
+static int wr_grow(Wr *w, Py_ssize_t more) {
+    Py_ssize_t cap = w->cap * 2 > w->len + more ? w->cap * 2 : w->len + more;
+    unsigned char *p = w->p == w->stack ? PyMem_Malloc((size_t)cap) : PyMem_Realloc(w->p, (size_t)cap);
+    if (p == NULL) return -1;
+    if (w->p == w->stack) memcpy(p, w->stack, (size_t)w->len);
+    w->p = p;
+    w->cap = cap;
+    return 0;
+}
+
+static inline int wr_bytes(Wr *w, const void *s, Py_ssize_t n) {
+    if (w->len + n > w->cap && wr_grow(w, n)) return -1;
+    memcpy(w->p + w->len, s, (size_t)n);
+    w->len += n;
+    return 0;
+}
+
+static inline int wr_byte(Wr *w, int b) {
+    if (w->len + 1 > w->cap && wr_grow(w, 1)) return -1;
+    w->p[w->len++] = (unsigned char)b;
+    return 0;
+}
+
+/* Avro long: zig-zag varint. */
+static inline int wr_long(Wr *w, int64_t x) {
+    if (w->len + 10 > w->cap && wr_grow(w, 10)) return -1;
+    uint64_t z = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+    while (z >= 0x80) {
+        w->p[w->len++] = (unsigned char)(z | 0x80);
+        z >>= 7;
+    }
+    w->p[w->len++] = (unsigned char)z;
+    return 0;
+}
+
+/* The UTF-8 bytes of a str, as str.encode() gives them; -1 for text that is not valid Unicode (lone
+ * surrogates, which str.encode() refuses too). */
+static inline int utf8_of(PyObject *v, const char **s, Py_ssize_t *n) {
+    if (PyUnicode_IS_COMPACT_ASCII(v)) {
+        *s = (const char *)PyUnicode_1BYTE_DATA(v);
+        *n = PyUnicode_GET_LENGTH(v);
+        return 0;
+    }
+    *s = PyUnicode_AsUTF8AndSize(v, n);
+    if (*s == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+}
+
+static int wr_plain_str(Wr *w, PyObject *v) {  /* a map key */
+    const char *s;
+    Py_ssize_t n;
+    if (!PyUnicode_CheckExact(v) || utf8_of(v, &s, &n)) return -1;
+    return wr_long(w, n) || wr_bytes(w, s, n) ? -1 : 0;
+}
 """
 
 RULES_C = r"""
@@ -790,6 +993,41 @@ static PyObject *decode_body(const char *buf, Py_ssize_t len, Py_ssize_t index) 
         return NULL;
     }
     return o;
+}
+
+/* encode(event, index, header) -> bytes | None: the header, then the Avro body of an event of type
+ * EVENT_TYPES[index], or None (a refusal, see WGen) when the event is not exactly what the checked
+ * Python writer takes, names another event type, or breaks a cross-field rule mirrored in C. The
+ * rule runs after the writer, which has checked every field's type. */
+static PyObject *py_encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyBytes_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "encode(event, index: int, header: bytes)");
+        return NULL;
+    }
+    Py_ssize_t index = PyLong_AsSsize_t(args[1]);
+    if (index == -1 && PyErr_Occurred()) return NULL;
+    if (!BOUND || index < 0 || index >= NEVENT) {
+        PyErr_SetString(PyExc_ValueError, "encode: module not bound, or event index out of range");
+        return NULL;
+    }
+    Wr w;
+    w.p = w.stack;
+    w.len = 0;
+    w.cap = WR_STACK;
+    PyObject *event = args[0], *out = NULL;
+    if (wr_bytes(&w, PyBytes_AS_STRING(args[2]), PyBytes_GET_SIZE(args[2])) == 0
+        && EVENT_WRITE[index](&w, event) == 0) {
+        PyObject *et = SLOT(SLOT(event, OFF[EVENT_REC[index]][0]), OFF[ENV_REC][ENV_EVENT_TYPE]);
+        if (str_eq_ascii(et, EVENT_NAMES[index]) && (EVENT_RULE[index] == NULL || EVENT_RULE[index](event))) {
+            out = PyBytes_FromStringAndSize((const char *)w.p, w.len);
+        }
+    }
+    if (w.p != w.stack) PyMem_Free(w.p);
+    if (out == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return out;
 }
 
 static PyObject *py_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -1222,6 +1460,8 @@ static PyMethodDef METHODS_TABLE[] = {
     {"decode", (PyCFunction)(void (*)(void))py_decode, METH_FASTCALL,
      "decode(data, index) -> event or None: a framed record of EVENT_TYPES[index]; None = refused."},
     {"bind_consumed", (PyCFunction)py_bind_consumed, METH_O, "bind_consumed(cls): the Consumed class."},
+    {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
+     "encode(event, index, header) -> bytes | None: the framed record, or None (refused: the Python path decides)."},
     {"reads_in_place", (PyCFunction)py_reads_in_place, METH_O,
      "reads_in_place(cls): whether consume() reads messages of this class in place (see DIRECT)."},
     {"consume", (PyCFunction)(void (*)(void))py_consume, METH_FASTCALL,

@@ -167,6 +167,8 @@ class _EncodePlan:
     check: Callable[[Any], None]
     rule: Callable[[Any], None] | None
     event_type: str
+    index: int = -1  # the compiled module's event index; -1: no compiled writer
+    c_rule: Callable[[Any], None] | None = None  # the Python rule still to run after the compiled writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,13 +211,22 @@ class EventCodec:
         self._compiled = compiled_decoder() if validate_on_decode and compiled else None
         self._index = {et: i for i, et in enumerate(gen.EVENT_CLASSES)}  # the compiled module's order
         self._c_plans: dict[int, int] = {}  # schema id -> event index, for ids of current schemas
-        in_c = _rules_in_c() if self._compiled is not None else frozenset()
+        compiled_module = compiled_decoder() if compiled else None  # its writer needs no validate_on_decode
+        self._cenc: Callable[[Any, int, bytes], bytes | None] = (
+            compiled_module.encode if compiled_module is not None else _no_compiled_writer)
+        in_c = _rules_in_c() if compiled_module is not None else frozenset()
         self._c_rules = tuple(None if et in in_c else RULES.get(et) for et in gen.EVENT_CLASSES)
 
     # ---- encoding
     def encode(self, event: Event) -> bytes:
         """Validate and encode one event; raises EventValidationError naming the field and rule."""
         plan = self._enc.get(type(event)) or self._encode_plan(event)
+        if plan.index >= 0:  # the compiled writer checks as it writes; a refusal (None): the path below
+            data = self._cenc(event, plan.index, plan.header)
+            if data is not None:
+                if plan.c_rule is not None:
+                    plan.c_rule(event)  # raises EventValidationError, as below
+                return data
         plan.check(event)
         if event.envelope.event_type != plan.event_type:
             _check_event_type(event, plan.event_type)
@@ -239,8 +250,9 @@ class EventCodec:
         if name is None or gen.EVENT_CLASSES.get(name) is not cls:
             raise EventValidationError("", "event_class",
                                        f"{cls.__name__} is not an event class; use agentic.events")
+        index = self._index[name] if self._cenc is not _no_compiled_writer else -1
         plan = _EncodePlan(HEADER.pack(MAGIC, self._ids.id_for(name)), gen.BYTES[name], gen.CHK[name],
-                           RULES.get(name), name)
+                           RULES.get(name), name, index, self._c_rules[self._index[name]])
         self._enc[cls] = plan
         return plan
 
@@ -332,6 +344,10 @@ def _plan_decoder(plan: _DecodePlan, sid: int, validate_on_decode: bool) -> Call
     if plan.readv is not None and validate_on_decode:
         return _checked_decoder(plan, plan.readv, _canonical_decoder(plan, sid, True), plan.event_type)
     return _canonical_decoder(plan, sid, validate_on_decode)
+
+
+def _no_compiled_writer(event: Any, index: int, header: bytes) -> bytes | None:
+    return None
 
 
 def _apply_rule(rule: Callable[[Any], None], event: Any, event_type: str) -> None:

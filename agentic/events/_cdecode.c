@@ -401,6 +401,73 @@ fail:
     return NULL;
 }
 
+/* ---- writing: a growing buffer (on the stack up to WR_STACK bytes) */
+
+#define WR_STACK 2048
+typedef struct {
+    unsigned char *p;
+    Py_ssize_t len, cap;
+    unsigned char stack[WR_STACK];
+} Wr;
+
+static int wr_grow(Wr *w, Py_ssize_t more) {
+    Py_ssize_t cap = w->cap * 2 > w->len + more ? w->cap * 2 : w->len + more;
+    unsigned char *p = w->p == w->stack ? PyMem_Malloc((size_t)cap) : PyMem_Realloc(w->p, (size_t)cap);
+    if (p == NULL) return -1;
+    if (w->p == w->stack) memcpy(p, w->stack, (size_t)w->len);
+    w->p = p;
+    w->cap = cap;
+    return 0;
+}
+
+static inline int wr_bytes(Wr *w, const void *s, Py_ssize_t n) {
+    if (w->len + n > w->cap && wr_grow(w, n)) return -1;
+    memcpy(w->p + w->len, s, (size_t)n);
+    w->len += n;
+    return 0;
+}
+
+static inline int wr_byte(Wr *w, int b) {
+    if (w->len + 1 > w->cap && wr_grow(w, 1)) return -1;
+    w->p[w->len++] = (unsigned char)b;
+    return 0;
+}
+
+/* Avro long: zig-zag varint. */
+static inline int wr_long(Wr *w, int64_t x) {
+    if (w->len + 10 > w->cap && wr_grow(w, 10)) return -1;
+    uint64_t z = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+    while (z >= 0x80) {
+        w->p[w->len++] = (unsigned char)(z | 0x80);
+        z >>= 7;
+    }
+    w->p[w->len++] = (unsigned char)z;
+    return 0;
+}
+
+/* The UTF-8 bytes of a str, as str.encode() gives them; -1 for text that is not valid Unicode (lone
+ * surrogates, which str.encode() refuses too). */
+static inline int utf8_of(PyObject *v, const char **s, Py_ssize_t *n) {
+    if (PyUnicode_IS_COMPACT_ASCII(v)) {
+        *s = (const char *)PyUnicode_1BYTE_DATA(v);
+        *n = PyUnicode_GET_LENGTH(v);
+        return 0;
+    }
+    *s = PyUnicode_AsUTF8AndSize(v, n);
+    if (*s == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+}
+
+static int wr_plain_str(Wr *w, PyObject *v) {  /* a map key */
+    const char *s;
+    Py_ssize_t n;
+    if (!PyUnicode_CheckExact(v) || utf8_of(v, &s, &n)) return -1;
+    return wr_long(w, n) || wr_bytes(w, s, n) ? -1 : 0;
+}
+
 #define NREC 39
 #define NENUM 16
 #define NEVENT 31
@@ -2224,6 +2291,1140 @@ fail:
 
 static PyObject *(*const EVENT_READ[NEVENT])(Rd *) = {rd_MemoryAccessed, rd_MemoryConsolidated, rd_MemoryDeleted, rd_MemoryExpired, rd_MemoryWritten, rd_ModelCallCompleted, rd_ModelRegistered, rd_NodeHeartbeat, rd_NodeRegistered, rd_NodeRemoved, rd_NodeUpdated, rd_QueueConfigured, rd_RouteDecided, rd_RuntimeCreated, rd_SecurityEvent, rd_StepCompleted, rd_StepFailed, rd_TaskAllocated, rd_TaskCancelled, rd_TaskCheckpointCreated, rd_TaskFinished, rd_TaskPending, rd_TaskPreempted, rd_TaskRejected, rd_TaskSubmitted, rd_ToolCallCompleted, rd_ToolCallDecided, rd_ToolCallRequested, rd_TripleAsserted, rd_WorkflowCompleted, rd_WorkflowStarted};
 
+/* ---- the writers (see WGen in ccodegen.py) */
+static int wr_Envelope(Wr *w, PyObject *o);
+static int wr_MemoryAccessed(Wr *w, PyObject *o);
+static int wr_MemoryConsolidated(Wr *w, PyObject *o);
+static int wr_MemoryDeleted(Wr *w, PyObject *o);
+static int wr_MemoryExpired(Wr *w, PyObject *o);
+static int wr_MemoryWritten(Wr *w, PyObject *o);
+static int wr_ModelCallCompleted(Wr *w, PyObject *o);
+static int wr_ModelRegistered(Wr *w, PyObject *o);
+static int wr_NodeHeartbeat(Wr *w, PyObject *o);
+static int wr_GpuDevice(Wr *w, PyObject *o);
+static int wr_NodeRegistered(Wr *w, PyObject *o);
+static int wr_NodeRemoved(Wr *w, PyObject *o);
+static int wr_NodeUpdated(Wr *w, PyObject *o);
+static int wr_ResourceQuota(Wr *w, PyObject *o);
+static int wr_QueueConfigured(Wr *w, PyObject *o);
+static int wr_RouteCandidate(Wr *w, PyObject *o);
+static int wr_RouteDecided(Wr *w, PyObject *o);
+static int wr_RuntimeCreated(Wr *w, PyObject *o);
+static int wr_SecurityEvent(Wr *w, PyObject *o);
+static int wr_StepCompleted(Wr *w, PyObject *o);
+static int wr_StepFailed(Wr *w, PyObject *o);
+static int wr_GpuShare(Wr *w, PyObject *o);
+static int wr_Placement(Wr *w, PyObject *o);
+static int wr_TaskAllocated(Wr *w, PyObject *o);
+static int wr_TaskCancelled(Wr *w, PyObject *o);
+static int wr_TaskCheckpointCreated(Wr *w, PyObject *o);
+static int wr_TaskFinished(Wr *w, PyObject *o);
+static int wr_TaskPending(Wr *w, PyObject *o);
+static int wr_TaskPreempted(Wr *w, PyObject *o);
+static int wr_TaskRejected(Wr *w, PyObject *o);
+static int wr_GangMember(Wr *w, PyObject *o);
+static int wr_TaskSubmitted(Wr *w, PyObject *o);
+static int wr_ToolCallCompleted(Wr *w, PyObject *o);
+static int wr_ToolCallDecided(Wr *w, PyObject *o);
+static int wr_ToolCallRequested(Wr *w, PyObject *o);
+static int wr_TripleAsserted(Wr *w, PyObject *o);
+static int wr_WorkflowCompleted(Wr *w, PyObject *o);
+static int wr_WorkflowStep(Wr *w, PyObject *o);
+static int wr_WorkflowStarted(Wr *w, PyObject *o);
+static int w0(Wr *w, PyObject *v);
+static int w1(Wr *w, PyObject *v);
+static int w2(Wr *w, PyObject *v);
+static int w3(Wr *w, PyObject *v);
+static int w4(Wr *w, PyObject *v);
+static int w5(Wr *w, PyObject *v);
+static int w6(Wr *w, PyObject *v);
+static int w7(Wr *w, PyObject *v);
+static int w8(Wr *w, PyObject *v);
+static int w9(Wr *w, PyObject *v);
+static int w10(Wr *w, PyObject *v);
+static int w11(Wr *w, PyObject *v);
+static int w12(Wr *w, PyObject *v);
+static int w13(Wr *w, PyObject *v);
+static int w14(Wr *w, PyObject *v);
+static int w15(Wr *w, PyObject *v);
+static int w16(Wr *w, PyObject *v);
+static int w17(Wr *w, PyObject *v);
+static int w18(Wr *w, PyObject *v);
+static int w19(Wr *w, PyObject *v);
+static int w20(Wr *w, PyObject *v);
+static int w21(Wr *w, PyObject *v);
+static int w22(Wr *w, PyObject *v);
+static int w23(Wr *w, PyObject *v);
+static int w24(Wr *w, PyObject *v);
+static int w25(Wr *w, PyObject *v);
+static int w26(Wr *w, PyObject *v);
+static int w27(Wr *w, PyObject *v);
+static int w28(Wr *w, PyObject *v);
+static int w29(Wr *w, PyObject *v);
+static int w30(Wr *w, PyObject *v);
+static int w31(Wr *w, PyObject *v);
+static int w32(Wr *w, PyObject *v);
+static int w33(Wr *w, PyObject *v);
+static int w34(Wr *w, PyObject *v);
+static int w35(Wr *w, PyObject *v);
+static int w36(Wr *w, PyObject *v);
+static int w37(Wr *w, PyObject *v);
+static int w38(Wr *w, PyObject *v);
+static int w39(Wr *w, PyObject *v);
+static int w40(Wr *w, PyObject *v);
+static int w41(Wr *w, PyObject *v);
+static int w42(Wr *w, PyObject *v);
+static int w43(Wr *w, PyObject *v);
+static int w44(Wr *w, PyObject *v);
+static int w45(Wr *w, PyObject *v);
+static int w46(Wr *w, PyObject *v);
+static int w47(Wr *w, PyObject *v);
+static int w48(Wr *w, PyObject *v);
+static int w49(Wr *w, PyObject *v);
+static int w50(Wr *w, PyObject *v);
+static int w51(Wr *w, PyObject *v);
+static int w52(Wr *w, PyObject *v);
+static int w53(Wr *w, PyObject *v);
+static int w54(Wr *w, PyObject *v);
+static int w55(Wr *w, PyObject *v);
+static int w56(Wr *w, PyObject *v);
+static int w57(Wr *w, PyObject *v);
+static int w58(Wr *w, PyObject *v);
+static int w59(Wr *w, PyObject *v);
+static int w60(Wr *w, PyObject *v);
+static int w61(Wr *w, PyObject *v);
+static int w62(Wr *w, PyObject *v);
+static int w63(Wr *w, PyObject *v);
+static int w64(Wr *w, PyObject *v);
+
+static int w0(Wr *w, PyObject *v) {  /* string {"format": "uuid"} */
+    if (!PyUnicode_CheckExact(v)) return -1;
+    const char *s;
+    Py_ssize_t n;
+    if (utf8_of(v, &s, &n)) return -1;
+    if (!is_uuid(s, n)) return -1;
+    return wr_long(w, n) || wr_bytes(w, s, n) ? -1 : 0;
+}
+
+static int w1(Wr *w, PyObject *v) {  /* string {"minLength": 1} */
+    if (!PyUnicode_CheckExact(v)) return -1;
+    if (PyUnicode_GET_LENGTH(v) < 1) return -1;
+    const char *s;
+    Py_ssize_t n;
+    if (utf8_of(v, &s, &n)) return -1;
+    return wr_long(w, n) || wr_bytes(w, s, n) ? -1 : 0;
+}
+
+static int w2(Wr *w, PyObject *v) {  /* long */
+    if (!PyLong_CheckExact(v)) return -1;
+    int over;
+    long long x = PyLong_AsLongLongAndOverflow(v, &over);
+    if (over || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return -1; }
+    if (0 || x < 0) return -1;
+    return wr_long(w, x);
+}
+
+static int w4(Wr *w, PyObject *v) {  /* string {} */
+    if (!PyUnicode_CheckExact(v)) return -1;
+    const char *s;
+    Py_ssize_t n;
+    if (utf8_of(v, &s, &n)) return -1;
+    return wr_long(w, n) || wr_bytes(w, s, n) ? -1 : 0;
+}
+
+static int w3(Wr *w, PyObject *v) {  /* ['null', string] */
+    if (v == Py_None) return wr_byte(w, 0);
+    return wr_byte(w, 2) ? -1 : w4(w, v);
+}
+
+static int w5(Wr *w, PyObject *v) { return wr_Envelope(w, v); }
+
+static int w7(Wr *w, PyObject *v) {  /* int */
+    if (!PyLong_CheckExact(v)) return -1;
+    int over;
+    long long x = PyLong_AsLongLongAndOverflow(v, &over);
+    if (over || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return -1; }
+    if (0 || x < -2147483648LL || x > 2147483647LL || x < 1) return -1;
+    return wr_long(w, x);
+}
+
+static int w6(Wr *w, PyObject *v) {  /* ['null', int] */
+    if (v == Py_None) return wr_byte(w, 0);
+    return wr_byte(w, 2) ? -1 : w7(w, v);
+}
+
+static int w9(Wr *w, PyObject *v) {  /* double: a float (an int goes to Python) */
+    if (!PyFloat_CheckExact(v)) return -1;
+    double x = PyFloat_AS_DOUBLE(v);
+    unsigned char b[8];
+    if (PyFloat_Pack8(x, (char *)b, 1) < 0) { PyErr_Clear(); return -1; }
+    return wr_bytes(w, b, 8);
+}
+
+static int w8(Wr *w, PyObject *v) {  /* ['null', double] */
+    if (v == Py_None) return wr_byte(w, 0);
+    return wr_byte(w, 2) ? -1 : w9(w, v);
+}
+
+static int w10(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 1) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w4(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w11(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 0) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w4(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w12(Wr *w, PyObject *v) {  /* enum ConsolidationMethod: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[0]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[0], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w14(Wr *w, PyObject *v) {  /* double: a float (an int goes to Python) */
+    if (!PyFloat_CheckExact(v)) return -1;
+    double x = PyFloat_AS_DOUBLE(v);
+    if (x < 0 || x > 1) return -1;
+    unsigned char b[8];
+    if (PyFloat_Pack8(x, (char *)b, 1) < 0) { PyErr_Clear(); return -1; }
+    return wr_bytes(w, b, 8);
+}
+
+static int w13(Wr *w, PyObject *v) {  /* ['null', double] */
+    if (v == Py_None) return wr_byte(w, 0);
+    return wr_byte(w, 2) ? -1 : w14(w, v);
+}
+
+static int w15(Wr *w, PyObject *v) {  /* enum DeleteScope: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[1]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[1], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w16(Wr *w, PyObject *v) {  /* enum ExpiryReason: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[2]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[2], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w17(Wr *w, PyObject *v) {  /* enum MemoryType: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[3]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[3], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w18(Wr *w, PyObject *v) {  /* map */
+    if (!PyDict_CheckExact(v)) return -1;
+    Py_ssize_t n = PyDict_GET_SIZE(v), pos = 0;
+    PyObject *key, *val;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        while (PyDict_Next(v, &pos, &key, &val)) {
+            if (wr_plain_str(w, key) || w4(w, val)) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w20(Wr *w, PyObject *v) {  /* long */
+    if (!PyLong_CheckExact(v)) return -1;
+    int over;
+    long long x = PyLong_AsLongLongAndOverflow(v, &over);
+    if (over || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return -1; }
+    if (0 || x < 1) return -1;
+    return wr_long(w, x);
+}
+
+static int w19(Wr *w, PyObject *v) {  /* ['null', long] */
+    if (v == Py_None) return wr_byte(w, 0);
+    return wr_byte(w, 2) ? -1 : w20(w, v);
+}
+
+static int w23(Wr *w, PyObject *v) {  /* float: a float (an int goes to Python) */
+    if (!PyFloat_CheckExact(v)) return -1;
+    double x = PyFloat_AS_DOUBLE(v);
+    unsigned char b[4];
+    if (PyFloat_Pack4(x, (char *)b, 1) < 0) { PyErr_Clear(); return -1; }
+    return wr_bytes(w, b, 4);
+}
+
+static int w22(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 0) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w23(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w21(Wr *w, PyObject *v) {  /* ['null', {'type': 'array', 'items': 'float'}] */
+    if (v == Py_None) return wr_byte(w, 0);
+    return wr_byte(w, 2) ? -1 : w22(w, v);
+}
+
+static int w24(Wr *w, PyObject *v) {  /* enum ModelCallStatus: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[4]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[4], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w25(Wr *w, PyObject *v) {  /* ['null', long] */
+    if (v == Py_None) return wr_byte(w, 0);
+    return wr_byte(w, 2) ? -1 : w2(w, v);
+}
+
+static int w26(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 0) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w14(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w27(Wr *w, PyObject *v) {  /* int */
+    if (!PyLong_CheckExact(v)) return -1;
+    int over;
+    long long x = PyLong_AsLongLongAndOverflow(v, &over);
+    if (over || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return -1; }
+    if (0 || x < -2147483648LL || x > 2147483647LL || x < 0) return -1;
+    return wr_long(w, x);
+}
+
+static int w28(Wr *w, PyObject *v) {  /* int */
+    if (!PyLong_CheckExact(v)) return -1;
+    int over;
+    long long x = PyLong_AsLongLongAndOverflow(v, &over);
+    if (over || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return -1; }
+    if (0 || x < -2147483648LL || x > 2147483647LL) return -1;
+    return wr_long(w, x);
+}
+
+static int w29(Wr *w, PyObject *v) {
+    if (v != Py_True && v != Py_False) return -1;
+    return wr_byte(w, v == Py_True);
+}
+
+static int w31(Wr *w, PyObject *v) { return wr_GpuDevice(w, v); }
+
+static int w30(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 0) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w31(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w32(Wr *w, PyObject *v) {  /* string {"allowed": ["cpu_milli", "memory_mib", "gpu_milli"]} */
+    if (!PyUnicode_CheckExact(v)) return -1;
+    const char *s;
+    Py_ssize_t n;
+    if (utf8_of(v, &s, &n)) return -1;
+    if (!((n == 9 && memcmp(s, "cpu_milli", 9) == 0) || (n == 10 && memcmp(s, "memory_mib", 10) == 0) || (n == 9 && memcmp(s, "gpu_milli", 9) == 0))) return -1;
+    return wr_long(w, n) || wr_bytes(w, s, n) ? -1 : 0;
+}
+
+static int w33(Wr *w, PyObject *v) {  /* double: a float (an int goes to Python) */
+    if (!PyFloat_CheckExact(v)) return -1;
+    double x = PyFloat_AS_DOUBLE(v);
+    if (x <= 0) return -1;
+    unsigned char b[8];
+    if (PyFloat_Pack8(x, (char *)b, 1) < 0) { PyErr_Clear(); return -1; }
+    return wr_bytes(w, b, 8);
+}
+
+static int w35(Wr *w, PyObject *v) { return wr_ResourceQuota(w, v); }
+
+static int w34(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 0) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w35(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w37(Wr *w, PyObject *v) { return wr_RouteCandidate(w, v); }
+
+static int w36(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 0) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w37(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w38(Wr *w, PyObject *v) {  /* enum SandboxKind: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[5]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[5], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w39(Wr *w, PyObject *v) {  /* double: a float (an int goes to Python) */
+    if (!PyFloat_CheckExact(v)) return -1;
+    double x = PyFloat_AS_DOUBLE(v);
+    if (x < 0) return -1;
+    unsigned char b[8];
+    if (PyFloat_Pack8(x, (char *)b, 1) < 0) { PyErr_Clear(); return -1; }
+    return wr_bytes(w, b, 8);
+}
+
+static int w40(Wr *w, PyObject *v) {  /* enum SecurityEventKind: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[6]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[6], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w41(Wr *w, PyObject *v) {  /* enum Severity: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[7]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[7], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w42(Wr *w, PyObject *v) {  /* string {"format": "json"} */
+    if (!PyUnicode_CheckExact(v)) return -1;
+    const char *s;
+    Py_ssize_t n;
+    if (utf8_of(v, &s, &n)) return -1;
+    if (!json_ok(v, s, n)) { PyErr_Clear(); return -1; }
+    return wr_long(w, n) || wr_bytes(w, s, n) ? -1 : 0;
+}
+
+static int w43(Wr *w, PyObject *v) {  /* int */
+    if (!PyLong_CheckExact(v)) return -1;
+    int over;
+    long long x = PyLong_AsLongLongAndOverflow(v, &over);
+    if (over || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return -1; }
+    if (0 || x < -2147483648LL || x > 2147483647LL || x < 1 || x > 1000) return -1;
+    return wr_long(w, x);
+}
+
+static int w45(Wr *w, PyObject *v) { return wr_GpuShare(w, v); }
+
+static int w44(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 0) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w45(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w47(Wr *w, PyObject *v) { return wr_Placement(w, v); }
+
+static int w46(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 1) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w47(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w48(Wr *w, PyObject *v) {  /* map */
+    if (!PyDict_CheckExact(v)) return -1;
+    Py_ssize_t n = PyDict_GET_SIZE(v), pos = 0;
+    PyObject *key, *val;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        while (PyDict_Next(v, &pos, &key, &val)) {
+            if (wr_plain_str(w, key) || w9(w, val)) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w49(Wr *w, PyObject *v) {  /* enum TaskOutcome: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[8]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[8], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w50(Wr *w, PyObject *v) {  /* ['null', int] */
+    if (v == Py_None) return wr_byte(w, 0);
+    return wr_byte(w, 2) ? -1 : w28(w, v);
+}
+
+static int w51(Wr *w, PyObject *v) {  /* enum PendingReason: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[9]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[9], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w53(Wr *w, PyObject *v) {  /* long */
+    if (!PyLong_CheckExact(v)) return -1;
+    int over;
+    long long x = PyLong_AsLongLongAndOverflow(v, &over);
+    if (over || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return -1; }
+    if (0) return -1;
+    return wr_long(w, x);
+}
+
+static int w52(Wr *w, PyObject *v) {  /* map */
+    if (!PyDict_CheckExact(v)) return -1;
+    Py_ssize_t n = PyDict_GET_SIZE(v), pos = 0;
+    PyObject *key, *val;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        while (PyDict_Next(v, &pos, &key, &val)) {
+            if (wr_plain_str(w, key) || w53(w, val)) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w54(Wr *w, PyObject *v) {  /* enum RejectReason: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[10]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[10], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w55(Wr *w, PyObject *v) {  /* int */
+    if (!PyLong_CheckExact(v)) return -1;
+    int over;
+    long long x = PyLong_AsLongLongAndOverflow(v, &over);
+    if (over || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return -1; }
+    if (0 || x < -2147483648LL || x > 2147483647LL || x < 0 || x > 1000) return -1;
+    return wr_long(w, x);
+}
+
+static int w56(Wr *w, PyObject *v) {  /* enum WorkloadType: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[11]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[11], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w58(Wr *w, PyObject *v) { return wr_GangMember(w, v); }
+
+static int w57(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 1) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w58(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int w59(Wr *w, PyObject *v) {  /* enum TopologyRequirement: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[12]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[12], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w60(Wr *w, PyObject *v) {  /* enum ToolCallStatus: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[13]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[13], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w61(Wr *w, PyObject *v) {  /* enum PolicyDecision: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[14]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[14], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w62(Wr *w, PyObject *v) {  /* enum WorkflowStatus: a member of the class (a plain str goes to Python) */
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ENUMS[15]); k++) {
+        if (PyTuple_GET_ITEM(ENUMS[15], k) == v) return wr_long(w, k);
+    }
+    return -1;
+}
+
+static int w64(Wr *w, PyObject *v) { return wr_WorkflowStep(w, v); }
+
+static int w63(Wr *w, PyObject *v) {  /* array */
+    if (!PyTuple_CheckExact(v)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    if (n < 0) return -1;
+    if (n > 0) {
+        if (wr_long(w, n)) return -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (w64(w, PyTuple_GET_ITEM(v, k))) return -1;
+        }
+    }
+    return wr_byte(w, 0);
+}
+
+static int wr_Envelope(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[0]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[0][0])) == NULL || w0(w, v)) return -1;
+    if ((v = SLOT(o, OFF[0][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[0][2])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[0][3])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[0][4])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[0][5])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[0][6])) == NULL || w3(w, v)) return -1;
+    return 0;
+}
+
+static int wr_MemoryAccessed(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[1]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[1][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[1][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[1][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[1][3])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[1][4])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[1][5])) == NULL || w6(w, v)) return -1;
+    if ((v = SLOT(o, OFF[1][6])) == NULL || w8(w, v)) return -1;
+    return 0;
+}
+
+static int wr_MemoryConsolidated(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[2]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[2][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[2][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[2][2])) == NULL || w10(w, v)) return -1;
+    if ((v = SLOT(o, OFF[2][3])) == NULL || w11(w, v)) return -1;
+    if ((v = SLOT(o, OFF[2][4])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[2][5])) == NULL || w12(w, v)) return -1;
+    if ((v = SLOT(o, OFF[2][6])) == NULL || w13(w, v)) return -1;
+    if ((v = SLOT(o, OFF[2][7])) == NULL || w13(w, v)) return -1;
+    if ((v = SLOT(o, OFF[2][8])) == NULL || w3(w, v)) return -1;
+    return 0;
+}
+
+static int wr_MemoryDeleted(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[3]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[3][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[3][1])) == NULL || w15(w, v)) return -1;
+    if ((v = SLOT(o, OFF[3][2])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[3][3])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[3][4])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[3][5])) == NULL || w4(w, v)) return -1;
+    return 0;
+}
+
+static int wr_MemoryExpired(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[4]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[4][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[4][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[4][2])) == NULL || w16(w, v)) return -1;
+    if ((v = SLOT(o, OFF[4][3])) == NULL || w3(w, v)) return -1;
+    return 0;
+}
+
+static int wr_MemoryWritten(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[5]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[5][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][3])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][4])) == NULL || w17(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][5])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][6])) == NULL || w18(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][7])) == NULL || w13(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][8])) == NULL || w19(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][9])) == NULL || w11(w, v)) return -1;
+    if ((v = SLOT(o, OFF[5][10])) == NULL || w21(w, v)) return -1;
+    return 0;
+}
+
+static int wr_ModelCallCompleted(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[6]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[6][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][3])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][4])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][5])) == NULL || w24(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][6])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][7])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][8])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][9])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][10])) == NULL || w25(w, v)) return -1;
+    if ((v = SLOT(o, OFF[6][11])) == NULL || w3(w, v)) return -1;
+    return 0;
+}
+
+static int wr_ModelRegistered(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[7]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[7][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[7][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[7][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[7][3])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[7][4])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[7][5])) == NULL || w7(w, v)) return -1;
+    if ((v = SLOT(o, OFF[7][6])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[7][7])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[7][8])) == NULL || w11(w, v)) return -1;
+    if ((v = SLOT(o, OFF[7][9])) == NULL || w13(w, v)) return -1;
+    return 0;
+}
+
+static int wr_NodeHeartbeat(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[8]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[8][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[8][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[8][2])) == NULL || w14(w, v)) return -1;
+    if ((v = SLOT(o, OFF[8][3])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[8][4])) == NULL || w26(w, v)) return -1;
+    return 0;
+}
+
+static int wr_GpuDevice(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[9]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[9][0])) == NULL || w27(w, v)) return -1;
+    if ((v = SLOT(o, OFF[9][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[9][2])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[9][3])) == NULL || w28(w, v)) return -1;
+    if ((v = SLOT(o, OFF[9][4])) == NULL || w29(w, v)) return -1;
+    return 0;
+}
+
+static int wr_NodeRegistered(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[10]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[10][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[10][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[10][2])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[10][3])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[10][4])) == NULL || w30(w, v)) return -1;
+    if ((v = SLOT(o, OFF[10][5])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[10][6])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[10][7])) == NULL || w18(w, v)) return -1;
+    if ((v = SLOT(o, OFF[10][8])) == NULL || w29(w, v)) return -1;
+    if ((v = SLOT(o, OFF[10][9])) == NULL || w29(w, v)) return -1;
+    return 0;
+}
+
+static int wr_NodeRemoved(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[11]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[11][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[11][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[11][2])) == NULL || w4(w, v)) return -1;
+    return 0;
+}
+
+static int wr_NodeUpdated(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[12]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[12][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[12][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[12][2])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[12][3])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[12][4])) == NULL || w30(w, v)) return -1;
+    if ((v = SLOT(o, OFF[12][5])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[12][6])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[12][7])) == NULL || w18(w, v)) return -1;
+    if ((v = SLOT(o, OFF[12][8])) == NULL || w29(w, v)) return -1;
+    if ((v = SLOT(o, OFF[12][9])) == NULL || w29(w, v)) return -1;
+    return 0;
+}
+
+static int wr_ResourceQuota(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[13]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[13][0])) == NULL || w32(w, v)) return -1;
+    if ((v = SLOT(o, OFF[13][1])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[13][2])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[13][3])) == NULL || w25(w, v)) return -1;
+    return 0;
+}
+
+static int wr_QueueConfigured(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[14]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[14][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[14][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[14][2])) == NULL || w33(w, v)) return -1;
+    if ((v = SLOT(o, OFF[14][3])) == NULL || w28(w, v)) return -1;
+    if ((v = SLOT(o, OFF[14][4])) == NULL || w34(w, v)) return -1;
+    return 0;
+}
+
+static int wr_RouteCandidate(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[15]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[15][0])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[15][1])) == NULL || w29(w, v)) return -1;
+    if ((v = SLOT(o, OFF[15][2])) == NULL || w9(w, v)) return -1;
+    if ((v = SLOT(o, OFF[15][3])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[15][4])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[15][5])) == NULL || w3(w, v)) return -1;
+    return 0;
+}
+
+static int wr_RouteDecided(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[16]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[16][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[16][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[16][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[16][3])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[16][4])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[16][5])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[16][6])) == NULL || w36(w, v)) return -1;
+    if ((v = SLOT(o, OFF[16][7])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[16][8])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[16][9])) == NULL || w4(w, v)) return -1;
+    return 0;
+}
+
+static int wr_RuntimeCreated(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[17]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[17][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[17][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[17][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[17][3])) == NULL || w38(w, v)) return -1;
+    if ((v = SLOT(o, OFF[17][4])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[17][5])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[17][6])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[17][7])) == NULL || w29(w, v)) return -1;
+    if ((v = SLOT(o, OFF[17][8])) == NULL || w39(w, v)) return -1;
+    return 0;
+}
+
+static int wr_SecurityEvent(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[18]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[18][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[18][1])) == NULL || w40(w, v)) return -1;
+    if ((v = SLOT(o, OFF[18][2])) == NULL || w41(w, v)) return -1;
+    if ((v = SLOT(o, OFF[18][3])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[18][4])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[18][5])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[18][6])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[18][7])) == NULL || w18(w, v)) return -1;
+    return 0;
+}
+
+static int wr_StepCompleted(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[19]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[19][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[19][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[19][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[19][3])) == NULL || w7(w, v)) return -1;
+    if ((v = SLOT(o, OFF[19][4])) == NULL || w42(w, v)) return -1;
+    if ((v = SLOT(o, OFF[19][5])) == NULL || w2(w, v)) return -1;
+    return 0;
+}
+
+static int wr_StepFailed(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[20]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[20][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[20][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[20][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[20][3])) == NULL || w7(w, v)) return -1;
+    if ((v = SLOT(o, OFF[20][4])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[20][5])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[20][6])) == NULL || w29(w, v)) return -1;
+    if ((v = SLOT(o, OFF[20][7])) == NULL || w25(w, v)) return -1;
+    if ((v = SLOT(o, OFF[20][8])) == NULL || w2(w, v)) return -1;
+    return 0;
+}
+
+static int wr_GpuShare(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[21]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[21][0])) == NULL || w27(w, v)) return -1;
+    if ((v = SLOT(o, OFF[21][1])) == NULL || w43(w, v)) return -1;
+    return 0;
+}
+
+static int wr_Placement(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[22]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[22][0])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[22][1])) == NULL || w27(w, v)) return -1;
+    if ((v = SLOT(o, OFF[22][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[22][3])) == NULL || w44(w, v)) return -1;
+    if ((v = SLOT(o, OFF[22][4])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[22][5])) == NULL || w2(w, v)) return -1;
+    return 0;
+}
+
+static int wr_TaskAllocated(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[23]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[23][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[23][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[23][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[23][3])) == NULL || w46(w, v)) return -1;
+    if ((v = SLOT(o, OFF[23][4])) == NULL || w9(w, v)) return -1;
+    if ((v = SLOT(o, OFF[23][5])) == NULL || w48(w, v)) return -1;
+    if ((v = SLOT(o, OFF[23][6])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[23][7])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[23][8])) == NULL || w2(w, v)) return -1;
+    return 0;
+}
+
+static int wr_TaskCancelled(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[24]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[24][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[24][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[24][2])) == NULL || w4(w, v)) return -1;
+    return 0;
+}
+
+static int wr_TaskCheckpointCreated(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[25]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[25][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[25][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[25][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[25][3])) == NULL || w20(w, v)) return -1;
+    if ((v = SLOT(o, OFF[25][4])) == NULL || w42(w, v)) return -1;
+    if ((v = SLOT(o, OFF[25][5])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[25][6])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[25][7])) == NULL || w11(w, v)) return -1;
+    return 0;
+}
+
+static int wr_TaskFinished(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[26]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[26][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[26][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[26][2])) == NULL || w49(w, v)) return -1;
+    if ((v = SLOT(o, OFF[26][3])) == NULL || w50(w, v)) return -1;
+    return 0;
+}
+
+static int wr_TaskPending(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[27]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[27][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[27][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[27][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[27][3])) == NULL || w51(w, v)) return -1;
+    if ((v = SLOT(o, OFF[27][4])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[27][5])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[27][6])) == NULL || w52(w, v)) return -1;
+    return 0;
+}
+
+static int wr_TaskPreempted(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[28]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[28][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[28][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[28][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[28][3])) == NULL || w11(w, v)) return -1;
+    if ((v = SLOT(o, OFF[28][4])) == NULL || w4(w, v)) return -1;
+    return 0;
+}
+
+static int wr_TaskRejected(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[29]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[29][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[29][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[29][2])) == NULL || w54(w, v)) return -1;
+    if ((v = SLOT(o, OFF[29][3])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[29][4])) == NULL || w4(w, v)) return -1;
+    return 0;
+}
+
+static int wr_GangMember(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[30]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[30][0])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[30][1])) == NULL || w7(w, v)) return -1;
+    if ((v = SLOT(o, OFF[30][2])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[30][3])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[30][4])) == NULL || w27(w, v)) return -1;
+    if ((v = SLOT(o, OFF[30][5])) == NULL || w55(w, v)) return -1;
+    return 0;
+}
+
+static int wr_TaskSubmitted(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[31]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[31][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[31][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[31][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[31][3])) == NULL || w28(w, v)) return -1;
+    if ((v = SLOT(o, OFF[31][4])) == NULL || w56(w, v)) return -1;
+    if ((v = SLOT(o, OFF[31][5])) == NULL || w29(w, v)) return -1;
+    if ((v = SLOT(o, OFF[31][6])) == NULL || w57(w, v)) return -1;
+    if ((v = SLOT(o, OFF[31][7])) == NULL || w11(w, v)) return -1;
+    if ((v = SLOT(o, OFF[31][8])) == NULL || w59(w, v)) return -1;
+    if ((v = SLOT(o, OFF[31][9])) == NULL || w25(w, v)) return -1;
+    return 0;
+}
+
+static int wr_ToolCallCompleted(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[32]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[32][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][2])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][3])) == NULL || w60(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][4])) == NULL || w50(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][5])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][6])) == NULL || w29(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][7])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][8])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][9])) == NULL || w25(w, v)) return -1;
+    if ((v = SLOT(o, OFF[32][10])) == NULL || w25(w, v)) return -1;
+    return 0;
+}
+
+static int wr_ToolCallDecided(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[33]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[33][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[33][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[33][2])) == NULL || w61(w, v)) return -1;
+    if ((v = SLOT(o, OFF[33][3])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[33][4])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[33][5])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[33][6])) == NULL || w39(w, v)) return -1;
+    return 0;
+}
+
+static int wr_ToolCallRequested(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[34]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[34][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[34][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[34][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[34][3])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[34][4])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[34][5])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[34][6])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[34][7])) == NULL || w42(w, v)) return -1;
+    if ((v = SLOT(o, OFF[34][8])) == NULL || w20(w, v)) return -1;
+    return 0;
+}
+
+static int wr_TripleAsserted(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[35]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[35][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[35][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[35][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[35][3])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[35][4])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[35][5])) == NULL || w14(w, v)) return -1;
+    if ((v = SLOT(o, OFF[35][6])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[35][7])) == NULL || w25(w, v)) return -1;
+    if ((v = SLOT(o, OFF[35][8])) == NULL || w4(w, v)) return -1;
+    if ((v = SLOT(o, OFF[35][9])) == NULL || w3(w, v)) return -1;
+    return 0;
+}
+
+static int wr_WorkflowCompleted(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[36]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[36][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[36][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[36][2])) == NULL || w62(w, v)) return -1;
+    if ((v = SLOT(o, OFF[36][3])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[36][4])) == NULL || w3(w, v)) return -1;
+    if ((v = SLOT(o, OFF[36][5])) == NULL || w2(w, v)) return -1;
+    if ((v = SLOT(o, OFF[36][6])) == NULL || w27(w, v)) return -1;
+    if ((v = SLOT(o, OFF[36][7])) == NULL || w27(w, v)) return -1;
+    return 0;
+}
+
+static int wr_WorkflowStep(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[37]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[37][0])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[37][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[37][2])) == NULL || w11(w, v)) return -1;
+    if ((v = SLOT(o, OFF[37][3])) == NULL || w7(w, v)) return -1;
+    if ((v = SLOT(o, OFF[37][4])) == NULL || w20(w, v)) return -1;
+    return 0;
+}
+
+static int wr_WorkflowStarted(Wr *w, PyObject *o) {
+    if (Py_TYPE(o) != CLS[38]) return -1;
+    PyObject *v;
+    if ((v = SLOT(o, OFF[38][0])) == NULL || w5(w, v)) return -1;
+    if ((v = SLOT(o, OFF[38][1])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[38][2])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[38][3])) == NULL || w1(w, v)) return -1;
+    if ((v = SLOT(o, OFF[38][4])) == NULL || w42(w, v)) return -1;
+    if ((v = SLOT(o, OFF[38][5])) == NULL || w63(w, v)) return -1;
+    if ((v = SLOT(o, OFF[38][6])) == NULL || w3(w, v)) return -1;
+    return 0;
+}
+
+static int (*const EVENT_WRITE[NEVENT])(Wr *, PyObject *) = {wr_MemoryAccessed, wr_MemoryConsolidated, wr_MemoryDeleted, wr_MemoryExpired, wr_MemoryWritten, wr_ModelCallCompleted, wr_ModelRegistered, wr_NodeHeartbeat, wr_NodeRegistered, wr_NodeRemoved, wr_NodeUpdated, wr_QueueConfigured, wr_RouteDecided, wr_RuntimeCreated, wr_SecurityEvent, wr_StepCompleted, wr_StepFailed, wr_TaskAllocated, wr_TaskCancelled, wr_TaskCheckpointCreated, wr_TaskFinished, wr_TaskPending, wr_TaskPreempted, wr_TaskRejected, wr_TaskSubmitted, wr_ToolCallCompleted, wr_ToolCallDecided, wr_ToolCallRequested, wr_TripleAsserted, wr_WorkflowCompleted, wr_WorkflowStarted};
+
 /* ---- the cross-field rules of schemas/rules.py (see C_RULES in ccodegen.py). Each returns 1 when the
  * event keeps the rule, 0 when it breaks it or may (then the reader refuses the record and the Python
  * rule words the error), never more lenient than the Python rule. Lists longer than RULE_MAX are left
@@ -2351,6 +3552,41 @@ static PyObject *decode_body(const char *buf, Py_ssize_t len, Py_ssize_t index) 
         return NULL;
     }
     return o;
+}
+
+/* encode(event, index, header) -> bytes | None: the header, then the Avro body of an event of type
+ * EVENT_TYPES[index], or None (a refusal, see WGen) when the event is not exactly what the checked
+ * Python writer takes, names another event type, or breaks a cross-field rule mirrored in C. The
+ * rule runs after the writer, which has checked every field's type. */
+static PyObject *py_encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyBytes_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "encode(event, index: int, header: bytes)");
+        return NULL;
+    }
+    Py_ssize_t index = PyLong_AsSsize_t(args[1]);
+    if (index == -1 && PyErr_Occurred()) return NULL;
+    if (!BOUND || index < 0 || index >= NEVENT) {
+        PyErr_SetString(PyExc_ValueError, "encode: module not bound, or event index out of range");
+        return NULL;
+    }
+    Wr w;
+    w.p = w.stack;
+    w.len = 0;
+    w.cap = WR_STACK;
+    PyObject *event = args[0], *out = NULL;
+    if (wr_bytes(&w, PyBytes_AS_STRING(args[2]), PyBytes_GET_SIZE(args[2])) == 0
+        && EVENT_WRITE[index](&w, event) == 0) {
+        PyObject *et = SLOT(SLOT(event, OFF[EVENT_REC[index]][0]), OFF[ENV_REC][ENV_EVENT_TYPE]);
+        if (str_eq_ascii(et, EVENT_NAMES[index]) && (EVENT_RULE[index] == NULL || EVENT_RULE[index](event))) {
+            out = PyBytes_FromStringAndSize((const char *)w.p, w.len);
+        }
+    }
+    if (w.p != w.stack) PyMem_Free(w.p);
+    if (out == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return out;
 }
 
 static PyObject *py_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -2783,6 +4019,8 @@ static PyMethodDef METHODS_TABLE[] = {
     {"decode", (PyCFunction)(void (*)(void))py_decode, METH_FASTCALL,
      "decode(data, index) -> event or None: a framed record of EVENT_TYPES[index]; None = refused."},
     {"bind_consumed", (PyCFunction)py_bind_consumed, METH_O, "bind_consumed(cls): the Consumed class."},
+    {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
+     "encode(event, index, header) -> bytes | None: the framed record, or None (refused: the Python path decides)."},
     {"reads_in_place", (PyCFunction)py_reads_in_place, METH_O,
      "reads_in_place(cls): whether consume() reads messages of this class in place (see DIRECT)."},
     {"consume", (PyCFunction)(void (*)(void))py_consume, METH_FASTCALL,

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentic.events import _generated as gen
-from agentic.schemas import DecodeError, EventCodec, StaticSchemaIds, catalogue, ccodegen
+from agentic.schemas import DecodeError, EventCodec, EventValidationError, StaticSchemaIds, catalogue, ccodegen
 from agentic.schemas.codec import compiled_decoder
 from agentic.schemas.rules import RULES
 from agentic.schemas.samples import sample_event
@@ -474,3 +474,91 @@ def test_strings_of_every_length_read_alike_ascii_or_not(mod: Any, length: int) 
         for _ in range(2):
             slow, direct = check_record(mod, data, "MemoryAccessed")
             assert direct is not None and same_tree(direct, slow) and direct.query == (text or "q")
+
+
+# ---- the compiled writer (encode): the Python check and writer's bytes, or a refusal
+
+
+def enc_outcome(codec: EventCodec, event: Any) -> Any:
+    try:
+        return codec.encode(event)
+    except EventValidationError as exc:
+        return ("error", exc.field, exc.rule, str(exc))
+
+
+def check_encode(mod: Any, event: Any, event_type: str) -> tuple[Any, Any]:
+    """The codec gives the same bytes or the same error with the compiled writer as without it, and the
+    compiled writer never writes what the Python check refuses (but for a rule it leaves to Python)."""
+    slow, fast = enc_outcome(SLOW, event), enc_outcome(FAST, event)
+    assert fast == slow
+    header = struct.pack(">bI", 0, IDS.id_for(event_type))
+    direct = mod.encode(event, mod.EVENT_TYPES.index(event_type), header)
+    if direct is not None:
+        if isinstance(slow, tuple):
+            assert event_type in RULES and event_type not in mod.C_RULES, (slow, event)
+        else:
+            assert direct == slow
+    return slow, direct
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_samples_encode_to_the_same_bytes(mod: Any, event_type: str) -> None:
+    for i in range(12):
+        slow, direct = check_encode(mod, sample_event(event_type, i), event_type)
+        assert direct is not None and direct == slow, f"{event_type} sample {i} refused by the C writer"
+
+
+@st.composite
+def shaped_events(draw: st.DrawFn) -> tuple[str, Any]:
+    """(event type, an event built without validation: mostly valid, sometimes breaking a constraint)."""
+    event_type = draw(st.sampled_from(EVENT_TYPES))
+    shaped = draw(_strategy(catalogue.resolved_schema(event_type), {}))
+    if draw(st.integers(0, 9)):
+        shaped["envelope"]["event_type"] = event_type
+    return event_type, gen.DEC[event_type](shaped)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(item=shaped_events())
+def test_generated_events_encode_alike(mod: Any, item: tuple[str, Any]) -> None:
+    event_type, event = item
+    slow, direct = check_encode(mod, event, event_type)
+    if not isinstance(slow, tuple):  # a valid event of exact types: the C writer must take it
+        assert direct is not None
+
+
+class Text(str):
+    pass
+
+
+def _wrong_values() -> list[tuple[str, str, Any]]:
+    """(event type, field path, value): values of the wrong type or just outside a rule."""
+    return [
+        ("MemoryAccessed", "rank", True), ("MemoryAccessed", "rank", 0), ("MemoryAccessed", "rank", 2**31),
+        ("MemoryAccessed", "rank", 2**70), ("MemoryAccessed", "score", 1),
+        ("MemoryAccessed", "score", math.nan), ("MemoryAccessed", "score", "0.5"),
+        ("MemoryAccessed", "query", Text("gpu")), ("MemoryAccessed", "query", "\ud800"),
+        ("MemoryAccessed", "query", "é" * 40), ("MemoryAccessed", "memory_id", ""),
+        ("MemoryAccessed", "envelope.event_id", "2974-not-a-uuid"),
+        ("MemoryAccessed", "envelope.event_type", "MemoryWritten"),
+        ("MemoryAccessed", "envelope.occurred_at", -1), ("MemoryAccessed", "envelope.tenant", None),
+        ("MemoryConsolidated", "method", "EXACT_DUPLICATE"), ("MemoryConsolidated", "method", "NOPE"),
+        ("MemoryConsolidated", "source_ids", ["a", "b"]), ("MemoryConsolidated", "source_ids", ("a", 1)),
+        ("MemoryWritten", "metadata", {"k": 1}), ("MemoryWritten", "metadata", {1: "v"}),
+        ("MemoryWritten", "metadata", {"ké": "vé", "": ""}), ("MemoryWritten", "embedding", (1.0, 2)),
+        ("TaskSubmitted", "members", ()), ("TripleAsserted", "valid_to_ms", 0),
+    ]
+
+
+@pytest.mark.parametrize(("event_type", "path", "value"), _wrong_values())
+def test_wrong_types_and_edges_encode_alike(mod: Any, event_type: str, path: str, value: Any) -> None:
+    """A subclass, an int for a float, a list for a tuple, a plain str for an enum member, text that is
+    not valid Unicode: the compiled writer refuses what it does not take exactly, and the codec's
+    outcome (bytes or the error's field, rule and text) is the Python one."""
+    event = sample_event(event_type, 2)
+    head, _, leaf = path.rpartition(".")
+    if head:
+        event = dataclasses.replace(event, **{head: dataclasses.replace(getattr(event, head), **{leaf: value})})
+    else:
+        event = dataclasses.replace(event, **{leaf: value})
+    check_encode(mod, event, event_type)
