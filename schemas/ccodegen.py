@@ -1446,9 +1446,16 @@ static PyObject *py_reads_in_place(PyObject *self, PyObject *arg) {
 }
 
 static PyObject *py_json_sure(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "json_sure(text: str)");
+        return NULL;
+    }
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
-    if (s == NULL) return NULL;
+    if (s == NULL) {  /* not valid Unicode (lone surrogates): never JSON text the codec would take */
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
     return PyBool_FromLong(json_sure(s, n));
 }
 

@@ -375,7 +375,7 @@ def test_json_recogniser_is_sure_only_of_what_is_json_accepts(mod: Any, value: A
 
 @pytest.mark.parametrize("text", ["1.", "01", "-", "1e", "[1,]", '{"a":1,}', "'a'", '"\\x"', '"\t"',
                                   "[" * 70 + "]" * 70, "1" * 4301, "nan", "-Infinity", "NaN", "Infinity",
-                                  '"\\ud800"', "1e999", "-0.0E+1"])
+                                  '"\\ud800"', "1e999", "-0.0E+1", '"\ud800"', "\udfff"])
 def test_json_recogniser_edge_cases(mod: Any, text: str) -> None:
     if mod.json_sure(text):
         assert gen._is_json(text)
