@@ -149,7 +149,7 @@ def _consume_raw(bootstrap: str, topic: str, n: int) -> Timed:
         consumer.close()
 
 
-def run(settings: Settings, n_events: int, rounds: int = 2, partitions: int = 3, seed: int = 7) -> dict[str, Any]:
+def run(settings: Settings, n_events: int, rounds: int = 3, partitions: int = 3, seed: int = 7) -> dict[str, Any]:
     codec = wiring.codec(settings)
     events = sample_events(n_events, seed=seed)
     records = [(key_for(e), codec.encode(e)) for e in events]

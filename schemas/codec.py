@@ -199,8 +199,8 @@ def _parsed_current(event_type: str) -> _Parsed:
 class EventCodec:
     """Typed events <-> Confluent-framed Avro. ``validate_on_decode`` re-checks decoded events
     against the catalogue's field and cross-field rules (types are guaranteed by Avro);
-    ``compiled=False`` decodes with the Python readers only (the compiled reader needs
-    ``validate_on_decode``, whose checks it makes)."""
+    ``compiled=False`` encodes and decodes with the Python code only (the compiled reader needs
+    ``validate_on_decode``, whose checks it makes; the compiled writer always checks)."""
 
     def __init__(self, ids: SchemaIds, *, validate_on_decode: bool = True, compiled: bool = True) -> None:
         self._ids = ids
