@@ -88,8 +88,24 @@ def _num(v: Any) -> str:
     return repr(float(v)) if isinstance(v, float) else str(v)
 
 
-class CGen:
-    """Emits one C function per distinct (type, constraints) value reader, one per record."""
+def _string_constraints(c: dict[str, Any]) -> None:
+    """Refuse (at generation) string constraints the C readers and writers do not implement."""
+    unknown = set(c) - {"minLength", "allowed", "format"}
+    if unknown or c.get("format") not in (None, "uuid", "json"):
+        raise SystemExit(f"string constraints {c} are not supported")
+
+
+def _allowed_test(c: dict[str, Any]) -> str:
+    """The C condition that the UTF-8 bytes `s`, `n` are one of the `allowed` strings."""
+    return " || ".join(f"(n == {len(a.encode())} && memcmp(s, {_c_str(a)}, {len(a.encode())}) == 0)"
+                       for a in c["allowed"])
+
+
+class _Emitter:
+    """One C function per distinct (type, constraints), named PREFIX and a number, emitted once (`fn`);
+    the subclass writes its `body`."""
+
+    PREFIX = ""
 
     def __init__(self, named: Named) -> None:
         self.named = named
@@ -98,26 +114,40 @@ class CGen:
         self.fns: list[str] = []
         self.names: dict[str, str] = {}
 
-    def value_fn(self, t: Any, c: dict[str, Any]) -> str:
-        """The name of the C function reading one value of type `t` with the constraints `c`."""
+    def fn(self, t: Any, c: dict[str, Any]) -> str:
+        """The name of the C function for one value of type `t` with the constraints `c`."""
         key = json.dumps([t, c], sort_keys=True)
         name = self.names.get(key)
         if name is None:
-            name = self.names[key] = f"v{len(self.names)}"
+            name = self.names[key] = f"{self.PREFIX}{len(self.names)}"
             self.fns.append("\n".join(self.body(name, t, c)))
         return name
+
+    def body(self, name: str, t: Any, c: dict[str, Any]) -> list[str]:
+        raise NotImplementedError
+
+    def field_fns(self, name: str) -> list[str]:
+        """The functions of record `name`'s fields, in order."""
+        return [self.fn(f["type"], {k: f[k] for k in CONSTRAINT_KEYS if k in f})
+                for f in self.named.records[name]["fields"]]
+
+
+class CGen(_Emitter):
+    """Emits one C function per distinct (type, constraints) value reader, one per record."""
+
+    PREFIX = "v"
 
     def body(self, name: str, t: Any, c: dict[str, Any]) -> list[str]:
         head = f"static PyObject *{name}(Rd *r)"
         inner = _nullable(t)
         if inner is not None:
-            fn = self.value_fn(inner, c)
+            fn = self.fn(inner, c)
             return [f"{head} {{  /* ['null', {_short(str(inner))}] */", "    if (r->p >= r->end) return NULL;",
                     "    unsigned char b = *r->p++;", "    if (b == 0) Py_RETURN_NONE;",
                     f"    return b == 2 ? {fn}(r) : NULL;", "}"]
         if isinstance(t, dict):
             sub = {k: v for k, v in c.items() if k != "minItems"}
-            fn = self.value_fn(t["items"] if t["type"] == "array" else t["values"], sub)
+            fn = self.fn(t["items"] if t["type"] == "array" else t["values"], sub)
             if t["type"] == "array":
                 return [f"{head} {{ return rd_array(r, {fn}, {int(c.get('minItems', 0))}); }}"]
             if "minItems" in c:
@@ -170,9 +200,7 @@ class CGen:
 
     @staticmethod
     def string(head: str, c: dict[str, Any]) -> list[str]:
-        unknown = set(c) - {"minLength", "allowed", "format"}
-        if unknown or c.get("format") not in (None, "uuid", "json"):
-            raise SystemExit(f"string constraints {c} are not supported")
+        _string_constraints(c)
         out = [f"{head} {{  /* string {json.dumps(c, sort_keys=True)} */", "    const char *s;",
                "    Py_ssize_t n;", "    if (rd_span(r, &s, &n)) return NULL;"]
         n_min = int(c.get("minLength", 0))
@@ -181,9 +209,7 @@ class CGen:
         if c.get("format") == "uuid":
             out.append("    if (!is_uuid(s, n)) return NULL;")
         if "allowed" in c:
-            alts = [f"(n == {len(a.encode())} && memcmp(s, {_c_str(a)}, {len(a.encode())}) == 0)"
-                    for a in c["allowed"]]
-            out.append(f"    if (!({' || '.join(alts)})) return NULL;")
+            out.append(f"    if (!({_allowed_test(c)})) return NULL;")
         out.append("    PyObject *v = mk_str(s, n);")
         if n_min > 1:
             out.append(f"    if (v && PyUnicode_GET_LENGTH(v) < {n_min}) {{ Py_DECREF(v); return NULL; }}")
@@ -194,8 +220,7 @@ class CGen:
     def record(self, name: str) -> list[str]:
         i = self.records.index(name)
         n = _short(name)
-        fields = self.named.records[name]["fields"]
-        readers = [self.value_fn(f["type"], {k: f[k] for k in CONSTRAINT_KEYS if k in f}) for f in fields]
+        readers = self.field_fns(name)
         out = [f"static PyObject *rd_{n}(Rd *r) {{", f"    PyTypeObject *t = CLS[{i}];",
                "    PyObject *o = new_obj(t), *v;", "    if (o == NULL) return NULL;"]
         for j, fn in enumerate(readers):
@@ -203,39 +228,26 @@ class CGen:
         return [*out, "    return o;", "fail:", "    Py_DECREF(o);", "    return NULL;", "}"]
 
 
-class WGen:
+class WGen(_Emitter):
     """Emits one C writer per distinct (type, constraints): ``int wN(Wr *w, PyObject *v)`` appends the
     Avro encoding of `v` and returns 0, or returns -1 (a refusal) when `v` is not exactly what the
     checked Python writer takes: another type (even a subclass, an int for a float, a list for a tuple),
     a broken constraint, text that is not valid Unicode. Refusing is always correct (the codec then
     runs the Python check and writer, which raise or write); writing what Python would refuse never is."""
 
-    def __init__(self, named: Named) -> None:
-        self.named = named
-        self.records = list(named.records)
-        self.enums = list(named.enums)
-        self.fns: list[str] = []
-        self.names: dict[str, str] = {}
-
-    def write_fn(self, t: Any, c: dict[str, Any]) -> str:
-        key = json.dumps([t, c], sort_keys=True)
-        name = self.names.get(key)
-        if name is None:
-            name = self.names[key] = f"w{len(self.names)}"
-            self.fns.append("\n".join(self.body(name, t, c)))
-        return name
+    PREFIX = "w"
 
     def body(self, name: str, t: Any, c: dict[str, Any]) -> list[str]:
         head = f"static int {name}(Wr *w, PyObject *v)"
         inner = _nullable(t)
         if inner is not None:
-            fn = self.write_fn(inner, c)
+            fn = self.fn(inner, c)
             return [f"{head} {{  /* ['null', {_short(str(inner))}] */",
                     "    if (v == Py_None) return wr_byte(w, 0);", f"    return wr_byte(w, 2) ? -1 : {fn}(w, v);", "}"]
         if isinstance(t, dict):
             sub = {k: v for k, v in c.items() if k != "minItems"}
             if t["type"] == "array":
-                fn = self.write_fn(t["items"], sub)
+                fn = self.fn(t["items"], sub)
                 return [f"{head} {{  /* array */", "    if (!PyTuple_CheckExact(v)) return -1;",
                         "    Py_ssize_t n = PyTuple_GET_SIZE(v);",
                         f"    if (n < {int(c.get('minItems', 0))}) return -1;",
@@ -245,7 +257,7 @@ class WGen:
                         "    return wr_byte(w, 0);", "}"]
             if "minItems" in c:
                 raise SystemExit("minItems on a map is not supported")
-            fn = self.write_fn(t["values"], sub)
+            fn = self.fn(t["values"], sub)
             return [f"{head} {{  /* map */", "    if (!PyDict_CheckExact(v)) return -1;",
                     "    Py_ssize_t n = PyDict_GET_SIZE(v), pos = 0;", "    PyObject *key, *val;",
                     "    if (n > 0) {", "        if (wr_long(w, n)) return -1;",
@@ -289,9 +301,7 @@ class WGen:
 
     @staticmethod
     def string(head: str, c: dict[str, Any]) -> list[str]:
-        unknown = set(c) - {"minLength", "allowed", "format"}
-        if unknown or c.get("format") not in (None, "uuid", "json"):
-            raise SystemExit(f"string constraints {c} are not supported")
+        _string_constraints(c)
         out = [f"{head} {{  /* string {json.dumps(c, sort_keys=True)} */",
                "    if (!PyUnicode_CheckExact(v)) return -1;"]
         n_min = int(c.get("minLength", 0))
@@ -301,17 +311,14 @@ class WGen:
         if c.get("format") == "uuid":
             out.append("    if (!is_uuid(s, n)) return -1;")
         if "allowed" in c:
-            alts = [f"(n == {len(a.encode())} && memcmp(s, {_c_str(a)}, {len(a.encode())}) == 0)"
-                    for a in c["allowed"]]
-            out.append(f"    if (!({' || '.join(alts)})) return -1;")
+            out.append(f"    if (!({_allowed_test(c)})) return -1;")
         if c.get("format") == "json":
             out.append("    if (!json_ok(v, s, n)) { PyErr_Clear(); return -1; }")
         return [*out, "    return wr_long(w, n) || wr_bytes(w, s, n) ? -1 : 0;", "}"]
 
     def record(self, name: str) -> list[str]:
         i = self.records.index(name)
-        fields = self.named.records[name]["fields"]
-        writers = [self.write_fn(f["type"], {k: f[k] for k in CONSTRAINT_KEYS if k in f}) for f in fields]
+        writers = self.field_fns(name)
         out = [f"static int wr_{_short(name)}(Wr *w, PyObject *o) {{", f"    if (Py_TYPE(o) != CLS[{i}]) return -1;",
                "    PyObject *v;"]
         for j, fn in enumerate(writers):
