@@ -171,13 +171,19 @@ def _constraints(f: dict[str, Any]) -> dict[str, Any]:
 
 
 @st.composite
-def records(draw: st.DrawFn) -> tuple[str, bytes]:
-    """(event type, bytes written by the generated writer without validation: Avro-valid, maybe rule-breaking)."""
+def shaped_events(draw: st.DrawFn) -> tuple[str, Any]:
+    """(event type, an event built without validation: mostly valid, sometimes breaking a constraint)."""
     event_type = draw(st.sampled_from(EVENT_TYPES))
     shaped = draw(_strategy(catalogue.resolved_schema(event_type), {}))
     if draw(st.integers(0, 9)):
         shaped["envelope"]["event_type"] = event_type
-    event = gen.DEC[event_type](shaped)
+    return event_type, gen.DEC[event_type](shaped)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> tuple[str, bytes]:
+    """(event type, bytes written by the generated writer without validation: Avro-valid, maybe rule-breaking)."""
+    event_type, event = draw(shaped_events())
     return event_type, gen.BYTES[event_type](event, struct.pack(">bI", 0, IDS.id_for(event_type)))
 
 
@@ -506,16 +512,6 @@ def test_samples_encode_to_the_same_bytes(mod: Any, event_type: str) -> None:
     for i in range(12):
         slow, direct = check_encode(mod, sample_event(event_type, i), event_type)
         assert direct is not None and direct == slow, f"{event_type} sample {i} refused by the C writer"
-
-
-@st.composite
-def shaped_events(draw: st.DrawFn) -> tuple[str, Any]:
-    """(event type, an event built without validation: mostly valid, sometimes breaking a constraint)."""
-    event_type = draw(st.sampled_from(EVENT_TYPES))
-    shaped = draw(_strategy(catalogue.resolved_schema(event_type), {}))
-    if draw(st.integers(0, 9)):
-        shaped["envelope"]["event_type"] = event_type
-    return event_type, gen.DEC[event_type](shaped)
 
 
 @settings(max_examples=2000, deadline=None)
