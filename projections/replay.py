@@ -45,6 +45,39 @@ def _left(remaining: dict[Position, int], at: dict[Position, int]) -> int:
     return max(1, min(10_000, sum(end - at.get(tp, 0) for tp, end in remaining.items())))
 
 
+def _in_range(consumer: Any, targets: dict[Position, int],
+              idle_timeout_s: float | None) -> Iterator[list[tuple[Position, int, Any]]]:
+    """Batches of (partition, offset, message) of an assigned consumer, every record from offset 0 up to
+    (excluding) `targets[partition]` and nothing else, until all are read. Each batch call asks for at most
+    what is left (`_left`). With `idle_timeout_s`, a wait that long with nothing fetched raises."""
+    remaining = dict(targets)
+    at = dict.fromkeys(remaining, 0)  # next offset expected per partition
+    last = time.monotonic()
+    while remaining:
+        # never ask for more than is left: a batch call waits for as many records as it asked for or
+        # its whole timeout, so asking for 10,000 with a few left idled 0.5 s at the end of every read
+        msgs = consumer.consume(_left(remaining, at), 0.5)
+        batch: list[tuple[Position, int, Any]] = []
+        for msg in msgs:
+            if msg.error() is not None:
+                continue
+            tp = (str(msg.topic()), int(msg.partition() or 0))
+            offset = int(msg.offset() or 0)
+            end = remaining.get(tp)
+            if end is None or offset >= end:
+                continue
+            batch.append((tp, offset, msg))
+            at[tp] = offset + 1
+            if offset + 1 >= end:
+                del remaining[tp]
+        if msgs:
+            last = time.monotonic()
+        elif idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
+            raise TimeoutError(f"replay: no records for {idle_timeout_s:.0f}s while still expecting "
+                               f"{remaining}; was the topic truncated?")
+        yield batch
+
+
 def read_log(bootstrap: str, targets: dict[Position, int], chunk: int = 50_000,
              idle_timeout_s: float = 30.0) -> Iterator[list[RawRecord]]:
     """Every raw record of every partition from offset 0 up to (excluding) `targets[partition]`, in chunks."""
@@ -52,34 +85,15 @@ def read_log(bootstrap: str, targets: dict[Position, int], chunk: int = 50_000,
     if not remaining:
         return
     consumer = assigned_consumer(bootstrap, REPLAY_GROUP, dict.fromkeys(remaining, 0))
-    last = time.monotonic()
     out: list[RawRecord] = []
-    at = dict.fromkeys(remaining, 0)  # next offset expected per partition
     try:
-        while remaining:
-            # never ask for more than is left: a batch call waits for as many records as it asked for or
-            # its whole timeout, so asking for 10,000 with a few left idled 0.5 s at the end of every read
-            msgs = consumer.consume(_left(remaining, at), 0.5)
-            for msg in msgs:
-                if msg.error() is not None:
-                    continue
-                tp = (str(msg.topic()), int(msg.partition() or 0))
-                offset = int(msg.offset() or 0)
-                end = remaining.get(tp)
-                if end is None or offset >= end:
-                    continue
-                out.append((tp[0], tp[1], offset, msg.key(), msg.value()))
-                at[tp] = offset + 1
-                if offset + 1 >= end:
-                    del remaining[tp]
-            if msgs:
-                last = time.monotonic()
-            elif time.monotonic() - last > idle_timeout_s:
-                raise TimeoutError(f"replay: no records for {idle_timeout_s:.0f}s while still expecting "
-                                   f"{remaining}; was the topic truncated?")
-            if len(out) >= chunk or (out and not remaining):
+        for batch in _in_range(consumer, remaining, idle_timeout_s):
+            out += [(tp[0], tp[1], offset, msg.key(), msg.value()) for tp, offset, msg in batch]
+            if len(out) >= chunk:
                 yield out
                 out = []
+        if out:
+            yield out
     finally:
         consumer.close()
 
@@ -305,18 +319,9 @@ def topic_records(bootstrap: str, topic_ends: dict[Position, int]) -> ReadRecord
             return
         consumer = assigned_consumer(bootstrap, REPLAY_GROUP, dict.fromkeys(targets, 0))
         try:
-            remaining = dict(targets)
-            at = dict.fromkeys(targets, 0)
-            while remaining:
-                for msg in consumer.consume(_left(remaining, at), 0.5):
-                    tp = (str(msg.topic()), int(msg.partition() or 0))
-                    offset = int(msg.offset() or 0)
-                    if msg.error() is not None or tp not in remaining or offset >= remaining[tp]:
-                        continue
+            for batch in _in_range(consumer, targets, idle_timeout_s=None):
+                for _, offset, msg in batch:
                     yield offset, bytes(msg.value() or b""), header_pairs(msg)
-                    at[tp] = offset + 1
-                    if offset + 1 >= remaining[tp]:
-                        del remaining[tp]
         finally:
             consumer.close()
 
