@@ -138,6 +138,13 @@ def _drop(session: SessionState, indices: set[int]) -> SessionState:
     return SessionState(tuple(session.memories[i] for i in keep), _readonly(session.vectors[keep]))
 
 
+def _remove(session: SessionState, indices: set[int], cause: str) -> tuple[SessionState, list[Output]]:
+    """The session without the memories at `indices`, and their contents taken out of the context of
+    the memories that quoted them (`_scrub_context`): a removal leaves no copy of their words behind."""
+    gone = {m for i in indices for m in _ids_of(session.memories[i])}
+    return _scrub_context(_drop(session, indices), gone, cause)
+
+
 def _scrub_context(session: SessionState, removed: set[str], cause: str) -> tuple[SessionState, list[Output]]:
     """Take the contents of removed memories out of the context of the memories that quoted them: the context
     keeps only its sources still in the session, and each memory so changed is stored again."""
@@ -301,7 +308,7 @@ def _enforce_cap(session: SessionState, now: int, config: MemoryConfig,
     victim = min(candidates, key=lambda i: (effective_importance(session.memories[i], now, config),
                                             session.memories[i].created_at, i))
     gone = session.memories[victim]
-    session, restored = _scrub_context(_drop(session, {victim}), set(_ids_of(gone)), cause)
+    session, restored = _remove(session, {victim}, cause)
     return session, [MemoryExpired(gone.tenant, gone.memory_id, "session_cap", now, cause), *restored]
 
 
@@ -376,7 +383,7 @@ def _delete(state: MemoryState, d: DeleteMemory) -> Result:
         if found is not None:
             name, i = found
             ids = _ids_of(tenant.sessions[name].memories[i])
-            remaining, restored = _scrub_context(_drop(tenant.sessions[name], {i}), set(ids), d.event_id)
+            remaining, restored = _remove(tenant.sessions[name], {i}, d.event_id)
             tenant = _put_session(tenant, name, remaining if remaining.memories else None)
         tenant = replace(tenant, deleted_memory_ids=tenant.deleted_memory_ids | {d.target, *ids})
     tenant = _drop_facts(tenant, set(ids))
@@ -399,8 +406,7 @@ def _expire_tenant(tenant: TenantState, name: str, now: int, cause: str) -> tupl
             continue
         outputs += [MemoryExpired(name, session.memories[i].memory_id, "ttl", now, cause)
                     for i in sorted(due)]
-        gone = {m for i in due for m in _ids_of(session.memories[i])}
-        remaining, restored = _scrub_context(_drop(session, due), gone, cause)
+        remaining, restored = _remove(session, due, cause)
         outputs += restored
         tenant = _put_session(tenant, session_name, remaining if remaining.memories else None)
     left = [m.expires_at for s in tenant.sessions.values() for m in s.memories if m.expires_at is not None]
