@@ -11,8 +11,9 @@ alternating keeps drift from favouring one side). Next to events/s (wall clock) 
 event of this process (`time.process_time`, librdkafka's threads included) for each side, the figure to
 compare on a busy machine, the garbage collector's collections per generation while consuming, and the
 load average and the interpreter's speed (`python_loop_ns`: CPU ns per iteration of a plain loop) before
-and after the run, and which decoder read the records (`decoder`: `compiled`, the C module, or `python`
-when it is missing or turned off with AGENTIC_PURE_PYTHON=1).
+and after the run, which decoder read the records (`decoder`: `compiled`, the C module, or `python`
+when it is missing or turned off with AGENTIC_PURE_PYTHON=1), and how many records each side asked for
+per poll (`batch_records`, the same on both sides).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def _produce_raw(raw: RawProducer, topic: str, records: Sequence[tuple[bytes, by
     return Timed(time.perf_counter() - start, time.process_time() - cpu, len(records))
 
 
-def _consume_events(bootstrap: str, codec: EventCodec, topic: str, n: int) -> Timed:
+def _consume_events(bootstrap: str, codec: EventCodec, topic: str, n: int, batch: int) -> Timed:
     """Fetch + decode through the consumer users run. The clocks start once the first batch is in, as
     for the baseline, so that joining the group is not counted on either side; only the records
     fetched after that count. Both sides ask for at most the records still to come: a batch call waits
@@ -115,11 +116,11 @@ def _consume_events(bootstrap: str, codec: EventCodec, topic: str, n: int) -> Ti
         got, first, start, cpu, gcs = 0, 0, 0.0, 0.0, _gc_collections()
         end = end_cpu = 0.0
         while got < n:
-            batch = consumer.poll(max_records=min(10_000, n - got), timeout=1.0)
-            got += len(batch)
-            if batch and not start:
+            polled = consumer.poll(max_records=min(batch, n - got), timeout=1.0)
+            got += len(polled)
+            if polled and not start:
                 start, cpu, first, gcs = time.perf_counter(), time.process_time(), got, _gc_collections()
-            if batch:
+            if polled:
                 end, end_cpu = time.perf_counter(), time.process_time()
         return Timed(end - start, end_cpu - cpu, got - first,
                      tuple(b - a for a, b in zip(gcs, _gc_collections(), strict=True)))
@@ -127,7 +128,7 @@ def _consume_events(bootstrap: str, codec: EventCodec, topic: str, n: int) -> Ti
         consumer.close()
 
 
-def _consume_raw(bootstrap: str, topic: str, n: int) -> Timed:
+def _consume_raw(bootstrap: str, topic: str, n: int, batch: int) -> Timed:
     config = {**consumer_config(bootstrap, f"bench-{uuid.uuid4()}", from_beginning=True),
               "enable.partition.eof": False}
     consumer = Consumer(config)
@@ -136,8 +137,8 @@ def _consume_raw(bootstrap: str, topic: str, n: int) -> Timed:
         got, first, start, cpu, gcs = 0, 0, 0.0, 0.0, _gc_collections()
         end = end_cpu = 0.0
         while got < n:
-            batch = consumer.consume(min(10_000, n - got), 1.0)
-            records = sum(1 for m in batch if m.error() is None and m.value() is not None)
+            msgs = consumer.consume(min(batch, n - got), 1.0)
+            records = sum(1 for m in msgs if m.error() is None and m.value() is not None)
             got += records
             if got and not start:
                 start, cpu, first, gcs = time.perf_counter(), time.process_time(), got, _gc_collections()
@@ -149,7 +150,8 @@ def _consume_raw(bootstrap: str, topic: str, n: int) -> Timed:
         consumer.close()
 
 
-def run(settings: Settings, n_events: int, rounds: int = 3, partitions: int = 3, seed: int = 7) -> dict[str, Any]:
+def run(settings: Settings, n_events: int, rounds: int = 3, partitions: int = 3, seed: int = 7,
+        batch: int = 10_000) -> dict[str, Any]:
     codec = wiring.codec(settings)
     events = sample_events(n_events, seed=seed)
     records = [(key_for(e), codec.encode(e)) for e in events]
@@ -170,9 +172,9 @@ def run(settings: Settings, n_events: int, rounds: int = 3, partitions: int = 3,
                 raw.send(topic, *records[0])
             raw.flush()
             baseline.append(Round(_produce_raw(raw, base_topic, records),
-                                  _consume_raw(settings.kafka_bootstrap, base_topic, n_events)))
+                                  _consume_raw(settings.kafka_bootstrap, base_topic, n_events, batch)))
             measured.append(Round(_produce_events(raw, codec, ev_topic, events),
-                                  _consume_events(settings.kafka_bootstrap, codec, ev_topic, n_events)))
+                                  _consume_events(settings.kafka_bootstrap, codec, ev_topic, n_events, batch)))
     finally:
         if created:
             for future in admin.delete_topics(created).values():
@@ -181,6 +183,7 @@ def run(settings: Settings, n_events: int, rounds: int = 3, partitions: int = 3,
     out["load_average_before"], out["load_average_after"] = round(load_before, 2), round(os.getloadavg()[0], 2)
     out["python_loop_ns_before"], out["python_loop_ns_after"] = loop_before, python_loop_ns()
     out["decoder"] = codec.decoder
+    out["batch_records"] = batch
     return out
 
 

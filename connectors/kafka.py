@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
@@ -197,6 +197,57 @@ class _FillConsumed:
 _fill: Callable[[type], Any] = object.__new__  # typed Any: the object's class changes
 
 
+class Batch(Sequence[Consumed]):
+    """The records one `EventConsumer.poll` returned, in order: a sequence of `Consumed`.
+
+    This is the pure-Python twin of the compiled Batch (BATCH in agentic/events/_cdecode.c), which
+    keeps each record as a row and makes its Consumed when it is read, and which `poll` returns when
+    the compiled module is there. Both take records with `append`, which checks what it is given as
+    the consumer's records are (a str topic, a partition in 0..2**31-1, an offset in 0..2**63-1, bytes
+    or None as the key); a slice of either is a list of Consumed."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: list[Consumed] = []
+
+    def append(self, topic: str, partition: int, offset: int, key: bytes | None, event: Any) -> None:
+        check_position(topic, partition, offset, key)
+        self._items.append(Consumed(topic, partition, offset, key, event))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> Consumed: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Consumed]: ...
+
+    def __getitem__(self, index: int | slice) -> Consumed | list[Consumed]:
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[Consumed]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        return f"<Batch of {len(self._items)} records>"
+
+
+def check_position(topic: object, partition: object, offset: object, key: object) -> None:
+    """What `Batch.append` (both twins) requires of a record's position and key; raises as the compiled one does."""
+    if not isinstance(topic, str):
+        raise TypeError(f"append: topic must be a str, not {type(topic).__name__}")
+    if key is not None and not isinstance(key, bytes):
+        raise TypeError(f"append: key must be bytes or None, not {type(key).__name__}")
+    if not isinstance(partition, int) or not isinstance(offset, int):
+        raise TypeError("append: partition and offset must be ints")
+    if not 0 <= partition <= 2**31 - 1:
+        raise ValueError("append: partition must be in 0..2**31-1")
+    if not 0 <= offset <= 2**63 - 1:
+        raise ValueError("append: offset must be in 0..2**63-1")
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A record that could not be decoded or validated, as sent to the dead-letter topic."""
@@ -272,7 +323,11 @@ class EventConsumer:
         self._eof: set[tuple[str, int]] = set()
         self._assigned: set[tuple[str, int]] = set()
         self.dead_letters = 0
-        self._batch = codec.batch_consumer(Consumed)  # the compiled loop, or None: the Python one
+        compiled = codec.batch_consumer(Consumed)  # the compiled loop and Batch, or None: the Python ones
+        self._batch: Callable[[list[Message], int, set[Any], Any], int] | None = None
+        self._new_batch: Callable[[], Any] = Batch
+        if compiled is not None:
+            self._batch, self._new_batch = compiled
         self._consumer.subscribe(list(topics), on_assign=self._assign, on_revoke=self._revoke)
 
     def _assign(self, consumer: Consumer, partitions: list[Any]) -> None:
@@ -286,15 +341,16 @@ class EventConsumer:
         """True once every assigned partition has reported end-of-partition since its last record."""
         return bool(self._assigned) and self._assigned <= self._eof
 
-    def poll(self, max_records: int = 10_000, timeout: float = 1.0) -> list[Consumed]:
-        """Decode up to `max_records`: waits up to `timeout` for the first records, then takes only what is
-        already fetched. Bad records are dead-lettered and left out. The hot loop of every
-        consumer: the compiled loop (`EventCodec.batch_consumer`) takes the good records; each record it
-        stops at (an end of partition, a record to dead-letter, a schema id met for the first time, an
-        older writer schema) is handled here, one at a time, and the compiled loop goes on after it."""
+    def poll(self, max_records: int = 10_000, timeout: float = 1.0) -> Sequence[Consumed]:
+        """Decode up to `max_records` into a `Batch`: waits up to `timeout` for the first records, then
+        takes only what is already fetched. Bad records are dead-lettered and left out. The hot loop of
+        every consumer: the compiled loop (`EventCodec.batch_consumer`) takes the good records; each
+        record it stops at (an end of partition, a record to dead-letter, a schema id met for the first
+        time, an older writer schema) is handled here, one at a time, and the compiled loop goes on
+        after it."""
         if self._batch is None:
             return self._poll_python(self._consumer.consume(max_records, timeout))
-        out: list[Consumed] = []
+        out = self._new_batch()
         seen: set[tuple[str, int]] = set()  # partitions with a record after their last end-of-partition
         run, left, wait = self._batch, max_records, timeout
         while left > 0:  # in chunks (see _CHUNK); after the first, only what is already fetched
@@ -311,9 +367,9 @@ class EventConsumer:
                 break
             left, wait = left - n, 0
         self._eof -= seen
-        return out
+        return out  # type: ignore[no-any-return]  # the compiled Batch: a Sequence[Consumed]
 
-    def _take(self, msg: Message, seen: set[tuple[str, int]], out: list[Consumed]) -> None:
+    def _take(self, msg: Message, seen: set[tuple[str, int]], out: Any) -> None:
         """One record the compiled loop did not take, as the Python loop handles it."""
         if msg.error() is not None:
             seen.discard(self._on_error(msg))
@@ -327,13 +383,13 @@ class EventConsumer:
         except DecodeError as exc:
             self._dead_letter(msg, str(exc))
             return
-        out.append(Consumed(msg.topic(), msg.partition(), msg.offset(), msg.key(), event))  # type: ignore[arg-type]
+        out.append(msg.topic(), msg.partition(), msg.offset(), msg.key(), event)
 
-    def _poll_python(self, msgs: list[Message]) -> list[Consumed]:
+    def _poll_python(self, msgs: list[Message]) -> Batch:
         """The loop without the compiled module: one pass, no per-record helper calls on the good path
         (the partitions seen are noted once per run of records from the same partition, not per record)."""
-        out: list[Consumed] = []
-        append, decode = out.append, self._codec.decode
+        batch = Batch()
+        append, decode = batch._items.append, self._codec.decode
         seen: set[tuple[str, int]] = set()
         topic, partition = "", -1
         for msg in msgs:
@@ -361,7 +417,7 @@ class EventConsumer:
             item.__class__ = Consumed
             append(item)
         self._eof -= seen
-        return out
+        return batch
 
     def _on_error(self, msg: Message) -> tuple[str, int]:
         """Record an end-of-partition (returned); raise any other error."""

@@ -292,24 +292,27 @@ class EventCodec:
         self._decoders[data[:5]] = decoder
         return decoder
 
-    def batch_consumer(self, consumed_cls: type) -> Callable[[list[Any], int, set[Any], list[Any]], int] | None:
-        """The compiled consumer loop (see ``connectors/kafka.py``), building ``consumed_cls`` objects
-        (slots topic, partition, offset, key, event); None without the compiled module.
+    def batch_consumer(self, consumed_cls: type) -> tuple[Callable[[list[Any], int, set[Any], Any], int],
+                                                          Callable[[], Any]] | None:
+        """The compiled consumer loop (see ``connectors/kafka.py``) and the compiled ``Batch`` it fills;
+        None without the compiled module. A Batch makes ``consumed_cls`` objects (slots topic,
+        partition, offset, key, event) as its records are read.
 
-        ``run(msgs, start, seen, out)`` takes messages from ``msgs[start]`` on, appends them to ``out``
-        and returns the index of the first one it did not take (an error, no value, a schema id this
-        codec has not decoded yet, a refusal, a broken rule): the caller handles that one with
+        ``run(msgs, start, seen, out)`` takes messages from ``msgs[start]`` on, appends them to the Batch
+        ``out`` and returns the index of the first one it did not take (an error, no value, a schema id
+        this codec has not decoded yet, a refusal, a broken rule): the caller handles that one with
         :meth:`decode` and calls again from the next."""
         mod = self._compiled
         if mod is None:
             return None
         mod.bind_consumed(consumed_cls)
+        Sequence.register(mod.Batch)
         consume, plans, rules = mod.consume, self._c_plans, self._c_rules
 
-        def run(msgs: list[Any], start: int, seen: set[Any], out: list[Any]) -> int:
+        def run(msgs: list[Any], start: int, seen: set[Any], out: Any) -> int:
             return int(consume(msgs, start, plans, rules, seen, out))
 
-        return run
+        return run, mod.Batch
 
     @property
     def decoder(self) -> str:

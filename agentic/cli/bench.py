@@ -70,13 +70,15 @@ def scheduler_cmd(nodes_csv: Path, pods_csv: Path, arrive: float, seed: int, see
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Alternating rounds of baseline and measured path; the best of each counts.")
 @click.option("--partitions", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Records asked for per poll, on both sides.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only (the default output is JSON too).")
 @click.pass_obj
-def backbone_cmd(settings: Any, n_events: int, rounds: int, partitions: int, as_json: bool) -> None:
+def backbone_cmd(settings: Any, n_events: int, rounds: int, partitions: int, batch: int, as_json: bool) -> None:
     """Typed events produced and consumed through Kafka vs raw confluent-kafka on the same bytes."""
     from agentic.bench.backbone import run
 
-    result = run(settings, n_events, rounds=rounds, partitions=partitions)
+    result = run(settings, n_events, rounds=rounds, partitions=partitions, batch=batch)
     click.echo(json.dumps(result, indent=None if as_json else 2))
 
 

@@ -301,9 +301,10 @@ def test_compiled_consumer_loop_takes_good_records_and_stops_at_the_others(mod: 
         value = specials.get(offset, data)
         msgs.append(make(value, offset, partition=offset // 50))
     msgs.insert(50, make(None, -1, partition=0, error="end of partition 0"))
-    run = codec.batch_consumer(Consumed)
-    assert run is not None
-    out: list[Any] = []
+    compiled = codec.batch_consumer(Consumed)
+    assert compiled is not None
+    run, new_batch = compiled
+    out = new_batch()
     seen: set[Any] = set()
     stops, i = [], 0
     while i < len(msgs):
@@ -314,7 +315,7 @@ def test_compiled_consumer_loop_takes_good_records_and_stops_at_the_others(mod: 
             value = msg.value()
             if msg.error() is None and value is not None:
                 with contextlib.suppress(DecodeError):
-                    out.append(Consumed(msg.topic(), msg.partition(), msg.offset(), msg.key(), codec.decode(value)))
+                    out.append(msg.topic(), msg.partition(), msg.offset(), msg.key(), codec.decode(value))
             i += 1
     expected = [(o, e) for o, e in enumerate(events) if o not in specials]
     assert [(c.offset, c.event) for c in out] == expected
