@@ -202,9 +202,10 @@ class Batch(Sequence[Consumed]):
 
     This is the pure-Python twin of the compiled Batch (BATCH in agentic/events/_cdecode.c), which
     keeps each record as a row (its event, position and a copy of its key's bytes) and makes its
-    Consumed when it is read, and which `poll` returns when the compiled module is there. Both take records with `append`, which checks what it is given as
-    the consumer's records are (a str topic, a partition in 0..2**31-1, an offset in 0..2**63-1, bytes
-    or None as the key); a slice of either is a list of Consumed."""
+    Consumed when it is read, and which `poll` returns when the compiled module is there. Both take
+    records with `append`, which checks what it is given as the consumer's records are (a str topic, a
+    partition in 0..2**31-1, an offset in 0..2**63-1, bytes or None as the key); a slice of either is a
+    list of Consumed."""
 
     __slots__ = ("_items",)
 

@@ -1088,7 +1088,10 @@ static void fast_dealloc(PyObject *o) {
     for (PyObject **p = slot; p < end; p++) {
         if (*p != NULL) __builtin_prefetch(*p, 1, 0);
     }
-    for (; slot < end; slot++) Py_CLEAR(*slot);
+    while (end > slot) {  /* last field first (see FREE ORDER) */
+        end--;
+        Py_CLEAR(*end);
+    }
     t->tp_free(o);
     Py_DECREF(t);
 }
@@ -1429,10 +1432,15 @@ static PyObject *batch_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     return (PyObject *)b;
 }
 
+/* FREE ORDER: the allocator hands out a size's freed blocks last freed first. A batch is freed from its
+ * last row to its first, and an object's fields from the last to the first (fast_dealloc), so that the
+ * next batch, decoded in the same order as this one was, gets this one's memory back in the order it was
+ * laid out, which the CPU's prefetchers follow. Freed first to last, the next batch walked the memory
+ * backwards: main-thread CPU per consumed event 1.39 against 1.29 us (eight alternating pairs,
+ * 2026-11-28). Each row's event is asked for a few rows ahead (see PREFETCH). */
 static void batch_dealloc(BatchObject *b) {
-    /* rows freed first to last; each row's event is asked for a few rows ahead (see PREFETCH) */
-    for (Py_ssize_t i = 0; i < b->n; i++) {
-        if (i + 8 < b->n) __builtin_prefetch(b->rows[i + 8].event, 1, 0);
+    for (Py_ssize_t i = b->n - 1; i >= 0; i--) {
+        if (i >= 8) __builtin_prefetch(b->rows[i - 8].event, 1, 0);
         Py_DECREF(b->rows[i].event);
     }
     PyMem_Free(b->rows);
