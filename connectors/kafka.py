@@ -8,6 +8,7 @@ and value bytes untouched and carries the reason and the source position in head
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -230,6 +231,12 @@ class Batch(Sequence[Consumed]):
 
     def __iter__(self) -> Iterator[Consumed]:
         return iter(self._items)
+
+    def index(self, value: Any, start: int = 0, stop: int = sys.maxsize) -> int:
+        return self._items.index(value, start, stop)
+
+    def count(self, value: Any) -> int:
+        return self._items.count(value)
 
     def __repr__(self) -> str:
         return f"<Batch of {len(self._items)} records>"

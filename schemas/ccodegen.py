@@ -1544,6 +1544,40 @@ static PyObject *batch_append(BatchObject *b, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* index(value[, start[, stop]]) and count(value), as collections.abc.Sequence gives the Python twin */
+static PyObject *batch_index(BatchObject *b, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t start = 0, stop = PY_SSIZE_T_MAX;
+    if (nargs < 1 || nargs > 3 || (nargs > 1 && !PyIndex_Check(args[1])) || (nargs > 2 && !PyIndex_Check(args[2]))) {
+        PyErr_SetString(PyExc_TypeError, "index(value, start=0, stop=len): start and stop are ints");
+        return NULL;
+    }
+    if (nargs > 1 && (start = PyNumber_AsSsize_t(args[1], NULL)) == -1 && PyErr_Occurred()) return NULL;
+    if (nargs > 2 && (stop = PyNumber_AsSsize_t(args[2], NULL)) == -1 && PyErr_Occurred()) return NULL;
+    if (start < 0) start = start + b->n < 0 ? 0 : start + b->n;
+    if (stop < 0) stop += b->n;
+    for (Py_ssize_t i = start; i < stop && i < b->n; i++) {
+        PyObject *item = batch_row(b, i);
+        int eq = item == NULL ? -1 : PyObject_RichCompareBool(item, args[0], Py_EQ);
+        Py_XDECREF(item);
+        if (eq < 0) return NULL;
+        if (eq) return PyLong_FromSsize_t(i);
+    }
+    PyErr_SetString(PyExc_ValueError, "Batch.index(x): x not in batch");
+    return NULL;
+}
+
+static PyObject *batch_count(BatchObject *b, PyObject *value) {
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < b->n; i++) {
+        PyObject *item = batch_row(b, i);
+        int eq = item == NULL ? -1 : PyObject_RichCompareBool(item, value, Py_EQ);
+        Py_XDECREF(item);
+        if (eq < 0) return NULL;
+        n += eq;
+    }
+    return PyLong_FromSsize_t(n);
+}
+
 static PyObject *batch_repr(BatchObject *b) {
     return PyUnicode_FromFormat("<Batch of %zd records>", b->n);
 }
@@ -1607,6 +1641,9 @@ static PyMappingMethods BATCH_MAP = {
 static PyMethodDef BATCH_METHODS[] = {
     {"append", (PyCFunction)(void (*)(void))batch_append, METH_FASTCALL,
      "append(topic, partition, offset, key, event): add a record."},
+    {"index", (PyCFunction)(void (*)(void))batch_index, METH_FASTCALL,
+     "index(value, start=0, stop=len) -> the first index of a record equal to value."},
+    {"count", (PyCFunction)batch_count, METH_O, "count(value) -> how many records equal value."},
     {NULL, NULL, 0, NULL},
 };
 

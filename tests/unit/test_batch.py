@@ -118,3 +118,16 @@ def test_the_compiled_batch_keeps_one_name_per_topic() -> None:
     batch = filled(make, [(t, 0, i, None, None) for i, t in enumerate(copies)])
     assert [c.topic for c in batch] == names
     assert len({id(c.topic) for c in batch}) == 3
+
+
+def test_index_and_count_find_records_as_a_list_does(make: Any) -> None:
+    records = rows(40) + rows(10)  # the first ten records twice
+    batch, expected = filled(make, records), [Consumed(*r) for r in records]
+    for probe in (expected[3], expected[25]):
+        assert batch.count(probe) == expected.count(probe)
+        assert batch.index(probe) == expected.index(probe)
+        assert batch.index(probe, 5) == expected.index(probe, 5)
+        assert batch.index(probe, -30, 50) == expected.index(probe, -30, 50)
+    assert batch.count("not a record") == 0
+    with pytest.raises(ValueError, match="not in"):
+        batch.index(expected[25], 26)
