@@ -214,7 +214,7 @@ class Batch(Sequence[Consumed]):
         self._items: list[Consumed] = []
 
     def append(self, topic: str, partition: int, offset: int, key: bytes | None, event: Any) -> None:
-        check_position(topic, partition, offset, key)
+        _check_position(topic, partition, offset, key)
         self._items.append(Consumed(topic, partition, offset, key, event))
 
     def __len__(self) -> int:
@@ -242,7 +242,7 @@ class Batch(Sequence[Consumed]):
         return f"<Batch of {len(self._items)} records>"
 
 
-def check_position(topic: object, partition: object, offset: object, key: object) -> None:
+def _check_position(topic: object, partition: object, offset: object, key: object) -> None:
     """What `Batch.append` (both twins) requires of a record's position and key; raises as the compiled one does."""
     if not isinstance(topic, str):
         raise TypeError(f"append: topic must be a str, not {type(topic).__name__}")
