@@ -332,10 +332,10 @@ class EventConsumer:
         self._assigned: set[tuple[str, int]] = set()
         self.dead_letters = 0
         compiled = codec.batch_consumer(Consumed)  # the compiled loop and Batch, or None: the Python ones
-        self._batch: Callable[[list[Message], int, set[Any], Any], int] | None = None
+        self._run: Callable[[list[Message], int, set[Any], Any], int] | None = None
         self._new_batch: Callable[[], Any] = Batch
         if compiled is not None:
-            self._batch, self._new_batch = compiled
+            self._run, self._new_batch = compiled
         self._consumer.subscribe(list(topics), on_assign=self._assign, on_revoke=self._revoke)
 
     def _assign(self, consumer: Consumer, partitions: list[Any]) -> None:
@@ -356,11 +356,11 @@ class EventConsumer:
         record it stops at (an end of partition, a record to dead-letter, a schema id met for the first
         time, an older writer schema) is handled here, one at a time, and the compiled loop goes on
         after it."""
-        if self._batch is None:
+        if self._run is None:
             return self._poll_python(self._consumer.consume(max_records, timeout))
         out = self._new_batch()
         seen: set[tuple[str, int]] = set()  # partitions with a record after their last end-of-partition
-        run, left, wait = self._batch, max_records, timeout
+        run, left, wait = self._run, max_records, timeout
         while left > 0:  # in chunks (see _CHUNK); after the first, only what is already fetched
             ask = min(_CHUNK, left)
             msgs = self._consumer.consume(ask, wait)

@@ -1002,6 +1002,18 @@ static PyObject *decode_body(const char *buf, Py_ssize_t len, Py_ssize_t index) 
     return o;
 }
 
+/* The event index argument of encode and decode (`who`), checked against the bound catalogue; -1 with
+ * an exception when it is not an int in range or the module is not bound. */
+static Py_ssize_t event_index(PyObject *arg, const char *who) {
+    Py_ssize_t index = PyLong_AsSsize_t(arg);
+    if (index == -1 && PyErr_Occurred()) return -1;
+    if (!BOUND || index < 0 || index >= NEVENT) {
+        PyErr_Format(PyExc_ValueError, "%s: module not bound, or event index out of range", who);
+        return -1;
+    }
+    return index;
+}
+
 /* encode(event, index, header) -> bytes | None: the header, then the Avro body of an event of type
  * EVENT_TYPES[index], or None (a refusal, see WGen) when the event is not exactly what the checked
  * Python writer takes, names another event type, or breaks a cross-field rule mirrored in C. The
@@ -1011,12 +1023,8 @@ static PyObject *py_encode(PyObject *self, PyObject *const *args, Py_ssize_t nar
         PyErr_SetString(PyExc_TypeError, "encode(event, index: int, header: bytes)");
         return NULL;
     }
-    Py_ssize_t index = PyLong_AsSsize_t(args[1]);
-    if (index == -1 && PyErr_Occurred()) return NULL;
-    if (!BOUND || index < 0 || index >= NEVENT) {
-        PyErr_SetString(PyExc_ValueError, "encode: module not bound, or event index out of range");
-        return NULL;
-    }
+    Py_ssize_t index = event_index(args[1], "encode");
+    if (index < 0) return NULL;
     Wr w;
     w.p = w.stack;
     w.len = 0;
@@ -1042,12 +1050,8 @@ static PyObject *py_decode(PyObject *self, PyObject *const *args, Py_ssize_t nar
         PyErr_SetString(PyExc_TypeError, "decode(data: bytes, index: int)");
         return NULL;
     }
-    Py_ssize_t index = PyLong_AsSsize_t(args[1]);
-    if (index == -1 && PyErr_Occurred()) return NULL;
-    if (!BOUND || index < 0 || index >= NEVENT) {
-        PyErr_SetString(PyExc_ValueError, "decode: module not bound, or event index out of range");
-        return NULL;
-    }
+    Py_ssize_t index = event_index(args[1], "decode");
+    if (index < 0) return NULL;
     PyObject *o = decode_body(PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), index);
     if (o == NULL) Py_RETURN_NONE;
     return o;
@@ -1302,25 +1306,13 @@ static int cache_methods(PyTypeObject *t) {
     return 0;
 }
 
-/* What method k of msg returns: read in place (DIRECT) or by calling it. A new reference, or NULL
- * with an exception. In place, as the methods do: a missing object is None, and so is a partition or
- * offset below 0 (librdkafka's "unassigned" and "invalid"). */
+/* What method k of msg returns, for the object fields (error, value, topic, key; the partition and
+ * offset are read by read_int): read in place (DIRECT) or by calling it. A new reference, or NULL with
+ * an exception. In place, as the methods do: a missing object is None. */
 static inline PyObject *call(int k, PyObject *msg) {
     if (!MSG_DIRECT) return PyObject_Vectorcall(METHODS[k], &msg, 1, NULL);
-    const char *at = (const char *)msg + MSG_AT[k];
-    if (k == M_PARTITION) {
-        int32_t x;
-        memcpy(&x, at, sizeof(x));
-        if (x >= 0) return PyLong_FromLong(x);
-    } else if (k == M_OFFSET) {
-        int64_t x;
-        memcpy(&x, at, sizeof(x));
-        if (x >= 0) return PyLong_FromLongLong(x);
-    } else {
-        PyObject *o = *(PyObject *const *)at;
-        if (o != NULL) return Py_NewRef(o);
-    }
-    Py_RETURN_NONE;
+    PyObject *o = *(PyObject *const *)((const char *)msg + MSG_AT[k]);
+    return Py_NewRef(o != NULL ? o : Py_None);
 }
 
 /* BATCH: what EventConsumer.poll returns, a sequence of Consumed. Each record is kept as a row (its event,
@@ -1544,6 +1536,14 @@ static PyObject *batch_append(BatchObject *b, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* Whether row i's Consumed equals value: 1, 0, or -1 with an exception. */
+static int row_equals(BatchObject *b, Py_ssize_t i, PyObject *value) {
+    PyObject *item = batch_row(b, i);
+    int eq = item == NULL ? -1 : PyObject_RichCompareBool(item, value, Py_EQ);
+    Py_XDECREF(item);
+    return eq;
+}
+
 /* index(value[, start[, stop]]) and count(value), as collections.abc.Sequence gives the Python twin */
 static PyObject *batch_index(BatchObject *b, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t start = 0, stop = PY_SSIZE_T_MAX;
@@ -1556,9 +1556,7 @@ static PyObject *batch_index(BatchObject *b, PyObject *const *args, Py_ssize_t n
     if (start < 0) start = start + b->n < 0 ? 0 : start + b->n;
     if (stop < 0) stop += b->n;
     for (Py_ssize_t i = start; i < stop && i < b->n; i++) {
-        PyObject *item = batch_row(b, i);
-        int eq = item == NULL ? -1 : PyObject_RichCompareBool(item, args[0], Py_EQ);
-        Py_XDECREF(item);
+        int eq = row_equals(b, i, args[0]);
         if (eq < 0) return NULL;
         if (eq) return PyLong_FromSsize_t(i);
     }
@@ -1569,9 +1567,7 @@ static PyObject *batch_index(BatchObject *b, PyObject *const *args, Py_ssize_t n
 static PyObject *batch_count(BatchObject *b, PyObject *value) {
     Py_ssize_t n = 0;
     for (Py_ssize_t i = 0; i < b->n; i++) {
-        PyObject *item = batch_row(b, i);
-        int eq = item == NULL ? -1 : PyObject_RichCompareBool(item, value, Py_EQ);
-        Py_XDECREF(item);
+        int eq = row_equals(b, i, value);
         if (eq < 0) return NULL;
         n += eq;
     }
