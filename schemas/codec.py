@@ -86,6 +86,7 @@ def compiled_decoder() -> Any | None:
         return None
     _cdecode.bind(dict(gen.RECORD_CLASSES), {n: tuple(c) for n, c in gen.ENUM_CLASSES.items()},
                   gen._is_json)
+    Sequence.register(_cdecode.Batch)  # what EventConsumer.poll returns
     return _cdecode
 
 
@@ -208,10 +209,10 @@ class EventCodec:
         self._current: dict[str, _Parsed] = {}
         self._enc: dict[type, _EncodePlan] = {}
         self._decoders: dict[bytes, Callable[[bytes], Event]] = {}  # by 5-byte header
-        self._compiled = compiled_decoder() if validate_on_decode and compiled else None
+        compiled_module = compiled_decoder() if compiled else None  # its writer needs no validate_on_decode
+        self._compiled = compiled_module if validate_on_decode else None
         self._index = {et: i for i, et in enumerate(gen.EVENT_CLASSES)}  # the compiled module's order
         self._c_plans: dict[int, int] = {}  # schema id -> event index, for ids of current schemas
-        compiled_module = compiled_decoder() if compiled else None  # its writer needs no validate_on_decode
         self._cenc: Callable[[Any, int, bytes], bytes | None] = (
             compiled_module.encode if compiled_module is not None else _no_compiled_writer)
         in_c = _rules_in_c() if compiled_module is not None else frozenset()
@@ -306,7 +307,6 @@ class EventCodec:
         if mod is None:
             return None
         mod.bind_consumed(consumed_cls)
-        Sequence.register(mod.Batch)
         consume, plans, rules = mod.consume, self._c_plans, self._c_rules
 
         def run(msgs: list[Any], start: int, seen: set[Any], out: Any) -> int:
